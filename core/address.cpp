@@ -1,0 +1,420 @@
+#include "core/address.hpp"
+
+#include <array>
+#include <cstring>
+
+namespace ccp::core {
+namespace {
+
+constexpr std::string_view scheme = "ccp://";
+
+constexpr bool is_digit(char c) { return c >= '0' && c <= '9'; }
+constexpr bool is_lower(char c) { return c >= 'a' && c <= 'z'; }
+constexpr bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
+constexpr bool is_alnum(char c) { return is_digit(c) || is_lower(c) || is_upper(c); }
+constexpr bool is_hex(char c) {
+  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+constexpr int hex_value(char c) {
+  if (is_digit(c)) return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return c - 'A' + 10;
+}
+constexpr char to_lower(char c) { return is_upper(c) ? static_cast<char>(c - 'A' + 'a') : c; }
+constexpr bool is_id_char(char c) { return is_alnum(c) || c == '-' || c == '_' || c == '.'; }
+// Bytes that never appear in an address: white space, controls, non-ASCII, and the URI
+// delimiters ccp does not support (query, fragment, percent escapes).
+constexpr bool is_forbidden(char c) {
+  auto u = static_cast<unsigned char>(c);
+  return u <= 0x20 || u >= 0x7f || c == '?' || c == '#' || c == '%';
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (to_lower(a[i]) != to_lower(b[i])) return false;
+  return true;
+}
+
+parse_error fail(parse_errc code, std::size_t offset) { return {code, offset, {}}; }
+
+// Dotted-quad IPv4, no leading zeros, each part 0-255.
+bool parse_ipv4(std::string_view s, std::array<std::uint8_t, 4>* out) {
+  int part = 0;
+  std::size_t i = 0;
+  while (true) {
+    if (part == 4) return false;
+    std::size_t j = i;
+    unsigned v = 0;
+    while (j < s.size() && is_digit(s[j]) && j - i < 3) v = v * 10 + unsigned(s[j++] - '0');
+    std::size_t len = j - i;
+    if (len == 0 || v > 255 || (len > 1 && s[i] == '0')) return false;
+    if (out) (*out)[part] = static_cast<std::uint8_t>(v);
+    ++part;
+    if (j == s.size()) break;
+    if (s[j] != '.') return false;
+    i = j + 1;
+  }
+  return part == 4;
+}
+
+using ipv6_groups = std::array<std::uint16_t, 8>;
+
+// RFC 4291 text form: hex groups, one optional "::", an optional dotted-quad tail.
+bool parse_ipv6(std::string_view s, ipv6_groups& g) {
+  g.fill(0);
+  int n = 0;
+  int gap = -1;
+  std::size_t i = 0;
+  if (s.size() >= 2 && s[0] == ':' && s[1] == ':') {
+    gap = 0;
+    i = 2;
+  } else if (!s.empty() && s[0] == ':') {
+    return false;
+  }
+  while (i < s.size()) {
+    if (n == 8) return false;
+    std::size_t j = i;
+    while (j < s.size() && is_hex(s[j])) ++j;
+    if (j < s.size() && s[j] == '.') {  // embedded IPv4 in the last 32 bits
+      std::array<std::uint8_t, 4> v4{};
+      if (n > 6 || !parse_ipv4(s.substr(i), &v4)) return false;
+      g[n++] = static_cast<std::uint16_t>(v4[0] << 8 | v4[1]);
+      g[n++] = static_cast<std::uint16_t>(v4[2] << 8 | v4[3]);
+      i = s.size();
+      break;
+    }
+    if (j == i || j - i > 4) return false;
+    unsigned v = 0;
+    for (std::size_t k = i; k < j; ++k) v = v * 16 + unsigned(hex_value(s[k]));
+    g[n++] = static_cast<std::uint16_t>(v);
+    i = j;
+    if (i == s.size()) break;
+    if (s[i] != ':') return false;
+    ++i;
+    if (i < s.size() && s[i] == ':') {
+      if (gap >= 0) return false;
+      gap = n;
+      ++i;
+    } else if (i == s.size()) {
+      return false;  // a single trailing ':'
+    }
+  }
+  if (gap >= 0) {
+    if (n == 8) return false;  // "::" must stand for at least one group
+    int tail = n - gap;
+    for (int k = 0; k < tail; ++k) g[7 - k] = g[n - 1 - k];
+    for (int k = gap; k < 8 - tail; ++k) g[k] = 0;
+  } else if (n != 8) {
+    return false;
+  }
+  return true;
+}
+
+// RFC 5952: lower-case hex, no leading zeros, the longest run (>= 2) of zero groups as
+// "::", the first such run on a tie.
+void format_ipv6(const ipv6_groups& g, std::string& out) {
+  int best = -1, best_len = 0;
+  for (int i = 0; i < 8;) {
+    if (g[i] != 0) {
+      ++i;
+      continue;
+    }
+    int j = i;
+    while (j < 8 && g[j] == 0) ++j;
+    if (j - i > best_len && j - i >= 2) {
+      best = i;
+      best_len = j - i;
+    }
+    i = j;
+  }
+  static constexpr char digits[] = "0123456789abcdef";
+  for (int i = 0; i < 8; ++i) {
+    if (i == best) {
+      out += "::";
+      i += best_len - 1;
+      continue;
+    }
+    if (i > 0 && i != best + best_len) out += ':';
+    unsigned v = g[i];
+    char buf[4];
+    int len = 0;
+    do {
+      buf[len++] = digits[v & 0xf];
+      v >>= 4;
+    } while (v != 0);
+    while (len > 0) out += buf[--len];
+  }
+}
+
+// Validates a host. `base` is its offset in the enclosing text, for error offsets.
+// With `canonical_only`, a host that is valid but not canonical is an error.
+std::expected<void, parse_error> check_host(std::string_view h, std::size_t base,
+                                            bool canonical_only) {
+  if (h.empty()) return std::unexpected(fail(parse_errc::missing_segment, base));
+  if (h.size() > max_host_bytes) return std::unexpected(fail(parse_errc::too_long, base));
+  if (h.front() == '[') {
+    ipv6_groups g{};
+    if (h.size() < 4 || h.back() != ']' || !parse_ipv6(h.substr(1, h.size() - 2), g))
+      return std::unexpected(fail(parse_errc::bad_host, base));
+    if (canonical_only) {
+      std::string c;
+      format_ipv6(g, c);
+      if (c != h.substr(1, h.size() - 2)) return std::unexpected(fail(parse_errc::bad_host, base));
+    }
+    return {};
+  }
+  if (h.size() > max_dns_bytes) return std::unexpected(fail(parse_errc::too_long, base));
+  std::size_t label_start = 0;
+  bool label_all_digits = true;
+  for (std::size_t i = 0; i <= h.size(); ++i) {
+    if (i == h.size() || h[i] == '.') {
+      std::size_t len = i - label_start;
+      if (len == 0 || len > max_label_bytes)
+        return std::unexpected(fail(parse_errc::bad_host, base + i));
+      if (h[label_start] == '-' || h[i - 1] == '-')
+        return std::unexpected(fail(parse_errc::bad_host, base + label_start));
+      if (i == h.size()) break;
+      label_start = i + 1;
+      label_all_digits = true;
+      continue;
+    }
+    char c = h[i];
+    if (!is_alnum(c) && c != '-') return std::unexpected(fail(parse_errc::bad_host, base + i));
+    if (canonical_only && is_upper(c)) return std::unexpected(fail(parse_errc::bad_host, base + i));
+    if (!is_digit(c)) label_all_digits = false;
+  }
+  // A name whose last label is all digits is not a DNS name: it must be an IPv4 address.
+  if (label_all_digits && !parse_ipv4(h, nullptr))
+    return std::unexpected(fail(parse_errc::bad_host, base));
+  return {};
+}
+
+std::expected<void, parse_error> check_id(std::string_view id, std::size_t base) {
+  if (id.empty()) return std::unexpected(fail(parse_errc::missing_segment, base));
+  if (id.size() > max_id_bytes) return std::unexpected(fail(parse_errc::too_long, base));
+  for (std::size_t i = 0; i < id.size(); ++i)
+    if (!is_id_char(id[i])) return std::unexpected(fail(parse_errc::bad_id, base + i));
+  if (iequals(id, "any") || iequals(id, "all"))
+    return std::unexpected(fail(parse_errc::bad_id, base));
+  return {};
+}
+
+bool parse_role(std::string_view s, role& r) {
+  if (s == "endpoint") r = role::endpoint;
+  else if (s == "agent") r = role::agent;
+  else if (s == "proxy") r = role::proxy;
+  else if (s == "mgmt") r = role::mgmt;
+  else return false;
+  return true;
+}
+
+void append_host_canonical(std::string_view h, std::string& out) {
+  if (!h.empty() && h.front() == '[') {
+    ipv6_groups g{};
+    parse_ipv6(h.substr(1, h.size() - 2), g);  // validated by the caller
+    out += '[';
+    format_ipv6(g, out);
+    out += ']';
+    return;
+  }
+  for (char c : h) out += to_lower(c);
+}
+
+void append_view(const address_view& v, std::string& out) {
+  out += scheme;
+  out += to_string(v.type);
+  out += '/';
+  switch (v.form) {
+    case scope::one:
+      out += v.host;
+      out += '/';
+      out += v.id;
+      break;
+    case scope::any: out += "any"; break;
+    case scope::all: out += "all"; break;
+    case scope::host_any:
+      out += v.host;
+      out += "/any";
+      break;
+    case scope::host_all:
+      out += v.host;
+      out += "/all";
+      break;
+  }
+}
+
+}  // namespace
+
+std::string_view to_string(role r) noexcept {
+  switch (r) {
+    case role::mgmt: return "mgmt";
+    case role::proxy: return "proxy";
+    case role::agent: return "agent";
+    case role::endpoint: return "endpoint";
+  }
+  return "?";
+}
+
+std::string_view to_string(scope s) noexcept {
+  switch (s) {
+    case scope::one: return "one";
+    case scope::any: return "any";
+    case scope::all: return "all";
+    case scope::host_any: return "host_any";
+    case scope::host_all: return "host_all";
+  }
+  return "?";
+}
+
+std::expected<address_view, parse_error> parse_address_view(std::string_view text,
+                                                            bool canonical_only) noexcept {
+  if (text.empty()) return std::unexpected(fail(parse_errc::empty, 0));
+  if (text.size() > max_address_bytes)
+    return std::unexpected(fail(parse_errc::too_long, max_address_bytes));
+  for (std::size_t i = 0; i < text.size(); ++i)
+    if (is_forbidden(text[i])) return std::unexpected(fail(parse_errc::forbidden_char, i));
+  if (!text.starts_with(scheme)) {
+    std::size_t i = 0;
+    while (i < scheme.size() && i < text.size() && text[i] == scheme[i]) ++i;
+    return std::unexpected(fail(parse_errc::bad_scheme, i));
+  }
+  address_view v;
+  std::size_t pos = scheme.size();
+  std::size_t slash = text.find('/', pos);
+  if (slash == std::string_view::npos) {  // "ccp://agent": a known type still needs a group
+    if (parse_role(text.substr(pos), v.type))
+      return std::unexpected(fail(parse_errc::missing_segment, text.size()));
+    return std::unexpected(fail(parse_errc::bad_type, pos));
+  }
+  if (!parse_role(text.substr(pos, slash - pos), v.type))
+    return std::unexpected(fail(parse_errc::bad_type, pos));
+  pos = slash + 1;
+  slash = text.find('/', pos);
+  if (slash == std::string_view::npos) {  // ccp://TYPE/any|all
+    std::string_view g = text.substr(pos);
+    if (g == "any") v.form = scope::any;
+    else if (g == "all") v.form = scope::all;
+    else if (g.empty()) return std::unexpected(fail(parse_errc::missing_segment, pos));
+    else return std::unexpected(fail(parse_errc::missing_segment, text.size()));  // HOST without ID
+    return v;
+  }
+  v.host = text.substr(pos, slash - pos);
+  if (auto ok = check_host(v.host, pos, canonical_only); !ok) return std::unexpected(ok.error());
+  pos = slash + 1;
+  std::size_t extra = text.find('/', pos);
+  if (extra != std::string_view::npos)
+    return std::unexpected(fail(parse_errc::extra_segment, extra));
+  std::string_view last = text.substr(pos);
+  if (last == "any") {
+    v.form = scope::host_any;
+  } else if (last == "all") {
+    v.form = scope::host_all;
+  } else {
+    if (auto ok = check_id(last, pos); !ok) return std::unexpected(ok.error());
+    v.form = scope::one;
+    v.id = last;
+  }
+  return v;
+}
+
+std::expected<address, parse_error> address::parse(std::string_view text) {
+  auto v = parse_address_view(text);
+  if (!v) return std::unexpected(v.error());
+  return from_view(*v);
+}
+
+address address::from_view(const address_view& v) {
+  address a;
+  a.type_ = v.type;
+  a.form_ = v.form;
+  a.host_.reserve(v.host.size());
+  append_host_canonical(v.host, a.host_);
+  a.id_ = v.id;
+  return a;
+}
+
+std::expected<address, parse_error> address::one(role t, std::string_view host,
+                                                 std::string_view id) {
+  if (auto ok = check_host(host, 0, false); !ok) return std::unexpected(ok.error());
+  if (auto ok = check_id(id, 0); !ok) return std::unexpected(ok.error());
+  return from_view({t, scope::one, host, id});
+}
+
+std::expected<address, parse_error> address::host_group(role t, std::string_view host,
+                                                        scope form) {
+  if (form != scope::host_any && form != scope::host_all)
+    return std::unexpected(fail(parse_errc::bad_field, 0));
+  if (auto ok = check_host(host, 0, false); !ok) return std::unexpected(ok.error());
+  return from_view({t, form, host, {}});
+}
+
+address address::group(role t, scope form) {
+  address a;
+  a.type_ = t;
+  a.form_ = form == scope::all ? scope::all : scope::any;
+  return a;
+}
+
+std::string address::str() const {
+  std::string s;
+  s.reserve(scheme.size() + 10 + host_.size() + id_.size());
+  append_view(view(), s);
+  return s;
+}
+
+void address::append_to(std::string& out) const { append_view(view(), out); }
+
+std::strong_ordering operator<=>(const address& a, const address& b) noexcept {
+  if (auto c = a.type_ <=> b.type_; c != 0) return c;
+  if (auto c = a.form_ <=> b.form_; c != 0) return c;
+  if (auto c = a.host_ <=> b.host_; c != 0) return c;
+  return a.id_ <=> b.id_;
+}
+
+std::string to_string(const address_view& v) {
+  std::string s;
+  append_view(v, s);
+  return s;
+}
+
+std::string to_string(const address& a) { return a.str(); }
+
+bool is_member(const address_view& m, const address_view& g) noexcept {
+  if (m.form != scope::one || m.type != g.type) return false;
+  switch (g.form) {
+    case scope::one: return m.host == g.host && m.id == g.id;
+    case scope::any:
+    case scope::all: return true;
+    case scope::host_any:
+    case scope::host_all: return m.host == g.host;
+  }
+  return false;
+}
+
+std::size_t hash_value(const address_view& v) noexcept {
+  // FNV-1a, 64 bit: stable across runs and platforms (the simulator relies on it).
+  std::uint64_t h = 14695981039346656037ull;
+  auto mix = [&h](unsigned char c) {
+    h ^= c;
+    h *= 1099511628211ull;
+  };
+  mix(static_cast<unsigned char>(v.type));
+  mix(static_cast<unsigned char>(v.form));
+  for (char c : v.host) mix(static_cast<unsigned char>(c));
+  mix('/');
+  for (char c : v.id) mix(static_cast<unsigned char>(c));
+  return static_cast<std::size_t>(h);
+}
+
+std::expected<std::string, parse_error> canonical_host(std::string_view host) {
+  for (std::size_t i = 0; i < host.size(); ++i)
+    if (is_forbidden(host[i]) || host[i] == '/')
+      return std::unexpected(fail(parse_errc::forbidden_char, i));
+  if (auto ok = check_host(host, 0, false); !ok) return std::unexpected(ok.error());
+  std::string out;
+  append_host_canonical(host, out);
+  return out;
+}
+
+}  // namespace ccp::core

@@ -1,0 +1,220 @@
+#include "core/message.hpp"
+
+#include <cstring>
+
+namespace ccp::core {
+namespace {
+
+// Field offsets of the fixed header; see the table in message.hpp.
+enum : std::size_t {
+  off_magic = 0,
+  off_version = 1,
+  off_kind = 2,
+  off_hops = 3,
+  off_length = 4,
+  off_id = 8,
+  off_correlation = 16,
+  off_ttl = 24,
+  off_code = 28,
+  off_from_len = 30,
+  off_to_len = 32,
+  off_type_len = 34,
+  off_flags = 35,
+  off_text_len = 36,
+  off_reserved = 38,
+  off_body_len = 40,
+};
+static_assert(off_body_len + 4 == header_bytes);
+
+template <typename T>
+T load(const char* p) noexcept {
+  // Byte-wise little-endian load: no alignment or endianness assumption.
+  T v = 0;
+  for (std::size_t i = 0; i < sizeof(T); ++i)
+    v |= static_cast<T>(static_cast<T>(static_cast<unsigned char>(p[i])) << (8 * i));
+  return v;
+}
+
+template <typename T>
+void store(char* p, T v) noexcept {
+  for (std::size_t i = 0; i < sizeof(T); ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+
+std::unexpected<parse_error> fail(parse_errc c, std::size_t off, std::string_view field) {
+  return std::unexpected(parse_error{c, off, field});
+}
+
+bool reply_kind(msg_kind k) { return k == msg_kind::response || k == msg_kind::error; }
+
+}  // namespace
+
+std::string_view to_string(msg_kind k) noexcept {
+  switch (k) {
+    case msg_kind::request: return "request";
+    case msg_kind::response: return "response";
+    case msg_kind::notification: return "notification";
+    case msg_kind::error: return "error";
+  }
+  return "?";
+}
+
+bool valid_type(std::string_view s) noexcept {
+  if (s.empty() || s.size() > max_type_bytes) return false;
+  for (char c : s)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
+      return false;
+  return true;
+}
+
+std::expected<frame_header, parse_error> read_header(std::string_view f) noexcept {
+  if (f.empty()) return fail(parse_errc::empty, 0, "frame");
+  if (f.size() > max_frame_bytes) return fail(parse_errc::too_large, max_frame_bytes, "frame");
+  const char* p = f.data();
+  if (static_cast<unsigned char>(p[off_magic]) != wire_magic)
+    return fail(parse_errc::bad_magic, off_magic, "magic");
+  if (f.size() < 2) return fail(parse_errc::truncated, f.size(), "version");
+  if (static_cast<unsigned char>(p[off_version]) != wire_version)
+    return fail(parse_errc::bad_version, off_version, "version");
+  if (f.size() < header_bytes) return fail(parse_errc::truncated, f.size(), "header");
+
+  frame_header h;
+  auto k = static_cast<unsigned char>(p[off_kind]);
+  if (k < 1 || k > 4) return fail(parse_errc::bad_kind, off_kind, "kind");
+  h.kind = static_cast<msg_kind>(k);
+  h.hops = static_cast<std::uint8_t>(p[off_hops]);
+
+  auto length = load<std::uint32_t>(p + off_length);
+  if (length > max_frame_bytes) return fail(parse_errc::too_large, off_length, "length");
+  if (length > f.size()) return fail(parse_errc::truncated, f.size(), "length");
+  if (length < f.size()) return fail(parse_errc::trailing_bytes, length, "length");
+
+  h.id = load<std::uint64_t>(p + off_id);
+  if (h.id == 0) return fail(parse_errc::bad_field, off_id, "id");
+  h.correlation = load<std::uint64_t>(p + off_correlation);
+  if (reply_kind(h.kind) != (h.correlation != 0))
+    return fail(parse_errc::bad_field, off_correlation, "correlation");
+  h.ttl_ms = load<std::uint32_t>(p + off_ttl);
+  auto code = load<std::uint16_t>(p + off_code);
+  if ((h.kind == msg_kind::error) != (code != 0) || code > errc_max)
+    return fail(parse_errc::bad_field, off_code, "code");
+  h.code = static_cast<errc>(code);
+  if (p[off_flags] != 0) return fail(parse_errc::bad_field, off_flags, "flags");
+  if (load<std::uint16_t>(p + off_reserved) != 0)
+    return fail(parse_errc::bad_field, off_reserved, "reserved");
+
+  // Variable part: lengths are summed in 64 bits, so no overflow can hide a short frame.
+  std::size_t from_len = load<std::uint16_t>(p + off_from_len);
+  std::size_t to_len = load<std::uint16_t>(p + off_to_len);
+  std::size_t type_len = static_cast<unsigned char>(p[off_type_len]);
+  std::size_t text_len = load<std::uint16_t>(p + off_text_len);
+  std::size_t body_len = load<std::uint32_t>(p + off_body_len);
+  std::uint64_t total = std::uint64_t{header_bytes} + from_len + to_len + type_len + text_len + body_len;
+  if (total > length) return fail(parse_errc::truncated, length, "lengths");
+  if (total < length) return fail(parse_errc::trailing_bytes, total, "lengths");
+  if (text_len > max_text_bytes) return fail(parse_errc::too_long, off_text_len, "text");
+
+  std::size_t pos = header_bytes;
+  auto from = parse_address_view(f.substr(pos, from_len), true);
+  if (!from) return fail(from.error().code, pos + from.error().offset, "from");
+  if (from->form != scope::one) return fail(parse_errc::bad_field, pos, "from");
+  h.from = *from;
+  pos += from_len;
+  auto to = parse_address_view(f.substr(pos, to_len), true);
+  if (!to) return fail(to.error().code, pos + to.error().offset, "to");
+  h.to = *to;
+  pos += to_len;
+  h.type = f.substr(pos, type_len);
+  if (!valid_type(h.type)) return fail(parse_errc::bad_field, pos, "type");
+  pos += type_len;
+  h.text = f.substr(pos, text_len);
+  pos += text_len;
+  h.body = f.substr(pos, body_len);
+  return h;
+}
+
+std::expected<message, parse_error> decode(std::string_view frame) {
+  auto h = read_header(frame);
+  if (!h) return std::unexpected(h.error());
+  message m;
+  m.id = h->id;
+  m.kind = h->kind;
+  m.from = address::from_view(h->from);
+  m.to = address::from_view(h->to);
+  m.correlation = h->correlation;
+  m.type = h->type;
+  m.ttl_ms = h->ttl_ms;
+  m.hops = h->hops;
+  m.code = h->code;
+  m.text = h->text;
+  m.body = h->body;
+  return m;
+}
+
+std::size_t encoded_size(const message& m) noexcept {
+  // Address text: "ccp://" + type + "/" + host + "/" + id, at most; computed exactly below.
+  auto addr_len = [](const address& a) {
+    std::size_t n = 6 + to_string(a.type()).size() + 1;
+    switch (a.form()) {
+      case scope::one: return n + a.host().size() + 1 + a.id().size();
+      case scope::any:
+      case scope::all: return n + 3;
+      case scope::host_any:
+      case scope::host_all: return n + a.host().size() + 4;
+    }
+    return n;
+  };
+  return header_bytes + addr_len(m.from) + addr_len(m.to) + m.type.size() + m.text.size() +
+         m.body.size();
+}
+
+std::expected<void, errc> encode(const message& m, std::string& out) {
+  if (m.id == 0 || !valid_type(m.type) || m.text.size() > max_text_bytes ||
+      m.from.is_group() || reply_kind(m.kind) != (m.correlation != 0) ||
+      (m.kind == msg_kind::error) != (static_cast<std::uint16_t>(m.code) != 0) ||
+      static_cast<std::uint16_t>(m.code) > errc_max)
+    return std::unexpected(errc::bad_request);
+  std::size_t size = encoded_size(m);
+  if (size > max_frame_bytes) return std::unexpected(errc::too_large);
+
+  std::size_t start = out.size();
+  out.resize(start + header_bytes);
+  m.from.append_to(out);
+  std::size_t from_len = out.size() - start - header_bytes;
+  m.to.append_to(out);
+  std::size_t to_len = out.size() - start - header_bytes - from_len;
+  out += m.type;
+  out += m.text;
+  out += m.body;
+
+  char* p = out.data() + start;
+  p[off_magic] = static_cast<char>(wire_magic);
+  p[off_version] = static_cast<char>(wire_version);
+  p[off_kind] = static_cast<char>(m.kind);
+  p[off_hops] = static_cast<char>(m.hops);
+  store<std::uint32_t>(p + off_length, static_cast<std::uint32_t>(size));
+  store<std::uint64_t>(p + off_id, m.id);
+  store<std::uint64_t>(p + off_correlation, m.correlation);
+  store<std::uint32_t>(p + off_ttl, m.ttl_ms);
+  store<std::uint16_t>(p + off_code, static_cast<std::uint16_t>(m.code));
+  store<std::uint16_t>(p + off_from_len, static_cast<std::uint16_t>(from_len));
+  store<std::uint16_t>(p + off_to_len, static_cast<std::uint16_t>(to_len));
+  p[off_type_len] = static_cast<char>(m.type.size());
+  p[off_flags] = 0;
+  store<std::uint16_t>(p + off_text_len, static_cast<std::uint16_t>(m.text.size()));
+  store<std::uint16_t>(p + off_reserved, 0);
+  store<std::uint32_t>(p + off_body_len, static_cast<std::uint32_t>(m.body.size()));
+  return {};
+}
+
+std::expected<std::string, errc> encode(const message& m) {
+  std::string out;
+  out.reserve(encoded_size(m));
+  if (auto ok = encode(m, out); !ok) return std::unexpected(ok.error());
+  return out;
+}
+
+void set_hops(std::string& frame, std::uint8_t hops) noexcept {
+  if (frame.size() > off_hops) frame[off_hops] = static_cast<char>(hops);
+}
+
+}  // namespace ccp::core

@@ -1,0 +1,114 @@
+#pragma once
+// The message envelope and its binary wire format.
+//
+// Wire format, version 1. All integers little-endian. A frame is one whole websocket
+// message or NATS payload; its length is known from the transport and must equal the
+// length declared in the header.
+//
+//   offset size field
+//   0      1    magic 0xCC
+//   1      1    version (1)
+//   2      1    kind: 1 request, 2 response, 3 notification, 4 error
+//   3      1    hops: routers passed so far; a router increments it in place
+//   4      4    frame length, header included
+//   8      8    message id, unique per sender, never 0
+//   16     8    correlation id: the request's id on responses and errors, else 0
+//   24     4    ttl in milliseconds, relative to when the frame was sent; 0 = none
+//   28     2    error code (errc) on kind error, else 0
+//   30     2    length of `from` (canonical address text)
+//   32     2    length of `to` (canonical address text)
+//   34     1    length of `type` (operation name)
+//   35     1    flags, reserved: must be 0
+//   36     2    length of `text` (human message of an error, UTF-8)
+//   38     2    reserved: must be 0
+//   40     4    length of `body` (opaque bytes, JSON by convention)
+//   44     ...  from, to, type, text, body, in that order, with no padding
+//
+// A router reads this header (read_header) and forwards the bytes unchanged apart from
+// the hop byte: it never parses or copies the body. The deadline is a relative ttl, never
+// a sender's wall clock: each receiver turns it into a deadline on its own clock.
+
+#include <cstddef>
+#include <cstdint>
+#include <expected>
+#include <string>
+#include <string_view>
+
+#include "core/address.hpp"
+#include "core/error.hpp"
+
+namespace ccp::core {
+
+enum class msg_kind : std::uint8_t { request = 1, response = 2, notification = 3, error = 4 };
+std::string_view to_string(msg_kind k) noexcept;  // "request", "response", ...
+
+// Limits of the wire format, each with its reason.
+// Largest frame ccp carries: fits inventories and config pushes, and keeps the worst case
+// of a full per-link queue (link_queue_frames x this) bounded.
+inline constexpr std::size_t max_frame_bytes = 256 * 1024;
+inline constexpr std::size_t header_bytes = 44;
+inline constexpr std::uint8_t wire_magic = 0xCC;
+inline constexpr std::uint8_t wire_version = 1;
+// Operation names are short tokens: [a-z0-9_.-], 1 to 64 bytes.
+inline constexpr std::size_t max_type_bytes = 64;
+// Human-readable error text; longer text is cut by the encoder's caller, not by us.
+inline constexpr std::size_t max_text_bytes = 1024;
+
+// Whether `s` is a valid operation name.
+[[nodiscard]] bool valid_type(std::string_view s) noexcept;
+
+// An owning envelope: what applications and tests build and inspect.
+struct message {
+  std::uint64_t id = 0;           // unique per sender, never 0
+  msg_kind kind = msg_kind::notification;
+  address from;
+  address to;
+  std::uint64_t correlation = 0;  // the request's id, on responses and errors
+  std::string type;               // operation name, e.g. "ping"
+  std::uint32_t ttl_ms = 0;       // relative deadline; 0 = none
+  std::uint8_t hops = 0;
+  errc code{};                    // on kind error only; zero otherwise
+  std::string text;               // human message of an error
+  std::string body;               // opaque bytes, JSON by convention
+
+  friend bool operator==(const message&, const message&) = default;
+};
+
+// The header of a frame, read in place: views point into the frame's bytes, nothing is
+// allocated or copied. Valid while the frame lives.
+struct frame_header {
+  msg_kind kind = msg_kind::notification;
+  std::uint8_t hops = 0;
+  std::uint64_t id = 0;
+  std::uint64_t correlation = 0;
+  std::uint32_t ttl_ms = 0;
+  errc code{};
+  address_view from;
+  address_view to;
+  std::string_view type;
+  std::string_view text;
+  std::string_view body;
+};
+
+// Validates `frame` completely except for the body's content and returns its header.
+// Total and bounded: any byte string gives a header or a parse_error naming the field and
+// offset; it never reads past `frame` and never allocates.
+[[nodiscard]] std::expected<frame_header, parse_error> read_header(std::string_view frame) noexcept;
+
+// Decodes a whole frame into an owning message (one copy of each field).
+[[nodiscard]] std::expected<message, parse_error> decode(std::string_view frame);
+
+// Encodes `m`, appending to `out`. Errors: errc::bad_request when a field is invalid
+// (id 0, bad type token, text too long, correlation missing on a reply); errc::too_large
+// when the frame would exceed max_frame_bytes. `out` is unchanged on error.
+[[nodiscard]] std::expected<void, errc> encode(const message& m, std::string& out);
+// Convenience: a new string holding the frame.
+[[nodiscard]] std::expected<std::string, errc> encode(const message& m);
+
+// Size of the frame `m` encodes to.
+[[nodiscard]] std::size_t encoded_size(const message& m) noexcept;
+
+// Sets the hop byte of a frame in place (the only byte a router changes).
+void set_hops(std::string& frame, std::uint8_t hops) noexcept;
+
+}  // namespace ccp::core
