@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages that ccp needs to build, test and benchmark.
+# Idempotent: it asks dpkg which packages are missing first, so on a machine that has
+# them all it makes no network call. Needs root only when something is missing.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+
+packages=(
+  g++ cmake ninja-build pkg-config clang-format python3
+  libboost1.81-dev     # Asio + Beast for net/ (1.74 lacks pieces of current Beast)
+  nlohmann-json3-dev   # text/: JSON form of messages, scenario files
+  libgtest-dev libgmock-dev librapidcheck-dev
+  libbenchmark-dev
+  libnats-dev nats-server   # net/ buses; integration tests start their own nats-server
+  libssl-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  # Status-Abbrev is e.g. "ii ": the second letter 'i' means installed right now.
+  status=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)
+  [[ ${status:1:1} == i ]] || missing+=("$p")
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#packages[@]} packages are installed"
+  exit 0
+fi
+
+if ((EUID != 0)); then
+  echo "install-deps: missing packages: ${missing[*]}" >&2
+  echo "install-deps: run as root (sudo bash scripts/install-deps.sh) or install them" >&2
+  exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
