@@ -8,10 +8,18 @@ namespace {
 
 constexpr std::string_view scheme = "ccp://";
 
-constexpr bool is_digit(char c) { return c >= '0' && c <= '9'; }
-constexpr bool is_lower(char c) { return c >= 'a' && c <= 'z'; }
-constexpr bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
-constexpr bool is_alnum(char c) { return is_digit(c) || is_lower(c) || is_upper(c); }
+constexpr bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+constexpr bool is_lower(char c) {
+  return c >= 'a' && c <= 'z';
+}
+constexpr bool is_upper(char c) {
+  return c >= 'A' && c <= 'Z';
+}
+constexpr bool is_alnum(char c) {
+  return is_digit(c) || is_lower(c) || is_upper(c);
+}
 constexpr bool is_hex(char c) {
   return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
@@ -20,13 +28,28 @@ constexpr int hex_value(char c) {
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   return c - 'A' + 10;
 }
-constexpr char to_lower(char c) { return is_upper(c) ? static_cast<char>(c - 'A' + 'a') : c; }
-constexpr bool is_id_char(char c) { return is_alnum(c) || c == '-' || c == '_' || c == '.'; }
+constexpr char to_lower(char c) {
+  return is_upper(c) ? static_cast<char>(c - 'A' + 'a') : c;
+}
+constexpr bool is_id_char(char c) {
+  return is_alnum(c) || c == '-' || c == '_' || c == '.';
+}
 // Bytes that never appear in an address: white space, controls, non-ASCII, and the URI
 // delimiters ccp does not support (query, fragment, percent escapes).
 constexpr bool is_forbidden(char c) {
   auto u = static_cast<unsigned char>(c);
   return u <= 0x20 || u >= 0x7f || c == '?' || c == '#' || c == '%';
+}
+// Whether `s` holds a forbidden byte: the same test without an early exit, branch-free so
+// that the compiler vectorises it (valid text, the common case, is scanned 16 bytes a step).
+bool has_forbidden(std::string_view s) {
+  unsigned bad = 0;
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    bad |= unsigned(static_cast<unsigned char>(u - 0x21) > 0x7e - 0x21) | unsigned(c == '?') |
+           unsigned(c == '#') | unsigned(c == '%');
+  }
+  return bad != 0;
 }
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -36,7 +59,9 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
-parse_error fail(parse_errc code, std::size_t offset) { return {code, offset, {}}; }
+parse_error fail(parse_errc code, std::size_t offset) {
+  return {code, offset, {}};
+}
 
 // Dotted-quad IPv4, no leading zeros, each part 0-255.
 bool parse_ipv4(std::string_view s, std::array<std::uint8_t, 4>* out) {
@@ -46,7 +71,8 @@ bool parse_ipv4(std::string_view s, std::array<std::uint8_t, 4>* out) {
     if (part == 4) return false;
     std::size_t j = i;
     unsigned v = 0;
-    while (j < s.size() && is_digit(s[j]) && j - i < 3) v = v * 10 + unsigned(s[j++] - '0');
+    while (j < s.size() && is_digit(s[j]) && j - i < 3)
+      v = v * 10 + unsigned(s[j++] - '0');
     std::size_t len = j - i;
     if (len == 0 || v > 255 || (len > 1 && s[i] == '0')) return false;
     if (out) (*out)[part] = static_cast<std::uint8_t>(v);
@@ -75,7 +101,8 @@ bool parse_ipv6(std::string_view s, ipv6_groups& g) {
   while (i < s.size()) {
     if (n == 8) return false;
     std::size_t j = i;
-    while (j < s.size() && is_hex(s[j])) ++j;
+    while (j < s.size() && is_hex(s[j]))
+      ++j;
     if (j < s.size() && s[j] == '.') {  // embedded IPv4 in the last 32 bits
       std::array<std::uint8_t, 4> v4{};
       if (n > 6 || !parse_ipv4(s.substr(i), &v4)) return false;
@@ -86,7 +113,8 @@ bool parse_ipv6(std::string_view s, ipv6_groups& g) {
     }
     if (j == i || j - i > 4) return false;
     unsigned v = 0;
-    for (std::size_t k = i; k < j; ++k) v = v * 16 + unsigned(hex_value(s[k]));
+    for (std::size_t k = i; k < j; ++k)
+      v = v * 16 + unsigned(hex_value(s[k]));
     g[n++] = static_cast<std::uint16_t>(v);
     i = j;
     if (i == s.size()) break;
@@ -103,8 +131,10 @@ bool parse_ipv6(std::string_view s, ipv6_groups& g) {
   if (gap >= 0) {
     if (n == 8) return false;  // "::" must stand for at least one group
     int tail = n - gap;
-    for (int k = 0; k < tail; ++k) g[7 - k] = g[n - 1 - k];
-    for (int k = gap; k < 8 - tail; ++k) g[k] = 0;
+    for (int k = 0; k < tail; ++k)
+      g[7 - k] = g[n - 1 - k];
+    for (int k = gap; k < 8 - tail; ++k)
+      g[k] = 0;
   } else if (n != 8) {
     return false;
   }
@@ -121,7 +151,8 @@ void format_ipv6(const ipv6_groups& g, std::string& out) {
       continue;
     }
     int j = i;
-    while (j < 8 && g[j] == 0) ++j;
+    while (j < 8 && g[j] == 0)
+      ++j;
     if (j - i > best_len && j - i >= 2) {
       best = i;
       best_len = j - i;
@@ -143,7 +174,8 @@ void format_ipv6(const ipv6_groups& g, std::string& out) {
       buf[len++] = digits[v & 0xf];
       v >>= 4;
     } while (v != 0);
-    while (len > 0) out += buf[--len];
+    while (len > 0)
+      out += buf[--len];
   }
 }
 
@@ -165,6 +197,9 @@ std::expected<void, parse_error> check_host(std::string_view h, std::size_t base
     return {};
   }
   if (h.size() > max_dns_bytes) return std::unexpected(fail(parse_errc::too_long, base));
+  // Fast path: a dotted quad passes the DNS loop below and its all-digit check, so it is
+  // accepted without scanning it twice.
+  if (parse_ipv4(h, nullptr)) return {};
   std::size_t label_start = 0;
   bool label_all_digits = true;
   for (std::size_t i = 0; i <= h.size(); ++i) {
@@ -201,11 +236,16 @@ std::expected<void, parse_error> check_id(std::string_view id, std::size_t base)
 }
 
 bool parse_role(std::string_view s, role& r) {
-  if (s == "endpoint") r = role::endpoint;
-  else if (s == "agent") r = role::agent;
-  else if (s == "proxy") r = role::proxy;
-  else if (s == "mgmt") r = role::mgmt;
-  else return false;
+  if (s == "endpoint")
+    r = role::endpoint;
+  else if (s == "agent")
+    r = role::agent;
+  else if (s == "proxy")
+    r = role::proxy;
+  else if (s == "mgmt")
+    r = role::mgmt;
+  else
+    return false;
   return true;
 }
 
@@ -218,7 +258,8 @@ void append_host_canonical(std::string_view h, std::string& out) {
     out += ']';
     return;
   }
-  for (char c : h) out += to_lower(c);
+  for (char c : h)
+    out += to_lower(c);
 }
 
 void append_view(const address_view& v, std::string& out) {
@@ -231,8 +272,12 @@ void append_view(const address_view& v, std::string& out) {
       out += '/';
       out += v.id;
       break;
-    case scope::any: out += "any"; break;
-    case scope::all: out += "all"; break;
+    case scope::any:
+      out += "any";
+      break;
+    case scope::all:
+      out += "all";
+      break;
     case scope::host_any:
       out += v.host;
       out += "/any";
@@ -248,21 +293,30 @@ void append_view(const address_view& v, std::string& out) {
 
 std::string_view to_string(role r) noexcept {
   switch (r) {
-    case role::mgmt: return "mgmt";
-    case role::proxy: return "proxy";
-    case role::agent: return "agent";
-    case role::endpoint: return "endpoint";
+    case role::mgmt:
+      return "mgmt";
+    case role::proxy:
+      return "proxy";
+    case role::agent:
+      return "agent";
+    case role::endpoint:
+      return "endpoint";
   }
   return "?";
 }
 
 std::string_view to_string(scope s) noexcept {
   switch (s) {
-    case scope::one: return "one";
-    case scope::any: return "any";
-    case scope::all: return "all";
-    case scope::host_any: return "host_any";
-    case scope::host_all: return "host_all";
+    case scope::one:
+      return "one";
+    case scope::any:
+      return "any";
+    case scope::all:
+      return "all";
+    case scope::host_any:
+      return "host_any";
+    case scope::host_all:
+      return "host_all";
   }
   return "?";
 }
@@ -272,11 +326,13 @@ std::expected<address_view, parse_error> parse_address_view(std::string_view tex
   if (text.empty()) return std::unexpected(fail(parse_errc::empty, 0));
   if (text.size() > max_address_bytes)
     return std::unexpected(fail(parse_errc::too_long, max_address_bytes));
-  for (std::size_t i = 0; i < text.size(); ++i)
-    if (is_forbidden(text[i])) return std::unexpected(fail(parse_errc::forbidden_char, i));
+  if (has_forbidden(text))
+    for (std::size_t i = 0; i < text.size(); ++i)
+      if (is_forbidden(text[i])) return std::unexpected(fail(parse_errc::forbidden_char, i));
   if (!text.starts_with(scheme)) {
     std::size_t i = 0;
-    while (i < scheme.size() && i < text.size() && text[i] == scheme[i]) ++i;
+    while (i < scheme.size() && i < text.size() && text[i] == scheme[i])
+      ++i;
     return std::unexpected(fail(parse_errc::bad_scheme, i));
   }
   address_view v;
@@ -293,10 +349,14 @@ std::expected<address_view, parse_error> parse_address_view(std::string_view tex
   slash = text.find('/', pos);
   if (slash == std::string_view::npos) {  // ccp://TYPE/any|all
     std::string_view g = text.substr(pos);
-    if (g == "any") v.form = scope::any;
-    else if (g == "all") v.form = scope::all;
-    else if (g.empty()) return std::unexpected(fail(parse_errc::missing_segment, pos));
-    else return std::unexpected(fail(parse_errc::missing_segment, text.size()));  // HOST without ID
+    if (g == "any")
+      v.form = scope::any;
+    else if (g == "all")
+      v.form = scope::all;
+    else if (g.empty())
+      return std::unexpected(fail(parse_errc::missing_segment, pos));
+    else
+      return std::unexpected(fail(parse_errc::missing_segment, text.size()));  // HOST without ID
     return v;
   }
   v.host = text.substr(pos, slash - pos);
@@ -341,8 +401,7 @@ std::expected<address, parse_error> address::one(role t, std::string_view host,
   return from_view({t, scope::one, host, id});
 }
 
-std::expected<address, parse_error> address::host_group(role t, std::string_view host,
-                                                        scope form) {
+std::expected<address, parse_error> address::host_group(role t, std::string_view host, scope form) {
   if (form != scope::host_any && form != scope::host_all)
     return std::unexpected(fail(parse_errc::bad_field, 0));
   if (auto ok = check_host(host, 0, false); !ok) return std::unexpected(ok.error());
@@ -363,7 +422,9 @@ std::string address::str() const {
   return s;
 }
 
-void address::append_to(std::string& out) const { append_view(view(), out); }
+void address::append_to(std::string& out) const {
+  append_view(view(), out);
+}
 
 std::strong_ordering operator<=>(const address& a, const address& b) noexcept {
   if (auto c = a.type_ <=> b.type_; c != 0) return c;
@@ -378,16 +439,21 @@ std::string to_string(const address_view& v) {
   return s;
 }
 
-std::string to_string(const address& a) { return a.str(); }
+std::string to_string(const address& a) {
+  return a.str();
+}
 
 bool is_member(const address_view& m, const address_view& g) noexcept {
   if (m.form != scope::one || m.type != g.type) return false;
   switch (g.form) {
-    case scope::one: return m.host == g.host && m.id == g.id;
+    case scope::one:
+      return m.host == g.host && m.id == g.id;
     case scope::any:
-    case scope::all: return true;
+    case scope::all:
+      return true;
     case scope::host_any:
-    case scope::host_all: return m.host == g.host;
+    case scope::host_all:
+      return m.host == g.host;
   }
   return false;
 }
@@ -401,9 +467,11 @@ std::size_t hash_value(const address_view& v) noexcept {
   };
   mix(static_cast<unsigned char>(v.type));
   mix(static_cast<unsigned char>(v.form));
-  for (char c : v.host) mix(static_cast<unsigned char>(c));
+  for (char c : v.host)
+    mix(static_cast<unsigned char>(c));
   mix('/');
-  for (char c : v.id) mix(static_cast<unsigned char>(c));
+  for (char c : v.id)
+    mix(static_cast<unsigned char>(c));
   return static_cast<std::size_t>(h);
 }
 

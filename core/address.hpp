@@ -39,14 +39,14 @@ enum class scope : std::uint8_t {
 inline constexpr int scope_count = 5;
 
 // Limits of the grammar; each is tested at limit-1, limit and limit+1.
-inline constexpr std::size_t max_host_bytes = 255;   // 253 for DNS, bracketed IPv6 is < 48
-inline constexpr std::size_t max_label_bytes = 63;   // RFC 1123
-inline constexpr std::size_t max_dns_bytes = 253;    // RFC 1123
-inline constexpr std::size_t max_id_bytes = 64;      // keeps subjects and frames short
+inline constexpr std::size_t max_host_bytes = 255;  // 253 for DNS, bracketed IPv6 is < 48
+inline constexpr std::size_t max_label_bytes = 63;  // RFC 1123
+inline constexpr std::size_t max_dns_bytes = 253;   // RFC 1123
+inline constexpr std::size_t max_id_bytes = 64;     // keeps subjects and frames short
 inline constexpr std::size_t max_address_bytes = 6 + 8 + 1 + max_host_bytes + 1 + max_id_bytes;
 
-std::string_view to_string(role r) noexcept;    // "mgmt", "proxy", ...
-std::string_view to_string(scope s) noexcept;   // "one", "any", "all", "host_any", "host_all"
+std::string_view to_string(role r) noexcept;   // "mgmt", "proxy", ...
+std::string_view to_string(scope s) noexcept;  // "one", "any", "all", "host_any", "host_all"
 
 // A non-owning, already validated address: the fields point into the parsed text.
 // Produced by parse_address_view; valid while that text lives.
@@ -78,8 +78,7 @@ class address {
   // Builders that validate their parts: errors as parse(), offsets relative to the part.
   [[nodiscard]] static std::expected<address, parse_error> one(role t, std::string_view host,
                                                                std::string_view id);
-  [[nodiscard]] static std::expected<address, parse_error> host_group(role t,
-                                                                      std::string_view host,
+  [[nodiscard]] static std::expected<address, parse_error> host_group(role t, std::string_view host,
                                                                       scope form);
   [[nodiscard]] static address group(role t, scope form);  // form must be any or all
 
@@ -119,7 +118,9 @@ std::string to_string(const address& a);
 // Hash that agrees with equality; address and address_view of the same value hash alike,
 // so unordered maps keyed by address can be searched with a view (no allocation).
 std::size_t hash_value(const address_view& v) noexcept;
-inline std::size_t hash_value(const address& a) noexcept { return hash_value(a.view()); }
+inline std::size_t hash_value(const address& a) noexcept {
+  return hash_value(a.view());
+}
 
 struct address_hash {
   using is_transparent = void;

@@ -13,22 +13,22 @@ namespace ccp::core {
 // Why a piece of text or a frame could not be read. Every parser in core/ returns one
 // of these with the byte offset where reading stopped.
 enum class parse_errc : std::uint8_t {
-  empty = 1,          // nothing to read
-  bad_scheme,         // address does not start with "ccp://"
-  bad_type,           // TYPE is not mgmt, proxy, agent or endpoint
-  missing_segment,    // a required segment is missing or empty
-  extra_segment,      // more segments than the grammar allows
-  bad_host,           // HOST is neither IPv4, [IPv6] nor an RFC 1123 DNS name
-  bad_id,             // ID is empty, too long, has a forbidden byte, or is any/all
-  forbidden_char,     // space, '?', '#', '%', or a byte outside the grammar
-  too_long,           // text or field longer than its limit
-  truncated,          // frame ends before its declared length
-  too_large,          // frame larger than max_frame_bytes
-  bad_magic,          // frame does not start with the ccp magic byte
-  bad_version,        // frame version this build does not speak
-  bad_kind,           // message kind outside the closed set
-  bad_field,          // a header field has a value outside its range
-  trailing_bytes,     // bytes after the declared end of the frame
+  empty = 1,        // nothing to read
+  bad_scheme,       // address does not start with "ccp://"
+  bad_type,         // TYPE is not mgmt, proxy, agent or endpoint
+  missing_segment,  // a required segment is missing or empty
+  extra_segment,    // more segments than the grammar allows
+  bad_host,         // HOST is neither IPv4, [IPv6] nor an RFC 1123 DNS name
+  bad_id,           // ID is empty, too long, has a forbidden byte, or is any/all
+  forbidden_char,   // space, '?', '#', '%', or a byte outside the grammar
+  too_long,         // text or field longer than its limit
+  truncated,        // frame ends before its declared length
+  too_large,        // frame larger than max_frame_bytes
+  bad_magic,        // frame does not start with the ccp magic byte
+  bad_version,      // frame version this build does not speak
+  bad_kind,         // message kind outside the closed set
+  bad_field,        // a header field has a value outside its range
+  trailing_bytes,   // bytes after the declared end of the frame
 };
 
 const std::error_category& parse_category() noexcept;

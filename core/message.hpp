@@ -59,7 +59,7 @@ inline constexpr std::size_t max_text_bytes = 1024;
 
 // An owning envelope: what applications and tests build and inspect.
 struct message {
-  std::uint64_t id = 0;           // unique per sender, never 0
+  std::uint64_t id = 0;  // unique per sender, never 0
   msg_kind kind = msg_kind::notification;
   address from;
   address to;
@@ -67,9 +67,9 @@ struct message {
   std::string type;               // operation name, e.g. "ping"
   std::uint32_t ttl_ms = 0;       // relative deadline; 0 = none
   std::uint8_t hops = 0;
-  errc code{};                    // on kind error only; zero otherwise
-  std::string text;               // human message of an error
-  std::string body;               // opaque bytes, JSON by convention
+  errc code{};       // on kind error only; zero otherwise
+  std::string text;  // human message of an error
+  std::string body;  // opaque bytes, JSON by convention
 
   friend bool operator==(const message&, const message&) = default;
 };

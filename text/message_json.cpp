@@ -3,8 +3,8 @@
 namespace ccp::text {
 namespace {
 
-using nlohmann::json;
 using core::msg_kind;
+using nlohmann::json;
 
 std::expected<msg_kind, std::string> kind_from_string(std::string_view s) {
   for (auto k : {msg_kind::request, msg_kind::response, msg_kind::notification, msg_kind::error})
@@ -35,8 +35,10 @@ json to_json(const core::message& m) {
     j["text"] = m.text;
   }
   if (!m.body.empty()) {
-    if (json::accept(m.body)) j["body"] = json::parse(m.body);
-    else j["body_raw"] = m.body;
+    if (json::accept(m.body))
+      j["body"] = json::parse(m.body);
+    else
+      j["body_raw"] = m.body;
   }
   return j;
 }

@@ -1,0 +1,78 @@
+#pragma once
+// What a role asks its host to do. Roles return actions as values; the host executes
+// them after the call returns, so a role is never re-entered from inside itself.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/limits.hpp"
+#include "core/message.hpp"
+
+namespace ccp::core {
+
+// Frames travel as shared immutable buffers so that a fan-out shares one copy.
+using frame_ptr = std::shared_ptr<const std::string>;
+// A received frame handed to a role: the role may change its hop byte in place before
+// forwarding it, so the host must not share it with another receiver.
+using frame_buf = std::shared_ptr<std::string>;
+
+using link_id = std::uint64_t;
+
+enum class bus_kind : std::uint8_t { backbone = 0, host = 1 };
+
+namespace act {
+
+struct publish {
+  bus_kind bus;
+  std::string subject;
+  frame_ptr frame;
+};
+struct subscribe {
+  bus_kind bus;
+  std::string subject;
+  std::string queue;  // queue group; empty for a plain subscription
+};
+struct unsubscribe {
+  bus_kind bus;
+  std::string subject;
+};
+struct send {
+  link_id link;
+  frame_ptr frame;
+};
+struct close {
+  link_id link;
+  errc reason;
+};
+// Agent only: open link `link` to `target` (a proxy URL from the agent's list). The host
+// answers with on_link_up or on_link_down for that id.
+struct dial {
+  link_id link;
+  std::string target;
+};
+// A request or notification for the local application, or an error answering one of its
+// notifications. The application answers a request with the role's reply().
+struct deliver {
+  message msg;
+};
+// A request of the local application ended. code is zero when it succeeded: then
+// `replies` holds the response (or, for a group request, every reply that arrived,
+// errors included). Otherwise code says why, and `replies` holds the error message when
+// one came back. Exactly one complete per request id.
+struct complete {
+  std::uint64_t request;
+  errc code;
+  std::vector<message> replies;
+};
+}  // namespace act
+
+using action = std::variant<act::publish, act::subscribe, act::unsubscribe, act::send, act::close,
+                            act::dial, act::deliver, act::complete>;
+// Timers are not actions: after each call the host asks the role for next_wake() and
+// calls tick(now) at that time at the latest (as ngtcp2's get_expiry/handle_expiry).
+
+}  // namespace ccp::core

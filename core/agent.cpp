@@ -1,0 +1,407 @@
+#include "core/agent.hpp"
+
+#include <algorithm>
+
+#include <iterator>
+
+#include "core/control.hpp"
+#include "core/subject.hpp"
+
+namespace ccp::core {
+
+micros next_delay(unsigned attempt, rng& r) noexcept {
+  micros ceiling = backoff_cap;
+  if (attempt < 32 && (backoff_base << attempt) < backoff_cap) ceiling = backoff_base << attempt;
+  return r.between(0, ceiling);
+}
+
+agent::agent(agent_config cfg) : node(cfg.self, cfg.seed), cfg_(std::move(cfg)) {
+  if (cfg_.shuffle)  // Fisher-Yates with our generator: the same seed, the same order
+    for (std::size_t i = cfg_.proxies.size(); i > 1; --i)
+      std::swap(cfg_.proxies[i - 1], cfg_.proxies[rng_.below(i)]);
+}
+
+void agent::start(micros now) {
+  push(act::subscribe{bus_kind::host, std::string(subject_agent_inbox), {}});
+  next_dial_ = now;
+  next_expiry_scan_ = now + heartbeat_interval;
+}
+
+void agent::stop(micros now) {
+  if (status_ == link_status::up) {
+    message m;
+    m.id = next_id();
+    m.kind = msg_kind::notification;
+    m.from = self_;
+    m.to = proxy_;
+    m.type = "ccp.bye";
+    auto f = std::make_shared<std::string>();
+    if (encode(m, *f)) push(act::send{link_, std::move(f)});
+  }
+  if (status_ != link_status::down) push(act::close{link_, errc::shutting_down});
+  push(act::unsubscribe{bus_kind::host, std::string(subject_agent_inbox)});
+  status_ = link_status::down;
+  next_dial_ = next_heartbeat_ = handshake_deadline_ = next_expiry_scan_ = never;
+  (void)now;
+}
+
+void agent::dial(micros now) {
+  next_dial_ = never;
+  if (cfg_.proxies.empty()) return;
+  // The next target in order, skipping proxies that asked us to move, unless all did.
+  std::size_t n = cfg_.proxies.size();
+  std::size_t chosen = next_target_ % n;
+  for (std::size_t k = 0; k < n; ++k) {
+    std::size_t i = (next_target_ + k) % n;
+    auto it = avoid_.find(cfg_.proxies[i]);
+    if (it == avoid_.end() || it->second <= now) {
+      chosen = i;
+      break;
+    }
+  }
+  next_target_ = chosen + 1;
+  target_ = cfg_.proxies[chosen];
+  link_ = ++last_link_id_;
+  status_ = link_status::connecting;
+  inflight_ = 0;
+  handshake_deadline_ = now + handshake_timeout;
+  push(act::dial{link_, target_});
+}
+
+void agent::link_lost(micros now) {
+  status_ = link_status::down;
+  inflight_ = 0;
+  next_heartbeat_ = handshake_deadline_ = never;
+  next_dial_ = now + next_delay(attempt_, rng_);
+  if (attempt_ < 32) ++attempt_;
+}
+
+void agent::on_link_up(link_id link, micros now) {
+  if (link != link_ || status_ != link_status::connecting) {
+    push(act::close{link, errc{}});  // a late answer to a dial we gave up on
+    return;
+  }
+  status_ = link_status::handshaking;
+  last_rx_ = now;
+  send_hello(now);
+}
+
+void agent::send_hello(micros /*now*/) {
+  epoch_ = cfg_.epoch_base + ++connects_;
+  message m;
+  m.id = hello_id_ = next_id();
+  m.kind = msg_kind::request;
+  m.from = self_;
+  m.to = address::group(role::proxy, scope::any);
+  m.type = "ccp.hello";
+  m.ttl_ms = static_cast<std::uint32_t>(handshake_timeout / ms);
+  m.body = flat_json_writer{}
+               .add("epoch", epoch_)
+               .add("token", cfg_.token)
+               .add("endpoints", endpoint_ids())
+               .finish();
+  auto f = std::make_shared<std::string>();
+  if (encode(m, *f)) {
+    ++inflight_;
+    push(act::send{link_, std::move(f)});
+  }
+}
+
+void agent::on_link_down(link_id link, micros now) {
+  if (link == link_ && status_ != link_status::down) link_lost(now);
+}
+
+void agent::on_link_flushed(link_id link, std::size_t frames) {
+  if (link == link_) inflight_ -= std::min(frames, inflight_);
+}
+
+void agent::on_link_frame(link_id link, frame_buf f, micros now) {
+  if (link != link_ || status_ == link_status::down) return;
+  last_rx_ = now;
+  auto h = read_header(*f);
+  if (!h) {
+    ++stats_.malformed;
+    return;
+  }
+  if (status_ == link_status::handshaking) {
+    if ((h->kind != msg_kind::response && h->kind != msg_kind::error) ||
+        h->correlation != hello_id_) {
+      ++stats_.dropped;
+      return;
+    }
+    if (h->kind == msg_kind::error) {
+      push(act::close{link_, h->code});
+      link_lost(now);
+      return;
+    }
+    status_ = link_status::up;
+    proxy_ = address::from_view(h->from);
+    attempt_ = 0;
+    handshake_deadline_ = never;
+    next_heartbeat_ = now + heartbeat_interval;
+    return;
+  }
+  if (status_ != link_status::up) return;
+  if (h->type.starts_with("ccp.") && h->kind == msg_kind::notification) {
+    if (h->type == "ccp.drain") {
+      // Move elsewhere, spread over a short random delay, and avoid this proxy a while.
+      avoid_[target_] = now + drain_avoid;
+      push(act::close{link_, errc::shutting_down});
+      status_ = link_status::down;
+      inflight_ = 0;
+      next_heartbeat_ = never;
+      attempt_ = 3;
+      next_dial_ = now + next_delay(attempt_, rng_);
+    }
+    return;  // ccp.hb: liveness only
+  }
+  if (h->hops >= max_hops) {
+    bounce(*h, errc::hop_limit, "hop limit reached at " + self_.str(), now);
+    return;
+  }
+  set_hops(*f, static_cast<std::uint8_t>(h->hops + 1));
+  const address_view& to = h->to;
+  if (to.type == role::agent && is_member(self_.view(), to)) {
+    accept(*f, *h, now);
+  } else if (to.type == role::endpoint) {
+    to_endpoints(std::move(f), *h, now);
+  } else {
+    bounce(*h, errc::unreachable, "not for this host: " + to_string(to), now);
+  }
+}
+
+bool agent::local(const address_view& to) const {
+  if (to.form == scope::any || to.form == scope::all) return false;  // fleet-wide: via proxy
+  if (to.host != self_.host()) return false;
+  return to.type == role::endpoint || to.type == role::agent;
+}
+
+void agent::on_bus(std::string_view /*subject*/, frame_buf f, micros now) {
+  auto h = read_header(*f);
+  if (!h) {
+    ++stats_.malformed;
+    return;
+  }
+  if (h->from.type != role::endpoint || h->from.host != self_.host()) {
+    ++stats_.dropped;  // only this host's endpoints speak on this bus
+    return;
+  }
+  if (h->type.starts_with("ccp.") && h->kind != msg_kind::response && h->kind != msg_kind::error) {
+    endpoint_control(*h, now);
+    return;
+  }
+  if (!endpoints_.contains(h->from.id)) {
+    ++stats_.dropped;  // not registered (or expired): it is told so by its heartbeat
+    return;
+  }
+  if (h->hops >= max_hops) {
+    bounce(*h, errc::hop_limit, "hop limit reached at " + self_.str(), now);
+    return;
+  }
+  set_hops(*f, static_cast<std::uint8_t>(h->hops + 1));
+  route_from_host(std::move(f), *h, now);
+}
+
+void agent::route_out(frame_buf f, const frame_header& h, micros now) {
+  route_from_host(std::move(f), h, now);
+}
+
+void agent::route_from_host(frame_buf f, const frame_header& h, micros now) {
+  const address_view& to = h.to;
+  if (!local(to)) {
+    send_up(std::move(f), h, now);
+    return;
+  }
+  if (to.type == role::endpoint) {
+    to_endpoints(std::move(f), h, now);
+  } else if (is_member(self_.view(), to)) {
+    accept(*f, h, now);
+  } else {
+    bounce(h, errc::unreachable, "no agent " + to_string(to) + " on this host", now);
+  }
+}
+
+void agent::send_up(frame_ptr f, const frame_header& h, micros now) {
+  if (status_ != link_status::up) {
+    bounce(h, errc::unreachable, "agent " + self_.str() + " has no proxy link", now);
+    return;
+  }
+  if (inflight_ >= link_queue_frames) {
+    bounce(h, errc::overloaded, "link queue of " + self_.str() + " is full", now);
+    return;
+  }
+  ++inflight_;
+  ++stats_.forwarded;
+  push(act::send{link_, std::move(f)});
+}
+
+void agent::to_endpoints(frame_buf f, const frame_header& h, micros now) {
+  const address_view& to = h.to;
+  frame_ptr shared = std::move(f);
+  auto publish_to = [&](const std::string& id) {
+    ++stats_.forwarded;
+    push(act::publish{bus_kind::host, endpoint_subject(id), shared});
+  };
+  if (to.form != scope::any && to.form != scope::all && to.host != self_.host()) {
+    bounce(h, errc::unreachable, "host " + std::string(to.host) + " is not this host", now);
+    return;
+  }
+  switch (to.form) {
+    case scope::one: {
+      auto it = endpoints_.find(to.id);
+      if (it == endpoints_.end())
+        bounce(h, errc::unreachable, "no endpoint " + to_string(to), now);
+      else
+        publish_to(it->first);
+      return;
+    }
+    case scope::any:
+    case scope::host_any:
+      if (endpoints_.empty()) {
+        bounce(h, errc::unreachable, "no endpoint on host " + std::string(self_.host()), now);
+      } else {
+        auto it = std::next(endpoints_.begin(),
+                            static_cast<std::ptrdiff_t>(rng_.below(endpoints_.size())));
+        publish_to(it->first);
+      }
+      return;
+    case scope::all:
+    case scope::host_all:
+      for (const auto& [id, reg] : endpoints_)
+        publish_to(id);
+      return;
+  }
+}
+
+void agent::reply_instance(std::uint64_t nonce, const frame_header& h, msg_kind kind, errc code,
+                           std::string text) {
+  message m;
+  m.id = next_id();
+  m.kind = kind;
+  m.from = self_;
+  m.to = address::from_view(h.from);
+  m.correlation = kind == msg_kind::notification ? 0 : h.id;
+  m.type = kind == msg_kind::notification ? "ccp.unknown" : std::string(h.type);
+  m.code = code;
+  m.text = std::move(text);
+  auto f = std::make_shared<std::string>();
+  if (encode(m, *f))
+    push(act::publish{bus_kind::host, endpoint_instance_subject(nonce), std::move(f)});
+}
+
+void agent::endpoint_control(const frame_header& h, micros now) {
+  auto body = parse_flat_json(h.body);
+  const std::uint64_t* nonce = body ? body->number("nonce") : nullptr;
+  if (!nonce || h.from.form != scope::one) {
+    ++stats_.malformed;
+    return;
+  }
+  auto it = endpoints_.find(h.from.id);
+  bool mine = it != endpoints_.end() && it->second.nonce == *nonce;
+  if (h.type == "ccp.register") {
+    if (it != endpoints_.end() && !mine && now - it->second.last_seen <= idle_timeout) {
+      reply_instance(*nonce, h, msg_kind::error, errc::rejected,
+                     to_string(h.from) + " is held by another live instance");
+      return;
+    }
+    if (it == endpoints_.end() && endpoints_.size() >= max_endpoints_per_agent) {
+      reply_instance(*nonce, h, msg_kind::error, errc::overloaded,
+                     "too many endpoints on this host");
+      return;
+    }
+    bool changed = it == endpoints_.end();
+    endpoints_[std::string(h.from.id)] = endpoint_reg{*nonce, now};
+    reply_instance(*nonce, h, msg_kind::response, errc{}, {});
+    if (changed) endpoints_changed(now);
+  } else if (h.type == "ccp.hb") {
+    if (mine)
+      it->second.last_seen = now;
+    else
+      reply_instance(*nonce, h, msg_kind::notification, errc{}, {});
+  } else if (h.type == "ccp.unregister" && mine) {
+    endpoints_.erase(it);
+    endpoints_changed(now);
+  }
+}
+
+std::vector<std::string> agent::endpoint_ids() const {
+  std::vector<std::string> ids;
+  ids.reserve(endpoints_.size());
+  for (const auto& [id, reg] : endpoints_)
+    ids.push_back(id);
+  return ids;
+}
+
+void agent::endpoints_changed(micros /*now*/) {
+  if (status_ != link_status::up) return;  // the next hello carries the list
+  message m;
+  m.id = next_id();
+  m.kind = msg_kind::notification;
+  m.from = self_;
+  m.to = proxy_;
+  m.type = "ccp.endpoints";
+  m.body = flat_json_writer{}.add("endpoints", endpoint_ids()).finish();
+  auto f = std::make_shared<std::string>();
+  if (encode(m, *f)) {
+    ++inflight_;
+    push(act::send{link_, std::move(f)});
+  }
+}
+
+void agent::control(const frame_header& /*h*/, micros /*now*/) {
+  // Control from the proxy is handled on the link; none is addressed to the application.
+}
+
+std::optional<std::string> agent::builtin(const message& m) {
+  if (m.type != "endpoints") return std::nullopt;
+  return flat_json_writer{}.add("agent", self_.str()).add("endpoints", endpoint_ids()).finish();
+}
+
+void agent::role_tick(micros now) {
+  if (now >= next_dial_) dial(now);
+  if (now >= handshake_deadline_ &&
+      (status_ == link_status::connecting || status_ == link_status::handshaking)) {
+    push(act::close{link_, errc::timeout});
+    link_lost(now);
+  }
+  if (status_ == link_status::up) {
+    if (now - last_rx_ > idle_timeout) {  // half-open: the proxy went silent
+      push(act::close{link_, errc::timeout});
+      link_lost(now);
+    } else if (now >= next_heartbeat_) {
+      message m;
+      m.id = next_id();
+      m.kind = msg_kind::notification;
+      m.from = self_;
+      m.to = proxy_;
+      m.type = "ccp.hb";
+      auto f = std::make_shared<std::string>();
+      if (encode(m, *f)) {
+        ++inflight_;
+        push(act::send{link_, std::move(f)});
+      }
+      next_heartbeat_ = now + heartbeat_interval;
+    }
+  }
+  if (now >= next_expiry_scan_) {
+    next_expiry_scan_ = now + heartbeat_interval;
+    bool changed = false;
+    for (auto it = endpoints_.begin(); it != endpoints_.end();) {
+      if (now - it->second.last_seen > idle_timeout) {
+        it = endpoints_.erase(it);
+        changed = true;
+      } else {
+        ++it;
+      }
+    }
+    if (changed) endpoints_changed(now);
+  }
+}
+
+micros agent::role_wake() const {
+  micros t = std::min({next_dial_, handshake_deadline_, next_expiry_scan_});
+  if (status_ == link_status::up) t = std::min({t, next_heartbeat_, last_rx_ + idle_timeout + 1});
+  return t;
+}
+
+}  // namespace ccp::core

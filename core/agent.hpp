@@ -1,0 +1,108 @@
+#pragma once
+// The agent role: one per host. It holds one link to one proxy at a time and the host bus
+// with the host's endpoints.
+//
+// Connection: proxies are tried in order from the configured list (shuffled once with
+// the seeded generator when asked), skipping one that recently sent a drain notice. Each
+// connect sends a hello with a higher epoch (epoch_base + connect count; the host gives a
+// larger epoch_base after a restart). A lost or rejected link is redialled after
+// next_delay(attempt): exponential backoff with full jitter, capped, so a crowd of agents
+// that lost the same proxy spreads its reconnects instead of stampeding the next one.
+//
+// While no link is up, messages that must leave the host fail at once with
+// `unreachable` (a documented choice: no buffering, so no stale message is sent late).
+//
+// Endpoints register over the host bus; a second instance claiming an id held by a live
+// instance is rejected; an endpoint that misses heartbeats for idle_timeout expires.
+
+#include <map>
+
+#include "core/node.hpp"
+
+namespace ccp::core {
+
+struct agent_config {
+  address self;                      // ccp://agent/HOST/ID
+  std::vector<std::string> proxies;  // dial targets, tried in order
+  bool shuffle = false;              // shuffle the list once (seeded)
+  std::string token;                 // credentials for the proxy's verifier
+  std::uint64_t epoch_base = 0;      // must grow across restarts of the agent
+  std::uint64_t seed = 1;
+};
+
+// Backoff before reconnect attempt `attempt` (0-based): uniform in
+// [0, min(backoff_cap, backoff_base * 2^attempt)] ("full jitter").
+[[nodiscard]] micros next_delay(unsigned attempt, rng& r) noexcept;
+
+class agent final : public node {
+ public:
+  enum class link_status : std::uint8_t { down, connecting, handshaking, up };
+
+  explicit agent(agent_config cfg);
+
+  void start(micros now);
+  // Graceful stop: says bye to the proxy and closes the link.
+  void stop(micros now);
+  void on_bus(std::string_view subject, frame_buf f, micros now);
+  void on_link_up(link_id link, micros now);
+  void on_link_frame(link_id link, frame_buf f, micros now);
+  void on_link_down(link_id link, micros now);
+  void on_link_flushed(link_id link, std::size_t frames);
+
+  [[nodiscard]] link_status status() const noexcept { return status_; }
+  [[nodiscard]] std::uint64_t epoch() const noexcept { return epoch_; }
+  [[nodiscard]] const std::string& proxy_target() const noexcept { return target_; }
+  [[nodiscard]] std::size_t endpoint_count() const noexcept { return endpoints_.size(); }
+  [[nodiscard]] bool has_endpoint(std::string_view id) const {
+    return endpoints_.contains(std::string(id));
+  }
+
+ protected:
+  void route_out(frame_buf f, const frame_header& h, micros now) override;
+  void role_tick(micros now) override;
+  [[nodiscard]] micros role_wake() const override;
+  [[nodiscard]] std::optional<std::string> builtin(const message& m) override;
+  void control(const frame_header& h, micros now) override;
+
+ private:
+  struct endpoint_reg {
+    std::uint64_t nonce = 0;
+    micros last_seen = 0;
+  };
+
+  void dial(micros now);
+  void link_lost(micros now);
+  void send_hello(micros now);
+  void send_up(frame_ptr f, const frame_header& h, micros now);
+  void route_from_host(frame_buf f, const frame_header& h, micros now);
+  void to_endpoints(frame_buf f, const frame_header& h, micros now);
+  void endpoint_control(const frame_header& h, micros now);
+  void reply_instance(std::uint64_t nonce, const frame_header& h, msg_kind kind, errc code,
+                      std::string text);
+  void endpoints_changed(micros now);
+  [[nodiscard]] bool local(const address_view& to) const;
+  [[nodiscard]] std::vector<std::string> endpoint_ids() const;
+
+  agent_config cfg_;
+  link_status status_ = link_status::down;
+  link_id link_ = 0;
+  link_id last_link_id_ = 0;
+  std::string target_;
+  std::size_t next_target_ = 0;
+  unsigned attempt_ = 0;
+  std::uint64_t connects_ = 0;
+  std::uint64_t epoch_ = 0;
+  std::uint64_t hello_id_ = 0;
+  address proxy_;  // the proxy that welcomed us
+  micros next_dial_ = never;
+  micros handshake_deadline_ = never;
+  micros last_rx_ = 0;
+  micros next_heartbeat_ = never;
+  micros next_expiry_scan_ = never;
+  std::size_t inflight_ = 0;
+  std::map<std::string, micros, std::less<>> avoid_;  // drained proxy -> until
+  // Ordered: `all` delivery order and `any` choice must not depend on hashing.
+  std::map<std::string, endpoint_reg, std::less<>> endpoints_;
+};
+
+}  // namespace ccp::core

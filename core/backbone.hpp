@@ -1,0 +1,58 @@
+#pragma once
+// What mgmt nodes and proxies share as members of the backbone bus: their subscriptions,
+// the route directory and the control traffic that feeds it (route announcements,
+// proxy heartbeats, sync), and routing of a frame onto the backbone with an explicit
+// `unreachable` for a host no proxy holds.
+
+#include "core/directory.hpp"
+#include "core/node.hpp"
+
+namespace ccp::core {
+
+class backbone_node : public node {
+ public:
+  [[nodiscard]] const route_directory& directory() const noexcept { return dir_; }
+
+ protected:
+  backbone_node(address self, std::uint64_t seed);
+
+  // Subscribes the subjects of self_ (concrete, TYPE/any, TYPE/all, TYPE/H/any|all) and
+  // the control subjects.
+  void subscribe_backbone();
+  // Handles ccp.route, ccp.hb and ccp.sync; other control types are the role's.
+  void control(const frame_header& h, micros now) override;
+  void control_reply(const message& m, micros now) override;
+  // A directory entry for `host` was taken by `proxy` (not us) with `epoch`.
+  virtual void route_taken(std::string_view /*host*/, std::uint64_t /*epoch*/, micros /*now*/) {}
+  // The routes this member announces in sync replies: empty for mgmt.
+  [[nodiscard]] virtual std::vector<std::pair<std::string, std::uint64_t>> own_routes() const {
+    return {};
+  }
+  void backbone_tick(micros now);
+  [[nodiscard]] micros backbone_wake() const;
+
+  // Publishes a frame for `h.to` on the backbone, or bounces `unreachable` when the
+  // directory knows no proxy that could deliver it.
+  void route_backbone(frame_buf f, const frame_header& h, micros now);
+  // Publishes a control notification to all backbone members.
+  void announce(std::string_view subject, std::string_view type, std::string body, micros now);
+  [[nodiscard]] std::size_t expected_replies(const address& to) const override;
+
+  route_directory dir_;
+  std::string self_text_;
+
+ private:
+  std::map<std::string, std::vector<std::pair<std::string, std::uint64_t>>, std::less<>>
+      sync_parts_;
+  struct sync_request {
+    std::string proxy;
+    micros sent = 0;
+  };
+  std::map<std::uint64_t, sync_request> sync_requests_;  // internal request id -> proxy
+  micros next_expire_check_ = never;
+};
+
+// Largest number of routes in one sync reply frame (keeps it well under max_frame_bytes).
+inline constexpr std::size_t sync_routes_per_frame = 2000;
+
+}  // namespace ccp::core

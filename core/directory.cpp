@@ -1,0 +1,104 @@
+#include "core/directory.hpp"
+
+#include <algorithm>
+
+namespace ccp::core {
+
+bool route_directory::attach(std::string_view host, std::uint64_t epoch, std::string_view proxy,
+                             micros now) {
+  auto& top = max_epoch_[std::string(host)];
+  if (epoch > top) top = epoch;
+  auto& p = proxies_[std::string(proxy)];
+  if (p.last_seen < now) p.last_seen = now;
+  auto it = routes_.find(host);
+  if (it != routes_.end()) {
+    if (it->second.epoch > epoch) return false;
+    if (it->second.epoch == epoch && it->second.proxy == proxy) return true;
+    if (it->second.epoch == epoch) return false;  // same epoch, other proxy: first one wins
+    if (auto old = proxies_.find(it->second.proxy); old != proxies_.end() && old->second.hosts > 0)
+      --old->second.hosts;
+    it->second = route{std::string(proxy), epoch};
+  } else {
+    routes_.emplace(std::string(host), route{std::string(proxy), epoch});
+  }
+  ++p.hosts;
+  return true;
+}
+
+void route_directory::detach(std::string_view host, std::uint64_t epoch, std::string_view proxy) {
+  auto it = routes_.find(host);
+  if (it == routes_.end() || it->second.epoch != epoch || it->second.proxy != proxy) return;
+  if (auto p = proxies_.find(proxy); p != proxies_.end() && p->second.hosts > 0) --p->second.hosts;
+  routes_.erase(it);
+}
+
+bool route_directory::heartbeat(std::string_view proxy, std::uint64_t hosts, micros now) {
+  auto& p = proxies_[std::string(proxy)];
+  p.last_seen = now;
+  return p.hosts != hosts;
+}
+
+void route_directory::sync(std::string_view proxy,
+                           const std::vector<std::pair<std::string, std::uint64_t>>& routes,
+                           micros now) {
+  std::string name(proxy);
+  drop_owned(name);
+  proxies_[name].last_seen = now;
+  for (const auto& [host, epoch] : routes)
+    attach(host, epoch, proxy, now);
+}
+
+void route_directory::drop_owned(const std::string& proxy) {
+  for (auto it = routes_.begin(); it != routes_.end();) {
+    if (it->second.proxy == proxy)
+      it = routes_.erase(it);
+    else
+      ++it;
+  }
+  if (auto p = proxies_.find(proxy); p != proxies_.end()) p->second.hosts = 0;
+}
+
+std::vector<std::string> route_directory::expire(micros now) {
+  std::vector<std::string> gone;
+  for (auto it = proxies_.begin(); it != proxies_.end();) {
+    if (now - it->second.last_seen > idle_timeout) {
+      gone.push_back(it->first);
+      it = proxies_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (const auto& p : gone)
+    drop_owned(p);
+  return gone;
+}
+
+void route_directory::forget(std::string_view proxy) {
+  std::string name(proxy);
+  drop_owned(name);
+  proxies_.erase(name);
+}
+
+const route_directory::route* route_directory::find(std::string_view host) const {
+  auto it = routes_.find(host);
+  return it == routes_.end() ? nullptr : &it->second;
+}
+
+std::size_t route_directory::hosts_of(std::string_view proxy) const {
+  auto it = proxies_.find(proxy);
+  return it == proxies_.end() ? 0 : it->second.hosts;
+}
+
+std::uint64_t route_directory::max_epoch(std::string_view host) const {
+  auto it = max_epoch_.find(host);
+  return it == max_epoch_.end() ? 0 : it->second;
+}
+
+micros route_directory::next_expiry() const {
+  micros t = never;
+  for (const auto& [name, p] : proxies_)
+    t = std::min(t, p.last_seen + idle_timeout + 1);
+  return t;
+}
+
+}  // namespace ccp::core

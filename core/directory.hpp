@@ -1,0 +1,70 @@
+#pragma once
+// The route directory every backbone member (mgmt node or proxy) keeps: which proxy
+// holds which host, with the attachment's epoch. It is fed by route announcements
+// (attach/detach on ccp.ctl.route), proxy heartbeats (ccp.ctl.hb, with the number of
+// hosts the proxy holds) and sync replies (a proxy's full list, asked for whenever a
+// heartbeat's count disagrees with what the directory holds for that proxy). A proxy
+// whose heartbeats stop for idle_timeout loses all its routes.
+//
+// It is what lets a sender answer `unreachable` at once for a host nobody holds, and
+// what fences a stale attachment: an entry is only ever replaced by a higher epoch.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/limits.hpp"
+
+namespace ccp::core {
+
+class route_directory {
+ public:
+  struct route {
+    std::string proxy;  // canonical address text of the holding proxy
+    std::uint64_t epoch = 0;
+  };
+
+  // A proxy announced that it holds `host` with `epoch`. Returns true when the entry was
+  // taken (its epoch is newer than, or the same attachment as, what was known).
+  bool attach(std::string_view host, std::uint64_t epoch, std::string_view proxy, micros now);
+  // A proxy announced it let go of `host`; ignored unless it is the current holder with
+  // that epoch.
+  void detach(std::string_view host, std::uint64_t epoch, std::string_view proxy);
+  // A heartbeat from `proxy` saying it holds `hosts` routes. Returns true when the
+  // directory disagrees and a sync should be asked for (at most once per heartbeat).
+  bool heartbeat(std::string_view proxy, std::uint64_t hosts, micros now);
+  // Replaces everything known about `proxy` with `routes` (host, epoch), keeping newer
+  // epochs held by other proxies.
+  void sync(std::string_view proxy,
+            const std::vector<std::pair<std::string, std::uint64_t>>& routes, micros now);
+  // Drops the routes of proxies silent for longer than idle_timeout. Returns the dropped
+  // proxies.
+  std::vector<std::string> expire(micros now);
+  // Forgets a proxy at once (it said it is shutting down).
+  void forget(std::string_view proxy);
+
+  [[nodiscard]] const route* find(std::string_view host) const;
+  [[nodiscard]] std::size_t hosts() const noexcept { return routes_.size(); }
+  [[nodiscard]] std::size_t proxies() const noexcept { return proxies_.size(); }
+  [[nodiscard]] std::size_t hosts_of(std::string_view proxy) const;
+  // The highest epoch ever seen for `host` (kept after detach, for stale-hello checks).
+  [[nodiscard]] std::uint64_t max_epoch(std::string_view host) const;
+  [[nodiscard]] micros next_expiry() const;
+
+ private:
+  struct proxy_info {
+    micros last_seen = 0;
+    std::size_t hosts = 0;
+  };
+  void drop_owned(const std::string& proxy);
+
+  // Ordered maps: iteration order reaches decisions (sync, expiry), so it must be the
+  // same on every run.
+  std::map<std::string, route, std::less<>> routes_;
+  std::map<std::string, std::uint64_t, std::less<>> max_epoch_;
+  std::map<std::string, proxy_info, std::less<>> proxies_;
+};
+
+}  // namespace ccp::core

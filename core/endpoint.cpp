@@ -1,0 +1,109 @@
+#include "core/endpoint.hpp"
+
+#include "core/control.hpp"
+#include "core/subject.hpp"
+
+namespace ccp::core {
+
+endpoint::endpoint(address self, std::uint64_t seed) : node(std::move(self), seed) {
+  nonce_ = rng_.next() | 1;  // never 0
+}
+
+void endpoint::start(micros now) {
+  push(act::subscribe{bus_kind::host, endpoint_instance_subject(nonce_), {}});
+  send_register(now);
+}
+
+void endpoint::stop(micros now) {
+  if (state_ == status::registered) {
+    send_control("ccp.unregister", msg_kind::notification, next_id(), now);
+    push(act::unsubscribe{bus_kind::host, endpoint_subject(self_.id())});
+  }
+  push(act::unsubscribe{bus_kind::host, endpoint_instance_subject(nonce_)});
+  state_ = status::idle;
+  next_heartbeat_ = register_deadline_ = never;
+}
+
+void endpoint::send_control(std::string_view type, msg_kind kind, std::uint64_t id, micros now) {
+  message m;
+  m.id = id;
+  m.kind = kind;
+  m.from = self_;
+  m.to = *address::host_group(role::agent, self_.host(), scope::host_any);
+  m.type = type;
+  m.body = flat_json_writer{}.add("nonce", nonce_).finish();
+  auto f = std::make_shared<std::string>();
+  (void)encode(m, *f);
+  push(act::publish{bus_kind::host, std::string(subject_agent_inbox), std::move(f)});
+  (void)now;
+}
+
+void endpoint::send_register(micros now) {
+  state_ = status::registering;
+  register_id_ = next_id();
+  send_control("ccp.register", msg_kind::request, register_id_, now);
+  register_deadline_ = now + handshake_timeout;
+  next_heartbeat_ = never;
+}
+
+void endpoint::on_bus(std::string_view /*subject*/, frame_buf f, micros now) {
+  auto h = read_header(*f);
+  if (!h) {
+    ++stats_.malformed;
+    return;
+  }
+  if (!is_member(self_.view(), h->to) && !address_equal::same(h->to, self_.view())) {
+    ++stats_.dropped;  // not for us: the agent never does this; count it, deliver nothing
+    return;
+  }
+  if ((h->kind == msg_kind::response || h->kind == msg_kind::error) &&
+      h->correlation == register_id_ && register_id_ != 0) {
+    register_id_ = 0;
+    register_deadline_ = never;
+    if (h->kind == msg_kind::response) {
+      state_ = status::registered;
+      push(act::subscribe{bus_kind::host, endpoint_subject(self_.id()), {}});
+      next_heartbeat_ = now + heartbeat_interval;
+    } else {
+      state_ = status::rejected;
+      auto m = decode(*f);
+      if (m) push(act::deliver{std::move(*m)});  // the application learns why
+    }
+    return;
+  }
+  accept(*f, *h, now);
+}
+
+void endpoint::control(const frame_header& h, micros now) {
+  // The agent no longer knows us (it restarted, or expired us): register again.
+  if (h.type == "ccp.unknown" && state_ == status::registered) {
+    push(act::unsubscribe{bus_kind::host, endpoint_subject(self_.id())});
+    send_register(now);
+  }
+}
+
+void endpoint::route_out(frame_buf f, const frame_header& h, micros now) {
+  if (state_ != status::registered) {
+    bounce(h, errc::unreachable, "endpoint not registered with its agent", now);
+    return;
+  }
+  if (address_equal::same(h.to, self_.view())) {
+    accept(*f, h, now);
+    return;
+  }
+  push(act::publish{bus_kind::host, std::string(subject_agent_inbox), std::move(f)});
+}
+
+void endpoint::role_tick(micros now) {
+  if (now >= register_deadline_) send_register(now);  // the agent did not answer: retry
+  if (now >= next_heartbeat_) {
+    send_control("ccp.hb", msg_kind::notification, next_id(), now);
+    next_heartbeat_ = now + heartbeat_interval;
+  }
+}
+
+micros endpoint::role_wake() const {
+  return std::min(next_heartbeat_, register_deadline_);
+}
+
+}  // namespace ccp::core

@@ -1,0 +1,42 @@
+#pragma once
+// Limits and timing constants of the routing core, each with its reason. Times are in
+// microseconds of the host's monotonic clock (the core never reads a clock).
+
+#include <cstddef>
+#include <cstdint>
+
+namespace ccp::core {
+
+using micros = std::int64_t;  // a point on, or a span of, the host's monotonic clock
+inline constexpr micros ms = 1000;
+inline constexpr micros seconds = 1000 * ms;
+inline constexpr micros never = INT64_MAX;
+
+// Routers a message may pass: endpoint -> agent -> proxy -> bus -> proxy -> agent ->
+// endpoint is 4 router hops; 8 leaves room and still stops any loop quickly.
+inline constexpr std::uint8_t max_hops = 8;
+// Frames a link may have queued but not yet written: about 1k frames is 100s of KiB for
+// typical frames, enough to ride out a short stall without unbounded memory.
+inline constexpr std::size_t link_queue_frames = 1024;
+// Requests a node may have in flight: each pending entry costs ~100 bytes; beyond this a
+// caller is far ahead of the network and gets `overloaded`.
+inline constexpr std::size_t max_pending_requests = 65536;
+// Endpoints one agent registers: keeps the registration message under max_frame_bytes.
+inline constexpr std::size_t max_endpoints_per_agent = 2048;
+
+// Liveness. Every peer sends something at least every heartbeat_interval; one that is
+// silent for idle_timeout (three missed beats) is considered gone.
+inline constexpr micros heartbeat_interval = 1 * seconds;
+inline constexpr micros idle_timeout = 3 * heartbeat_interval;
+// A link that does not complete its hello/welcome exchange in this time is closed.
+inline constexpr micros handshake_timeout = 5 * seconds;
+// Default deadline of a request whose caller gave none.
+inline constexpr micros default_request_timeout = 5 * seconds;
+
+// Agent reconnect backoff: full jitter in [0, min(cap, base * 2^attempt)].
+inline constexpr micros backoff_base = 100 * ms;
+inline constexpr micros backoff_cap = 10 * seconds;
+// After a drain notice the agent avoids the draining proxy for this long.
+inline constexpr micros drain_avoid = 30 * seconds;
+
+}  // namespace ccp::core

@@ -1,0 +1,230 @@
+#include "core/node.hpp"
+
+#include <algorithm>
+
+#include "core/control.hpp"
+
+namespace ccp::core {
+
+std::string ping_body(const address& self) {
+  return flat_json_writer{}.add("role", to_string(self.type())).add("address", self.str()).finish();
+}
+
+node::node(address self, std::uint64_t seed) : self_(std::move(self)), rng_(seed) {}
+
+void node::handle(std::string_view type) {
+  handled_.emplace(type);
+}
+
+std::expected<std::uint64_t, errc> node::originate(message m, micros now) {
+  if (m.id == 0) m.id = next_id();
+  m.from = self_;
+  auto f = std::make_shared<std::string>();
+  f->reserve(encoded_size(m));
+  if (auto ok = encode(m, *f); !ok) return std::unexpected(ok.error());
+  auto h = read_header(*f);
+  if (!h) return std::unexpected(errc::internal);  // our own encoder produced it
+  route_out(f, *h, now);
+  return m.id;
+}
+
+std::expected<std::uint64_t, errc> node::originate_internal(message m, micros now) {
+  const std::uint64_t id = next_id();
+  m.id = id;
+  internal_.insert(id);
+  auto r = originate(std::move(m), now);
+  if (!r) internal_.erase(id);
+  return r;
+}
+
+std::expected<std::uint64_t, errc> node::send(const address& to, std::string_view type,
+                                              std::string body, micros now) {
+  if (!valid_type(type) || type.starts_with("ccp.")) return std::unexpected(errc::bad_request);
+  message m;
+  m.kind = msg_kind::notification;
+  m.to = to;
+  m.type = type;
+  m.body = std::move(body);
+  return originate(std::move(m), now);
+}
+
+std::expected<std::uint64_t, errc> node::request(const address& to, std::string_view type,
+                                                 std::string body, micros timeout, micros now) {
+  if (!valid_type(type) || type.starts_with("ccp.")) return std::unexpected(errc::bad_request);
+  if (pending_.size() >= max_pending_requests) return std::unexpected(errc::overloaded);
+  if (timeout <= 0) timeout = default_request_timeout;
+  message m;
+  m.id = next_id();
+  m.kind = msg_kind::request;
+  m.to = to;
+  m.type = type;
+  m.ttl_ms = static_cast<std::uint32_t>(std::min<micros>(timeout / ms + 1, UINT32_MAX));
+  m.body = std::move(body);
+  pending p;
+  p.deadline = now + timeout;
+  p.group = to.is_group();
+  p.expected = p.group ? expected_replies(to) : 0;
+  // Registered before routing: routing may complete it at once (unreachable, local reply).
+  pending_.emplace(m.id, std::move(p));
+  deadlines_.emplace(now + timeout, m.id);
+  auto id = m.id;
+  if (auto r = originate(std::move(m), now); !r) {
+    deadlines_.erase({now + timeout, id});
+    pending_.erase(id);
+    return std::unexpected(r.error());
+  }
+  return id;
+}
+
+void node::reply(const message& req, std::string body, micros now) {
+  if (req.kind != msg_kind::request) return;
+  message m;
+  m.kind = msg_kind::response;
+  m.to = req.from;
+  m.correlation = req.id;
+  m.type = req.type;
+  m.body = std::move(body);
+  (void)originate(std::move(m), now);
+}
+
+void node::reply_error(const message& req, errc code, std::string_view text, micros now) {
+  if (req.kind != msg_kind::request && req.kind != msg_kind::notification) return;
+  message m;
+  m.kind = msg_kind::error;
+  m.to = req.from;
+  m.correlation = req.id;
+  m.type = req.type;
+  m.code = code;
+  m.text = text.substr(0, max_text_bytes);
+  ++stats_.errors_sent;
+  (void)originate(std::move(m), now);
+}
+
+void node::bounce(const frame_header& h, errc code, std::string_view text, micros now) {
+  if (h.kind == msg_kind::response || h.kind == msg_kind::error) {
+    ++stats_.dropped;
+    return;
+  }
+  message m;
+  m.id = next_id();
+  m.kind = msg_kind::error;
+  m.from = self_;
+  m.to = address::from_view(h.from);
+  m.correlation = h.id;
+  m.type = std::string(h.type);
+  m.code = code;
+  m.text = text.substr(0, max_text_bytes);
+  ++stats_.errors_sent;
+  if (address_equal::same(h.from, self_.view())) {
+    on_reply(std::move(m), now);  // our own message failed here: the outcome is local
+    return;
+  }
+  (void)originate(std::move(m), now);
+}
+
+void node::accept(std::string_view frame, const frame_header& h, micros now) {
+  if (h.kind == msg_kind::response || h.kind == msg_kind::error) {
+    auto m = decode(frame);
+    if (!m) {
+      ++stats_.malformed;
+      return;
+    }
+    on_reply(std::move(*m), now);
+    return;
+  }
+  if (h.type.starts_with("ccp.")) {
+    control(h, now);
+    return;
+  }
+  auto m = decode(frame);
+  if (!m) {
+    ++stats_.malformed;
+    return;
+  }
+  if (m->kind == msg_kind::request) {
+    if (m->type == "ping") {
+      reply(*m, ping_body(self_), now);
+      return;
+    }
+    if (auto body = builtin(*m)) {
+      reply(*m, std::move(*body), now);
+      return;
+    }
+  }
+  if (!handled_.contains(m->type)) {
+    if (m->kind == msg_kind::request) {
+      reply_error(*m, errc::no_handler, "no handler for " + m->type + " at " + self_.str(), now);
+    } else {
+      ++stats_.dropped;
+    }
+    return;
+  }
+  ++stats_.delivered;
+  push(act::deliver{std::move(*m)});
+}
+
+void node::on_reply(message m, micros now) {
+  if (internal_.contains(m.correlation)) {
+    control_reply(m, now);
+    return;
+  }
+  auto it = pending_.find(m.correlation);
+  if (it == pending_.end()) {
+    // An error answering one of our notifications is news for the application; any other
+    // reply is late (its request already ended) and is dropped.
+    if (m.kind == msg_kind::error && m.correlation <= last_id_) {
+      push(act::deliver{std::move(m)});
+    } else {
+      ++stats_.dropped;
+    }
+    return;
+  }
+  pending& p = it->second;
+  if (!p.group) {
+    errc code = m.kind == msg_kind::error ? m.code : errc{};
+    std::vector<message> replies;
+    replies.push_back(std::move(m));
+    finish(it->first, code, std::move(replies));
+    return;
+  }
+  if (m.kind == msg_kind::error && m.from == self_) {
+    // Failed before it left this node (nothing reachable): no reply can come.
+    errc code = m.code;
+    std::vector<message> replies;
+    replies.push_back(std::move(m));
+    finish(it->first, code, std::move(replies));
+    return;
+  }
+  p.replies.push_back(std::move(m));
+  if (p.expected != 0 && p.replies.size() >= p.expected)
+    finish(it->first, errc{}, std::move(p.replies));
+}
+
+void node::finish(std::uint64_t id, errc code, std::vector<message> replies) {
+  auto it = pending_.find(id);
+  if (it == pending_.end()) return;
+  deadlines_.erase({it->second.deadline, id});
+  pending_.erase(it);
+  ++stats_.completed;
+  push(act::complete{id, code, std::move(replies)});
+}
+
+void node::tick(micros now) {
+  while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+    auto id = deadlines_.begin()->second;
+    auto& p = pending_.at(id);
+    if (p.group && !p.replies.empty()) {
+      finish(id, errc{}, std::move(p.replies));
+    } else {
+      finish(id, errc::timeout, {});
+    }
+  }
+  role_tick(now);
+}
+
+micros node::next_wake() const {
+  micros t = deadlines_.empty() ? never : deadlines_.begin()->first;
+  return std::min(t, role_wake());
+}
+
+}  // namespace ccp::core

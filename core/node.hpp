@@ -1,0 +1,134 @@
+#pragma once
+// What the four roles share: the application API (send, request, reply), request
+// bookkeeping with deadlines, local dispatch with the built-in operations, and error
+// replies. A role derives from node and adds how frames leave and arrive.
+//
+// Threading: none. A node is driven by one caller at a time; every call may append
+// actions, which the host takes with take_actions() and executes before calling again.
+
+#include <cstdint>
+#include <expected>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "core/action.hpp"
+#include "core/address.hpp"
+#include "core/limits.hpp"
+#include "core/message.hpp"
+#include "core/random.hpp"
+
+namespace ccp::core {
+
+// Counters a host can export and the simulator checks.
+struct node_stats {
+  std::uint64_t delivered = 0;    // requests and notifications handed to the application
+  std::uint64_t completed = 0;    // requests of this node that ended (any outcome)
+  std::uint64_t forwarded = 0;    // frames routed on for others
+  std::uint64_t errors_sent = 0;  // error replies this node generated
+  std::uint64_t dropped = 0;      // frames discarded (late replies, malformed, no route)
+  std::uint64_t malformed = 0;    // frames rejected by the codec
+};
+
+class node {
+ public:
+  node(address self, std::uint64_t seed);
+  virtual ~node() = default;
+  node(const node&) = delete;
+  node& operator=(const node&) = delete;
+
+  [[nodiscard]] const address& self() const noexcept { return self_; }
+  [[nodiscard]] const node_stats& stats() const noexcept { return stats_; }
+
+  // The application handles requests and notifications of operation `type`. Requests of
+  // a type nobody handles are answered with errc::no_handler; built-in operations
+  // (ping, and each role's own) are answered by the core.
+  void handle(std::string_view type);
+
+  // Sends a notification. Returns its message id. Errors: bad_request (invalid type or
+  // `to`), too_large. A routing failure comes back later as a deliver of an error message.
+  [[nodiscard]] std::expected<std::uint64_t, errc> send(const address& to, std::string_view type,
+                                                        std::string body, micros now);
+  // Starts a request; exactly one act::complete with the returned id follows. `timeout`
+  // <= 0 means default_request_timeout. A group address (any/all forms) gathers every
+  // reply until the deadline (or until every target known to be reachable answered).
+  // Errors (no complete follows): bad_request, too_large, overloaded (max_pending_requests).
+  [[nodiscard]] std::expected<std::uint64_t, errc> request(const address& to, std::string_view type,
+                                                           std::string body, micros timeout,
+                                                           micros now);
+  // Answers a request delivered to the application.
+  void reply(const message& req, std::string body, micros now);
+  void reply_error(const message& req, errc code, std::string_view text, micros now);
+
+  // Time advanced to `now`: expires deadlines and runs the role's timers.
+  void tick(micros now);
+  // The earliest time at which tick must be called; `never` when nothing is pending.
+  [[nodiscard]] micros next_wake() const;
+
+  // The actions produced so far, in order. The host executes and clears them.
+  [[nodiscard]] std::vector<action>& actions() noexcept { return out_; }
+  [[nodiscard]] std::size_t pending_requests() const noexcept { return pending_.size(); }
+
+ protected:
+  // Sends a frame this node originated (or a reply it generated) on its way.
+  virtual void route_out(frame_buf f, const frame_header& h, micros now) = 0;
+  // Role timers; called from tick.
+  virtual void role_tick(micros /*now*/) {}
+  [[nodiscard]] virtual micros role_wake() const { return never; }
+  // Answers a role-specific built-in request; nullopt when `type` is not one.
+  [[nodiscard]] virtual std::optional<std::string> builtin(const message& /*m*/) {
+    return std::nullopt;
+  }
+  // Handles a control message (type "ccp.*") addressed to this node.
+  virtual void control(const frame_header& /*h*/, micros /*now*/) {}
+  // A reply to a request sent with originate_internal.
+  virtual void control_reply(const message& /*m*/, micros /*now*/) {}
+  // For a group request: how many replies to wait for before completing early; 0 when
+  // unknown (wait for the deadline).
+  [[nodiscard]] virtual std::size_t expected_replies(const address& /*to*/) const { return 0; }
+
+  // A frame addressed to this node (to == self, or a group that contains self).
+  void accept(std::string_view frame, const frame_header& h, micros now);
+  // Answers the sender of `h` with an error (never for a response or an error). When this
+  // node itself sent `h`, the outcome is delivered locally instead.
+  void bounce(const frame_header& h, errc code, std::string_view text, micros now);
+  // Encodes `m` (from = self, fresh id unless set) and routes it. Returns the id.
+  std::expected<std::uint64_t, errc> originate(message m, micros now);
+  // Sends a core-internal request (a sync, a registration): its replies, any number of
+  // them, go to control_reply until end_internal(id); no act::complete is produced.
+  std::expected<std::uint64_t, errc> originate_internal(message m, micros now);
+  void end_internal(std::uint64_t id) { internal_.erase(id); }
+
+  std::uint64_t next_id() noexcept { return ++last_id_; }
+  void push(action a) { out_.push_back(std::move(a)); }
+
+  address self_;
+  rng rng_;
+  node_stats stats_;
+
+ private:
+  struct pending {
+    micros deadline = 0;
+    bool group = false;
+    std::size_t expected = 0;  // group only; 0 = unknown
+    std::vector<message> replies;
+  };
+  void finish(std::uint64_t id, errc code, std::vector<message> replies);
+  void on_reply(message m, micros now);
+
+  std::vector<action> out_;
+  std::uint64_t last_id_ = 0;
+  std::unordered_set<std::string> handled_;
+  std::unordered_set<std::uint64_t> internal_;
+  std::unordered_map<std::uint64_t, pending> pending_;
+  std::set<std::pair<micros, std::uint64_t>> deadlines_;
+};
+
+// Lower-case role name for built-in answers: {"role":"agent","address":"ccp://..."}.
+[[nodiscard]] std::string ping_body(const address& self);
+
+}  // namespace ccp::core

@@ -1,0 +1,426 @@
+#include "core/proxy.hpp"
+
+#include <algorithm>
+
+#include "core/control.hpp"
+#include "core/subject.hpp"
+
+namespace ccp::core {
+
+bool shared_secret_verifier::verify(const address&, std::string_view token) const {
+  // Length first, then every byte: no early exit that leaks how much matched.
+  if (token.size() != secret_.size()) return false;
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < token.size(); ++i)
+    diff |= static_cast<unsigned char>(token[i] ^ secret_[i]);
+  return diff == 0;
+}
+
+void proxy::link_set::insert(link_id l) {
+  if (pos.contains(l)) return;
+  pos.emplace(l, items.size());
+  items.push_back(l);
+}
+
+void proxy::link_set::erase(link_id l) {
+  auto it = pos.find(l);
+  if (it == pos.end()) return;
+  std::size_t i = it->second;
+  pos.erase(it);
+  if (i + 1 != items.size()) {
+    items[i] = items.back();
+    pos[items[i]] = i;
+  }
+  items.pop_back();
+}
+
+proxy::proxy(address self, std::uint64_t seed, const credential_verifier& verifier)
+    : backbone_node(std::move(self), seed), verifier_(verifier) {}
+
+void proxy::start(micros now) {
+  subscribe_backbone();
+  next_heartbeat_ = now;
+  next_link_scan_ = now + heartbeat_interval;
+}
+
+link_id proxy::pick(const link_set& s) {
+  return s.items[rng_.below(s.items.size())];
+}
+
+void proxy::update_group_subscriptions() {
+  auto set = [this](bool want, bool& have, role r) {
+    if (want == have) return;
+    have = want;
+    address any = address::group(r, scope::any);
+    address all = address::group(r, scope::all);
+    if (want) {
+      push(act::subscribe{bus_kind::backbone, backbone_subject(any.view()),
+                          backbone_queue(any.view())});
+      push(act::subscribe{bus_kind::backbone, backbone_subject(all.view()), {}});
+    } else {
+      push(act::unsubscribe{bus_kind::backbone, backbone_subject(any.view())});
+      push(act::unsubscribe{bus_kind::backbone, backbone_subject(all.view())});
+    }
+  };
+  set(!draining_ && !with_agents_.items.empty(), agents_subscribed_, role::agent);
+  set(!draining_ && !with_endpoints_.items.empty(), endpoints_subscribed_, role::endpoint);
+}
+
+void proxy::drain(micros now) {
+  draining_ = true;
+  for (auto& [link, ls] : links_) {
+    if (!ls.attached) continue;
+    message m;
+    m.id = next_id();
+    m.kind = msg_kind::notification;
+    m.from = self_;
+    m.to = ls.agent;
+    m.type = "ccp.drain";
+    send_direct(link, std::move(m));
+  }
+  update_group_subscriptions();
+  announce(subject_route, "ccp.bye", "{}", now);
+}
+
+void proxy::send_direct(link_id link, message m) {
+  auto f = std::make_shared<std::string>();
+  if (!encode(m, *f)) return;
+  auto it = links_.find(link);
+  if (it != links_.end()) ++it->second.inflight;
+  push(act::send{link, std::move(f)});
+}
+
+void proxy::send_link(link_id link, frame_ptr f, const frame_header& h, micros now) {
+  auto it = links_.find(link);
+  if (it == links_.end() || !it->second.attached) {
+    bounce(h, errc::unreachable, "link to host is gone", now);
+    return;
+  }
+  if (it->second.inflight >= link_queue_frames) {
+    bounce(h, errc::overloaded, "link queue to " + it->second.host + " is full", now);
+    return;
+  }
+  ++it->second.inflight;
+  ++stats_.forwarded;
+  push(act::send{link, std::move(f)});
+}
+
+void proxy::on_link_flushed(link_id link, std::size_t frames) {
+  auto it = links_.find(link);
+  if (it == links_.end()) return;
+  it->second.inflight -= std::min(frames, it->second.inflight);
+}
+
+void proxy::on_link_up(link_id link, micros now) {
+  link_state ls;
+  ls.opened = ls.last_rx = now;
+  links_[link] = std::move(ls);
+}
+
+void proxy::on_link_down(link_id link, micros now) {
+  detach(link, true, now);
+  links_.erase(link);
+}
+
+void proxy::detach(link_id link, bool announce_it, micros now) {
+  auto it = links_.find(link);
+  if (it == links_.end() || !it->second.attached) return;
+  link_state& ls = it->second;
+  ls.attached = false;
+  with_agents_.erase(link);
+  with_endpoints_.erase(link);
+  auto h = hosts_.find(ls.host);
+  if (h != hosts_.end() && h->second == link) {
+    hosts_.erase(h);
+    push(act::unsubscribe{bus_kind::backbone, host_subject(ls.host)});
+    if (announce_it) {
+      dir_.detach(ls.host, ls.epoch, self_text_);
+      announce(subject_route, "ccp.route",
+               flat_json_writer{}
+                   .add("op", "detach")
+                   .add("host", ls.host)
+                   .add("epoch", ls.epoch)
+                   .finish(),
+               now);
+    }
+  }
+  update_group_subscriptions();
+}
+
+void proxy::on_link_frame(link_id link, frame_buf f, micros now) {
+  auto it = links_.find(link);
+  if (it == links_.end()) return;
+  link_state& ls = it->second;
+  ls.last_rx = now;
+  auto h = read_header(*f);
+  if (!h) {
+    // A frame we cannot read is dropped; the link and every other agent carry on.
+    ++stats_.malformed;
+    return;
+  }
+  if (!ls.attached) {
+    hello(link, ls, *h, now);
+    return;
+  }
+  from_agent(link, ls, std::move(f), *h, now);
+}
+
+void proxy::hello(link_id link, link_state& ls, const frame_header& h, micros now) {
+  auto reject = [&](errc code, std::string text) {
+    message m;
+    m.id = next_id();
+    m.kind = msg_kind::error;
+    m.from = self_;
+    m.to = h.from.form == scope::one ? address::from_view(h.from)
+                                     : address::group(role::agent, scope::any);
+    m.correlation = h.id;
+    m.type = h.type.empty() ? "ccp.hello" : std::string(h.type);
+    m.code = code;
+    m.text = std::move(text);
+    ++stats_.errors_sent;
+    send_direct(link, std::move(m));
+    push(act::close{link, code});
+  };
+  if (h.type != "ccp.hello" || h.kind != msg_kind::request)
+    return reject(errc::bad_request, "expected ccp.hello first");
+  if (h.from.type != role::agent || h.from.form != scope::one)
+    return reject(errc::bad_request, "hello must come from a concrete agent address");
+  auto body = parse_flat_json(h.body);
+  const std::uint64_t* epoch = body ? body->number("epoch") : nullptr;
+  const std::string* token = body ? body->string("token") : nullptr;
+  const std::vector<std::string>* eps = body ? body->strings("endpoints") : nullptr;
+  if (!epoch || !token || !eps || eps->size() > max_endpoints_per_agent)
+    return reject(errc::bad_request, "hello needs epoch, token and endpoints");
+  address agent = address::from_view(h.from);
+  if (!verifier_.verify(agent, *token)) return reject(errc::rejected, "bad credentials");
+  if (draining_) return reject(errc::shutting_down, "proxy is draining");
+  std::string host(h.from.host);
+  if (*epoch <= dir_.max_epoch(host))
+    return reject(errc::rejected, "stale epoch " + std::to_string(*epoch) + " for host " + host);
+
+  // A previous link of the same host at this proxy is superseded.
+  if (auto old = hosts_.find(host); old != hosts_.end()) {
+    link_id old_link = old->second;
+    detach(old_link, false, now);
+    push(act::close{old_link, errc::rejected});
+  }
+  ls.attached = true;
+  ls.agent = std::move(agent);
+  ls.host = host;
+  ls.epoch = *epoch;
+  ls.endpoints = *eps;
+  hosts_[host] = link;
+  with_agents_.insert(link);
+  if (!ls.endpoints.empty()) with_endpoints_.insert(link);
+  push(act::subscribe{bus_kind::backbone, host_subject(host), {}});
+  dir_.attach(host, *epoch, self_text_, now);
+  announce(subject_route, "ccp.route",
+           flat_json_writer{}.add("op", "attach").add("host", host).add("epoch", *epoch).finish(),
+           now);
+  update_group_subscriptions();
+
+  message w;
+  w.id = next_id();
+  w.kind = msg_kind::response;
+  w.from = self_;
+  w.to = ls.agent;
+  w.correlation = h.id;
+  w.type = "ccp.hello";
+  w.body = flat_json_writer{}.add("proxy", self_text_).finish();
+  send_direct(link, std::move(w));
+}
+
+void proxy::from_agent(link_id link, link_state& ls, frame_buf f, const frame_header& h,
+                       micros now) {
+  if (h.type.starts_with("ccp.") && h.kind == msg_kind::notification) {
+    if (h.type == "ccp.endpoints") {
+      auto body = parse_flat_json(h.body);
+      const auto* eps = body ? body->strings("endpoints") : nullptr;
+      if (!eps || eps->size() > max_endpoints_per_agent) {
+        ++stats_.malformed;
+        return;
+      }
+      ls.endpoints = *eps;
+      if (ls.endpoints.empty())
+        with_endpoints_.erase(link);
+      else
+        with_endpoints_.insert(link);
+      update_group_subscriptions();
+    } else if (h.type == "ccp.bye") {
+      detach(link, true, now);
+      push(act::close{link, errc{}});
+    }
+    return;  // ccp.hb and unknown control: liveness only
+  }
+  // No spoofing: an agent speaks for itself and the endpoints of its own host.
+  bool own = h.from.host == ls.host &&
+             (h.from.type == role::endpoint ||
+              (h.from.type == role::agent && address_equal::same(h.from, ls.agent.view())));
+  if (!own) {
+    message m;
+    m.id = next_id();
+    m.kind = msg_kind::error;
+    m.from = self_;
+    m.to = ls.agent;
+    m.correlation = h.id;
+    m.type = std::string(h.type);
+    m.code = errc::rejected;
+    m.text = "source " + to_string(h.from) + " is not on host " + ls.host;
+    ++stats_.errors_sent;
+    send_direct(link, std::move(m));
+    return;
+  }
+  if (h.hops >= max_hops) {
+    bounce(h, errc::hop_limit, "hop limit reached at " + self_text_, now);
+    return;
+  }
+  set_hops(*f, static_cast<std::uint8_t>(h.hops + 1));
+  route(std::move(f), h, now);
+}
+
+void proxy::route_out(frame_buf f, const frame_header& h, micros now) {
+  route(std::move(f), h, now);
+}
+
+void proxy::route(frame_buf f, const frame_header& h, micros now) {
+  const address_view& to = h.to;
+  if (address_equal::same(to, self_.view())) {
+    accept(*f, h, now);
+    return;
+  }
+  bool host_form =
+      to.form == scope::one || to.form == scope::host_any || to.form == scope::host_all;
+  if ((to.type == role::agent || to.type == role::endpoint) && host_form) {
+    if (auto it = hosts_.find(to.host); it != hosts_.end()) {
+      send_link(it->second, std::move(f), h, now);
+      return;
+    }
+  }
+  route_backbone(std::move(f), h, now);
+}
+
+void proxy::on_bus(std::string_view /*subject*/, frame_buf f, micros now) {
+  auto h = read_header(*f);
+  if (!h) {
+    ++stats_.malformed;
+    return;
+  }
+  const address_view& to = h->to;
+  if (to.type == role::proxy || to.type == role::mgmt) {
+    if (is_member(self_.view(), to) || h->type.starts_with("ccp."))
+      accept(*f, *h, now);
+    else
+      ++stats_.dropped;
+    return;
+  }
+  if (h->hops >= max_hops) {
+    bounce(*h, errc::hop_limit, "hop limit reached at " + self_text_, now);
+    return;
+  }
+  set_hops(*f, static_cast<std::uint8_t>(h->hops + 1));
+  to_links(std::move(f), *h, now);
+}
+
+void proxy::to_links(frame_buf f, const frame_header& h, micros now) {
+  const address_view& to = h.to;
+  frame_ptr shared = std::move(f);
+  switch (to.form) {
+    case scope::one:
+    case scope::host_any:
+    case scope::host_all:
+      if (auto it = hosts_.find(to.host); it != hosts_.end())
+        send_link(it->second, shared, h, now);
+      else
+        bounce(h, errc::unreachable, "host " + std::string(to.host) + " is not attached here", now);
+      return;
+    case scope::any: {
+      const link_set& s = to.type == role::agent ? with_agents_ : with_endpoints_;
+      if (s.items.empty())
+        bounce(h, errc::unreachable, "no " + std::string(to_string(to.type)) + " here", now);
+      else
+        send_link(pick(s), shared, h, now);
+      return;
+    }
+    case scope::all: {
+      const link_set& s = to.type == role::agent ? with_agents_ : with_endpoints_;
+      for (link_id l : s.items)
+        send_link(l, shared, h, now);
+      return;
+    }
+  }
+}
+
+void proxy::route_taken(std::string_view host, std::uint64_t epoch, micros now) {
+  auto it = hosts_.find(host);
+  if (it == hosts_.end()) return;
+  link_id link = it->second;
+  if (links_.at(link).epoch >= epoch) return;
+  // Fenced: a newer attachment of this host exists elsewhere. Drop the route silently
+  // (the newer owner announced it) and close the stale link.
+  detach(link, false, now);
+  push(act::close{link, errc::rejected});
+}
+
+std::vector<std::pair<std::string, std::uint64_t>> proxy::own_routes() const {
+  std::vector<std::pair<std::string, std::uint64_t>> r;
+  r.reserve(hosts_.size());
+  for (const auto& [host, link] : hosts_)
+    r.emplace_back(host, links_.at(link).epoch);
+  return r;
+}
+
+std::optional<std::string> proxy::builtin(const message& m) {
+  if (m.type != "agents") return std::nullopt;
+  std::string list = "[";
+  for (const auto& [host, link] : hosts_) {
+    const link_state& ls = links_.at(link);
+    if (list.size() > 1) list += ',';
+    list += flat_json_writer{}
+                .add("agent", ls.agent.str())
+                .add("host", host)
+                .add("epoch", ls.epoch)
+                .add("endpoints", ls.endpoints.size())
+                .finish();
+  }
+  list += ']';
+  return flat_json_writer{}.add("proxy", self_text_).add_raw("agents", list).finish();
+}
+
+void proxy::role_tick(micros now) {
+  backbone_tick(now);
+  if (now >= next_heartbeat_) {
+    announce(subject_heartbeat, "ccp.hb", flat_json_writer{}.add("hosts", hosts_.size()).finish(),
+             now);
+    next_heartbeat_ = now + heartbeat_interval;
+  }
+  if (now >= next_link_scan_) {
+    next_link_scan_ = now + heartbeat_interval;
+    std::vector<link_id> dead;
+    for (auto& [link, ls] : links_) {
+      if (!ls.attached && now - ls.opened > handshake_timeout)
+        dead.push_back(link);
+      else if (ls.attached && now - ls.last_rx > idle_timeout)
+        dead.push_back(link);
+      else if (ls.attached) {
+        message m;
+        m.id = next_id();
+        m.kind = msg_kind::notification;
+        m.from = self_;
+        m.to = ls.agent;
+        m.type = "ccp.hb";
+        send_direct(link, std::move(m));
+      }
+    }
+    for (link_id l : dead) {
+      detach(l, true, now);  // half-open or silent: the agent is gone as far as we can tell
+      links_.erase(l);
+      push(act::close{l, errc::timeout});
+    }
+  }
+}
+
+micros proxy::role_wake() const {
+  return std::min({backbone_wake(), next_heartbeat_, next_link_scan_});
+}
+
+}  // namespace ccp::core

@@ -1,0 +1,112 @@
+#pragma once
+// The proxy role: terminates agent links and joins them to the backbone bus.
+//
+// An agent attaches with a hello (its address, an epoch that grows with every connect,
+// credentials, its endpoints). The proxy checks the credentials with the injected
+// verifier and the epoch against the directory (a stale epoch is rejected), takes the
+// host's subject ccp.host.H, announces the attachment, and answers with a welcome. A
+// newer attachment of the same host anywhere fences this one: the proxy drops the route
+// and closes the link, so no message is delivered twice. Frames from an agent must come
+// from an address on the agent's own host (no spoofing). A proxy holding no agents is
+// not subscribed to ccp.agent.any / ccp.endpoint.any, so it never swallows an `any`.
+
+#include <map>
+#include <unordered_map>
+
+#include "core/backbone.hpp"
+
+namespace ccp::core {
+
+// Decides whether an agent may attach. Pure: no I/O, no blocking; hosts implement it
+// with a token table or a shared secret.
+class credential_verifier {
+ public:
+  virtual ~credential_verifier() = default;
+  [[nodiscard]] virtual bool verify(const address& agent, std::string_view token) const = 0;
+};
+
+// Accepts agents whose token equals `secret`.
+class shared_secret_verifier final : public credential_verifier {
+ public:
+  explicit shared_secret_verifier(std::string secret) : secret_(std::move(secret)) {}
+  [[nodiscard]] bool verify(const address&, std::string_view token) const override;
+
+ private:
+  std::string secret_;
+};
+
+class proxy final : public backbone_node {
+ public:
+  // `self` must be a concrete proxy address; `verifier` must outlive the proxy.
+  proxy(address self, std::uint64_t seed, const credential_verifier& verifier);
+
+  void start(micros now);
+  // Graceful shutdown: tells every agent to move (ccp.drain), refuses new agents, and
+  // leaves the `any` subjects. The host closes the process once links are gone.
+  void drain(micros now);
+  void on_bus(std::string_view subject, frame_buf f, micros now);
+  void on_link_up(link_id link, micros now);
+  void on_link_frame(link_id link, frame_buf f, micros now);
+  void on_link_down(link_id link, micros now);
+  // The host wrote `frames` frames of `link` to the network (frees queue space).
+  void on_link_flushed(link_id link, std::size_t frames);
+
+  [[nodiscard]] std::size_t attached() const noexcept { return hosts_.size(); }
+  [[nodiscard]] bool holds(std::string_view host) const {
+    return hosts_.find(host) != hosts_.end();
+  }
+  [[nodiscard]] bool draining() const noexcept { return draining_; }
+
+ protected:
+  void route_out(frame_buf f, const frame_header& h, micros now) override;
+  void role_tick(micros now) override;
+  [[nodiscard]] micros role_wake() const override;
+  [[nodiscard]] std::optional<std::string> builtin(const message& m) override;
+  void route_taken(std::string_view host, std::uint64_t epoch, micros now) override;
+  [[nodiscard]] std::vector<std::pair<std::string, std::uint64_t>> own_routes() const override;
+
+ private:
+  struct link_state {
+    bool attached = false;
+    micros opened = 0;
+    micros last_rx = 0;
+    address agent;
+    std::string host;
+    std::uint64_t epoch = 0;
+    std::vector<std::string> endpoints;
+    std::size_t inflight = 0;  // frames handed to the host, not yet flushed
+  };
+  // Links in a vector for O(1) random choice, with positions for O(1) removal.
+  struct link_set {
+    std::vector<link_id> items;
+    std::unordered_map<link_id, std::size_t> pos;
+    void insert(link_id l);
+    void erase(link_id l);
+    [[nodiscard]] bool contains(link_id l) const { return pos.contains(l); }
+  };
+
+  void hello(link_id link, link_state& ls, const frame_header& h, micros now);
+  void from_agent(link_id link, link_state& ls, frame_buf f, const frame_header& h, micros now);
+  void route(frame_buf f, const frame_header& h, micros now);
+  void to_links(frame_buf f, const frame_header& h, micros now);
+  // Queues a frame on a link, or bounces `overloaded` when its queue is full.
+  void send_link(link_id link, frame_ptr f, const frame_header& h, micros now);
+  // Sends a message this proxy makes straight on a link (replies during the handshake).
+  void send_direct(link_id link, message m);
+  void detach(link_id link, bool announce_it, micros now);
+  void update_group_subscriptions();
+  [[nodiscard]] link_id pick(const link_set& s);
+
+  const credential_verifier& verifier_;
+  std::map<link_id, link_state> links_;
+  std::map<std::string, link_id, std::less<>> hosts_;  // attached host -> its link
+  link_set with_agents_;
+  link_set with_endpoints_;
+  bool agents_subscribed_ = false;
+  bool endpoints_subscribed_ = false;
+  bool draining_ = false;
+  micros next_heartbeat_ = 0;
+  micros next_link_scan_ = 0;
+};
+
+}  // namespace ccp::core
