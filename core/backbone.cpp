@@ -57,11 +57,12 @@ void backbone_node::control(const frame_header& h, micros now) {
     }
   } else if (h.type == "ccp.hb") {
     const std::uint64_t* hosts = body->number("hosts");
-    if (!hosts || proxy == self_text_) return;
+    if (!hosts) return;
+    // Our own heartbeat comes back too: it keeps our own lease in our directory.
+    bool mismatch = dir_.heartbeat(proxy, *hosts, now);
     bool asked = false;
-    for (const auto& [id, r] : sync_requests_)
-      asked = asked || r.proxy == proxy;
-    if (dir_.heartbeat(proxy, *hosts, now) && !asked) {
+    for (const auto& [id, r] : sync_requests_) asked = asked || r.proxy == proxy;
+    if (mismatch && !asked && proxy != self_text_) {
       message m;
       m.kind = msg_kind::request;
       m.to = address::from_view(h.from);

@@ -62,7 +62,8 @@ std::expected<std::uint64_t, errc> node::request(const address& to, std::string_
   m.body = std::move(body);
   pending p;
   p.deadline = now + timeout;
-  p.group = to.is_group();
+  // `any` forms have one answer; `all` forms gather until the deadline or the expected count.
+  p.group = to.form() == scope::all || to.form() == scope::host_all;
   p.expected = p.group ? expected_replies(to) : 0;
   // Registered before routing: routing may complete it at once (unreachable, local reply).
   pending_.emplace(m.id, std::move(p));

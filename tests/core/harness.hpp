@@ -1,0 +1,128 @@
+#pragma once
+// A small in-process fleet for unit tests of the routing core: buses are maps of
+// subjects, links are FIFO queues, time is stepped explicitly, and every delivery has
+// zero latency. It executes the roles' actions exactly as a host must (fresh frame buffer
+// per receiver, queue groups choose one member, closing a link tells the other side) and
+// records what reached each application. Loops are bounded: run() stops after a fixed
+// number of steps and reports it, so a routing loop fails a test instead of hanging it.
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/agent.hpp"
+#include "core/endpoint.hpp"
+#include "core/mgmt.hpp"
+#include "core/proxy.hpp"
+
+namespace ccp::test {
+
+using namespace ccp::core;
+
+// What one node's application saw.
+struct app_log {
+  std::vector<message> delivered;            // act::deliver
+  std::map<std::uint64_t, act::complete> completed;  // by request id
+  std::size_t completions = 0;               // every act::complete, to catch duplicates
+};
+
+class fleet {
+ public:
+  explicit fleet(std::uint64_t seed = 1) : choose_(seed), seed_(seed) {}
+
+  // Builders. Names are the hosts' and ids' text; the returned pointer stays valid until
+  // the node is killed.
+  core::mgmt* add_mgmt(std::string host, std::string id);
+  core::proxy* add_proxy(std::string host, std::string id);
+  // An agent on `host` that dials the named proxies ("proxy-host/id") in order.
+  core::agent* add_agent(std::string host, std::vector<std::string> proxies,
+                         std::string token = "secret", std::uint64_t epoch_base = 0);
+  // An endpoint on `host` that answers "echo" requests with their body.
+  core::endpoint* add_endpoint(std::string host, std::string id);
+
+  // Processes queued events until none is left (at most max_steps). Returns false when
+  // the bound was hit.
+  bool run(std::size_t max_steps = 1'000'000);
+  // Advances time by `dt` in steps of at most `step`, running timers and events.
+  void advance(micros dt, micros step = 100 * ms);
+  [[nodiscard]] micros now() const { return now_; }
+
+  // Faults.
+  void kill_proxy(core::proxy* p);  // crash: links drop, subscriptions vanish, state lost
+  void kill_agent(core::agent* a);
+  void kill_endpoint(core::endpoint* e);  // silent: the agent must expire it
+  void stop_endpoint(core::endpoint* e);  // graceful: it unregisters
+  // The agent's link breaks on the agent's side only: the proxy still believes it is up.
+  void half_open(core::agent* a);
+
+  // Application calls, with the harness's clock; actions are executed at once.
+  std::uint64_t request(core::node* n, const std::string& to, const std::string& type,
+                        std::string body = "{}", micros timeout = 2 * seconds);
+  std::uint64_t send(core::node* n, const std::string& to, const std::string& type,
+                     std::string body = "{}");
+
+  app_log& log(core::node* n) { return logs_[n]; }
+  // The completion of request `id` at `n`, if it ended.
+  const act::complete* outcome(core::node* n, std::uint64_t id);
+  // Total deliveries of message `id` from `from` across all applications.
+  [[nodiscard]] std::size_t deliveries(const address& from, std::uint64_t id) const;
+
+  core::proxy* proxy_named(const std::string& name);
+  [[nodiscard]] std::size_t malformed_total() const;
+  std::function<const credential_verifier&()> verifier;  // optional override
+
+  // Injects a raw frame on an agent's link towards its proxy (tests of bad input).
+  void inject_from_agent(core::agent* a, std::string frame);
+
+ private:
+  struct node_ref {
+    core::node* n = nullptr;
+    int kind = 0;  // 0 mgmt, 1 proxy, 2 agent, 3 endpoint
+    std::string host;
+  };
+  struct sub {
+    node_ref who;
+    std::string queue;
+  };
+  struct link {
+    core::agent* a = nullptr;
+    link_id a_id = 0;
+    core::proxy* p = nullptr;
+    link_id p_id = 0;
+    bool agent_open = true;
+    bool proxy_open = true;
+  };
+  struct event {
+    std::function<void()> fire;
+  };
+
+  void after(core::node* n);  // executes n's actions
+  void publish(bus_kind b, const std::string& host, const std::string& subject, frame_ptr f);
+  void deliver_bus(const node_ref& r, const std::string& subject, frame_ptr f);
+  node_ref ref_of(core::node* n) const;
+  void tick_all();
+  void close_link(std::size_t idx, bool from_agent);
+
+  micros now_ = 0;
+  rng choose_;
+  std::uint64_t seed_;
+  std::uint64_t next_seed_ = 1000;
+  std::deque<event> queue_;
+  std::vector<std::unique_ptr<core::node>> nodes_;
+  std::vector<node_ref> refs_;
+  std::set<core::node*> alive_;
+  std::map<core::node*, app_log> logs_;
+  // Subscriptions: backbone under host "", host buses under their host name.
+  std::map<std::pair<std::string, std::string>, std::vector<sub>> subs_;
+  std::vector<link> links_;
+  std::map<std::string, core::proxy*> proxy_by_name_;
+  link_id next_link_ = 100;
+  shared_secret_verifier default_verifier_{"secret"};
+};
+
+}  // namespace ccp::test

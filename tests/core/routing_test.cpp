@@ -1,0 +1,349 @@
+// Routing through the four roles, wired by the in-process harness: reachability of every
+// address form from every role, explicit outcomes, registration, fencing and failover.
+#include "tests/core/harness.hpp"
+
+#include <gtest/gtest.h>
+
+namespace ccp::test {
+namespace {
+
+struct topology {
+  fleet f{7};
+  core::mgmt* m1 = nullptr;
+  core::mgmt* m2 = nullptr;
+  core::proxy* p1 = nullptr;
+  core::proxy* p2 = nullptr;
+  std::vector<core::agent*> agents;
+  std::vector<core::endpoint*> endpoints;
+
+  // 2 mgmt nodes, 2 proxies, 3 hosts with an agent and 2 endpoints each; host 1 and 3
+  // prefer proxy 1, host 2 prefers proxy 2.
+  explicit topology(int hosts = 3) {
+    m1 = f.add_mgmt("mgmt-1.example", "m1");
+    m2 = f.add_mgmt("mgmt-2.example", "m2");
+    p1 = f.add_proxy("10.0.1.1", "p1");
+    p2 = f.add_proxy("10.0.1.2", "p2");
+    for (int h = 1; h <= hosts; ++h) {
+      std::string host = "10.0.0." + std::to_string(h);
+      std::vector<std::string> order = h % 2 ? std::vector<std::string>{"10.0.1.1/p1", "10.0.1.2/p2"}
+                                             : std::vector<std::string>{"10.0.1.2/p2", "10.0.1.1/p1"};
+      agents.push_back(f.add_agent(host, order));
+      endpoints.push_back(f.add_endpoint(host, "e1"));
+      endpoints.push_back(f.add_endpoint(host, "e2"));
+    }
+    f.advance(3 * seconds);
+  }
+};
+
+const act::complete& ended(fleet& f, core::node* n, std::uint64_t id) {
+  const act::complete* c = f.outcome(n, id);
+  if (!c) throw std::runtime_error("request " + std::to_string(id) + " did not end");
+  return *c;
+}
+
+TEST(Routing, FleetAttachesAndEndpointsRegister) {
+  topology t;
+  for (auto* a : t.agents) EXPECT_EQ(a->status(), core::agent::link_status::up);
+  for (auto* e : t.endpoints) EXPECT_EQ(e->state(), core::endpoint::status::registered);
+  EXPECT_EQ(t.p1->attached(), 2u);
+  EXPECT_EQ(t.p2->attached(), 1u);
+  EXPECT_EQ(t.m1->directory().hosts(), 3u);
+  EXPECT_EQ(t.m2->directory().hosts(), 3u);
+  EXPECT_EQ(t.f.malformed_total(), 0u);
+}
+
+TEST(Routing, MgmtRequestReachesOneEndpointAndReplyRoutesBack) {
+  topology t;
+  auto id = t.f.request(t.m1, "ccp://endpoint/10.0.0.2/e2", "echo", R"({"x":1})");
+  t.f.advance(100 * ms);
+  const auto& c = ended(t.f, t.m1, id);
+  ASSERT_EQ(c.code, errc{});
+  ASSERT_EQ(c.replies.size(), 1u);
+  EXPECT_EQ(c.replies[0].body, R"({"x":1})");
+  EXPECT_EQ(c.replies[0].from.str(), "ccp://endpoint/10.0.0.2/e2");
+  EXPECT_EQ(t.f.deliveries(t.m1->self(), id), 1u);
+}
+
+// Members of each type in the topology, to check `all` and `any` answers against.
+std::vector<std::string> members(const topology& t, role r) {
+  std::vector<std::string> out;
+  auto add = [&](const core::node* n) {
+    if (n->self().type() == r) out.push_back(n->self().str());
+  };
+  add(t.m1);
+  add(t.m2);
+  add(t.p1);
+  add(t.p2);
+  for (auto* a : t.agents) add(a);
+  for (auto* e : t.endpoints) add(e);
+  return out;
+}
+
+struct form_case {
+  scope form;
+  const char* suffix;
+};
+
+// The 4 x 4 x 5 reachability matrix: every role sends `ping` to every address form of
+// every type; the answers come from members of the group, `any` gets exactly one, `all`
+// and host-all get every member once.
+TEST(Routing, ReachabilityMatrix) {
+  topology t;
+  struct sender {
+    const char* name;
+    core::node* n;
+  };
+  std::vector<sender> senders = {
+      {"mgmt", t.m1}, {"proxy", t.p1}, {"agent", t.agents[0]}, {"endpoint", t.endpoints[0]}};
+  // For each type: one concrete member and its host.
+  std::map<role, std::pair<std::string, std::string>> concrete = {
+      {role::mgmt, {"mgmt-2.example", "m2"}},
+      {role::proxy, {"10.0.1.2", "p2"}},
+      {role::agent, {"10.0.0.2", "agent"}},
+      {role::endpoint, {"10.0.0.3", "e1"}},
+  };
+  for (const auto& s : senders) {
+    for (role r : {role::mgmt, role::proxy, role::agent, role::endpoint}) {
+      for (scope form : {scope::one, scope::any, scope::all, scope::host_any, scope::host_all}) {
+        const auto& [host, id] = concrete[r];
+        address to = form == scope::one ? *address::one(r, host, id)
+                     : (form == scope::any || form == scope::all)
+                         ? address::group(r, form)
+                         : *address::host_group(r, host, form);
+        SCOPED_TRACE(std::string(s.name) + " -> " + to.str());
+        auto id_req = t.f.request(s.n, to.str(), "ping", "{}", 500 * ms);
+        t.f.advance(600 * ms);
+        const auto& c = ended(t.f, s.n, id_req);
+        ASSERT_EQ(c.code, errc{}) << (c.replies.empty() ? "" : c.replies[0].text);
+        std::vector<std::string> got;
+        for (const auto& m : c.replies) {
+          EXPECT_EQ(m.kind, msg_kind::response) << m.text;
+          EXPECT_TRUE(is_member(m.from, to)) << m.from.str();
+          got.push_back(m.from.str());
+        }
+        std::sort(got.begin(), got.end());
+        EXPECT_EQ(std::adjacent_find(got.begin(), got.end()), got.end()) << "duplicate reply";
+        std::vector<std::string> want;
+        for (const auto& a : members(t, r))
+          if (is_member(*address::parse(a), to)) want.push_back(a);
+        std::sort(want.begin(), want.end());
+        if (form == scope::one || form == scope::any || form == scope::host_any) {
+          EXPECT_EQ(got.size(), 1u);
+        } else {
+          EXPECT_EQ(got, want);
+        }
+      }
+    }
+  }
+}
+
+TEST(Routing, UnicastToUnknownHostIsUnreachableAtOnce) {
+  topology t;
+  auto id = t.f.request(t.m1, "ccp://endpoint/10.9.9.9/e1", "echo");
+  t.f.run();
+  const auto& c = ended(t.f, t.m1, id);  // no time passed
+  EXPECT_EQ(c.code, errc::unreachable);
+}
+
+TEST(Routing, UnicastToMissingEndpointIsUnreachableFromItsAgent) {
+  topology t;
+  auto id = t.f.request(t.m1, "ccp://endpoint/10.0.0.1/nope", "echo");
+  t.f.run();
+  const auto& c = ended(t.f, t.m1, id);
+  EXPECT_EQ(c.code, errc::unreachable);
+  ASSERT_EQ(c.replies.size(), 1u);
+  EXPECT_EQ(c.replies[0].from.str(), "ccp://agent/10.0.0.1/agent");
+}
+
+TEST(Routing, RequestWithoutHandlerEndsInNoHandler) {
+  topology t;
+  auto id = t.f.request(t.m1, "ccp://endpoint/10.0.0.1/e1", "reboot");
+  t.f.run();
+  EXPECT_EQ(ended(t.f, t.m1, id).code, errc::no_handler);
+}
+
+TEST(Routing, RequestPastDeadlineEndsInTimeout) {
+  topology t;
+  // The proxy holding host 2 dies silently for the mgmt node (its lease has not run out):
+  // the request is published and nobody answers.
+  t.f.kill_proxy(t.p2);
+  auto id = t.f.request(t.m1, "ccp://endpoint/10.0.0.2/e1", "echo", "{}", 300 * ms);
+  t.f.advance(200 * ms);
+  EXPECT_EQ(t.f.outcome(t.m1, id), nullptr);
+  t.f.advance(200 * ms);
+  EXPECT_EQ(ended(t.f, t.m1, id).code, errc::timeout);
+  EXPECT_EQ(t.f.log(t.m1).completions, 1u);
+}
+
+TEST(Routing, DuplicateEndpointIdIsRejected) {
+  topology t;
+  auto* dup = t.f.add_endpoint("10.0.0.1", "e1");
+  t.f.advance(100 * ms);
+  EXPECT_EQ(dup->state(), core::endpoint::status::rejected);
+  ASSERT_EQ(t.f.log(dup).delivered.size(), 1u);
+  EXPECT_EQ(t.f.log(dup).delivered[0].code, errc::rejected);
+  EXPECT_EQ(t.endpoints[0]->state(), core::endpoint::status::registered);
+  // The original still gets its traffic, once.
+  auto id = t.f.request(t.m1, "ccp://endpoint/10.0.0.1/e1", "echo");
+  t.f.advance(100 * ms);
+  EXPECT_EQ(ended(t.f, t.m1, id).code, errc{});
+  EXPECT_TRUE(t.f.log(dup).delivered.size() == 1u);
+}
+
+TEST(Routing, WrongTokenIsRejected) {
+  topology t(0);
+  auto* a = t.f.add_agent("10.0.0.5", {"10.0.1.1/p1"}, "wrong");
+  t.f.advance(2 * seconds);
+  EXPECT_NE(a->status(), core::agent::link_status::up);
+  EXPECT_EQ(t.p1->attached(), 0u);
+}
+
+TEST(Routing, SpoofedSourceIsRejectedAndAgentStaysConnected) {
+  topology t;
+  core::message m;
+  m.id = 99;
+  m.kind = msg_kind::request;
+  m.from = *address::parse("ccp://endpoint/10.0.0.2/e1");  // not host 1
+  m.to = *address::parse("ccp://mgmt/any");
+  m.type = "ping";
+  auto errors_before = t.p1->stats().errors_sent;
+  t.f.inject_from_agent(t.agents[0], *encode(m));
+  t.f.advance(100 * ms);
+  EXPECT_EQ(t.agents[0]->status(), core::agent::link_status::up);
+  EXPECT_EQ(t.p1->stats().errors_sent, errors_before + 1);  // the rejection, to the agent
+  EXPECT_EQ(t.f.deliveries(m.from, 99), 0u);
+  EXPECT_EQ(t.m1->stats().completed + t.m2->stats().completed, 0u);
+  // Nothing answered the spoofed request: no stray reply reached host 2's endpoint.
+  EXPECT_EQ(t.endpoints[2]->stats().dropped, 0u);
+}
+
+TEST(Routing, GarbageAndOversizedFramesAreDroppedWithoutHarm) {
+  topology t;
+  t.f.inject_from_agent(t.agents[0], "garbage");
+  t.f.inject_from_agent(t.agents[0], std::string(max_frame_bytes + 1, '\xCC'));
+  t.f.advance(100 * ms);
+  EXPECT_EQ(t.p1->stats().malformed, 2u);
+  auto id = t.f.request(t.m1, "ccp://endpoint/10.0.0.1/e1", "echo");
+  t.f.advance(100 * ms);
+  EXPECT_EQ(ended(t.f, t.m1, id).code, errc{});
+}
+
+TEST(Routing, ProxyCrashAgentsFailOverAndRequestsSucceedAgain) {
+  topology t;
+  t.f.kill_proxy(t.p1);
+  t.f.advance(15 * seconds);
+  for (auto* a : t.agents) EXPECT_EQ(a->status(), core::agent::link_status::up);
+  EXPECT_EQ(t.p2->attached(), 3u);
+  EXPECT_EQ(t.m1->directory().hosts(), 3u);
+  for (const char* to : {"ccp://endpoint/10.0.0.1/e1", "ccp://endpoint/10.0.0.3/e2"}) {
+    auto id = t.f.request(t.m1, to, "echo");
+    t.f.advance(100 * ms);
+    EXPECT_EQ(ended(t.f, t.m1, id).code, errc{}) << to;
+  }
+}
+
+TEST(Routing, HalfOpenLinkIsFencedWhenTheAgentReattaches) {
+  topology t;
+  core::agent* a = t.agents[0];  // host 10.0.0.1 on p1
+  std::uint64_t old_epoch = a->epoch();
+  t.f.half_open(a);
+  t.f.advance(5 * seconds);
+  EXPECT_EQ(a->status(), core::agent::link_status::up);
+  EXPECT_GT(a->epoch(), old_epoch);
+  // Exactly one proxy routes the host; one delivery per message.
+  EXPECT_EQ(int(t.p1->holds("10.0.0.1")) + int(t.p2->holds("10.0.0.1")), 1);
+  auto id = t.f.request(t.m1, "ccp://endpoint/10.0.0.1/all", "echo", "{}", 500 * ms);
+  t.f.advance(1 * seconds);
+  const auto& c = ended(t.f, t.m1, id);
+  EXPECT_EQ(c.replies.size(), 2u);
+  EXPECT_EQ(t.f.deliveries(t.m1->self(), id), 2u);
+}
+
+TEST(Routing, StaleEpochIsRejected) {
+  topology t;
+  // A second agent process claims host 1 with an old epoch: refused, the first stays.
+  auto* stale = t.f.add_agent("10.0.0.1", {"10.0.1.2/p2"}, "secret", 0);
+  t.f.advance(500 * ms);
+  EXPECT_NE(stale->status(), core::agent::link_status::up);
+  EXPECT_TRUE(t.p1->holds("10.0.0.1"));
+}
+
+TEST(Routing, AnyIsNotTakenByAProxyWithoutAgents) {
+  fleet f{3};
+  auto* m = f.add_mgmt("m.example", "m1");
+  auto* empty = f.add_proxy("10.0.1.1", "p1");
+  auto* busy = f.add_proxy("10.0.1.2", "p2");
+  f.add_agent("10.0.0.1", {"10.0.1.2/p2"});
+  f.add_endpoint("10.0.0.1", "e1");
+  f.advance(3 * seconds);
+  ASSERT_EQ(busy->attached(), 1u);
+  ASSERT_EQ(empty->attached(), 0u);
+  for (int i = 0; i < 20; ++i) {
+    auto id = f.request(m, i % 2 ? "ccp://agent/any" : "ccp://endpoint/any", "ping");
+    f.advance(50 * ms);
+    ASSERT_NE(f.outcome(m, id), nullptr);
+    EXPECT_EQ(f.outcome(m, id)->code, errc{});
+  }
+  EXPECT_EQ(empty->stats().errors_sent, 0u);
+}
+
+TEST(Routing, GracefulDrainMovesAgents) {
+  topology t;
+  t.p1->drain(t.f.now());
+  t.f.advance(3 * seconds);
+  EXPECT_EQ(t.p1->attached(), 0u);
+  EXPECT_EQ(t.p2->attached(), 3u);
+  for (auto* a : t.agents) EXPECT_EQ(a->proxy_target(), "10.0.1.2/p2");
+}
+
+TEST(Routing, EndpointThatStopsHeartbeatingExpires) {
+  topology t;
+  core::agent* a = t.agents[0];
+  ASSERT_TRUE(a->has_endpoint("e1"));
+  t.f.kill_endpoint(t.endpoints[0]);
+  t.f.advance(idle_timeout - heartbeat_interval);
+  EXPECT_TRUE(a->has_endpoint("e1"));  // not yet: a missed beat or two is tolerated
+  t.f.advance(2 * heartbeat_interval + 100 * ms);
+  EXPECT_FALSE(a->has_endpoint("e1"));
+  auto id = t.f.request(t.m1, "ccp://endpoint/10.0.0.1/e1", "echo");
+  t.f.run();
+  EXPECT_EQ(ended(t.f, t.m1, id).code, errc::unreachable);
+  // Its id is free again for a new instance.
+  auto* again = t.f.add_endpoint("10.0.0.1", "e1");
+  t.f.advance(100 * ms);
+  EXPECT_EQ(again->state(), core::endpoint::status::registered);
+}
+
+TEST(Routing, EndpointThatStopsUnregistersAtOnce) {
+  topology t;
+  t.f.stop_endpoint(t.endpoints[0]);
+  t.f.run();
+  EXPECT_FALSE(t.agents[0]->has_endpoint("e1"));
+}
+
+TEST(Routing, AgentWithoutLinkFailsOutgoingAtOnce) {
+  fleet f{5};
+  auto* a = f.add_agent("10.0.0.1", {"10.0.1.1/p1"});  // no such proxy
+  auto* e = f.add_endpoint("10.0.0.1", "e1");
+  f.advance(1 * seconds);
+  auto id = f.request(e, "ccp://mgmt/any", "ping");
+  f.run();
+  EXPECT_EQ(ended(f, e, id).code, errc::unreachable);
+  EXPECT_NE(a->status(), core::agent::link_status::up);
+}
+
+TEST(Routing, EveryRequestEndsExactlyOnce) {
+  topology t;
+  std::vector<std::uint64_t> ids;
+  for (int i = 0; i < 50; ++i)
+    ids.push_back(t.f.request(t.m1, i % 3 ? "ccp://endpoint/all" : "ccp://endpoint/10.0.0.2/e1",
+                              "echo", "{}", 300 * ms));
+  t.f.kill_proxy(t.p2);
+  t.f.advance(2 * seconds);
+  for (auto id : ids) EXPECT_NE(t.f.outcome(t.m1, id), nullptr);
+  EXPECT_EQ(t.f.log(t.m1).completions, ids.size());
+  EXPECT_EQ(t.m1->pending_requests(), 0u);
+}
+
+}  // namespace
+}  // namespace ccp::test
