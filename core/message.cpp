@@ -123,18 +123,21 @@ std::expected<frame_header, parse_error> read_header(std::string_view f) noexcep
   if (total < length) return fail(parse_errc::trailing_bytes, total, "lengths");
   if (text_len > max_text_bytes) return fail(parse_errc::too_long, off_text_len, "text");
 
+  // The lengths sum to f.size(), so every field lies inside the frame: views are made
+  // directly, without substr's bounds check (an out-of-line call, as it may throw).
+  auto field = [p](std::size_t at, std::size_t n) { return std::string_view(p + at, n); };
   std::size_t pos = header_bytes;
-  auto from = parse_address_view(f.substr(pos, from_len), true);
+  auto from = parse_address_view(field(pos, from_len), true);
   if (!from) return fail(from.error().code, pos + from.error().offset, "from");
   if (from->form != scope::one) return fail(parse_errc::bad_field, pos, "from");
   pos += from_len;
-  auto to = parse_address_view(f.substr(pos, to_len), true);
+  auto to = parse_address_view(field(pos, to_len), true);
   if (!to) return fail(to.error().code, pos + to.error().offset, "to");
   pos += to_len;
-  auto type = f.substr(pos, type_len);
+  auto type = field(pos, type_len);
   if (!valid_type(type)) return fail(parse_errc::bad_field, pos, "type");
   pos += type_len;
-  auto text = f.substr(pos, text_len);
+  auto text = field(pos, text_len);
   pos += text_len;
   // Built in place in the result, in the declaration order of frame_header's fields: a
   // header filled in field by field was zeroed and then copied into the result, both with
@@ -142,7 +145,7 @@ std::expected<frame_header, parse_error> read_header(std::string_view f) noexcep
   return std::expected<frame_header, parse_error>(
       std::in_place, kind, static_cast<std::uint8_t>(p[off_hops]), id, correlation,
       load<std::uint32_t>(p + off_ttl), static_cast<errc>(code), address_view(*from),
-      address_view(*to), type, text, f.substr(pos, body_len));
+      address_view(*to), type, text, field(pos, body_len));
 }
 
 std::expected<message, parse_error> decode(std::string_view frame) {
