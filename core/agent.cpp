@@ -88,6 +88,7 @@ void agent::on_link_up(link_id link, micros now) {
 
 void agent::send_hello(micros /*now*/) {
   epoch_ = cfg_.epoch_base + ++connects_;
+  endpoints_dirty_ = false;  // this hello carries the current list
   message m;
   m.id = hello_id_ = next_id();
   m.kind = msg_kind::request;
@@ -139,6 +140,7 @@ void agent::on_link_frame(link_id link, frame_buf f, micros now) {
     attempt_ = 0;
     handshake_deadline_ = never;
     next_heartbeat_ = now + heartbeat_interval;
+    if (endpoints_dirty_) endpoints_changed(now);  // changed while the hello was in flight
     return;
   }
   if (status_ != link_status::up) return;
@@ -333,7 +335,11 @@ std::vector<std::string> agent::endpoint_ids() const {
 }
 
 void agent::endpoints_changed(micros /*now*/) {
-  if (status_ != link_status::up) return;  // the next hello carries the list
+  if (status_ != link_status::up) {
+    endpoints_dirty_ = true;  // sent on welcome, unless the next hello carries it
+    return;
+  }
+  endpoints_dirty_ = false;
   message m;
   m.id = next_id();
   m.kind = msg_kind::notification;

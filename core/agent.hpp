@@ -9,6 +9,9 @@
 // next_delay(attempt): exponential backoff with full jitter, capped, so a crowd of agents
 // that lost the same proxy spreads its reconnects instead of stampeding the next one.
 //
+// The newest connect owns a host: two live agent processes configured for one host
+// (a misconfiguration) take it from each other at every reconnect.
+//
 // While no link is up, messages that must leave the host fail at once with
 // `unreachable` (a documented choice: no buffering, so no stale message is sent late).
 //
@@ -100,6 +103,7 @@ class agent final : public node {
   micros next_heartbeat_ = never;
   micros next_expiry_scan_ = never;
   std::size_t inflight_ = 0;
+  bool endpoints_dirty_ = false;  // the proxy has not seen the current endpoint list
   std::map<std::string, micros, std::less<>> avoid_;  // drained proxy -> until
   // Ordered: `all` delivery order and `any` choice must not depend on hashing.
   std::map<std::string, endpoint_reg, std::less<>> endpoints_;

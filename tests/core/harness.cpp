@@ -26,7 +26,8 @@ core::mgmt* fleet::add_mgmt(std::string host, std::string id) {
 
 core::proxy* fleet::add_proxy(std::string host, std::string id) {
   const credential_verifier& v = verifier ? verifier() : default_verifier_;
-  auto x = std::make_unique<core::proxy>(must(address::one(role::proxy, host, id)), next_seed_++, v);
+  auto x =
+      std::make_unique<core::proxy>(must(address::one(role::proxy, host, id)), next_seed_++, v);
   auto* p = x.get();
   nodes_.push_back(std::move(x));
   refs_.push_back({p, 1, host});
@@ -56,7 +57,8 @@ core::agent* fleet::add_agent(std::string host, std::vector<std::string> proxies
 }
 
 core::endpoint* fleet::add_endpoint(std::string host, std::string id) {
-  auto x = std::make_unique<core::endpoint>(must(address::one(role::endpoint, host, id)), next_seed_++);
+  auto x =
+      std::make_unique<core::endpoint>(must(address::one(role::endpoint, host, id)), next_seed_++);
   auto* e = x.get();
   nodes_.push_back(std::move(x));
   refs_.push_back({e, 3, host});
@@ -84,10 +86,13 @@ void fleet::publish(bus_kind b, const std::string& host, const std::string& subj
   std::vector<sub> plain;
   std::map<std::string, std::vector<sub>> groups;  // ordered: deterministic choice
   for (const auto& s : it->second) {
-    if (s.queue.empty()) plain.push_back(s);
-    else groups[s.queue].push_back(s);
+    if (s.queue.empty())
+      plain.push_back(s);
+    else
+      groups[s.queue].push_back(s);
   }
-  for (const auto& s : plain) deliver_bus(s.who, subject, f);
+  for (const auto& s : plain)
+    deliver_bus(s.who, subject, f);
   for (const auto& [q, members] : groups)
     deliver_bus(members[choose_.below(members.size())].who, subject, f);
 }
@@ -98,10 +103,18 @@ void fleet::deliver_bus(const node_ref& r, const std::string& subject, frame_ptr
   queue_.push_back({[this, r, subject, copy]() mutable {
     if (!alive_.contains(r.n)) return;
     switch (r.kind) {
-      case 0: static_cast<core::mgmt*>(r.n)->on_bus(subject, copy, now_); break;
-      case 1: static_cast<core::proxy*>(r.n)->on_bus(subject, copy, now_); break;
-      case 2: static_cast<core::agent*>(r.n)->on_bus(subject, copy, now_); break;
-      case 3: static_cast<core::endpoint*>(r.n)->on_bus(subject, copy, now_); break;
+      case 0:
+        static_cast<core::mgmt*>(r.n)->on_bus(subject, copy, now_);
+        break;
+      case 1:
+        static_cast<core::proxy*>(r.n)->on_bus(subject, copy, now_);
+        break;
+      case 2:
+        static_cast<core::agent*>(r.n)->on_bus(subject, copy, now_);
+        break;
+      case 3:
+        static_cast<core::endpoint*>(r.n)->on_bus(subject, copy, now_);
+        break;
     }
     after(r.n);
   }});
@@ -253,7 +266,8 @@ void fleet::advance(micros dt, micros step) {
 void fleet::kill_proxy(core::proxy* p) {
   for (std::size_t i = 0; i < links_.size(); ++i)
     if (links_[i].p == p) close_link(i, false);
-  for (auto& [key, v] : subs_) std::erase_if(v, [&](const sub& x) { return x.who.n == p; });
+  for (auto& [key, v] : subs_)
+    std::erase_if(v, [&](const sub& x) { return x.who.n == p; });
   for (auto it = proxy_by_name_.begin(); it != proxy_by_name_.end();)
     it = it->second == p ? proxy_by_name_.erase(it) : std::next(it);
   alive_.erase(p);
@@ -262,12 +276,14 @@ void fleet::kill_proxy(core::proxy* p) {
 void fleet::kill_agent(core::agent* a) {
   for (std::size_t i = 0; i < links_.size(); ++i)
     if (links_[i].a == a) close_link(i, true);  // the kernel resets the socket
-  for (auto& [key, v] : subs_) std::erase_if(v, [&](const sub& x) { return x.who.n == a; });
+  for (auto& [key, v] : subs_)
+    std::erase_if(v, [&](const sub& x) { return x.who.n == a; });
   alive_.erase(a);
 }
 
 void fleet::kill_endpoint(core::endpoint* e) {
-  for (auto& [key, v] : subs_) std::erase_if(v, [&](const sub& x) { return x.who.n == e; });
+  for (auto& [key, v] : subs_)
+    std::erase_if(v, [&](const sub& x) { return x.who.n == e; });
   alive_.erase(e);
 }
 
@@ -334,7 +350,8 @@ std::size_t fleet::deliveries(const address& from, std::uint64_t id) const {
 
 std::size_t fleet::malformed_total() const {
   std::size_t t = 0;
-  for (const auto& r : refs_) t += r.n->stats().malformed;
+  for (const auto& r : refs_)
+    t += r.n->stats().malformed;
   return t;
 }
 

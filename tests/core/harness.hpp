@@ -26,9 +26,9 @@ using namespace ccp::core;
 
 // What one node's application saw.
 struct app_log {
-  std::vector<message> delivered;            // act::deliver
+  std::vector<message> delivered;                    // act::deliver
   std::map<std::uint64_t, act::complete> completed;  // by request id
-  std::size_t completions = 0;               // every act::complete, to catch duplicates
+  std::size_t completions = 0;                       // every act::complete, to catch duplicates
 };
 
 class fleet {
@@ -66,7 +66,12 @@ class fleet {
   std::uint64_t send(core::node* n, const std::string& to, const std::string& type,
                      std::string body = "{}");
 
+  // Executes the actions `n` produced in a call the test made on it directly.
+  void flush(core::node* n) { after(n); }
+
   app_log& log(core::node* n) { return logs_[n]; }
+  [[nodiscard]] const std::map<core::node*, app_log>& logs() const { return logs_; }
+  [[nodiscard]] bool alive(core::node* n) const { return alive_.contains(n); }
   // The completion of request `id` at `n`, if it ended.
   const act::complete* outcome(core::node* n, std::uint64_t id);
   // Total deliveries of message `id` from `from` across all applications.

@@ -25,8 +25,9 @@ struct topology {
     p2 = f.add_proxy("10.0.1.2", "p2");
     for (int h = 1; h <= hosts; ++h) {
       std::string host = "10.0.0." + std::to_string(h);
-      std::vector<std::string> order = h % 2 ? std::vector<std::string>{"10.0.1.1/p1", "10.0.1.2/p2"}
-                                             : std::vector<std::string>{"10.0.1.2/p2", "10.0.1.1/p1"};
+      std::vector<std::string> order = h % 2
+                                           ? std::vector<std::string>{"10.0.1.1/p1", "10.0.1.2/p2"}
+                                           : std::vector<std::string>{"10.0.1.2/p2", "10.0.1.1/p1"};
       agents.push_back(f.add_agent(host, order));
       endpoints.push_back(f.add_endpoint(host, "e1"));
       endpoints.push_back(f.add_endpoint(host, "e2"));
@@ -43,8 +44,10 @@ const act::complete& ended(fleet& f, core::node* n, std::uint64_t id) {
 
 TEST(Routing, FleetAttachesAndEndpointsRegister) {
   topology t;
-  for (auto* a : t.agents) EXPECT_EQ(a->status(), core::agent::link_status::up);
-  for (auto* e : t.endpoints) EXPECT_EQ(e->state(), core::endpoint::status::registered);
+  for (auto* a : t.agents)
+    EXPECT_EQ(a->status(), core::agent::link_status::up);
+  for (auto* e : t.endpoints)
+    EXPECT_EQ(e->state(), core::endpoint::status::registered);
   EXPECT_EQ(t.p1->attached(), 2u);
   EXPECT_EQ(t.p2->attached(), 1u);
   EXPECT_EQ(t.m1->directory().hosts(), 3u);
@@ -74,8 +77,10 @@ std::vector<std::string> members(const topology& t, role r) {
   add(t.m2);
   add(t.p1);
   add(t.p2);
-  for (auto* a : t.agents) add(a);
-  for (auto* e : t.endpoints) add(e);
+  for (auto* a : t.agents)
+    add(a);
+  for (auto* e : t.endpoints)
+    add(e);
   return out;
 }
 
@@ -232,7 +237,8 @@ TEST(Routing, ProxyCrashAgentsFailOverAndRequestsSucceedAgain) {
   topology t;
   t.f.kill_proxy(t.p1);
   t.f.advance(15 * seconds);
-  for (auto* a : t.agents) EXPECT_EQ(a->status(), core::agent::link_status::up);
+  for (auto* a : t.agents)
+    EXPECT_EQ(a->status(), core::agent::link_status::up);
   EXPECT_EQ(t.p2->attached(), 3u);
   EXPECT_EQ(t.m1->directory().hosts(), 3u);
   for (const char* to : {"ccp://endpoint/10.0.0.1/e1", "ccp://endpoint/10.0.0.3/e2"}) {
@@ -261,11 +267,30 @@ TEST(Routing, HalfOpenLinkIsFencedWhenTheAgentReattaches) {
 
 TEST(Routing, StaleEpochIsRejected) {
   topology t;
-  // A second agent process claims host 1 with an old epoch: refused, the first stays.
+  // A second agent process claims host 1 with an epoch not above the one attached: its
+  // first hello is refused and the attached agent keeps the host. (Had it retried, its
+  // next connect would carry a higher epoch and win: the newest connect owns a host.)
+  auto errors_before = t.p2->stats().errors_sent;
   auto* stale = t.f.add_agent("10.0.0.1", {"10.0.1.2/p2"}, "secret", 0);
-  t.f.advance(500 * ms);
+  t.f.advance(1 * ms, 1 * ms);  // exactly one tick: one dial, one hello
   EXPECT_NE(stale->status(), core::agent::link_status::up);
+  EXPECT_EQ(stale->epoch(), t.agents[0]->epoch());
+  EXPECT_EQ(t.p2->stats().errors_sent, errors_before + 1);
   EXPECT_TRUE(t.p1->holds("10.0.0.1"));
+  EXPECT_FALSE(t.p2->holds("10.0.0.1"));
+}
+
+TEST(Routing, NewerEpochElsewhereFencesTheOldRoute) {
+  topology t;
+  ASSERT_TRUE(t.p1->holds("10.0.0.1"));
+  // The same host attaches at p2 with a higher epoch (an agent restart): p1 lets go at
+  // once, before any idle timeout could notice.
+  auto* restarted = t.f.add_agent("10.0.0.1", {"10.0.1.2/p2"}, "secret", 1ull << 32);
+  t.f.advance(1 * ms, 1 * ms);
+  EXPECT_EQ(restarted->status(), core::agent::link_status::up);
+  EXPECT_TRUE(t.p2->holds("10.0.0.1"));
+  EXPECT_FALSE(t.p1->holds("10.0.0.1"));
+  EXPECT_EQ(t.m1->directory().find("10.0.0.1")->proxy, "ccp://proxy/10.0.1.2/p2");
 }
 
 TEST(Routing, AnyIsNotTakenByAProxyWithoutAgents) {
@@ -290,10 +315,12 @@ TEST(Routing, AnyIsNotTakenByAProxyWithoutAgents) {
 TEST(Routing, GracefulDrainMovesAgents) {
   topology t;
   t.p1->drain(t.f.now());
+  t.f.flush(t.p1);
   t.f.advance(3 * seconds);
   EXPECT_EQ(t.p1->attached(), 0u);
   EXPECT_EQ(t.p2->attached(), 3u);
-  for (auto* a : t.agents) EXPECT_EQ(a->proxy_target(), "10.0.1.2/p2");
+  for (auto* a : t.agents)
+    EXPECT_EQ(a->proxy_target(), "10.0.1.2/p2");
 }
 
 TEST(Routing, EndpointThatStopsHeartbeatingExpires) {
@@ -340,7 +367,8 @@ TEST(Routing, EveryRequestEndsExactlyOnce) {
                               "echo", "{}", 300 * ms));
   t.f.kill_proxy(t.p2);
   t.f.advance(2 * seconds);
-  for (auto id : ids) EXPECT_NE(t.f.outcome(t.m1, id), nullptr);
+  for (auto id : ids)
+    EXPECT_NE(t.f.outcome(t.m1, id), nullptr);
   EXPECT_EQ(t.f.log(t.m1).completions, ids.size());
   EXPECT_EQ(t.m1->pending_requests(), 0u);
 }
