@@ -141,9 +141,24 @@ bool parse_ipv6(std::string_view s, ipv6_groups& g) {
   return true;
 }
 
+// Fixed-capacity text for format_ipv6: the longest RFC 5952 form, eight groups of four
+// digits, is 39 bytes. Lets a frame's IPv6 host be checked for canonical form without the
+// heap (read_header promises not to allocate; a std::string did for any form over 15 bytes).
+struct ipv6_text {
+  char data[8 * 4 + 7];
+  std::size_t size = 0;
+  void operator+=(char c) { data[size++] = c; }
+  void operator+=(std::string_view s) {
+    for (char c : s)
+      data[size++] = c;
+  }
+  [[nodiscard]] std::string_view view() const { return {data, size}; }
+};
+
 // RFC 5952: lower-case hex, no leading zeros, the longest run (>= 2) of zero groups as
 // "::", the first such run on a tie.
-void format_ipv6(const ipv6_groups& g, std::string& out) {
+template <typename Out>  // std::string or ipv6_text
+void format_ipv6(const ipv6_groups& g, Out& out) {
   int best = -1, best_len = 0;
   for (int i = 0; i < 8;) {
     if (g[i] != 0) {
@@ -190,9 +205,10 @@ std::expected<void, parse_error> check_host(std::string_view h, std::size_t base
     if (h.size() < 4 || h.back() != ']' || !parse_ipv6(h.substr(1, h.size() - 2), g))
       return std::unexpected(fail(parse_errc::bad_host, base));
     if (canonical_only) {
-      std::string c;
+      ipv6_text c;
       format_ipv6(g, c);
-      if (c != h.substr(1, h.size() - 2)) return std::unexpected(fail(parse_errc::bad_host, base));
+      if (c.view() != h.substr(1, h.size() - 2))
+        return std::unexpected(fail(parse_errc::bad_host, base));
     }
     return {};
   }
