@@ -39,12 +39,13 @@ core::proxy* fleet::add_proxy(std::string host, std::string id) {
 }
 
 core::agent* fleet::add_agent(std::string host, std::vector<std::string> proxies, std::string token,
-                              std::uint64_t epoch_base) {
+                              std::uint64_t epoch_base, bool shuffle) {
   agent_config cfg;
   cfg.self = must(address::one(role::agent, host, "agent"));
   cfg.proxies = std::move(proxies);
   cfg.token = std::move(token);
   cfg.epoch_base = epoch_base;
+  cfg.shuffle = shuffle;
   cfg.seed = next_seed_++;
   auto x = std::make_unique<core::agent>(std::move(cfg));
   auto* a = x.get();
@@ -180,7 +181,7 @@ void fleet::after(core::node* n) {
             ag->on_link_frame(id, copy, now_);
             after(ag);
           }});
-          static_cast<core::proxy*>(n)->on_link_flushed(snd->link, 1);
+          if (!stalled_.contains(n)) static_cast<core::proxy*>(n)->on_link_flushed(snd->link, 1);
         } else if (by_proxy && l.proxy_open) {
           static_cast<core::proxy*>(n)->on_link_flushed(snd->link, 1);  // into the void
         }

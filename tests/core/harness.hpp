@@ -41,7 +41,10 @@ class fleet {
   core::proxy* add_proxy(std::string host, std::string id);
   // An agent on `host` that dials the named proxies ("proxy-host/id") in order.
   core::agent* add_agent(std::string host, std::vector<std::string> proxies,
-                         std::string token = "secret", std::uint64_t epoch_base = 0);
+                         std::string token = "secret", std::uint64_t epoch_base = 0,
+                         bool shuffle = false);
+  // The proxy's links stop reporting flushed frames: its link queues fill up.
+  void stall_flush(core::proxy* p) { stalled_.insert(p); }
   // An endpoint on `host` that answers "echo" requests with their body.
   core::endpoint* add_endpoint(std::string host, std::string id);
 
@@ -121,6 +124,7 @@ class fleet {
   std::vector<std::unique_ptr<core::node>> nodes_;
   std::vector<node_ref> refs_;
   std::set<core::node*> alive_;
+  std::set<core::node*> stalled_;
   std::map<core::node*, app_log> logs_;
   // Subscriptions: backbone under host "", host buses under their host name.
   std::map<std::pair<std::string, std::string>, std::vector<sub>> subs_;

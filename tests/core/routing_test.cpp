@@ -373,5 +373,91 @@ TEST(Routing, EveryRequestEndsExactlyOnce) {
   EXPECT_EQ(t.m1->pending_requests(), 0u);
 }
 
+TEST(Routing, FullLinkQueueGivesOverloaded) {
+  topology t;
+  t.f.stall_flush(t.p1);  // host 1's link never drains
+  std::vector<std::uint64_t> ids;
+  for (std::size_t i = 0; i < link_queue_frames + 10; ++i)
+    ids.push_back(t.f.request(t.m1, "ccp://endpoint/10.0.0.1/e1", "echo", "{}", 1 * seconds));
+  t.f.advance(2 * seconds);
+  std::size_t ok = 0, overloaded = 0;
+  for (auto id : ids) {
+    errc c = ended(t.f, t.m1, id).code;
+    if (c == errc{}) ++ok;
+    if (c == errc::overloaded) ++overloaded;
+  }
+  EXPECT_LE(ok, link_queue_frames);
+  EXPECT_GE(overloaded, 10u);
+  EXPECT_EQ(ok + overloaded, ids.size());
+}
+
+// A frame that already went through max_hops routers is stopped with an error; one hop
+// fewer still goes through (limit-1 and limit).
+TEST(Routing, HopLimitStopsAFrame) {
+  for (std::uint8_t hops : {std::uint8_t(max_hops - 1), max_hops}) {
+    SCOPED_TRACE(int(hops));
+    topology t;
+    core::message m;
+    m.id = 5;
+    m.kind = msg_kind::request;
+    m.from = *address::parse("ccp://endpoint/10.0.0.1/e1");
+    m.to = *address::parse("ccp://mgmt/mgmt-1.example/m1");
+    m.type = "unhandled";
+    m.hops = hops;
+    auto proxy_errors = t.p1->stats().errors_sent;
+    auto mgmt_errors = t.m1->stats().errors_sent;
+    t.f.inject_from_agent(t.agents[0], *encode(m));
+    t.f.run();
+    if (hops < max_hops) {
+      EXPECT_EQ(t.m1->stats().errors_sent, mgmt_errors + 1);  // reached it: no_handler
+      EXPECT_EQ(t.p1->stats().errors_sent, proxy_errors);
+    } else {
+      EXPECT_EQ(t.m1->stats().errors_sent, mgmt_errors);
+      EXPECT_EQ(t.p1->stats().errors_sent, proxy_errors + 1);  // hop_limit, to the sender
+    }
+  }
+}
+
+// Hundreds of agents lose their proxy at once: with shuffled proxy lists and jittered
+// backoff they spread over the survivors and over time, and all are back quickly.
+TEST(Routing, ReconnectAfterProxyLossIsSpreadNotStampeded) {
+  fleet f{11};
+  std::vector<std::string> names = {"10.0.1.1/p1", "10.0.1.2/p2", "10.0.1.3/p3"};
+  std::vector<core::proxy*> p = {f.add_proxy("10.0.1.1", "p1"), f.add_proxy("10.0.1.2", "p2"),
+                                 f.add_proxy("10.0.1.3", "p3")};
+  constexpr int n = 300;
+  std::vector<core::agent*> agents;
+  for (int i = 0; i < n; ++i)
+    agents.push_back(
+        f.add_agent("10.0." + std::to_string(i / 200) + "." + std::to_string(i % 200 + 1), names,
+                    "secret", 0, true));
+  f.advance(3 * seconds);
+  std::size_t on_p1 = p[0]->attached();
+  ASSERT_GT(on_p1, 50u);
+  f.kill_proxy(p[0]);
+  micros start = f.now();
+  micros first = never, last = 0;
+  std::vector<bool> back(n, false);
+  for (int step = 0; step < 2000; ++step) {
+    f.advance(5 * ms, 5 * ms);
+    for (int i = 0; i < n; ++i) {
+      bool up = agents[static_cast<std::size_t>(i)]->status() == core::agent::link_status::up &&
+                agents[static_cast<std::size_t>(i)]->proxy_target() != names[0];
+      if (up && !back[static_cast<std::size_t>(i)]) {
+        back[static_cast<std::size_t>(i)] = true;
+        first = std::min(first, f.now());
+        last = std::max(last, f.now());
+      }
+    }
+  }
+  EXPECT_EQ(p[1]->attached() + p[2]->attached(), std::size_t{n});
+  EXPECT_LT(last - start, 5 * seconds);  // all back within the bound
+  EXPECT_GT(last - first, 50 * ms);      // not all in the same instant
+  // The agents that moved split between the two survivors.
+  double share = double(p[1]->attached()) / n;
+  EXPECT_GT(share, 0.3);
+  EXPECT_LT(share, 0.7);
+}
+
 }  // namespace
 }  // namespace ccp::test
