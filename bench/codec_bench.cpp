@@ -3,8 +3,8 @@
 //   - nlohmann::json::parse of the same envelope as JSON text: what a text protocol
 //     would pay per hop; read_header must beat it by at least 20x.
 //   - memcpy of the frame bytes: the floor any per-hop work is compared with.
-// Every benchmark reports `allocs_per_iter`, counted by the global operator new below;
-// read_header and the reused-buffer paths must show 0.
+// Every benchmark reports `allocs_per_iter`, counted by the global operator new of
+// bench/alloc_counter.hpp; read_header and the reused-buffer paths must show 0.
 // bench/ratios.py runs this binary with repetitions and prints the ratios.
 
 #include <benchmark/benchmark.h>
@@ -14,133 +14,21 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <new>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "bench/alloc_counter.hpp"
 #include "core/address.hpp"
 #include "core/message.hpp"
 #include "text/message_json.hpp"
 
-// ---------------------------------------------------------------------------------------
-// Heap allocation counter. Every replaceable allocation function of this binary counts
-// into a per-thread counter (thread_local: no data race with the library's threads, no
-// atomic on the hot path). Deallocation is not counted: we report allocations.
-namespace {
-thread_local std::uint64_t g_allocs = 0;
-
-void* counted_alloc(std::size_t n) {
-  ++g_allocs;
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-void* counted_alloc(std::size_t n, std::align_val_t al) {
-  ++g_allocs;
-  auto a = static_cast<std::size_t>(al);
-  std::size_t size = (n + a - 1) / a * a;  // aligned_alloc wants a multiple of the alignment
-  if (void* p = std::aligned_alloc(a, size == 0 ? a : size)) return p;
-  throw std::bad_alloc();
-}
-}  // namespace
-
-void* operator new(std::size_t n) {
-  return counted_alloc(n);
-}
-void* operator new[](std::size_t n) {
-  return counted_alloc(n);
-}
-void* operator new(std::size_t n, std::align_val_t al) {
-  return counted_alloc(n, al);
-}
-void* operator new[](std::size_t n, std::align_val_t al) {
-  return counted_alloc(n, al);
-}
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-  try {
-    return counted_alloc(n);
-  } catch (...) {
-    return nullptr;
-  }
-}
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
-  try {
-    return counted_alloc(n);
-  } catch (...) {
-    return nullptr;
-  }
-}
-void* operator new(std::size_t n, std::align_val_t al, const std::nothrow_t&) noexcept {
-  try {
-    return counted_alloc(n, al);
-  } catch (...) {
-    return nullptr;
-  }
-}
-void* operator new[](std::size_t n, std::align_val_t al, const std::nothrow_t&) noexcept {
-  try {
-    return counted_alloc(n, al);
-  } catch (...) {
-    return nullptr;
-  }
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::size_t) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::align_val_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::align_val_t) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, const std::nothrow_t&) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, const std::nothrow_t&) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
-  std::free(p);
-}
-
 namespace {
 
 using namespace ccp;
-
-// Counts the allocations made between its construction and report(): construct it right
-// before the timed loop, after the setup.
-class alloc_meter {
- public:
-  alloc_meter() : start_(g_allocs) {}
-  void report(benchmark::State& state) const {
-    auto n = static_cast<double>(g_allocs - start_);
-    auto iters = static_cast<double>(state.iterations());
-    state.counters["allocs_per_iter"] = iters > 0 ? n / iters : 0.0;
-  }
-
- private:
-  std::uint64_t start_;
-};
+using bench::alloc_meter;
 
 [[noreturn]] void die(const char* what) {
   std::fprintf(stderr, "codec_bench setup: %s\n", what);
