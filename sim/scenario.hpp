@@ -1,0 +1,102 @@
+#pragma once
+// A scenario: the topology of a simulated fleet, its workload, a timeline of faults and
+// what must hold. Read from JSON (scenarios/README.md documents the format with a complete
+// example). Every field is checked before anything runs; a mistake is reported with its
+// JSON path and what was expected.
+
+#include <cstdint>
+#include <expected>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "core/limits.hpp"
+
+namespace ccp::sim {
+
+using core::micros;
+
+struct topology {
+  int mgmt = 1;                // mgmt nodes: ccp://mgmt/mgmt-N.sim/mN
+  int proxies = 2;             // proxies: ccp://proxy/10.1.0.N/pN
+  int hosts = 10;              // hosts 10.0.X.Y, one agent each: ccp://agent/H/agent
+  int endpoints_per_host = 2;  // endpoints ccp://endpoint/H/eN
+  // How each agent orders its proxy list: "rotate" (host i starts at proxy i mod P),
+  // "shuffle" (seeded), or "same" (all start at proxy 0).
+  std::string proxy_order = "rotate";
+  micros link_latency = 1 * core::ms;  // agent <-> proxy, one way
+  micros link_jitter = 0;              // added uniformly in [0, jitter]
+  micros backbone_latency = 500;       // bus delivery, mgmt/proxies
+  micros host_bus_latency = 50;        // bus delivery on a host
+};
+
+// Who sends what to which address, how often.
+struct workload_item {
+  std::string from = "mgmt";  // mgmt | proxy | agent | endpoint: a random live node of that role
+  // Target address; "{host}" is replaced by a random host of the fleet, "{ep}" by a random
+  // endpoint id of it (e.g. "ccp://endpoint/{host}/{ep}", "ccp://endpoint/{host}/all").
+  std::string to = "ccp://endpoint/all";
+  bool request = true;            // request, or notification
+  std::string type = "echo";      // echo (answered by the application) or ping (by the core)
+  micros every = 100 * core::ms;  // interval between sends of this item
+  micros timeout = 1 * core::seconds;
+  micros start = 0;
+  micros stop = -1;  // -1: until the fault phase ends
+};
+
+// One fault on the timeline.
+struct fault {
+  micros at = 0;
+  // kill_proxy, restart_proxy, drain_proxy, kill_agent (restarts it after `duration` with a
+  // new epoch), half_open (agent side drops, proxy side stays up), partition_proxy (from the
+  // backbone for `duration`), latency_spike (links x `factor` for `duration`), stall_proxy
+  // (stops handling events for `duration`), slow_consumer (a proxy's link queue drains
+  // `factor` times slower), bus_outage (backbone delivers nothing for `duration`),
+  // endpoint_churn (`count` endpoints stop and come back after `duration`).
+  std::string kind;
+  int target = 0;  // proxy index or host index; -1 = all
+  int count = 1;   // how many targets (hosts/endpoints), starting at `target`
+  micros duration = 0;
+  double factor = 1.0;
+};
+
+// What must hold. Ratios are over requests issued in the fault phase; absent fields are
+// not checked. Invariants (no delivery to a non-member, no duplicate, one outcome per
+// request, bounded queues, fenced ownership) are always checked.
+struct expectations {
+  std::optional<double> min_ok_ratio;           // requests that succeeded
+  std::optional<double> max_timeout_ratio;      // requests that ended in timeout
+  std::optional<double> min_unreachable_ratio;  // e.g. scenarios that address dead hosts
+  std::optional<micros> reattach_within;        // liveness phase: every agent attached by then
+  std::optional<micros> converge_within;        // liveness phase: directories agree by then
+  // Negative scenarios: the name of the one violation the checker must report.
+  std::optional<std::string> violation;
+};
+
+struct scenario {
+  std::string name;
+  std::string description;
+  std::uint64_t seed = 1;
+  micros duration = 30 * core::seconds;  // fault phase
+  micros liveness = 30 * core::seconds;  // heal everything, stop injecting, check convergence
+  topology topo;
+  std::vector<workload_item> workload;
+  std::vector<fault> faults;
+  expectations expect;
+  // Test-only switch that breaks the core on purpose: "", "fencing_off",
+  // "empty_proxy_takes_any", "duplicate_delivery", "lose_replies".
+  std::string sabotage;
+};
+
+// Parses a scenario. Errors: "PATH: what was expected", PATH a JSON Pointer, e.g.
+// "/topology/hosts: expected an integer from 1 to 100000"; the first mistake found is
+// reported. Never throws.
+[[nodiscard]] std::expected<scenario, std::string> parse_scenario(const nlohmann::json& j);
+// Reads and parses a file; errors are prefixed with the file name: "FILE: PATH: ..." as
+// above, "FILE:LINE:COLUMN: ..." for a JSON syntax error, "FILE: PATH: duplicate key",
+// "FILE: cannot open: REASON". Never throws.
+[[nodiscard]] std::expected<scenario, std::string> load_scenario(const std::string& path);
+
+}  // namespace ccp::sim
