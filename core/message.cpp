@@ -55,6 +55,11 @@ bool reply_kind(msg_kind k) {
   return k == msg_kind::response || k == msg_kind::error;
 }
 
+// Whether `k` is in the closed set read_header accepts (the enum can hold any byte).
+bool known_kind(msg_kind k) {
+  return k >= msg_kind::request && k <= msg_kind::error;
+}
+
 }  // namespace
 
 std::string_view to_string(msg_kind k) noexcept {
@@ -187,8 +192,8 @@ std::size_t encoded_size(const message& m) noexcept {
 }
 
 std::expected<void, errc> encode(const message& m, std::string& out) {
-  if (m.id == 0 || !valid_type(m.type) || m.text.size() > max_text_bytes || m.from.is_group() ||
-      reply_kind(m.kind) != (m.correlation != 0) ||
+  if (m.id == 0 || !known_kind(m.kind) || !valid_type(m.type) || m.text.size() > max_text_bytes ||
+      m.from.is_group() || reply_kind(m.kind) != (m.correlation != 0) ||
       (m.kind == msg_kind::error) != (static_cast<std::uint16_t>(m.code) != 0) ||
       static_cast<std::uint16_t>(m.code) > errc_max)
     return std::unexpected(errc::bad_request);

@@ -58,7 +58,10 @@ std::expected<core::message, std::string> message_from_json(const json& j) {
                        std::uint64_t& out) -> std::expected<void, std::string> {
     const json* v = field(name);
     if (!v) return {};
-    if (!v->is_number_unsigned() || v->get<std::uint64_t>() > max)
+    // A value built in C++ holds a non-negative literal as a signed integer: accept it too.
+    bool non_negative =
+        v->is_number_unsigned() || (v->is_number_integer() && v->get<std::int64_t>() >= 0);
+    if (!non_negative || v->get<std::uint64_t>() > max)
       return std::unexpected(std::string("/") + name + ": expected an integer from 0 to " +
                              std::to_string(max));
     out = v->get<std::uint64_t>();
