@@ -149,19 +149,26 @@ class reader {
       n = n * 10 + d;
       ++i_;
     }
-    return i_ > start && !(i_ - start > 1 && s_[start] == '0');
+    if (i_ - start > 1 && s_[start] == '0') return fail_at(start + 1);  // after a leading zero
+    return i_ > start;
+  }
+  // Moves back to the byte that does not fit, so that the error names its offset.
+  bool fail_at(std::size_t at) {
+    i_ = at;
+    return false;
   }
   bool str(std::string& out) {
     if (!eat('"')) return false;
     while (i_ < s_.size()) {
+      const std::size_t at = i_;  // errors name the control byte or the escape's backslash
       char c = s_[i_++];
       if (c == '"') return true;
-      if (static_cast<unsigned char>(c) < 0x20) return false;
+      if (static_cast<unsigned char>(c) < 0x20) return fail_at(at);
       if (c != '\\') {
         out += c;
         continue;
       }
-      if (i_ >= s_.size()) return false;
+      if (i_ >= s_.size()) return fail_at(at);
       char e = s_[i_++];
       switch (e) {
         case '"':
@@ -189,7 +196,7 @@ class reader {
           out += '\f';
           break;
         case 'u': {  // ASCII only: control messages carry addresses, tokens and ids
-          if (s_.size() - i_ < 4) return false;
+          if (s_.size() - i_ < 4) return fail_at(at);
           unsigned v = 0;
           for (int k = 0; k < 4; ++k) {
             char h = s_[i_++];
@@ -201,14 +208,14 @@ class reader {
             else if (h >= 'A' && h <= 'F')
               v |= unsigned(h - 'A' + 10);
             else
-              return false;
+              return fail_at(at);
           }
-          if (v >= 0x80) return false;
+          if (v >= 0x80) return fail_at(at);
           out += static_cast<char>(v);
           break;
         }
         default:
-          return false;
+          return fail_at(at);
       }
     }
     return false;

@@ -44,7 +44,8 @@ class flat_json {
 };
 
 // Parses a flat object. Errors: parse_errc::bad_field with the offset of the first byte
-// that does not fit the subset; too_long past max_frame_bytes.
+// that does not fit the subset (for a bad or cut-off escape, its backslash; for other input
+// that ends too soon, its size); too_long past max_frame_bytes.
 [[nodiscard]] std::expected<flat_json, parse_error> parse_flat_json(std::string_view text);
 
 }  // namespace ccp::core

@@ -39,9 +39,12 @@ class rng {
     }
   }
 
-  // Uniform in [lo, hi], lo <= hi.
+  // Uniform in [lo, hi], lo <= hi. Unsigned arithmetic: hi - lo overflows an int64_t when
+  // the range is wider than INT64_MAX, and the full range has 2^64 values.
   std::int64_t between(std::int64_t lo, std::int64_t hi) noexcept {
-    return lo + static_cast<std::int64_t>(below(static_cast<std::uint64_t>(hi - lo) + 1));
+    const auto span = static_cast<std::uint64_t>(hi) - static_cast<std::uint64_t>(lo);
+    const auto offset = span == UINT64_MAX ? next() : below(span + 1);
+    return static_cast<std::int64_t>(static_cast<std::uint64_t>(lo) + offset);
   }
 
   // A new generator whose sequence is independent of this one's next outputs.
