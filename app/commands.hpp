@@ -12,4 +12,8 @@ namespace ccp::app {
 // Exit status 0 when all parsed, 1 when any failed, 2 on a usage error.
 int addr_main(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
 
+// `ccp sim PATH... [--seed N | --seeds A..B] [--trace FILE]`: runs scenarios in the
+// simulator. Exit status 0 when all pass, 1 when any fails, 2 on a usage or file error.
+int sim_main(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
+
 }  // namespace ccp::app

@@ -12,6 +12,7 @@ constexpr std::string_view usage =
     "\n"
     "commands:\n"
     "  addr ADDRESS...   parse addresses and print their canonical form\n"
+    "  sim PATH...       run scenario files in the deterministic simulator\n"
     "\n"
     "Run `ccp COMMAND --help` for a command's options.\n";
 
@@ -27,6 +28,7 @@ int main(int argc, char** argv) {
   std::span<const std::string_view> rest(args.data() + 1, args.size() - 1);
   try {
     if (cmd == "addr") return ccp::app::addr_main(rest, std::cout, std::cerr);
+    if (cmd == "sim") return ccp::app::sim_main(rest, std::cout, std::cerr);
     if (cmd == "--help" || cmd == "-h" || cmd == "help") {
       std::cout << usage;
       return 0;

@@ -23,6 +23,16 @@ agent::agent(agent_config cfg) : node(cfg.self, cfg.seed), cfg_(std::move(cfg)) 
 
 void agent::start(micros now) {
   push(act::subscribe{bus_kind::host, std::string(subject_agent_inbox), {}});
+  // Endpoints that started before us, or knew our previous process, register now.
+  message up;
+  up.id = next_id();
+  up.kind = msg_kind::notification;
+  up.from = self_;
+  up.to = *address::host_group(role::endpoint, self_.host(), scope::host_all);
+  up.type = "ccp.agent-up";
+  auto f = std::make_shared<std::string>();
+  if (encode(up, *f))
+    push(act::publish{bus_kind::host, std::string(subject_endpoints), std::move(f)});
   next_dial_ = now;
   next_expiry_scan_ = now + heartbeat_interval;
 }
@@ -251,10 +261,14 @@ void agent::to_endpoints(frame_buf f, const frame_header& h, micros now) {
   switch (to.form) {
     case scope::one: {
       auto it = endpoints_.find(to.id);
-      if (it == endpoints_.end())
+      if (it == endpoints_.end()) {
         bounce(h, errc::unreachable, "no endpoint " + to_string(to), now);
-      else
+      } else if (sabotage_.misroute) {
+        for (const auto& [id, reg] : endpoints_)
+          publish_to(id);
+      } else {
         publish_to(it->first);
+      }
       return;
     }
     case scope::any:
@@ -269,8 +283,10 @@ void agent::to_endpoints(frame_buf f, const frame_header& h, micros now) {
       return;
     case scope::all:
     case scope::host_all:
-      for (const auto& [id, reg] : endpoints_)
+      for (const auto& [id, reg] : endpoints_) {
         publish_to(id);
+        if (sabotage_.duplicate_delivery) publish_to(id);
+      }
       return;
   }
 }

@@ -58,10 +58,13 @@ void backbone_node::control(const frame_header& h, micros now) {
   } else if (h.type == "ccp.hb") {
     const std::uint64_t* hosts = body->number("hosts");
     if (!hosts) return;
-    // Our own heartbeat comes back too: it keeps our own lease in our directory.
+    // Our own heartbeat comes back too: it keeps our own lease in our directory, and
+    // proves that we are still connected to the backbone.
+    if (proxy == self_text_) last_own_heartbeat_ = now;
     bool mismatch = dir_.heartbeat(proxy, *hosts, now);
     bool asked = false;
-    for (const auto& [id, r] : sync_requests_) asked = asked || r.proxy == proxy;
+    for (const auto& [id, r] : sync_requests_)
+      asked = asked || r.proxy == proxy;
     if (mismatch && !asked && proxy != self_text_) {
       message m;
       m.kind = msg_kind::request;
@@ -117,6 +120,11 @@ void backbone_node::control_reply(const message& m, micros now) {
   const std::uint64_t* last = body->number("last");
   if (last && *last == 1) {
     dir_.sync(proxy, parts, now);
+    // A sync can reveal that a newer attachment took one of our hosts while we did not
+    // hear its announcement (we were partitioned): fence now.
+    for (const auto& [host, epoch] : parts)
+      if (const auto* r = dir_.find(host); r && r->proxy != self_text_)
+        route_taken(host, r->epoch, now);
     done();
   }
 }

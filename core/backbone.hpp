@@ -40,6 +40,7 @@ class backbone_node : public node {
 
   route_directory dir_;
   std::string self_text_;
+  micros last_own_heartbeat_ = 0;  // when our own heartbeat last came back over the bus
 
  private:
   std::map<std::string, std::vector<std::pair<std::string, std::uint64_t>>, std::less<>>

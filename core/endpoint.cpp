@@ -11,6 +11,7 @@ endpoint::endpoint(address self, std::uint64_t seed) : node(std::move(self), see
 
 void endpoint::start(micros now) {
   push(act::subscribe{bus_kind::host, endpoint_instance_subject(nonce_), {}});
+  push(act::subscribe{bus_kind::host, std::string(subject_endpoints), {}});
   send_register(now);
 }
 
@@ -20,6 +21,7 @@ void endpoint::stop(micros now) {
     push(act::unsubscribe{bus_kind::host, endpoint_subject(self_.id())});
   }
   push(act::unsubscribe{bus_kind::host, endpoint_instance_subject(nonce_)});
+  push(act::unsubscribe{bus_kind::host, std::string(subject_endpoints)});
   state_ = status::idle;
   next_heartbeat_ = register_deadline_ = never;
 }
@@ -42,7 +44,7 @@ void endpoint::send_register(micros now) {
   state_ = status::registering;
   register_id_ = next_id();
   send_control("ccp.register", msg_kind::request, register_id_, now);
-  register_deadline_ = now + handshake_timeout;
+  register_deadline_ = now + heartbeat_interval;  // the agent answers at once when it runs
   next_heartbeat_ = never;
 }
 
@@ -52,7 +54,7 @@ void endpoint::on_bus(std::string_view /*subject*/, frame_buf f, micros now) {
     ++stats_.malformed;
     return;
   }
-  if (!is_member(self_.view(), h->to) && !address_equal::same(h->to, self_.view())) {
+  if (!is_member(self_.view(), h->to) && !sabotage_.misroute) {
     ++stats_.dropped;  // not for us: the agent never does this; count it, deliver nothing
     return;
   }
@@ -75,9 +77,13 @@ void endpoint::on_bus(std::string_view /*subject*/, frame_buf f, micros now) {
 }
 
 void endpoint::control(const frame_header& h, micros now) {
-  // The agent no longer knows us (it restarted, or expired us): register again.
-  if (h.type == "ccp.unknown" && state_ == status::registered) {
-    push(act::unsubscribe{bus_kind::host, endpoint_subject(self_.id())});
+  // The agent no longer knows us (it restarted, or expired us), or a new agent process
+  // started on the host: register again.
+  bool unknown = h.type == "ccp.unknown" && state_ == status::registered;
+  bool agent_up = h.type == "ccp.agent-up" && state_ != status::rejected && state_ != status::idle;
+  if (unknown || agent_up) {
+    if (state_ == status::registered)
+      push(act::unsubscribe{bus_kind::host, endpoint_subject(self_.id())});
     send_register(now);
   }
 }

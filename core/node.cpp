@@ -207,6 +207,7 @@ void node::finish(std::uint64_t id, errc code, std::vector<message> replies) {
   deadlines_.erase({it->second.deadline, id});
   pending_.erase(it);
   ++stats_.completed;
+  if (sabotage_.double_complete) push(act::complete{id, code, replies});
   push(act::complete{id, code, std::move(replies)});
 }
 

@@ -21,6 +21,7 @@
 #include "core/limits.hpp"
 #include "core/message.hpp"
 #include "core/random.hpp"
+#include "core/sabotage.hpp"
 
 namespace ccp::core {
 
@@ -73,6 +74,9 @@ class node {
   [[nodiscard]] std::vector<action>& actions() noexcept { return out_; }
   [[nodiscard]] std::size_t pending_requests() const noexcept { return pending_.size(); }
 
+  // Test-only: breaks this node on purpose (see sabotage.hpp). Never set in production.
+  void set_sabotage(const sabotage& s) noexcept { sabotage_ = s; }
+
  protected:
   // Sends a frame this node originated (or a reply it generated) on its way.
   virtual void route_out(frame_buf f, const frame_header& h, micros now) = 0;
@@ -109,6 +113,7 @@ class node {
   address self_;
   rng rng_;
   node_stats stats_;
+  sabotage sabotage_;
 
  private:
   struct pending {

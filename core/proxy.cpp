@@ -39,6 +39,7 @@ proxy::proxy(address self, std::uint64_t seed, const credential_verifier& verifi
 
 void proxy::start(micros now) {
   subscribe_backbone();
+  started_ = last_own_heartbeat_ = now;
   next_heartbeat_ = now;
   next_link_scan_ = now + heartbeat_interval;
 }
@@ -62,12 +63,20 @@ void proxy::update_group_subscriptions() {
       push(act::unsubscribe{bus_kind::backbone, backbone_subject(all.view())});
     }
   };
-  set(!draining_ && !with_agents_.items.empty(), agents_subscribed_, role::agent);
-  set(!draining_ && !with_endpoints_.items.empty(), endpoints_subscribed_, role::endpoint);
+  bool serving = !draining_ && !cut_off_;
+  set(serving && (!with_agents_.items.empty() || sabotage_.empty_proxy_takes_any),
+      agents_subscribed_, role::agent);
+  set(serving && !with_endpoints_.items.empty(), endpoints_subscribed_, role::endpoint);
 }
 
 void proxy::drain(micros now) {
   draining_ = true;
+  tell_agents_to_move();
+  update_group_subscriptions();
+  announce(subject_route, "ccp.bye", "{}", now);
+}
+
+void proxy::tell_agents_to_move() {
   for (auto& [link, ls] : links_) {
     if (!ls.attached) continue;
     message m;
@@ -78,8 +87,6 @@ void proxy::drain(micros now) {
     m.type = "ccp.drain";
     send_direct(link, std::move(m));
   }
-  update_group_subscriptions();
-  announce(subject_route, "ccp.bye", "{}", now);
 }
 
 void proxy::send_direct(link_id link, message m) {
@@ -96,7 +103,7 @@ void proxy::send_link(link_id link, frame_ptr f, const frame_header& h, micros n
     bounce(h, errc::unreachable, "link to host is gone", now);
     return;
   }
-  if (it->second.inflight >= link_queue_frames) {
+  if (it->second.inflight >= link_queue_frames && !sabotage_.no_link_bound) {
     bounce(h, errc::overloaded, "link queue to " + it->second.host + " is full", now);
     return;
   }
@@ -194,6 +201,7 @@ void proxy::hello(link_id link, link_state& ls, const frame_header& h, micros no
   address agent = address::from_view(h.from);
   if (!verifier_.verify(agent, *token)) return reject(errc::rejected, "bad credentials");
   if (draining_) return reject(errc::shutting_down, "proxy is draining");
+  if (cut_off_) return reject(errc::unreachable, "proxy is cut off from the backbone");
   std::string host(h.from.host);
   if (*epoch <= dir_.max_epoch(host))
     return reject(errc::rejected, "stale epoch " + std::to_string(*epoch) + " for host " + host);
@@ -354,7 +362,7 @@ void proxy::route_taken(std::string_view host, std::uint64_t epoch, micros now) 
   auto it = hosts_.find(host);
   if (it == hosts_.end()) return;
   link_id link = it->second;
-  if (links_.at(link).epoch >= epoch) return;
+  if (links_.at(link).epoch >= epoch || sabotage_.fencing_off) return;
   // Fenced: a newer attachment of this host exists elsewhere. Drop the route silently
   // (the newer owner announced it) and close the stale link.
   detach(link, false, now);
@@ -392,6 +400,15 @@ void proxy::role_tick(micros now) {
     announce(subject_heartbeat, "ccp.hb", flat_json_writer{}.add("hosts", hosts_.size()).finish(),
              now);
     next_heartbeat_ = now + heartbeat_interval;
+  }
+  bool heard_self = now - last_own_heartbeat_ <= idle_timeout;
+  if (!heard_self && !cut_off_ && now - started_ > idle_timeout) {
+    cut_off_ = true;
+    tell_agents_to_move();
+    update_group_subscriptions();
+  } else if (heard_self && cut_off_) {
+    cut_off_ = false;
+    update_group_subscriptions();
   }
   if (now >= next_link_scan_) {
     next_link_scan_ = now + heartbeat_interval;

@@ -56,6 +56,7 @@ class proxy final : public backbone_node {
     return hosts_.find(host) != hosts_.end();
   }
   [[nodiscard]] bool draining() const noexcept { return draining_; }
+  [[nodiscard]] bool cut_off() const noexcept { return cut_off_; }
 
  protected:
   void route_out(frame_buf f, const frame_header& h, micros now) override;
@@ -94,6 +95,7 @@ class proxy final : public backbone_node {
   // Sends a message this proxy makes straight on a link (replies during the handshake).
   void send_direct(link_id link, message m);
   void detach(link_id link, bool announce_it, micros now);
+  void tell_agents_to_move();  // ccp.drain to every attached agent
   void update_group_subscriptions();
   [[nodiscard]] link_id pick(const link_set& s);
 
@@ -105,6 +107,10 @@ class proxy final : public backbone_node {
   bool agents_subscribed_ = false;
   bool endpoints_subscribed_ = false;
   bool draining_ = false;
+  // Our own heartbeats stopped coming back: we are cut off from the backbone, so our
+  // agents are told to move to a proxy that is not, until the heartbeats return.
+  bool cut_off_ = false;
+  micros started_ = 0;
   micros next_heartbeat_ = 0;
   micros next_link_scan_ = 0;
 };

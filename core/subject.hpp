@@ -24,6 +24,7 @@
 //
 // Host bus (one agent and the endpoints of its host):
 //   ccp.agent                            the agent's inbox: everything endpoints send
+//   ccp.eps                              the agent's announcements to all endpoints
 //   ccp.ep.ID                            endpoint ID's inbox, subscribed once registered
 //   ccp.epi.NONCE                        one endpoint instance's registration replies
 
@@ -48,6 +49,8 @@ void append_id_token(std::string_view id, std::string& out);
 inline constexpr std::string_view subject_route = "ccp.ctl.route";
 inline constexpr std::string_view subject_heartbeat = "ccp.ctl.hb";
 inline constexpr std::string_view subject_agent_inbox = "ccp.agent";
+// Host bus: the agent's announcements to every endpoint (ccp.agent-up after a start).
+inline constexpr std::string_view subject_endpoints = "ccp.eps";
 
 [[nodiscard]] std::string endpoint_subject(std::string_view id);           // ccp.ep.ID
 [[nodiscard]] std::string endpoint_instance_subject(std::uint64_t nonce);  // ccp.epi.N

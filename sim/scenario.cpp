@@ -56,11 +56,13 @@ constexpr std::array<std::string_view, 3> host_faults = {"kill_agent", "half_ope
                                                          "endpoint_churn"};
 constexpr std::array<std::string_view, 5> timed_faults = {
     "partition_proxy", "latency_spike", "stall_proxy", "bus_outage", "endpoint_churn"};
-constexpr std::array<std::string_view, 5> violations = {"non_member_delivery", "duplicate_delivery",
-                                                        "outcome_count", "unbounded_queue",
-                                                        "double_ownership"};
-constexpr std::array<std::string_view, 4> sabotages = {"fencing_off", "empty_proxy_takes_any",
-                                                       "duplicate_delivery", "lose_replies"};
+constexpr std::array<std::string_view, 6> violations = {"non_member_delivery", "duplicate_delivery",
+                                                        "outcome_count",       "unbounded_queue",
+                                                        "double_ownership",    "swallowed_any"};
+// One sabotage per violation (core/sabotage.hpp).
+constexpr std::array<std::string_view, 6> sabotages = {
+    "fencing_off", "empty_proxy_takes_any", "duplicate_delivery",
+    "misroute",    "double_complete",       "no_link_bound"};
 
 bool contains(std::span<const std::string_view> set, std::string_view s) {
   return std::find(set.begin(), set.end(), s) != set.end();

@@ -86,7 +86,8 @@ struct scenario {
   std::vector<fault> faults;
   expectations expect;
   // Test-only switch that breaks the core on purpose: "", "fencing_off",
-  // "empty_proxy_takes_any", "duplicate_delivery", "lose_replies".
+  // "empty_proxy_takes_any", "duplicate_delivery", "misroute", "double_complete",
+  // "no_link_bound" (core/sabotage.hpp).
   std::string sabotage;
 };
 

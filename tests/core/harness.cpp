@@ -194,9 +194,9 @@ void fleet::after(core::node* n) {
       }
     } else if (auto* d = std::get_if<act::dial>(&a)) {
       auto* ag = static_cast<core::agent*>(n);
-      core::proxy* p = proxy_named(d->target);
+      core::proxy* target = proxy_named(d->target);
       link_id aid = d->link;
-      if (!p) {
+      if (!target) {
         queue_.push_back({[this, ag, aid] {
           if (!alive_.contains(ag)) return;
           ag->on_link_down(aid, now_);
@@ -204,9 +204,9 @@ void fleet::after(core::node* n) {
         }});
         continue;
       }
-      link l{ag, aid, p, next_link_++, true, true};
+      link l{ag, aid, target, next_link_++, true, true};
       links_.push_back(l);
-      queue_.push_back({[this, p, pid = l.p_id, ag, aid] {
+      queue_.push_back({[this, p = target, pid = l.p_id, ag, aid] {
         if (alive_.contains(p)) {
           p->on_link_up(pid, now_);
           after(p);

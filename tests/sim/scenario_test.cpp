@@ -383,11 +383,11 @@ INSTANTIATE_TEST_SUITE_P(
         error_case{"Violation",
                    {{"/expect/violation", "\"crash\""}, {"/sabotage", "\"fencing_off\""}},
                    "/expect/violation: expected one of non_member_delivery, duplicate_delivery, "
-                   "outcome_count, unbounded_queue, double_ownership"},
+                   "outcome_count, unbounded_queue, double_ownership, swallowed_any"},
         error_case{"Sabotage",
                    {{"/sabotage", "\"chaos\""}},
                    "/sabotage: expected one of \"\", fencing_off, empty_proxy_takes_any, "
-                   "duplicate_delivery, lose_replies"},
+                   "duplicate_delivery, misroute, double_complete, no_link_bound"},
         // Ranges: each limit + 1 (and - 1 where there is a lower one).
         error_case{"SeedNegative",
                    {{"/seed", "-1"}},
@@ -537,7 +537,7 @@ INSTANTIATE_TEST_SUITE_P(
                    "/workload/0/from: expected mgmt, proxy or agent (topology has no endpoints)"},
         // Negative scenarios.
         error_case{"SabotageWithoutViolation",
-                   {{"/sabotage", "\"lose_replies\""}},
+                   {{"/sabotage", "\"no_link_bound\""}},
                    "/sabotage: expected /expect/violation to name the violation it causes"},
         error_case{"ViolationWithoutSabotage",
                    {{"/expect/violation", "\"outcome_count\""}},

@@ -1,0 +1,136 @@
+#include <algorithm>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <filesystem>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "app/commands.hpp"
+#include "sim/scenario.hpp"
+#include "sim/world.hpp"
+
+namespace ccp::app {
+namespace {
+
+constexpr std::string_view sim_usage =
+    "usage: ccp sim PATH... [--seed N | --seeds A..B] [--trace FILE]\n"
+    "Runs scenario files (or every *.json in a folder) in the simulator and prints one line\n"
+    "per run and a summary. --seed runs every scenario with seed N instead of its own;\n"
+    "--seeds sweeps A to B inclusive; --trace writes the run's trace (one scenario, one seed).\n"
+    "Exit status: 0 all passed, 1 some failed, 2 usage or scenario file error.\n";
+
+bool parse_u64(std::string_view s, std::uint64_t& out) {
+  if (s.empty() || s.size() > 19) return false;
+  out = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    out = out * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return true;
+}
+
+std::string percent(std::uint64_t part, std::uint64_t whole) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f%%", whole ? 100.0 * double(part) / double(whole) : 0.0);
+  return buf;
+}
+
+std::string millis(core::micros t) { return t < 0 ? "never" : std::to_string(t / core::ms) + "ms"; }
+
+}  // namespace
+
+int sim_main(std::span<const std::string_view> args, std::ostream& out, std::ostream& err) {
+  std::vector<std::string> paths;
+  std::optional<std::uint64_t> seed_from, seed_to;
+  std::string trace;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string_view a = args[i];
+    auto value = [&]() -> std::string_view { return i + 1 < args.size() ? args[++i] : ""; };
+    if (a == "--help" || a == "-h") {
+      out << sim_usage;
+      return 0;
+    } else if (a == "--seed") {
+      std::uint64_t n = 0;
+      if (!parse_u64(value(), n)) return err << "ccp sim: --seed needs a number\n" << sim_usage, 2;
+      seed_from = seed_to = n;
+    } else if (a == "--seeds") {
+      std::string_view v = value();
+      auto dots = v.find("..");
+      std::uint64_t lo = 0, hi = 0;
+      if (dots == std::string_view::npos || !parse_u64(v.substr(0, dots), lo) ||
+          !parse_u64(v.substr(dots + 2), hi) || hi < lo)
+        return err << "ccp sim: --seeds needs A..B with A <= B\n" << sim_usage, 2;
+      seed_from = lo;
+      seed_to = hi;
+    } else if (a == "--trace") {
+      trace = value();
+      if (trace.empty()) return err << "ccp sim: --trace needs a file name\n" << sim_usage, 2;
+    } else if (a.starts_with("-")) {
+      return err << "ccp sim: unknown option " << a << "\n" << sim_usage, 2;
+    } else {
+      paths.emplace_back(a);
+    }
+  }
+  if (paths.empty()) return err << sim_usage, 2;
+
+  // Every file is read and checked before anything runs.
+  std::vector<std::pair<std::string, sim::scenario>> runs;
+  for (const auto& p : paths) {
+    std::vector<std::string> files;
+    std::error_code ec;
+    if (std::filesystem::is_directory(p, ec)) {
+      for (const auto& entry : std::filesystem::directory_iterator(p, ec))
+        if (entry.path().extension() == ".json") files.push_back(entry.path().string());
+      std::sort(files.begin(), files.end());
+      if (files.empty()) return err << "ccp sim: no *.json scenario in " << p << "\n", 2;
+    } else {
+      files.push_back(p);
+    }
+    for (const auto& f : files) {
+      auto sc = sim::load_scenario(f);
+      if (!sc) return err << "ccp sim: " << sc.error() << "\n", 2;
+      runs.emplace_back(f, std::move(*sc));
+    }
+  }
+  std::size_t seeds = seed_from ? static_cast<std::size_t>(*seed_to - *seed_from + 1) : 1;
+  if (!trace.empty() && (runs.size() != 1 || seeds != 1))
+    return err << "ccp sim: --trace needs exactly one scenario and one seed\n", 2;
+
+  std::size_t passed = 0, failed = 0;
+  for (const auto& [file, sc] : runs) {
+    for (std::size_t k = 0; k < seeds; ++k) {
+      std::uint64_t seed = seed_from ? *seed_from + k : sc.seed;
+      auto start = std::chrono::steady_clock::now();
+      sim::run_result r = sim::run_scenario(sc, seed, trace);
+      double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      char hash[32];
+      std::snprintf(hash, sizeof hash, "%016" PRIx64, r.trace_hash);
+      char secs[32];
+      std::snprintf(secs, sizeof secs, "%.2fs", wall);
+      out << (r.pass ? "PASS " : "FAIL ") << sc.name << " seed=" << seed << " hash=" << hash
+          << " processes=" << r.processes << " requests=" << r.requests
+          << " ok=" << percent(r.ok, r.requests) << " timeout=" << percent(r.timeouts, r.requests)
+          << " unreachable=" << percent(r.unreachable, r.requests)
+          << " deliveries=" << r.deliveries << " reattach=" << millis(r.reattach_time)
+          << " converge=" << millis(r.converge_time) << " events=" << r.events
+          << " wall=" << secs;
+      if (sc.expect.violation) out << " expected_violation=" << *sc.expect.violation;
+      out << '\n';
+      if (r.pass) {
+        ++passed;
+        continue;
+      }
+      ++failed;
+      for (const auto& f : r.failures) out << "    " << f << '\n';
+      out << "    replay: ccp sim " << file << " --seed " << seed << " --trace ccp-trace-"
+          << sc.name << "-" << seed << ".jsonl\n";
+    }
+  }
+  out << "sim: " << passed << " passed, " << failed << " failed\n";
+  return failed == 0 ? 0 : 1;
+}
+
+}  // namespace ccp::app

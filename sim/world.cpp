@@ -1,0 +1,764 @@
+#include "sim/world.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <stdexcept>
+
+namespace ccp::sim {
+namespace {
+
+using namespace ccp::core;
+
+std::uint64_t fnv(std::string_view s, std::uint64_t h = 14695981039346656037ull) {
+  for (char c : s) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+std::uint64_t key_of(std::uint32_t node, std::uint64_t id) {
+  return (static_cast<std::uint64_t>(node) << 40) ^ id;
+}
+
+std::string host_name(int i) {
+  unsigned n = static_cast<unsigned>(i) + 1;
+  return "10." + std::to_string((n >> 16) & 255) + "." + std::to_string((n >> 8) & 255) + "." +
+         std::to_string(n & 255);
+}
+
+address must(std::expected<address, parse_error> a) {
+  if (!a) throw std::logic_error("simulator built a bad address: " + a.error().message());
+  return *a;
+}
+
+std::string code_name(errc c) { return c == errc{} ? "ok" : std::string(to_string(c)); }
+
+}  // namespace
+
+void trace_sink::line(const std::string& s) {
+  hash_ = fnv(s, hash_);
+  hash_ = fnv("\n", hash_);
+  if (out_) {
+    std::fwrite(s.data(), 1, s.size(), out_);
+    std::fputc('\n', out_);
+  }
+}
+
+world::world(const scenario& sc, std::uint64_t seed, trace_sink& trace)
+    : sc_(sc), seed_(seed), trace_(trace), rng_(seed) {
+  if (sc_.sabotage == "fencing_off") sabotage_.fencing_off = true;
+  if (sc_.sabotage == "empty_proxy_takes_any") sabotage_.empty_proxy_takes_any = true;
+  if (sc_.sabotage == "duplicate_delivery") sabotage_.duplicate_delivery = true;
+  if (sc_.sabotage == "misroute") sabotage_.misroute = true;
+  if (sc_.sabotage == "double_complete") sabotage_.double_complete = true;
+  if (sc_.sabotage == "no_link_bound") sabotage_.no_link_bound = true;
+  result_.scenario = sc_.name;
+  result_.seed = seed;
+  build();
+}
+
+world::~world() = default;
+
+std::uint32_t world::add_node(std::unique_ptr<core::node> n, role r, int host, int index) {
+  n->set_sabotage(sabotage_);
+  sim_node s;
+  s.n = std::move(n);
+  s.r = r;
+  s.host = host;
+  s.index = index;
+  nodes_.push_back(std::move(s));
+  return static_cast<std::uint32_t>(nodes_.size() - 1);
+}
+
+void world::start_node(std::uint32_t i) {
+  sim_node& s = nodes_[i];
+  switch (s.r) {
+    case role::mgmt: static_cast<core::mgmt*>(s.n.get())->start(now_); break;
+    case role::proxy: static_cast<core::proxy*>(s.n.get())->start(now_); break;
+    case role::agent: static_cast<core::agent*>(s.n.get())->start(now_); break;
+    case role::endpoint: static_cast<core::endpoint*>(s.n.get())->start(now_); break;
+  }
+  drain(i);
+}
+
+void world::build() {
+  const topology& t = sc_.topo;
+  for (int i = 0; i < t.hosts; ++i) host_names_.push_back(host_name(i));
+  host_bus_.resize(static_cast<std::size_t>(t.hosts));
+  for (int j = 0; j < t.mgmt; ++j) {
+    auto self = must(address::one(role::mgmt, "mgmt-" + std::to_string(j + 1) + ".sim",
+                                  "m" + std::to_string(j + 1)));
+    mgmts_.push_back(add_node(std::make_unique<core::mgmt>(self, rng_.next()), role::mgmt, -1, j));
+  }
+  for (int p = 0; p < t.proxies; ++p) {
+    std::string host = "10.200." + std::to_string(p / 250) + "." + std::to_string(p % 250 + 1);
+    std::string id = "p" + std::to_string(p + 1);
+    proxy_names_.push_back(host + "/" + id);
+    proxy_by_name_[proxy_names_.back()] = p;
+    auto self = must(address::one(role::proxy, host, id));
+    proxies_.push_back(
+        add_node(std::make_unique<core::proxy>(self, rng_.next(), verifier_), role::proxy, p, p));
+  }
+  proxy_held_ever_.assign(static_cast<std::size_t>(t.proxies), false);
+  endpoints_.resize(static_cast<std::size_t>(t.hosts));
+  for (int h = 0; h < t.hosts; ++h) {
+    agents_.push_back(0);
+    agent_starts_.push_back(0);
+    restart_host_agent(h);
+    for (int k = 0; k < t.endpoints_per_host; ++k) {
+      auto self = must(address::one(role::endpoint, host_names_[static_cast<std::size_t>(h)],
+                                    "e" + std::to_string(k + 1)));
+      auto e = std::make_unique<core::endpoint>(self, rng_.next());
+      e->handle("echo");
+      endpoints_[static_cast<std::size_t>(h)].push_back(add_node(std::move(e), role::endpoint, h, k));
+    }
+  }
+  for (std::uint32_t i = 0; i < nodes_.size(); ++i)
+    if (nodes_[i].r != role::agent) start_node(i);
+  for (std::uint32_t a : agents_) start_node(a);
+  result_.processes = nodes_.size();
+}
+
+void world::restart_host_agent(int h) {
+  agent_config cfg;
+  cfg.self = must(address::one(role::agent, host_names_[static_cast<std::size_t>(h)], "agent"));
+  std::size_t p = proxy_names_.size();
+  for (std::size_t k = 0; k < p; ++k) {
+    std::size_t first = sc_.topo.proxy_order == "rotate" ? static_cast<std::size_t>(h) % p : 0;
+    cfg.proxies.push_back(proxy_names_[(first + k) % p]);
+  }
+  cfg.shuffle = sc_.topo.proxy_order == "shuffle";
+  cfg.token = "sim-secret";
+  // A restarted agent starts above every epoch of its previous lives.
+  int restarts = agent_starts_[static_cast<std::size_t>(h)]++;
+  cfg.epoch_base = static_cast<std::uint64_t>(restarts) << 32;
+  cfg.seed = rng_.next();
+  std::uint32_t i = add_node(std::make_unique<core::agent>(std::move(cfg)), role::agent, h, h);
+  agents_[static_cast<std::size_t>(h)] = i;
+}
+
+void world::push(micros t, ev kind, std::uint32_t node, std::uint64_t a, frame_buf f) {
+  queue_.push(event{t, seq_++, kind, node, a, std::move(f)});
+}
+
+micros world::link_delay() {
+  micros d = sc_.topo.link_latency;
+  if (sc_.topo.link_jitter > 0) d += rng_.between(0, sc_.topo.link_jitter);
+  return static_cast<micros>(static_cast<double>(d) * latency_factor_);
+}
+
+void world::reschedule(std::uint32_t i) {
+  sim_node& s = nodes_[i];
+  if (!s.alive) return;
+  micros w = s.n->next_wake();
+  if (w == never || w >= s.wake) return;
+  s.wake = w;
+  ++s.wake_gen;
+  push(std::max(w, now_), ev::tick, i, s.wake_gen);
+}
+
+void world::drain(std::uint32_t i) {
+  while (!nodes_[i].n->actions().empty()) {
+    std::vector<action> acts;
+    acts.swap(nodes_[i].n->actions());
+    for (auto& a : acts) {
+      if (auto* p = std::get_if<act::publish>(&a)) {
+        publish(i, p->bus, p->subject, p->frame);
+      } else if (auto* s = std::get_if<act::subscribe>(&a)) {
+        subject_map& m = s->bus == bus_kind::backbone
+                             ? backbone_
+                             : host_bus_[static_cast<std::size_t>(nodes_[i].host)];
+        auto& v = m[s->subject];
+        if (std::none_of(v.begin(), v.end(), [&](const sub& x) { return x.node == i; }))
+          v.push_back({i, s->queue});
+      } else if (auto* u = std::get_if<act::unsubscribe>(&a)) {
+        subject_map& m = u->bus == bus_kind::backbone
+                             ? backbone_
+                             : host_bus_[static_cast<std::size_t>(nodes_[i].host)];
+        if (auto it = m.find(u->subject); it != m.end())
+          std::erase_if(it->second, [&](const sub& x) { return x.node == i; });
+      } else if (auto* snd = std::get_if<act::send>(&a)) {
+        send_on_link(i, snd->link, snd->frame);
+      } else if (auto* c = std::get_if<act::close>(&a)) {
+        close_link(i, c->link);
+      } else if (auto* d = std::get_if<act::dial>(&a)) {
+        dial(i, d->link, d->target);
+      } else if (auto* dv = std::get_if<act::deliver>(&a)) {
+        on_deliver(i, dv->msg);
+        if (nodes_[i].r == role::endpoint && dv->msg.kind == msg_kind::request &&
+            dv->msg.type == "echo")
+          nodes_[i].n->reply(dv->msg, dv->msg.body, now_);
+      } else if (auto* cp = std::get_if<act::complete>(&a)) {
+        on_complete(i, *cp);
+      }
+    }
+  }
+  reschedule(i);
+}
+
+void world::publish(std::uint32_t from, bus_kind bus, const std::string& subject,
+                    const frame_ptr& frame) {
+  const subject_map* m = nullptr;
+  micros lat = 0;
+  if (bus == bus_kind::backbone) {
+    if (bus_down_) return;
+    if (nodes_[from].r == role::proxy && partitioned_.contains(nodes_[from].host)) return;
+    m = &backbone_;
+    lat = sc_.topo.backbone_latency;
+  } else {
+    m = &host_bus_[static_cast<std::size_t>(nodes_[from].host)];
+    lat = sc_.topo.host_bus_latency;
+  }
+  auto it = m->find(subject);
+  if (it == m->end()) return;
+  auto reachable = [&](std::uint32_t n) {
+    if (!nodes_[n].alive) return false;
+    return bus != bus_kind::backbone || nodes_[n].r != role::proxy ||
+           !partitioned_.contains(nodes_[n].host);
+  };
+  // Plain subscribers each get a copy; each queue group gives it to one member.
+  std::vector<std::pair<const std::string*, std::vector<std::uint32_t>>> groups;
+  for (const sub& s : it->second) {
+    if (!reachable(s.node)) continue;
+    if (s.queue.empty()) {
+      push(now_ + lat, ev::bus, s.node, 0, std::make_shared<std::string>(*frame));
+      continue;
+    }
+    auto g = std::find_if(groups.begin(), groups.end(),
+                          [&](const auto& x) { return *x.first == s.queue; });
+    if (g == groups.end()) groups.push_back({&s.queue, {s.node}});
+    else g->second.push_back(s.node);
+  }
+  for (const auto& [q, members] : groups)
+    push(now_ + lat, ev::bus, members[rng_.below(members.size())], 0,
+         std::make_shared<std::string>(*frame));
+}
+
+void world::send_on_link(std::uint32_t from, link_id id, const frame_ptr& frame) {
+  micros d = link_delay();
+  if (nodes_[from].r == role::agent) {
+    auto it = link_by_agent_.find(static_cast<std::uint64_t>(from) << 32 | id);
+    if (it == link_by_agent_.end()) return;
+    link& l = links_[it->second];
+    if (!l.agent_open) return;
+    push(now_ + d, ev::flushed, from, id);
+    if (!l.proxy_open) return;  // the proxy's side is gone: into the void
+    l.last_to_proxy = std::max(now_ + d, l.last_to_proxy);
+    push(l.last_to_proxy, ev::link_frame, l.proxy, l.proxy_id, std::make_shared<std::string>(*frame));
+    return;
+  }
+  auto it = link_by_proxy_.find(id);
+  if (it == link_by_proxy_.end()) return;
+  link& l = links_[it->second];
+  if (!l.proxy_open) return;
+  double slow = 1.0;
+  if (auto s = slow_proxy_.find(nodes_[from].host); s != slow_proxy_.end()) slow = s->second;
+  push(now_ + static_cast<micros>(static_cast<double>(d) * slow), ev::flushed, from, id);
+  if (!l.agent_open) return;
+  l.last_to_agent = std::max(now_ + d, l.last_to_agent);
+  if (++l.in_transit_to_agent > 2 * link_queue_frames)
+    violation("unbounded_queue", "link to " + host_names_[static_cast<std::size_t>(nodes_[l.agent].host)] +
+                                     " holds " + std::to_string(l.in_transit_to_agent) + " frames");
+  push(l.last_to_agent, ev::link_frame, l.agent, l.agent_id, std::make_shared<std::string>(*frame));
+}
+
+void world::close_link(std::uint32_t from, link_id id) {
+  micros d = link_delay();
+  if (nodes_[from].r == role::agent) {
+    auto it = link_by_agent_.find(static_cast<std::uint64_t>(from) << 32 | id);
+    if (it == link_by_agent_.end()) return;
+    link& l = links_[it->second];
+    if (!l.agent_open) return;
+    l.agent_open = false;
+    if (l.proxy_open) {
+      l.proxy_open = false;
+      push(std::max(now_ + d, l.last_to_proxy), ev::link_down, l.proxy, l.proxy_id);
+    }
+    return;
+  }
+  auto it = link_by_proxy_.find(id);
+  if (it == link_by_proxy_.end()) return;
+  link& l = links_[it->second];
+  if (!l.proxy_open) return;
+  l.proxy_open = false;
+  if (l.agent_open) {
+    l.agent_open = false;
+    push(std::max(now_ + d, l.last_to_agent), ev::link_down, l.agent, l.agent_id);
+  }
+}
+
+void world::dial(std::uint32_t agent, link_id id, const std::string& target) {
+  micros d = link_delay();
+  auto p = proxy_by_name_.find(target);
+  std::uint32_t proxy = p == proxy_by_name_.end() ? 0 : proxies_[static_cast<std::size_t>(p->second)];
+  if (p == proxy_by_name_.end() || !nodes_[proxy].alive) {
+    push(now_ + d, ev::link_down, agent, id);  // connection refused
+    return;
+  }
+  link l;
+  l.agent = agent;
+  l.agent_id = id;
+  l.proxy = proxy;
+  l.proxy_id = next_proxy_link_++;
+  links_.push_back(l);
+  link_by_agent_[static_cast<std::uint64_t>(agent) << 32 | id] = links_.size() - 1;
+  link_by_proxy_[l.proxy_id] = links_.size() - 1;
+  push(now_ + d, ev::link_up, proxy, l.proxy_id);
+  push(now_ + 2 * d, ev::link_up, agent, id);
+}
+
+void world::unsubscribe_all(std::uint32_t i) {
+  auto drop = [i](subject_map& m) {
+    for (auto& [subject, v] : m) std::erase_if(v, [i](const sub& x) { return x.node == i; });
+  };
+  if (nodes_[i].r == role::mgmt || nodes_[i].r == role::proxy) drop(backbone_);
+  else drop(host_bus_[static_cast<std::size_t>(nodes_[i].host)]);
+}
+
+void world::kill(std::uint32_t i) {
+  if (!nodes_[i].alive) return;
+  // The kernel resets the process's connections: the peers see them close.
+  for (link& l : links_) {
+    if (l.proxy == i && l.proxy_open) close_link(i, l.proxy_id);
+    if (l.agent == i && l.agent_open) close_link(i, l.agent_id);
+  }
+  nodes_[i].alive = false;
+  unsubscribe_all(i);
+}
+
+void world::restart_proxy(int p) {
+  std::uint32_t old = proxies_[static_cast<std::size_t>(p)];
+  kill(old);
+  auto self = nodes_[old].n->self();
+  proxies_[static_cast<std::size_t>(p)] =
+      add_node(std::make_unique<core::proxy>(self, rng_.next(), verifier_), role::proxy, p, p);
+  proxy_held_ever_[static_cast<std::size_t>(p)] = false;
+  start_node(proxies_[static_cast<std::size_t>(p)]);
+}
+
+bool world::step() {
+  if (queue_.empty()) return false;
+  event e = std::move(const_cast<event&>(queue_.top()));
+  queue_.pop();
+  now_ = e.t;
+  ++events_;
+  fire(e);
+  return true;
+}
+
+void world::fire(event& e) {
+  switch (e.kind) {
+    case ev::work: work(e.a); return;
+    case ev::fault: start_fault(e.a); return;
+    case ev::fault_end: end_fault(e.a); return;
+    case ev::sample:
+      sample();
+      push(now_ + 100 * ms, ev::sample, 0);
+      return;
+    case ev::restart: {
+      sim_node& s = nodes_[e.node];
+      if (s.r == role::agent) {
+        if (s.alive || agents_[static_cast<std::size_t>(s.host)] != e.node) return;
+        restart_host_agent(s.host);
+        start_node(agents_[static_cast<std::size_t>(s.host)]);
+      } else if (s.r == role::endpoint && !s.alive) {
+        auto self = s.n->self();
+        auto ep = std::make_unique<core::endpoint>(self, rng_.next());
+        ep->handle("echo");
+        std::uint32_t i = add_node(std::move(ep), role::endpoint, s.host, s.index);
+        endpoints_[static_cast<std::size_t>(s.host)][static_cast<std::size_t>(s.index)] = i;
+        start_node(i);
+      }
+      return;
+    }
+    default: break;
+  }
+  sim_node& s = nodes_[e.node];
+  if (!s.alive) return;
+  if (s.stalled_until > now_) {  // a stalled process handles nothing until it resumes
+    push(s.stalled_until, e.kind, e.node, e.a, std::move(e.frame));
+    return;
+  }
+  core::node* n = s.n.get();
+  switch (e.kind) {
+    case ev::bus:
+      switch (s.r) {
+        case role::mgmt: static_cast<core::mgmt*>(n)->on_bus({}, std::move(e.frame), now_); break;
+        case role::proxy: static_cast<core::proxy*>(n)->on_bus({}, std::move(e.frame), now_); break;
+        case role::agent: static_cast<core::agent*>(n)->on_bus({}, std::move(e.frame), now_); break;
+        case role::endpoint:
+          static_cast<core::endpoint*>(n)->on_bus({}, std::move(e.frame), now_);
+          break;
+      }
+      break;
+    case ev::link_frame:
+      if (s.r == role::agent) {
+        auto it = link_by_agent_.find(static_cast<std::uint64_t>(e.node) << 32 | e.a);
+        if (it != link_by_agent_.end() && links_[it->second].in_transit_to_agent > 0)
+          --links_[it->second].in_transit_to_agent;
+        static_cast<core::agent*>(n)->on_link_frame(e.a, std::move(e.frame), now_);
+      } else {
+        static_cast<core::proxy*>(n)->on_link_frame(e.a, std::move(e.frame), now_);
+      }
+      break;
+    case ev::link_up:
+      if (s.r == role::agent) static_cast<core::agent*>(n)->on_link_up(e.a, now_);
+      else static_cast<core::proxy*>(n)->on_link_up(e.a, now_);
+      break;
+    case ev::link_down:
+      if (s.r == role::agent) static_cast<core::agent*>(n)->on_link_down(e.a, now_);
+      else static_cast<core::proxy*>(n)->on_link_down(e.a, now_);
+      break;
+    case ev::flushed:
+      if (s.r == role::agent) static_cast<core::agent*>(n)->on_link_flushed(e.a, 1);
+      else static_cast<core::proxy*>(n)->on_link_flushed(e.a, 1);
+      break;
+    case ev::tick:
+      if (e.a != s.wake_gen) return;  // superseded by an earlier wake
+      s.wake = never;
+      n->tick(now_);
+      break;
+    default: return;
+  }
+  drain(e.node);
+}
+
+void world::work(std::size_t item) {
+  const workload_item& w = sc_.workload[item];
+  micros stop = w.stop < 0 ? sc_.duration : std::min(w.stop, sc_.duration);
+  if (!injecting_ || now_ >= stop) return;
+  push(now_ + w.every, ev::work, 0, item);
+
+  std::uint32_t from = 0;
+  if (w.from == "mgmt") {
+    from = mgmts_[rng_.below(mgmts_.size())];
+  } else if (w.from == "proxy") {
+    from = proxies_[rng_.below(proxies_.size())];
+  } else if (sc_.topo.hosts == 0) {
+    return;
+  } else {
+    std::size_t h = rng_.below(static_cast<std::uint64_t>(sc_.topo.hosts));
+    if (w.from == "agent") {
+      from = agents_[h];
+    } else {
+      if (endpoints_[h].empty()) return;
+      from = endpoints_[h][rng_.below(endpoints_[h].size())];
+    }
+  }
+  if (!nodes_[from].alive) return;
+  std::string to = w.to;
+  if (auto p = to.find("{host}"); p != std::string::npos && sc_.topo.hosts > 0)
+    to.replace(p, 6, host_names_[rng_.below(static_cast<std::uint64_t>(sc_.topo.hosts))]);
+  if (auto p = to.find("{ep}"); p != std::string::npos)
+    to.replace(p, 4,
+               "e" + std::to_string(1 + rng_.below(static_cast<std::uint64_t>(
+                                            std::max(1, sc_.topo.endpoints_per_host)))));
+  auto addr = address::parse(to);
+  if (!addr) return;  // the scenario parser checked the pattern
+  core::node* n = nodes_[from].n.get();
+  if (w.request) {
+    auto id = n->request(*addr, w.type, "{}", w.timeout, now_);
+    if (id) {
+      ++result_.requests;
+      bool any = addr->form() == scope::any || addr->form() == scope::host_any;
+      outcomes_[key_of(from, *id)] = any ? 2 : 0;  // bit 1: a request to an `any` form
+    }
+  } else if (n->send(*addr, w.type, "{}", now_)) {
+    ++result_.notifications;
+  }
+  drain(from);
+}
+
+void world::start_fault(std::size_t f) {
+  if (!injecting_) return;
+  const fault& x = sc_.faults[f];
+  trace_.line("{\"t\":" + std::to_string(now_) + ",\"ev\":\"fault\",\"kind\":\"" + x.kind +
+              "\",\"target\":" + std::to_string(x.target) + "}");
+  auto proxies_hit = [&] {
+    std::vector<int> v;
+    int n = static_cast<int>(proxies_.size());
+    for (int k = 0; k < (x.target < 0 ? n : std::min(x.count, n)); ++k)
+      v.push_back(x.target < 0 ? k : (x.target + k) % n);
+    return v;
+  };
+  auto hosts_hit = [&] {
+    std::vector<int> v;
+    int n = sc_.topo.hosts;
+    for (int k = 0; k < (x.target < 0 ? n : std::min(x.count, n)); ++k)
+      v.push_back(x.target < 0 ? k : (x.target + k) % n);
+    return v;
+  };
+  if (x.kind == "kill_proxy") {
+    for (int p : proxies_hit()) kill(proxies_[static_cast<std::size_t>(p)]);
+  } else if (x.kind == "restart_proxy") {
+    for (int p : proxies_hit()) restart_proxy(p);
+  } else if (x.kind == "drain_proxy") {
+    for (int p : proxies_hit()) {
+      std::uint32_t i = proxies_[static_cast<std::size_t>(p)];
+      if (!nodes_[i].alive) continue;
+      static_cast<core::proxy*>(nodes_[i].n.get())->drain(now_);
+      drain(i);
+    }
+  } else if (x.kind == "kill_agent") {
+    for (int h : hosts_hit()) {
+      std::uint32_t i = agents_[static_cast<std::size_t>(h)];
+      kill(i);
+      push(now_ + x.duration, ev::restart, i);
+    }
+  } else if (x.kind == "half_open") {
+    for (int h : hosts_hit()) {
+      std::uint32_t a = agents_[static_cast<std::size_t>(h)];
+      for (link& l : links_) {
+        if (l.agent != a || !l.agent_open) continue;
+        l.agent_open = false;  // the proxy's side stays up and writes into the void
+        push(now_, ev::link_down, a, l.agent_id);
+      }
+    }
+  } else if (x.kind == "partition_proxy") {
+    for (int p : proxies_hit()) partitioned_.insert(p);
+  } else if (x.kind == "latency_spike") {
+    latency_factor_ = x.factor;
+  } else if (x.kind == "stall_proxy") {
+    for (int p : proxies_hit())
+      nodes_[proxies_[static_cast<std::size_t>(p)]].stalled_until = now_ + x.duration;
+  } else if (x.kind == "slow_consumer") {
+    for (int p : proxies_hit()) slow_proxy_[p] = x.factor;
+  } else if (x.kind == "bus_outage") {
+    bus_down_ = true;
+  } else if (x.kind == "endpoint_churn") {
+    int left = x.count;
+    for (int h = std::max(0, x.target); h < sc_.topo.hosts && left > 0; ++h) {
+      for (std::uint32_t e : endpoints_[static_cast<std::size_t>(h)]) {
+        if (left-- <= 0) break;
+        if (!nodes_[e].alive) continue;
+        static_cast<core::endpoint*>(nodes_[e].n.get())->stop(now_);
+        drain(e);
+        kill(e);
+        push(now_ + x.duration, ev::restart, e);
+      }
+    }
+    return;
+  }
+  if (x.duration > 0) push(now_ + x.duration, ev::fault_end, 0, f);
+}
+
+void world::end_fault(std::size_t f) {
+  const fault& x = sc_.faults[f];
+  if (x.kind == "partition_proxy") partitioned_.clear();
+  else if (x.kind == "latency_spike") latency_factor_ = 1.0;
+  else if (x.kind == "slow_consumer") slow_proxy_.clear();
+  else if (x.kind == "bus_outage") bus_down_ = false;
+}
+
+void world::heal() {
+  healed_ = true;
+  injecting_ = false;
+  partitioned_.clear();
+  bus_down_ = false;
+  latency_factor_ = 1.0;
+  slow_proxy_.clear();
+  for (std::size_t p = 0; p < proxies_.size(); ++p)
+    if (!nodes_[proxies_[p]].alive) restart_proxy(static_cast<int>(p));
+  for (std::size_t h = 0; h < agents_.size(); ++h) {
+    std::uint32_t a = agents_[h];
+    if (!nodes_[a].alive) {
+      restart_host_agent(static_cast<int>(h));
+      start_node(agents_[h]);
+    }
+  }
+  for (auto& s : nodes_) s.stalled_until = 0;
+  for (auto& eps : endpoints_)
+    for (std::uint32_t e : eps)
+      if (!nodes_[e].alive) push(now_, ev::restart, e);
+  trace_.line("{\"t\":" + std::to_string(now_) + ",\"ev\":\"heal\"}");
+}
+
+bool world::all_attached() const {
+  for (std::uint32_t a : agents_) {
+    const auto* ag = static_cast<const core::agent*>(nodes_[a].n.get());
+    if (!nodes_[a].alive || ag->status() != core::agent::link_status::up) return false;
+    auto p = proxy_by_name_.find(ag->proxy_target());
+    if (p == proxy_by_name_.end()) return false;
+    const auto* px = static_cast<const core::proxy*>(nodes_[proxies_[static_cast<std::size_t>(p->second)]].n.get());
+    if (!px->holds(ag->self().host())) return false;
+  }
+  return true;
+}
+
+bool world::directories_converged() const {
+  for (std::uint32_t m : mgmts_) {
+    const auto& dir = static_cast<const core::mgmt*>(nodes_[m].n.get())->directory();
+    if (dir.hosts() != agents_.size()) return false;
+    for (std::uint32_t a : agents_) {
+      const auto* ag = static_cast<const core::agent*>(nodes_[a].n.get());
+      const auto* r = dir.find(ag->self().host());
+      auto p = proxy_by_name_.find(ag->proxy_target());
+      if (!r || p == proxy_by_name_.end()) return false;
+      if (r->proxy != nodes_[proxies_[static_cast<std::size_t>(p->second)]].n->self().str()) return false;
+    }
+  }
+  return true;
+}
+
+void world::sample() {
+  for (std::size_t p = 0; p < proxies_.size(); ++p) {
+    const sim_node& s = nodes_[proxies_[p]];
+    if (s.alive && static_cast<const core::proxy*>(s.n.get())->attached() > 0)
+      proxy_held_ever_[p] = true;
+  }
+  // Fenced ownership, every 500 ms: two proxies that both hear the backbone must not
+  // both route a host for longer than the fencing settle time.
+  if (now_ % (500 * ms) < 100 * ms) {
+    constexpr micros settle = 2 * seconds;
+    for (std::size_t h = 0; h < agents_.size(); ++h) {
+      int holders = 0;
+      for (std::size_t p = 0; p < proxies_.size(); ++p) {
+        const sim_node& s = nodes_[proxies_[p]];
+        if (s.alive && !partitioned_.contains(static_cast<int>(p)) && !bus_down_ &&
+            static_cast<const core::proxy*>(s.n.get())->holds(host_names_[h]))
+          ++holders;
+      }
+      int hi = static_cast<int>(h);
+      if (holders < 2) {
+        double_owned_since_.erase(hi);
+      } else if (auto it = double_owned_since_.find(hi); it == double_owned_since_.end()) {
+        double_owned_since_[hi] = now_;
+      } else if (now_ - it->second > settle) {
+        violation("double_ownership", host_names_[h] + " routed by " + std::to_string(holders) +
+                                          " proxies for " + std::to_string((now_ - it->second) / ms) +
+                                          " ms");
+        it->second = now_;  // report again only after another full window
+      }
+    }
+  }
+  if (healed_) {
+    if (result_.reattach_time < 0 && all_attached()) result_.reattach_time = now_ - liveness_start_;
+    if (result_.converge_time < 0 && directories_converged())
+      result_.converge_time = now_ - liveness_start_;
+  }
+}
+
+void world::violation(const std::string& name, const std::string& detail) {
+  bool first = result_.violations.insert(name).second;
+  if (first || result_.failures.size() < 10)
+    result_.failures.push_back(name + " at t=" + std::to_string(now_ / ms) + "ms: " + detail);
+}
+
+void world::on_deliver(std::uint32_t i, const message& m) {
+  ++result_.deliveries;
+  const address& self = nodes_[i].n->self();
+  trace_.line("{\"t\":" + std::to_string(now_) + ",\"ev\":\"deliver\",\"at\":\"" + self.str() +
+              "\",\"from\":\"" + m.from.str() + "\",\"id\":" + std::to_string(m.id) +
+              ",\"kind\":\"" + std::string(to_string(m.kind)) + "\"}");
+  if (m.kind == msg_kind::error) return;  // an error answering one of its notifications
+  if (!is_member(self, m.to))
+    violation("non_member_delivery", m.to.str() + " delivered at " + self.str());
+  std::uint64_t from = fnv(m.from.str());
+  if (!delivered_.insert({i, from, m.id}).second)
+    violation("duplicate_delivery", "message " + std::to_string(m.id) + " from " + m.from.str() +
+                                        " delivered twice at " + self.str());
+  if (m.to.form() != scope::all && m.to.form() != scope::host_all &&
+      ++unicast_deliveries_[from ^ (m.id * 0x9e3779b97f4a7c15ull)] > 1)
+    violation("duplicate_delivery", "message " + std::to_string(m.id) + " to " + m.to.str() +
+                                        " delivered more than once in the fleet");
+}
+
+void world::on_complete(std::uint32_t i, const act::complete& c) {
+  auto it = outcomes_.find(key_of(i, c.request));
+  trace_.line("{\"t\":" + std::to_string(now_) + ",\"ev\":\"complete\",\"at\":\"" +
+              nodes_[i].n->self().str() + "\",\"id\":" + std::to_string(c.request) + ",\"code\":\"" +
+              code_name(c.code) + "\",\"replies\":" + std::to_string(c.replies.size()) + "}");
+  if (it == outcomes_.end()) {
+    violation("outcome_count", "completion of unknown request " + std::to_string(c.request));
+    return;
+  }
+  if (it->second & 1) {
+    violation("outcome_count", "request " + std::to_string(c.request) + " of " +
+                                   nodes_[i].n->self().str() + " completed twice");
+    return;
+  }
+  it->second |= 1;
+  if (c.code == errc{}) ++result_.ok;
+  else if (c.code == errc::timeout) ++result_.timeouts;
+  else if (c.code == errc::unreachable) ++result_.unreachable;
+  else ++result_.other_errors;
+  // An `any` request bounced by a proxy that never held an agent: it took an `any` it
+  // could not serve.
+  if ((it->second & 2) && c.code == errc::unreachable && !c.replies.empty() &&
+      c.replies[0].from.type() == role::proxy) {
+    for (std::size_t p = 0; p < proxies_.size(); ++p) {
+      if (nodes_[proxies_[p]].n->self() == c.replies[0].from && !proxy_held_ever_[p] &&
+          all_attached())
+        violation("swallowed_any", c.replies[0].from.str() + " took an any with no agents");
+    }
+  }
+}
+
+void world::run_until(micros t) {
+  while (!queue_.empty() && queue_.top().t <= t) step();
+  now_ = std::max(now_, t);
+}
+
+run_result world::run() {
+  for (std::size_t w = 0; w < sc_.workload.size(); ++w) push(sc_.workload[w].start, ev::work, 0, w);
+  for (std::size_t f = 0; f < sc_.faults.size(); ++f) push(sc_.faults[f].at, ev::fault, 0, f);
+  push(0, ev::sample, 0);
+  run_until(sc_.duration);
+  liveness_start_ = now_;
+  heal();
+  run_until(sc_.duration + sc_.liveness);
+  result_.simulated = now_;
+  result_.events = events_;
+  result_.trace_hash = trace_.hash();
+
+  for (const auto& [key, state] : outcomes_)
+    if (!(state & 1)) violation("outcome_count", "a request never completed");
+
+  auto fail = [&](std::string why) { result_.failures.push_back(std::move(why)); };
+  if (sc_.expect.violation) {
+    // A negative scenario passes only when exactly the expected violation was reported.
+    bool exact = result_.violations.size() == 1 && result_.violations.contains(*sc_.expect.violation);
+    result_.pass = exact;
+    if (exact) result_.failures.clear();
+    else fail("expected exactly the violation " + *sc_.expect.violation);
+    return result_;
+  }
+  const double n = static_cast<double>(std::max<std::uint64_t>(result_.requests, 1));
+  auto ratio = [n](std::uint64_t part) { return static_cast<double>(part) / n; };
+  const expectations& ex = sc_.expect;
+  if (ex.min_ok_ratio && ratio(result_.ok) < *ex.min_ok_ratio)
+    fail("ok ratio " + std::to_string(ratio(result_.ok)) + " < " + std::to_string(*ex.min_ok_ratio));
+  if (ex.max_timeout_ratio && ratio(result_.timeouts) > *ex.max_timeout_ratio)
+    fail("timeout ratio " + std::to_string(ratio(result_.timeouts)) + " > " +
+         std::to_string(*ex.max_timeout_ratio));
+  if (ex.min_unreachable_ratio && ratio(result_.unreachable) < *ex.min_unreachable_ratio)
+    fail("unreachable ratio " + std::to_string(ratio(result_.unreachable)) + " < " +
+         std::to_string(*ex.min_unreachable_ratio));
+  if (ex.reattach_within &&
+      (result_.reattach_time < 0 || result_.reattach_time > *ex.reattach_within))
+    fail("agents not all attached within " + std::to_string(*ex.reattach_within / ms) + " ms");
+  if (ex.converge_within &&
+      (result_.converge_time < 0 || result_.converge_time > *ex.converge_within))
+    fail("directories not converged within " + std::to_string(*ex.converge_within / ms) + " ms");
+  result_.pass = result_.violations.empty() && result_.failures.empty();
+  return result_;
+}
+
+run_result run_scenario(const scenario& sc, std::uint64_t seed, const std::string& trace_path) {
+  std::FILE* out = nullptr;
+  if (!trace_path.empty()) {
+    out = std::fopen(trace_path.c_str(), "w");
+    if (!out) throw std::runtime_error("cannot write trace file " + trace_path);
+  }
+  trace_sink trace(out);
+  run_result r;
+  {
+    world w(sc, seed, trace);
+    r = w.run();
+  }
+  if (out) std::fclose(out);
+  return r;
+}
+
+}  // namespace ccp::sim

@@ -1,0 +1,219 @@
+#pragma once
+// The deterministic simulator: a discrete-event loop hosting the unchanged core roles.
+//
+// Events are ordered by (virtual time, sequence number); one seeded generator (ours)
+// makes every choice the simulator itself makes (latency jitter, queue-group member,
+// workload targets). No wall clock, no unordered-container iteration reaches a decision
+// or the trace, so the same seed, scenario and binary give a byte-identical trace.
+//
+// Buses deliver after a per-bus latency, with queue groups (one member chosen per group)
+// and plain fan-out; links are ordered, with latency and jitter, and can be closed on one
+// side only (half-open). Faults from the scenario's timeline act on processes, links and
+// buses; the liveness phase heals them all. The checker watches every delivery and
+// outcome for the invariants of DESIGN.md.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <queue>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "core/agent.hpp"
+#include "core/endpoint.hpp"
+#include "core/mgmt.hpp"
+#include "core/proxy.hpp"
+#include "sim/scenario.hpp"
+
+namespace ccp::sim {
+
+// What a run measured and whether it passed.
+struct run_result {
+  std::string scenario;
+  std::uint64_t seed = 0;
+  bool pass = false;
+  std::vector<std::string> failures;  // human-readable reasons, first few
+  std::set<std::string> violations;   // invariant names reported by the checker
+  std::uint64_t trace_hash = 0;
+  std::uint64_t events = 0;
+  std::uint64_t requests = 0, ok = 0, timeouts = 0, unreachable = 0, other_errors = 0;
+  std::uint64_t notifications = 0, deliveries = 0;
+  micros reattach_time = -1;  // liveness phase: until every agent was attached again
+  micros converge_time = -1;  // liveness phase: until every directory matched the routes
+  micros simulated = 0;
+  std::size_t processes = 0;
+};
+
+// FNV-1a over the trace lines: the fingerprint a run prints.
+class trace_sink {
+ public:
+  explicit trace_sink(std::FILE* out = nullptr) : out_(out) {}
+  void line(const std::string& s);
+  [[nodiscard]] std::uint64_t hash() const { return hash_; }
+
+ private:
+  std::FILE* out_;
+  std::uint64_t hash_ = 14695981039346656037ull;
+};
+
+class world {
+ public:
+  world(const scenario& sc, std::uint64_t seed, trace_sink& trace);
+  ~world();
+  world(const world&) = delete;
+  world& operator=(const world&) = delete;
+
+  // Runs the fault phase, heals, runs the liveness phase and checks expectations.
+  run_result run();
+
+  // For benchmarks: run until virtual time `t` (no phases, no checks).
+  void run_until(micros t);
+  [[nodiscard]] std::uint64_t events() const { return events_; }
+  [[nodiscard]] std::size_t process_count() const { return nodes_.size(); }
+
+ private:
+  enum class ev : std::uint8_t {
+    bus,         // node receives `frame` on a bus
+    link_frame,  // node receives `frame` on link `a`
+    link_up,     // node's link `a` is up
+    link_down,   // node's link `a` went down
+    flushed,     // node's link `a` wrote a frames
+    tick,        // node's timer (valid when a == node's wake generation)
+    work,        // workload item `a` sends
+    fault,       // fault `a` starts
+    fault_end,   // fault `a` ends
+    restart,     // node slot `node` restarts (agent or endpoint)
+    sample,      // periodic checks
+  };
+  struct event {
+    micros t;
+    std::uint64_t seq;
+    ev kind;
+    std::uint32_t node;
+    std::uint64_t a;
+    core::frame_buf frame;
+  };
+  struct later {
+    bool operator()(const event& x, const event& y) const {
+      return x.t != y.t ? x.t > y.t : x.seq > y.seq;
+    }
+  };
+  struct sim_node {
+    std::unique_ptr<core::node> n;
+    core::role r = core::role::endpoint;
+    int host = -1;   // host index for agents and endpoints, proxy index for proxies
+    int index = 0;   // index within its role
+    bool alive = true;
+    micros stalled_until = 0;
+    micros wake = core::never;
+    std::uint64_t wake_gen = 0;
+  };
+  struct sub {
+    std::uint32_t node;
+    std::string queue;
+  };
+  struct link {
+    std::uint32_t agent = 0;
+    core::link_id agent_id = 0;
+    std::uint32_t proxy = 0;
+    core::link_id proxy_id = 0;
+    bool agent_open = true;
+    bool proxy_open = true;
+    micros last_to_proxy = 0;  // FIFO: arrivals never overtake
+    micros last_to_agent = 0;
+    std::size_t in_transit_to_agent = 0;
+  };
+  using subject_map = std::unordered_map<std::string, std::vector<sub>>;
+
+  void build();
+  std::uint32_t add_node(std::unique_ptr<core::node> n, core::role r, int host, int index);
+  void start_node(std::uint32_t i);
+  void push(micros t, ev kind, std::uint32_t node, std::uint64_t a = 0, core::frame_buf f = {});
+  bool step();
+  void fire(event& e);
+  void drain(std::uint32_t i);  // executes a node's actions
+  void reschedule(std::uint32_t i);
+  void publish(std::uint32_t from, core::bus_kind bus, const std::string& subject,
+               const core::frame_ptr& frame);
+  void send_on_link(std::uint32_t from, core::link_id id, const core::frame_ptr& frame);
+  void close_link(std::uint32_t from, core::link_id id);
+  void dial(std::uint32_t agent, core::link_id id, const std::string& target);
+  void kill(std::uint32_t i);
+  void restart_proxy(int p);
+  void restart_host_agent(int h);
+  void unsubscribe_all(std::uint32_t i);
+  void work(std::size_t item);
+  void start_fault(std::size_t f);
+  void end_fault(std::size_t f);
+  void heal();
+  void sample();
+  micros link_delay();
+
+  // Checker.
+  void on_deliver(std::uint32_t i, const core::message& m);
+  void on_complete(std::uint32_t i, const core::act::complete& c);
+  void violation(const std::string& name, const std::string& detail);
+  [[nodiscard]] bool all_attached() const;
+  [[nodiscard]] bool directories_converged() const;
+
+  scenario sc_;
+  std::uint64_t seed_;
+  trace_sink& trace_;
+  core::rng rng_;
+  micros now_ = 0;
+  std::uint64_t seq_ = 0;
+  std::uint64_t events_ = 0;
+  std::priority_queue<event, std::vector<event>, later> queue_;
+
+  std::vector<sim_node> nodes_;
+  std::vector<std::uint32_t> mgmts_, proxies_, agents_;  // current node of each slot
+  std::vector<std::vector<std::uint32_t>> endpoints_;    // per host
+  std::vector<int> agent_starts_;                        // per host: agent processes started
+  std::vector<std::string> host_names_, proxy_names_;
+  std::unordered_map<std::string, int> proxy_by_name_;
+  subject_map backbone_;
+  std::vector<subject_map> host_bus_;
+  std::vector<link> links_;
+  std::unordered_map<std::uint64_t, std::size_t> link_by_agent_;  // (node << 32 | id)
+  std::unordered_map<core::link_id, std::size_t> link_by_proxy_;
+  core::link_id next_proxy_link_ = 1;
+  core::shared_secret_verifier verifier_{"sim-secret"};
+  core::sabotage sabotage_;
+
+  // Fault state.
+  std::set<int> partitioned_;  // proxy indexes cut from the backbone
+  bool bus_down_ = false;
+  double latency_factor_ = 1.0;
+  std::map<int, double> slow_proxy_;  // proxy index -> flush slowdown
+  bool healed_ = false;
+  bool injecting_ = true;
+
+  // Checker state.
+  struct delivery_key {
+    std::uint32_t receiver;
+    std::uint64_t from;
+    std::uint64_t id;
+    bool operator==(const delivery_key&) const = default;
+  };
+  struct delivery_hash {
+    std::size_t operator()(const delivery_key& k) const {
+      return k.receiver * 0x9e3779b97f4a7c15ull ^ k.from * 0xbf58476d1ce4e5b9ull ^ k.id;
+    }
+  };
+  std::unordered_set<delivery_key, delivery_hash> delivered_;
+  std::unordered_map<std::uint64_t, int> unicast_deliveries_;  // hash(from,id) -> count
+  std::unordered_map<std::uint64_t, std::uint8_t> outcomes_;   // hash(node,id) -> completions
+  std::vector<bool> proxy_held_ever_;
+  std::map<int, micros> double_owned_since_;  // host -> since when (both proxies connected)
+  run_result result_;
+  micros liveness_start_ = 0;
+};
+
+// Runs one scenario with one seed. `trace_path` empty: hash only.
+run_result run_scenario(const scenario& sc, std::uint64_t seed, const std::string& trace_path = {});
+
+}  // namespace ccp::sim
