@@ -38,7 +38,9 @@ std::string percent(std::uint64_t part, std::uint64_t whole) {
   return buf;
 }
 
-std::string millis(core::micros t) { return t < 0 ? "never" : std::to_string(t / core::ms) + "ms"; }
+std::string millis(core::micros t) {
+  return t < 0 ? "never" : std::to_string(t / core::ms) + "ms";
+}
 
 }  // namespace
 
@@ -113,10 +115,9 @@ int sim_main(std::span<const std::string_view> args, std::ostream& out, std::ost
       out << (r.pass ? "PASS " : "FAIL ") << sc.name << " seed=" << seed << " hash=" << hash
           << " processes=" << r.processes << " requests=" << r.requests
           << " ok=" << percent(r.ok, r.requests) << " timeout=" << percent(r.timeouts, r.requests)
-          << " unreachable=" << percent(r.unreachable, r.requests)
-          << " deliveries=" << r.deliveries << " reattach=" << millis(r.reattach_time)
-          << " converge=" << millis(r.converge_time) << " events=" << r.events
-          << " wall=" << secs;
+          << " unreachable=" << percent(r.unreachable, r.requests) << " deliveries=" << r.deliveries
+          << " reattach=" << millis(r.reattach_time) << " converge=" << millis(r.converge_time)
+          << " events=" << r.events << " wall=" << secs;
       if (sc.expect.violation) out << " expected_violation=" << *sc.expect.violation;
       out << '\n';
       if (r.pass) {
@@ -124,7 +125,8 @@ int sim_main(std::span<const std::string_view> args, std::ostream& out, std::ost
         continue;
       }
       ++failed;
-      for (const auto& f : r.failures) out << "    " << f << '\n';
+      for (const auto& f : r.failures)
+        out << "    " << f << '\n';
       out << "    replay: ccp sim " << file << " --seed " << seed << " --trace ccp-trace-"
           << sc.name << "-" << seed << ".jsonl\n";
     }

@@ -283,6 +283,12 @@ void agent::to_endpoints(frame_buf f, const frame_header& h, micros now) {
       return;
     case scope::all:
     case scope::host_all:
+      // This agent is the whole of a host group: with no endpoint, say so at once. (For
+      // a fleet-wide `all`, other hosts may still answer.)
+      if (endpoints_.empty() && to.form == scope::host_all) {
+        bounce(h, errc::unreachable, "no endpoint on host " + std::string(self_.host()), now);
+        return;
+      }
       for (const auto& [id, reg] : endpoints_) {
         publish_to(id);
         if (sabotage_.duplicate_delivery) publish_to(id);

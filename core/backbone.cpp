@@ -36,6 +36,7 @@ void backbone_node::announce(std::string_view subject, std::string_view type, st
 
 void backbone_node::control(const frame_header& h, micros now) {
   std::string proxy = to_string(h.from);
+  // Every control body is a flat JSON object ("{}" when it carries nothing).
   auto body = parse_flat_json(h.body);
   if (!body) {
     ++stats_.malformed;
@@ -70,6 +71,7 @@ void backbone_node::control(const frame_header& h, micros now) {
       m.kind = msg_kind::request;
       m.to = address::from_view(h.from);
       m.type = "ccp.sync";
+      m.body = "{}";
       m.ttl_ms = static_cast<std::uint32_t>(idle_timeout / ms);
       if (auto id = originate_internal(std::move(m), now)) sync_requests_[*id] = {proxy, now};
     }

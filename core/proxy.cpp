@@ -40,6 +40,7 @@ proxy::proxy(address self, std::uint64_t seed, const credential_verifier& verifi
 void proxy::start(micros now) {
   subscribe_backbone();
   started_ = last_own_heartbeat_ = now;
+  update_group_subscriptions();  // none while we hold no agents (unless sabotaged)
   next_heartbeat_ = now;
   next_link_scan_ = now + heartbeat_interval;
 }

@@ -44,10 +44,10 @@ constexpr std::array<std::string_view, 3> proxy_orders = {"rotate", "shuffle", "
 constexpr std::array<std::string_view, 4> roles = {"mgmt", "proxy", "agent", "endpoint"};
 constexpr std::array<std::string_view, 2> send_kinds = {"request", "notification"};
 constexpr std::array<std::string_view, 2> op_types = {"echo", "ping"};
-constexpr std::array<std::string_view, 11> fault_kinds = {
-    "kill_proxy",    "restart_proxy",   "drain_proxy",   "kill_agent",
-    "half_open",     "partition_proxy", "latency_spike", "stall_proxy",
-    "slow_consumer", "bus_outage",      "endpoint_churn"};
+constexpr std::array<std::string_view, 12> fault_kinds = {
+    "kill_proxy",    "restart_proxy",   "drain_proxy",    "kill_agent",
+    "half_open",     "partition_proxy", "latency_spike",  "stall_proxy",
+    "slow_consumer", "bus_outage",      "endpoint_churn", "kill_mgmt"};
 // Faults whose target is a proxy index, a host index, or that need a positive duration.
 constexpr std::array<std::string_view, 6> proxy_faults = {"kill_proxy",  "restart_proxy",
                                                           "drain_proxy", "partition_proxy",
@@ -361,6 +361,9 @@ void read_fault(std::string& error, const json& j, std::string path, const scena
     f.integer_into("target", -1, s.topo.proxies - 1, x.target, false,
                    "an integer from -1 to " + std::to_string(s.topo.proxies - 1) +
                        " (a proxy index, or -1 for all)");
+  else if (x.kind == "kill_mgmt")
+    f.integer_into("target", 0, s.topo.mgmt - 1, x.target, false,
+                   "an integer from 0 to " + std::to_string(s.topo.mgmt - 1) + " (a mgmt index)");
   else if (contains(host_faults, x.kind))
     f.integer_into("target", -1, s.topo.hosts - 1, x.target, false,
                    "an integer from -1 to " + std::to_string(s.topo.hosts - 1) +

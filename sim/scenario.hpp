@@ -54,7 +54,8 @@ struct fault {
   // backbone for `duration`), latency_spike (links x `factor` for `duration`), stall_proxy
   // (stops handling events for `duration`), slow_consumer (a proxy's link queue drains
   // `factor` times slower), bus_outage (backbone delivers nothing for `duration`),
-  // endpoint_churn (`count` endpoints stop and come back after `duration`).
+  // endpoint_churn (`count` endpoints stop and come back after `duration`), kill_mgmt
+  // (mgmt node `target` dies; restarted at heal).
   std::string kind;
   int target = 0;  // proxy index or host index; -1 = all
   int count = 1;   // how many targets (hosts/endpoints), starting at `target`

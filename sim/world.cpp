@@ -32,7 +32,9 @@ address must(std::expected<address, parse_error> a) {
   return *a;
 }
 
-std::string code_name(errc c) { return c == errc{} ? "ok" : std::string(to_string(c)); }
+std::string code_name(errc c) {
+  return c == errc{} ? "ok" : std::string(to_string(c));
+}
 
 }  // namespace
 
@@ -74,17 +76,26 @@ std::uint32_t world::add_node(std::unique_ptr<core::node> n, role r, int host, i
 void world::start_node(std::uint32_t i) {
   sim_node& s = nodes_[i];
   switch (s.r) {
-    case role::mgmt: static_cast<core::mgmt*>(s.n.get())->start(now_); break;
-    case role::proxy: static_cast<core::proxy*>(s.n.get())->start(now_); break;
-    case role::agent: static_cast<core::agent*>(s.n.get())->start(now_); break;
-    case role::endpoint: static_cast<core::endpoint*>(s.n.get())->start(now_); break;
+    case role::mgmt:
+      static_cast<core::mgmt*>(s.n.get())->start(now_);
+      break;
+    case role::proxy:
+      static_cast<core::proxy*>(s.n.get())->start(now_);
+      break;
+    case role::agent:
+      static_cast<core::agent*>(s.n.get())->start(now_);
+      break;
+    case role::endpoint:
+      static_cast<core::endpoint*>(s.n.get())->start(now_);
+      break;
   }
   drain(i);
 }
 
 void world::build() {
   const topology& t = sc_.topo;
-  for (int i = 0; i < t.hosts; ++i) host_names_.push_back(host_name(i));
+  for (int i = 0; i < t.hosts; ++i)
+    host_names_.push_back(host_name(i));
   host_bus_.resize(static_cast<std::size_t>(t.hosts));
   for (int j = 0; j < t.mgmt; ++j) {
     auto self = must(address::one(role::mgmt, "mgmt-" + std::to_string(j + 1) + ".sim",
@@ -111,12 +122,14 @@ void world::build() {
                                     "e" + std::to_string(k + 1)));
       auto e = std::make_unique<core::endpoint>(self, rng_.next());
       e->handle("echo");
-      endpoints_[static_cast<std::size_t>(h)].push_back(add_node(std::move(e), role::endpoint, h, k));
+      endpoints_[static_cast<std::size_t>(h)].push_back(
+          add_node(std::move(e), role::endpoint, h, k));
     }
   }
   for (std::uint32_t i = 0; i < nodes_.size(); ++i)
     if (nodes_[i].r != role::agent) start_node(i);
-  for (std::uint32_t a : agents_) start_node(a);
+  for (std::uint32_t a : agents_)
+    start_node(a);
   result_.processes = nodes_.size();
 }
 
@@ -227,8 +240,10 @@ void world::publish(std::uint32_t from, bus_kind bus, const std::string& subject
     }
     auto g = std::find_if(groups.begin(), groups.end(),
                           [&](const auto& x) { return *x.first == s.queue; });
-    if (g == groups.end()) groups.push_back({&s.queue, {s.node}});
-    else g->second.push_back(s.node);
+    if (g == groups.end())
+      groups.push_back({&s.queue, {s.node}});
+    else
+      g->second.push_back(s.node);
   }
   for (const auto& [q, members] : groups)
     push(now_ + lat, ev::bus, members[rng_.below(members.size())], 0,
@@ -245,7 +260,8 @@ void world::send_on_link(std::uint32_t from, link_id id, const frame_ptr& frame)
     push(now_ + d, ev::flushed, from, id);
     if (!l.proxy_open) return;  // the proxy's side is gone: into the void
     l.last_to_proxy = std::max(now_ + d, l.last_to_proxy);
-    push(l.last_to_proxy, ev::link_frame, l.proxy, l.proxy_id, std::make_shared<std::string>(*frame));
+    push(l.last_to_proxy, ev::link_frame, l.proxy, l.proxy_id,
+         std::make_shared<std::string>(*frame));
     return;
   }
   auto it = link_by_proxy_.find(id);
@@ -255,11 +271,16 @@ void world::send_on_link(std::uint32_t from, link_id id, const frame_ptr& frame)
   double slow = 1.0;
   if (auto s = slow_proxy_.find(nodes_[from].host); s != slow_proxy_.end()) slow = s->second;
   push(now_ + static_cast<micros>(static_cast<double>(d) * slow), ev::flushed, from, id);
+  // The proxy's write queue: frames handed to the host and not yet written. The core
+  // bounds it with link_queue_frames (plus a few control frames).
+  if (++l.unwritten_by_proxy > 2 * link_queue_frames && !l.reported) {
+    l.reported = true;
+    violation("unbounded_queue",
+              "link to " + host_names_[static_cast<std::size_t>(nodes_[l.agent].host)] + " holds " +
+                  std::to_string(l.unwritten_by_proxy) + " unwritten frames");
+  }
   if (!l.agent_open) return;
   l.last_to_agent = std::max(now_ + d, l.last_to_agent);
-  if (++l.in_transit_to_agent > 2 * link_queue_frames)
-    violation("unbounded_queue", "link to " + host_names_[static_cast<std::size_t>(nodes_[l.agent].host)] +
-                                     " holds " + std::to_string(l.in_transit_to_agent) + " frames");
   push(l.last_to_agent, ev::link_frame, l.agent, l.agent_id, std::make_shared<std::string>(*frame));
 }
 
@@ -291,7 +312,8 @@ void world::close_link(std::uint32_t from, link_id id) {
 void world::dial(std::uint32_t agent, link_id id, const std::string& target) {
   micros d = link_delay();
   auto p = proxy_by_name_.find(target);
-  std::uint32_t proxy = p == proxy_by_name_.end() ? 0 : proxies_[static_cast<std::size_t>(p->second)];
+  std::uint32_t proxy =
+      p == proxy_by_name_.end() ? 0 : proxies_[static_cast<std::size_t>(p->second)];
   if (p == proxy_by_name_.end() || !nodes_[proxy].alive) {
     push(now_ + d, ev::link_down, agent, id);  // connection refused
     return;
@@ -310,10 +332,13 @@ void world::dial(std::uint32_t agent, link_id id, const std::string& target) {
 
 void world::unsubscribe_all(std::uint32_t i) {
   auto drop = [i](subject_map& m) {
-    for (auto& [subject, v] : m) std::erase_if(v, [i](const sub& x) { return x.node == i; });
+    for (auto& [subject, v] : m)
+      std::erase_if(v, [i](const sub& x) { return x.node == i; });
   };
-  if (nodes_[i].r == role::mgmt || nodes_[i].r == role::proxy) drop(backbone_);
-  else drop(host_bus_[static_cast<std::size_t>(nodes_[i].host)]);
+  if (nodes_[i].r == role::mgmt || nodes_[i].r == role::proxy)
+    drop(backbone_);
+  else
+    drop(host_bus_[static_cast<std::size_t>(nodes_[i].host)]);
 }
 
 void world::kill(std::uint32_t i) {
@@ -349,9 +374,15 @@ bool world::step() {
 
 void world::fire(event& e) {
   switch (e.kind) {
-    case ev::work: work(e.a); return;
-    case ev::fault: start_fault(e.a); return;
-    case ev::fault_end: end_fault(e.a); return;
+    case ev::work:
+      work(e.a);
+      return;
+    case ev::fault:
+      start_fault(e.a);
+      return;
+    case ev::fault_end:
+      end_fault(e.a);
+      return;
     case ev::sample:
       sample();
       push(now_ + 100 * ms, ev::sample, 0);
@@ -372,7 +403,8 @@ void world::fire(event& e) {
       }
       return;
     }
-    default: break;
+    default:
+      break;
   }
   sim_node& s = nodes_[e.node];
   if (!s.alive) return;
@@ -384,9 +416,15 @@ void world::fire(event& e) {
   switch (e.kind) {
     case ev::bus:
       switch (s.r) {
-        case role::mgmt: static_cast<core::mgmt*>(n)->on_bus({}, std::move(e.frame), now_); break;
-        case role::proxy: static_cast<core::proxy*>(n)->on_bus({}, std::move(e.frame), now_); break;
-        case role::agent: static_cast<core::agent*>(n)->on_bus({}, std::move(e.frame), now_); break;
+        case role::mgmt:
+          static_cast<core::mgmt*>(n)->on_bus({}, std::move(e.frame), now_);
+          break;
+        case role::proxy:
+          static_cast<core::proxy*>(n)->on_bus({}, std::move(e.frame), now_);
+          break;
+        case role::agent:
+          static_cast<core::agent*>(n)->on_bus({}, std::move(e.frame), now_);
+          break;
         case role::endpoint:
           static_cast<core::endpoint*>(n)->on_bus({}, std::move(e.frame), now_);
           break;
@@ -394,32 +432,39 @@ void world::fire(event& e) {
       break;
     case ev::link_frame:
       if (s.r == role::agent) {
-        auto it = link_by_agent_.find(static_cast<std::uint64_t>(e.node) << 32 | e.a);
-        if (it != link_by_agent_.end() && links_[it->second].in_transit_to_agent > 0)
-          --links_[it->second].in_transit_to_agent;
         static_cast<core::agent*>(n)->on_link_frame(e.a, std::move(e.frame), now_);
       } else {
         static_cast<core::proxy*>(n)->on_link_frame(e.a, std::move(e.frame), now_);
       }
       break;
     case ev::link_up:
-      if (s.r == role::agent) static_cast<core::agent*>(n)->on_link_up(e.a, now_);
-      else static_cast<core::proxy*>(n)->on_link_up(e.a, now_);
+      if (s.r == role::agent)
+        static_cast<core::agent*>(n)->on_link_up(e.a, now_);
+      else
+        static_cast<core::proxy*>(n)->on_link_up(e.a, now_);
       break;
     case ev::link_down:
-      if (s.r == role::agent) static_cast<core::agent*>(n)->on_link_down(e.a, now_);
-      else static_cast<core::proxy*>(n)->on_link_down(e.a, now_);
+      if (s.r == role::agent)
+        static_cast<core::agent*>(n)->on_link_down(e.a, now_);
+      else
+        static_cast<core::proxy*>(n)->on_link_down(e.a, now_);
       break;
     case ev::flushed:
-      if (s.r == role::agent) static_cast<core::agent*>(n)->on_link_flushed(e.a, 1);
-      else static_cast<core::proxy*>(n)->on_link_flushed(e.a, 1);
+      if (s.r == role::agent) {
+        static_cast<core::agent*>(n)->on_link_flushed(e.a, 1);
+      } else {
+        if (auto it = link_by_proxy_.find(e.a); it != link_by_proxy_.end())
+          --links_[it->second].unwritten_by_proxy;
+        static_cast<core::proxy*>(n)->on_link_flushed(e.a, 1);
+      }
       break;
     case ev::tick:
       if (e.a != s.wake_gen) return;  // superseded by an earlier wake
       s.wake = never;
       n->tick(now_);
       break;
-    default: return;
+    default:
+      return;
   }
   drain(e.node);
 }
@@ -489,10 +534,14 @@ void world::start_fault(std::size_t f) {
       v.push_back(x.target < 0 ? k : (x.target + k) % n);
     return v;
   };
-  if (x.kind == "kill_proxy") {
-    for (int p : proxies_hit()) kill(proxies_[static_cast<std::size_t>(p)]);
+  if (x.kind == "kill_mgmt") {
+    kill(mgmts_[static_cast<std::size_t>(x.target)]);
+  } else if (x.kind == "kill_proxy") {
+    for (int p : proxies_hit())
+      kill(proxies_[static_cast<std::size_t>(p)]);
   } else if (x.kind == "restart_proxy") {
-    for (int p : proxies_hit()) restart_proxy(p);
+    for (int p : proxies_hit())
+      restart_proxy(p);
   } else if (x.kind == "drain_proxy") {
     for (int p : proxies_hit()) {
       std::uint32_t i = proxies_[static_cast<std::size_t>(p)];
@@ -516,14 +565,16 @@ void world::start_fault(std::size_t f) {
       }
     }
   } else if (x.kind == "partition_proxy") {
-    for (int p : proxies_hit()) partitioned_.insert(p);
+    for (int p : proxies_hit())
+      partitioned_.insert(p);
   } else if (x.kind == "latency_spike") {
     latency_factor_ = x.factor;
   } else if (x.kind == "stall_proxy") {
     for (int p : proxies_hit())
       nodes_[proxies_[static_cast<std::size_t>(p)]].stalled_until = now_ + x.duration;
   } else if (x.kind == "slow_consumer") {
-    for (int p : proxies_hit()) slow_proxy_[p] = x.factor;
+    for (int p : proxies_hit())
+      slow_proxy_[p] = x.factor;
   } else if (x.kind == "bus_outage") {
     bus_down_ = true;
   } else if (x.kind == "endpoint_churn") {
@@ -545,10 +596,14 @@ void world::start_fault(std::size_t f) {
 
 void world::end_fault(std::size_t f) {
   const fault& x = sc_.faults[f];
-  if (x.kind == "partition_proxy") partitioned_.clear();
-  else if (x.kind == "latency_spike") latency_factor_ = 1.0;
-  else if (x.kind == "slow_consumer") slow_proxy_.clear();
-  else if (x.kind == "bus_outage") bus_down_ = false;
+  if (x.kind == "partition_proxy")
+    partitioned_.clear();
+  else if (x.kind == "latency_spike")
+    latency_factor_ = 1.0;
+  else if (x.kind == "slow_consumer")
+    slow_proxy_.clear();
+  else if (x.kind == "bus_outage")
+    bus_down_ = false;
 }
 
 void world::heal() {
@@ -560,6 +615,13 @@ void world::heal() {
   slow_proxy_.clear();
   for (std::size_t p = 0; p < proxies_.size(); ++p)
     if (!nodes_[proxies_[p]].alive) restart_proxy(static_cast<int>(p));
+  for (auto& m : mgmts_) {
+    if (nodes_[m].alive) continue;
+    auto self = nodes_[m].n->self();
+    int index = nodes_[m].index;
+    m = add_node(std::make_unique<core::mgmt>(self, rng_.next()), role::mgmt, -1, index);
+    start_node(m);
+  }
   for (std::size_t h = 0; h < agents_.size(); ++h) {
     std::uint32_t a = agents_[h];
     if (!nodes_[a].alive) {
@@ -567,7 +629,8 @@ void world::heal() {
       start_node(agents_[h]);
     }
   }
-  for (auto& s : nodes_) s.stalled_until = 0;
+  for (auto& s : nodes_)
+    s.stalled_until = 0;
   for (auto& eps : endpoints_)
     for (std::uint32_t e : eps)
       if (!nodes_[e].alive) push(now_, ev::restart, e);
@@ -580,7 +643,8 @@ bool world::all_attached() const {
     if (!nodes_[a].alive || ag->status() != core::agent::link_status::up) return false;
     auto p = proxy_by_name_.find(ag->proxy_target());
     if (p == proxy_by_name_.end()) return false;
-    const auto* px = static_cast<const core::proxy*>(nodes_[proxies_[static_cast<std::size_t>(p->second)]].n.get());
+    const auto* px = static_cast<const core::proxy*>(
+        nodes_[proxies_[static_cast<std::size_t>(p->second)]].n.get());
     if (!px->holds(ag->self().host())) return false;
   }
   return true;
@@ -595,7 +659,8 @@ bool world::directories_converged() const {
       const auto* r = dir.find(ag->self().host());
       auto p = proxy_by_name_.find(ag->proxy_target());
       if (!r || p == proxy_by_name_.end()) return false;
-      if (r->proxy != nodes_[proxies_[static_cast<std::size_t>(p->second)]].n->self().str()) return false;
+      if (r->proxy != nodes_[proxies_[static_cast<std::size_t>(p->second)]].n->self().str())
+        return false;
     }
   }
   return true;
@@ -610,7 +675,8 @@ void world::sample() {
   // Fenced ownership, every 500 ms: two proxies that both hear the backbone must not
   // both route a host for longer than the fencing settle time.
   if (now_ % (500 * ms) < 100 * ms) {
-    constexpr micros settle = 2 * seconds;
+    // Fencing is one backbone announcement away; a second of overlap is already a fault.
+    constexpr micros settle = 1 * seconds;
     for (std::size_t h = 0; h < agents_.size(); ++h) {
       int holders = 0;
       for (std::size_t p = 0; p < proxies_.size(); ++p) {
@@ -626,8 +692,8 @@ void world::sample() {
         double_owned_since_[hi] = now_;
       } else if (now_ - it->second > settle) {
         violation("double_ownership", host_names_[h] + " routed by " + std::to_string(holders) +
-                                          " proxies for " + std::to_string((now_ - it->second) / ms) +
-                                          " ms");
+                                          " proxies for " +
+                                          std::to_string((now_ - it->second) / ms) + " ms");
         it->second = now_;  // report again only after another full window
       }
     }
@@ -652,8 +718,10 @@ void world::on_deliver(std::uint32_t i, const message& m) {
               "\",\"from\":\"" + m.from.str() + "\",\"id\":" + std::to_string(m.id) +
               ",\"kind\":\"" + std::string(to_string(m.kind)) + "\"}");
   if (m.kind == msg_kind::error) return;  // an error answering one of its notifications
-  if (!is_member(self, m.to))
+  if (!is_member(self, m.to)) {           // its own violation; it does not count as a delivery
     violation("non_member_delivery", m.to.str() + " delivered at " + self.str());
+    return;
+  }
   std::uint64_t from = fnv(m.from.str());
   if (!delivered_.insert({i, from, m.id}).second)
     violation("duplicate_delivery", "message " + std::to_string(m.id) + " from " + m.from.str() +
@@ -667,8 +735,9 @@ void world::on_deliver(std::uint32_t i, const message& m) {
 void world::on_complete(std::uint32_t i, const act::complete& c) {
   auto it = outcomes_.find(key_of(i, c.request));
   trace_.line("{\"t\":" + std::to_string(now_) + ",\"ev\":\"complete\",\"at\":\"" +
-              nodes_[i].n->self().str() + "\",\"id\":" + std::to_string(c.request) + ",\"code\":\"" +
-              code_name(c.code) + "\",\"replies\":" + std::to_string(c.replies.size()) + "}");
+              nodes_[i].n->self().str() + "\",\"id\":" + std::to_string(c.request) +
+              ",\"code\":\"" + code_name(c.code) +
+              "\",\"replies\":" + std::to_string(c.replies.size()) + "}");
   if (it == outcomes_.end()) {
     violation("outcome_count", "completion of unknown request " + std::to_string(c.request));
     return;
@@ -679,10 +748,14 @@ void world::on_complete(std::uint32_t i, const act::complete& c) {
     return;
   }
   it->second |= 1;
-  if (c.code == errc{}) ++result_.ok;
-  else if (c.code == errc::timeout) ++result_.timeouts;
-  else if (c.code == errc::unreachable) ++result_.unreachable;
-  else ++result_.other_errors;
+  if (c.code == errc{})
+    ++result_.ok;
+  else if (c.code == errc::timeout)
+    ++result_.timeouts;
+  else if (c.code == errc::unreachable)
+    ++result_.unreachable;
+  else
+    ++result_.other_errors;
   // An `any` request bounced by a proxy that never held an agent: it took an `any` it
   // could not serve.
   if ((it->second & 2) && c.code == errc::unreachable && !c.replies.empty() &&
@@ -696,13 +769,16 @@ void world::on_complete(std::uint32_t i, const act::complete& c) {
 }
 
 void world::run_until(micros t) {
-  while (!queue_.empty() && queue_.top().t <= t) step();
+  while (!queue_.empty() && queue_.top().t <= t)
+    step();
   now_ = std::max(now_, t);
 }
 
 run_result world::run() {
-  for (std::size_t w = 0; w < sc_.workload.size(); ++w) push(sc_.workload[w].start, ev::work, 0, w);
-  for (std::size_t f = 0; f < sc_.faults.size(); ++f) push(sc_.faults[f].at, ev::fault, 0, f);
+  for (std::size_t w = 0; w < sc_.workload.size(); ++w)
+    push(sc_.workload[w].start, ev::work, 0, w);
+  for (std::size_t f = 0; f < sc_.faults.size(); ++f)
+    push(sc_.faults[f].at, ev::fault, 0, f);
   push(0, ev::sample, 0);
   run_until(sc_.duration);
   liveness_start_ = now_;
@@ -718,17 +794,21 @@ run_result world::run() {
   auto fail = [&](std::string why) { result_.failures.push_back(std::move(why)); };
   if (sc_.expect.violation) {
     // A negative scenario passes only when exactly the expected violation was reported.
-    bool exact = result_.violations.size() == 1 && result_.violations.contains(*sc_.expect.violation);
+    bool exact =
+        result_.violations.size() == 1 && result_.violations.contains(*sc_.expect.violation);
     result_.pass = exact;
-    if (exact) result_.failures.clear();
-    else fail("expected exactly the violation " + *sc_.expect.violation);
+    if (exact)
+      result_.failures.clear();
+    else
+      fail("expected exactly the violation " + *sc_.expect.violation);
     return result_;
   }
   const double n = static_cast<double>(std::max<std::uint64_t>(result_.requests, 1));
   auto ratio = [n](std::uint64_t part) { return static_cast<double>(part) / n; };
   const expectations& ex = sc_.expect;
   if (ex.min_ok_ratio && ratio(result_.ok) < *ex.min_ok_ratio)
-    fail("ok ratio " + std::to_string(ratio(result_.ok)) + " < " + std::to_string(*ex.min_ok_ratio));
+    fail("ok ratio " + std::to_string(ratio(result_.ok)) + " < " +
+         std::to_string(*ex.min_ok_ratio));
   if (ex.max_timeout_ratio && ratio(result_.timeouts) > *ex.max_timeout_ratio)
     fail("timeout ratio " + std::to_string(ratio(result_.timeouts)) + " > " +
          std::to_string(*ex.max_timeout_ratio));

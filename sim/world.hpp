@@ -74,6 +74,7 @@ class world {
   void run_until(micros t);
   [[nodiscard]] std::uint64_t events() const { return events_; }
   [[nodiscard]] std::size_t process_count() const { return nodes_.size(); }
+  friend struct bench_probe;  // bench/sim_bench.cpp: counts events by kind, starts a workload
 
  private:
   enum class ev : std::uint8_t {
@@ -105,8 +106,8 @@ class world {
   struct sim_node {
     std::unique_ptr<core::node> n;
     core::role r = core::role::endpoint;
-    int host = -1;   // host index for agents and endpoints, proxy index for proxies
-    int index = 0;   // index within its role
+    int host = -1;  // host index for agents and endpoints, proxy index for proxies
+    int index = 0;  // index within its role
     bool alive = true;
     micros stalled_until = 0;
     micros wake = core::never;
@@ -125,7 +126,8 @@ class world {
     bool proxy_open = true;
     micros last_to_proxy = 0;  // FIFO: arrivals never overtake
     micros last_to_agent = 0;
-    std::size_t in_transit_to_agent = 0;
+    std::size_t unwritten_by_proxy = 0;  // the proxy host's write queue
+    bool reported = false;
   };
   using subject_map = std::unordered_map<std::string, std::vector<sub>>;
 

@@ -271,7 +271,7 @@ const std::string all_top_keys =
     "sabotage";
 const std::string all_fault_kinds =
     "kill_proxy, restart_proxy, drain_proxy, kill_agent, half_open, partition_proxy, "
-    "latency_spike, stall_proxy, slow_consumer, bus_outage, endpoint_churn";
+    "latency_spike, stall_proxy, slow_consumer, bus_outage, endpoint_churn, kill_mgmt";
 const std::string name_what =
     "a name of 1 to 64 characters from a-z, 0-9 and - (e.g. \"proxy-crash\")";
 
