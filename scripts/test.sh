@@ -2,7 +2,7 @@
 # Builds ccp and runs its tests (installing what is missing first).
 #
 #   bash scripts/test.sh              all tests, incl. `integration`, in build/ (RelWithDebInfo)
-#   bash scripts/test.sh --sanitize   unit tests (-LE integration) under ASan+UBSan, build-asan/
+#   bash scripts/test.sh --sanitize   unit tests (-LE "integration|sim") under ASan+UBSan, build-asan/
 #   bash scripts/test.sh --tsan       tests labelled `net` under TSan, build-tsan/
 #
 # Exit status: 0 when every selected test passed, non-zero otherwise.
@@ -33,7 +33,7 @@ case $mode in
     dir=build-asan
     cmake_args=(-DCMAKE_BUILD_TYPE=Debug -DCCP_BUILD_TESTS=ON -DCCP_BUILD_BENCH=OFF
       "-DCMAKE_CXX_FLAGS=-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer")
-    ctest_args=(-LE integration)
+    ctest_args=(-LE "integration|sim")  # the scenario suite runs in the Release main job
     export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
     ;;
   tsan)
