@@ -16,8 +16,10 @@ for f in scenarios/*.json; do
     scenarios/large-fleet.json | scenarios/reconnect-storm.json) s=1..2 ;;
     *) s=$seeds ;;
   esac
-  "$ccp" sim "$f" --seeds "$s" | grep -v '^PASS' || true
-  "$ccp" sim "$f" --seeds "$s" >/dev/null || status=1
+  rc=0
+  out=$("$ccp" sim "$f" --seeds "$s") || rc=$?
+  grep -v '^PASS' <<<"$out" || true  # failures with their replay commands, and the summary
+  ((rc == 0)) || status=1
 done
 
 hash_of() { "$ccp" sim "$1" --seed "$2" | sed -n 's/.* hash=\([0-9a-f]*\).*/\1/p'; }
