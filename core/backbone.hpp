@@ -12,6 +12,10 @@ namespace ccp::core {
 class backbone_node : public node {
  public:
   [[nodiscard]] const route_directory& directory() const noexcept { return dir_; }
+  // Whether a directory sync with some proxy is still in progress. A fresh member knows
+  // the routes once it heard every proxy's heartbeat (heartbeat_interval) and its syncs
+  // ended; a client that wants `unreachable` to be exact waits for that.
+  [[nodiscard]] bool syncing() const noexcept { return !sync_requests_.empty(); }
 
  protected:
   backbone_node(address self, std::uint64_t seed);

@@ -65,6 +65,10 @@ class node {
   void reply(const message& req, std::string body, micros now);
   void reply_error(const message& req, errc code, std::string_view text, micros now);
 
+  // Ends every pending request of the application at once with `code` (a host that
+  // stops passes errc::shutting_down): one act::complete each, no request left silent.
+  void abort_pending(errc code);
+
   // Time advanced to `now`: expires deadlines and runs the role's timers.
   void tick(micros now);
   // The earliest time at which tick must be called; `never` when nothing is pending.

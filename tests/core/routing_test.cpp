@@ -180,6 +180,20 @@ TEST(Routing, RequestPastDeadlineEndsInTimeout) {
   EXPECT_EQ(t.f.log(t.m1).completions, 1u);
 }
 
+TEST(Routing, AbortPendingEndsEveryRequestOnceWithTheGivenCode) {
+  topology t;
+  t.f.kill_proxy(t.p2);  // nobody will answer these
+  auto a = t.f.request(t.m1, "ccp://endpoint/10.0.0.2/e1", "echo", "{}", 10 * seconds);
+  auto b = t.f.request(t.m1, "ccp://endpoint/10.0.0.2/all", "echo", "{}", 10 * seconds);
+  t.f.advance(100 * ms);
+  t.m1->abort_pending(errc::shutting_down);
+  t.f.advance(11 * seconds);
+  EXPECT_EQ(ended(t.f, t.m1, a).code, errc::shutting_down);
+  EXPECT_EQ(ended(t.f, t.m1, b).code, errc::shutting_down);
+  EXPECT_EQ(t.f.log(t.m1).completions, 2u);
+  EXPECT_EQ(t.m1->pending_requests(), 0u);
+}
+
 TEST(Routing, DuplicateEndpointIdIsRejected) {
   topology t;
   auto* dup = t.f.add_endpoint("10.0.0.1", "e1");
