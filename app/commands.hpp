@@ -16,4 +16,17 @@ int addr_main(std::span<const std::string_view> args, std::ostream& out, std::os
 // simulator. Exit status 0 when all pass, 1 when any fails, 2 on a usage or file error.
 int sim_main(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
 
+// The networked build (app/net_cmd.cpp). Daemons run until SIGINT/SIGTERM and return 0
+// after a clean stop, 1 when they cannot start, 2 on a usage error. Client commands
+// (send, request, agents) return 0 when the operation succeeded, 1 otherwise.
+int proxy_main(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
+int agent_main(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
+int endpoint_main(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
+int mgmt_main(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
+int send_main(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
+int request_main(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
+int agents_main(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
+// `ccp up`: a whole fleet in one process; 0 when every endpoint answered the first request.
+int up_main(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
+
 }  // namespace ccp::app

@@ -1,0 +1,340 @@
+#include "net/daemons.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+
+#include "core/subject.hpp"
+
+namespace ccp::net {
+namespace {
+
+namespace asio = boost::asio;
+
+using waiting_map = std::map<std::uint64_t, std::function<void(core::act::complete&)>>;
+
+// Hooks that hand a request's outcome to the callback waiting for it.
+std::function<void(core::act::complete&)> complete_hook(std::shared_ptr<waiting_map> waiting) {
+  return [waiting](core::act::complete& c) {
+    auto it = waiting->find(c.request);
+    if (it == waiting->end()) return;
+    auto done = std::move(it->second);
+    waiting->erase(it);
+    done(c);
+  };
+}
+
+template <class Role>
+void start_request(Role& role, waiting_map& waiting, core::address to, std::string type,
+                   std::string body, core::micros timeout, core::micros now,
+                   std::function<void(core::act::complete&)> done) {
+  auto id = role.request(to, type, std::move(body), timeout, now);
+  if (!id) {
+    core::act::complete c{0, id.error(), {}};
+    done(c);
+    return;
+  }
+  waiting[*id] = std::move(done);
+}
+
+}  // namespace
+
+bool token_verifier::verify(const core::address& agent, std::string_view token) const {
+  if (open()) return true;
+  if (!secret_.empty() && token == secret_) return true;
+  if (auto it = tokens_.find(agent.str()); it != tokens_.end()) return token == it->second;
+  if (auto it = tokens_.find(std::string(agent.host())); it != tokens_.end())
+    return token == it->second;
+  return false;
+}
+
+std::expected<std::shared_ptr<bus>, std::string> open_host_bus(std::string_view url,
+                                                               std::string_view host,
+                                                               std::string_view name) {
+  bus_options o;
+  o.name = std::string(name);
+  o.prefix = "h.";
+  core::append_host_token(host, o.prefix);
+  o.prefix += '.';
+  return open_bus(url, std::move(o));
+}
+
+std::expected<std::shared_ptr<asio::ssl::context>, std::string> server_tls(
+    const std::string& cert_file, const std::string& key_file) {
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+  boost::system::error_code ec;
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                       asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                       asio::ssl::context::no_tlsv1_1,
+                   ec);
+  if (ctx->use_certificate_chain_file(cert_file, ec); ec)
+    return std::unexpected("certificate '" + cert_file + "': " + ec.message());
+  if (ctx->use_private_key_file(key_file, asio::ssl::context::pem, ec); ec)
+    return std::unexpected("key '" + key_file + "': " + ec.message());
+  return ctx;
+}
+
+std::expected<std::shared_ptr<asio::ssl::context>, std::string> client_tls(
+    const std::string& ca_file) {
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+  boost::system::error_code ec;
+  if (ca_file.empty()) {
+    ctx->set_default_verify_paths(ec);
+  } else {
+    ctx->load_verify_file(ca_file, ec);
+  }
+  if (ec) return std::unexpected("CA file '" + ca_file + "': " + ec.message());
+  ctx->set_verify_mode(asio::ssl::verify_peer);
+  return ctx;
+}
+
+// ---- proxy
+
+std::expected<std::shared_ptr<proxy_service>, std::string> proxy_service::start(
+    asio::io_context& ioc, proxy_options opts) {
+  auto s = std::make_shared<proxy_service>();
+  s->ioc_ = &ioc;
+  bus_options bo;
+  bo.name = opts.self.str();
+  auto backbone = open_bus(opts.backbone, std::move(bo));
+  if (!backbone) return std::unexpected(backbone.error());
+  s->verifier_ = std::make_unique<token_verifier>(opts.tokens, opts.secret);
+  s->host_ = std::make_shared<role_host<core::proxy>>(
+      ioc, std::make_unique<core::proxy>(opts.self, opts.seed, *s->verifier_), *backbone, nullptr,
+      app_hooks{});
+  ws_server_options wo;
+  wo.at = opts.listen;
+  if (!opts.cert.empty() || !opts.key.empty()) {
+    auto tls = server_tls(opts.cert, opts.key);
+    if (!tls) return std::unexpected(tls.error());
+    wo.tls = *tls;
+  }
+  const token_verifier* v = s->verifier_.get();
+  wo.authorize = [v](std::string_view agent, std::string_view token) {
+    if (v->open()) return true;
+    auto a = core::address::parse(agent);
+    return a && a->type() == core::role::agent && v->verify(*a, token);
+  };
+  auto l = listen_ws(ioc, std::move(wo), s->host_);
+  if (!l) return std::unexpected(l.error());
+  s->listener_ = *l;
+  s->host_->post([](core::proxy& p, core::micros now) { p.start(now); });
+  return s;
+}
+
+void proxy_service::shutdown(std::chrono::milliseconds bound, std::function<void()> done) {
+  listener_->close();
+  host_->post([](core::proxy& p, core::micros now) { p.drain(now); });
+  // Wait (bounded) for the agents to leave, polling on the role's strand.
+  auto timer = std::make_shared<asio::steady_timer>(host_->executor());
+  auto until = std::chrono::steady_clock::now() + bound;
+  auto poll = std::make_shared<std::function<void()>>();
+  *poll = [this, timer, until, poll, done = std::move(done)]() mutable {
+    if (host_->link_count() == 0 || std::chrono::steady_clock::now() >= until) {
+      host_->stop();
+      if (done) asio::post(*ioc_, std::move(done));
+      *poll = nullptr;  // breaks the self-reference
+      return;
+    }
+    timer->expires_after(std::chrono::milliseconds(20));
+    timer->async_wait([poll](boost::system::error_code) {
+      if (*poll) (*poll)();
+    });
+  };
+  asio::post(host_->executor(), [poll] { (*poll)(); });
+}
+
+void proxy_service::stop() {
+  listener_->close();
+  host_->stop();
+}
+
+// ---- endpoint
+
+std::expected<std::shared_ptr<endpoint_service>, std::string> endpoint_service::start(
+    asio::io_context& ioc, endpoint_options opts) {
+  if (opts.self.type() != core::role::endpoint)
+    return std::unexpected("'" + opts.self.str() + "' is not an endpoint address");
+  auto hb = open_host_bus(opts.host_bus, opts.self.host(), opts.self.str());
+  if (!hb) return std::unexpected(hb.error());
+  auto s = std::make_shared<endpoint_service>();
+  s->waiting_ = std::make_shared<waiting_map>();
+  auto role = std::make_unique<core::endpoint>(opts.self, opts.seed);
+  role->handle("echo");
+  for (const auto& [type, body] : opts.answers)
+    role->handle(type);
+  // The hooks reach the role through a weak pointer set below (the host owns the role).
+  auto weak = std::make_shared<std::weak_ptr<role_host<core::endpoint>>>();
+  app_hooks hooks;
+  hooks.deliver = [weak, answers = std::move(opts.answers),
+                   on_message = std::move(opts.on_message)](const core::message& m) {
+    if (on_message) on_message(m);
+    if (m.kind != core::msg_kind::request) return;
+    auto h = weak->lock();
+    if (!h) return;
+    if (m.type == "echo") {
+      h->role().reply(m, m.body, now_micros());
+    } else if (auto it = answers.find(m.type); it != answers.end()) {
+      h->role().reply(m, it->second, now_micros());
+    }
+  };
+  hooks.complete = complete_hook(s->waiting_);
+  s->host_ = std::make_shared<role_host<core::endpoint>>(ioc, std::move(role), nullptr, *hb,
+                                                         std::move(hooks));
+  *weak = s->host_;
+  s->host_->post([](core::endpoint& e, core::micros now) { e.start(now); });
+  return s;
+}
+
+void endpoint_service::request(core::address to, std::string type, std::string body,
+                               core::micros timeout,
+                               std::function<void(core::act::complete&)> done) {
+  host_->post([waiting = waiting_, to = std::move(to), type = std::move(type),
+               body = std::move(body), timeout,
+               done = std::move(done)](core::endpoint& e, core::micros now) mutable {
+    start_request(e, *waiting, std::move(to), std::move(type), std::move(body), timeout, now,
+                  std::move(done));
+  });
+}
+
+void endpoint_service::shutdown() {
+  host_->post([](core::endpoint& e, core::micros now) {
+    e.abort_pending(core::errc::shutting_down);
+    e.stop(now);
+  });
+  host_->stop();
+}
+
+// ---- agent
+
+std::expected<std::shared_ptr<agent_service>, std::string> agent_service::start(
+    asio::io_context& ioc, agent_options opts) {
+  if (opts.self.type() != core::role::agent || opts.self.is_group())
+    return std::unexpected("'" + opts.self.str() + "' is not a concrete agent address");
+  if (opts.proxies.empty()) return std::unexpected("an agent needs at least one proxy URL");
+  for (const auto& p : opts.proxies)
+    if (auto t = parse_ws_target(p); !t) return std::unexpected(t.error());
+  auto hb = open_host_bus(opts.host_bus, opts.self.host(), opts.self.str());
+  if (!hb) return std::unexpected(hb.error());
+  ws_dial_options dial;
+  dial.agent = opts.self.str();
+  dial.token = opts.token;
+  bool any_tls = false;
+  for (const auto& p : opts.proxies)
+    any_tls = any_tls || p.starts_with("wss://");
+  if (any_tls) {
+    auto tls = client_tls(opts.ca);
+    if (!tls) return std::unexpected(tls.error());
+    dial.tls = *tls;
+  }
+  core::agent_config cfg;
+  cfg.self = opts.self;
+  cfg.proxies = opts.proxies;
+  cfg.shuffle = opts.shuffle;
+  cfg.token = opts.token;
+  // Epochs must grow across restarts: start from the wall clock in microseconds (the
+  // connect count adds one per connect, far less than the time between two restarts).
+  cfg.epoch_base =
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count());
+  cfg.seed = opts.seed;
+  auto s = std::make_shared<agent_service>();
+  s->host_ =
+      std::make_shared<role_host<core::agent>>(ioc, std::make_unique<core::agent>(std::move(cfg)),
+                                               nullptr, *hb, app_hooks{}, std::move(dial));
+  s->host_->post([](core::agent& a, core::micros now) { a.start(now); });
+  std::uint64_t seed = opts.seed;
+  for (const auto& id : opts.endpoints) {
+    auto addr = core::address::parse("ccp://endpoint/" + std::string(opts.self.host()) + "/" + id);
+    if (!addr) return std::unexpected("endpoint id '" + id + "': " + addr.error().message());
+    endpoint_options eo;
+    eo.self = *addr;
+    eo.host_bus = opts.host_bus;
+    eo.seed = ++seed * 7919;
+    auto e = endpoint_service::start(ioc, std::move(eo));
+    if (!e) return std::unexpected(e.error());
+    s->endpoints_.push_back(*e);
+  }
+  return s;
+}
+
+void agent_service::shutdown() {
+  for (auto& e : endpoints_)
+    e->shutdown();
+  host_->post([](core::agent& a, core::micros now) {
+    a.abort_pending(core::errc::shutting_down);
+    a.stop(now);
+  });
+  host_->stop();
+}
+
+// ---- mgmt
+
+std::expected<std::shared_ptr<mgmt_service>, std::string> mgmt_service::start(asio::io_context& ioc,
+                                                                              mgmt_options opts) {
+  if (opts.self.type() != core::role::mgmt || opts.self.is_group())
+    return std::unexpected("'" + opts.self.str() + "' is not a concrete mgmt address");
+  bus_options bo;
+  bo.name = opts.self.str();
+  auto backbone = open_bus(opts.backbone, std::move(bo));
+  if (!backbone) return std::unexpected(backbone.error());
+  auto s = std::make_shared<mgmt_service>();
+  s->waiting_ = std::make_shared<waiting_map>();
+  app_hooks hooks;
+  hooks.deliver = std::move(opts.on_message);
+  hooks.complete = complete_hook(s->waiting_);
+  s->host_ = std::make_shared<role_host<core::mgmt>>(
+      ioc, std::make_unique<core::mgmt>(opts.self, opts.seed), *backbone, nullptr,
+      std::move(hooks));
+  s->host_->post([](core::mgmt& m, core::micros now) { m.start(now); });
+  return s;
+}
+
+void mgmt_service::when_ready(std::function<void()> then) {
+  auto t = std::make_shared<asio::steady_timer>(host_->executor());
+  const core::micros started = now_micros();
+  asio::post(host_->executor(), [this, t, started, then = std::move(then)]() mutable {
+    poll_ready(t, started, std::move(then));
+  });
+}
+
+void mgmt_service::poll_ready(std::shared_ptr<asio::steady_timer> t, core::micros started,
+                              std::function<void()> then) {
+  const core::micros waited = now_micros() - started;
+  const bool heard_all = waited >= core::heartbeat_interval + core::heartbeat_interval / 5;
+  if ((heard_all && !host_->role().syncing()) || waited >= 3 * core::heartbeat_interval) {
+    then();
+    return;
+  }
+  t->expires_after(std::chrono::milliseconds(20));
+  t->async_wait([this, t, started, then = std::move(then)](boost::system::error_code) mutable {
+    poll_ready(t, started, std::move(then));
+  });
+}
+
+void mgmt_service::request(core::address to, std::string type, std::string body,
+                           core::micros timeout, std::function<void(core::act::complete&)> done) {
+  host_->post([waiting = waiting_, to = std::move(to), type = std::move(type),
+               body = std::move(body), timeout,
+               done = std::move(done)](core::mgmt& m, core::micros now) mutable {
+    start_request(m, *waiting, std::move(to), std::move(type), std::move(body), timeout, now,
+                  std::move(done));
+  });
+}
+
+void mgmt_service::send(core::address to, std::string type, std::string body,
+                        std::function<void(std::expected<std::uint64_t, core::errc>)> sent) {
+  host_->post([to = std::move(to), type = std::move(type), body = std::move(body),
+               sent = std::move(sent)](core::mgmt& m, core::micros now) mutable {
+    auto r = m.send(to, type, std::move(body), now);
+    if (sent) sent(r);
+  });
+}
+
+void mgmt_service::shutdown() {
+  host_->post([](core::mgmt& m, core::micros) { m.abort_pending(core::errc::shutting_down); });
+  host_->stop();
+}
+
+}  // namespace ccp::net

@@ -1,0 +1,171 @@
+#pragma once
+// The four roles as running services on an io_context: what `ccp proxy`, `ccp agent`,
+// `ccp endpoint`, `ccp mgmt` and the client commands run, and what `ccp up` and the
+// tests put together in one process.
+//
+// Thread affinity: create and call these from any thread; each service's role runs on
+// its own strand (net/role_host.hpp). Callbacks given here run on that strand.
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/address.hpp"
+#include "core/agent.hpp"
+#include "core/endpoint.hpp"
+#include "core/mgmt.hpp"
+#include "core/proxy.hpp"
+#include "net/bus.hpp"
+#include "net/role_host.hpp"
+#include "net/ws.hpp"
+
+namespace ccp::net {
+
+// Agent credentials a proxy accepts: a token per agent (keyed by the agent's address or
+// by its host) and/or one shared secret. With neither, every agent is accepted.
+class token_verifier final : public core::credential_verifier {
+ public:
+  token_verifier(std::map<std::string, std::string> tokens, std::string secret)
+      : tokens_(std::move(tokens)), secret_(std::move(secret)) {}
+  [[nodiscard]] bool verify(const core::address& agent, std::string_view token) const override;
+  [[nodiscard]] bool open() const noexcept { return tokens_.empty() && secret_.empty(); }
+
+ private:
+  std::map<std::string, std::string> tokens_;
+  std::string secret_;
+};
+
+// The host bus of `host` on `url`: subjects carry a per-host prefix on the wire, so the
+// host buses of many hosts can share one NATS server (or one in-process bus).
+[[nodiscard]] std::expected<std::shared_ptr<bus>, std::string> open_host_bus(std::string_view url,
+                                                                             std::string_view host,
+                                                                             std::string_view name);
+
+// TLS contexts from PEM files. Errors name the file and OpenSSL's reason.
+[[nodiscard]] std::expected<std::shared_ptr<boost::asio::ssl::context>, std::string> server_tls(
+    const std::string& cert_file, const std::string& key_file);
+[[nodiscard]] std::expected<std::shared_ptr<boost::asio::ssl::context>, std::string> client_tls(
+    const std::string& ca_file);
+
+struct proxy_options {
+  core::address self;                          // ccp://proxy/HOST/ID
+  boost::asio::ip::tcp::endpoint listen;       // port 0: a free port (see port())
+  std::string backbone = "inproc://backbone";  // bus URL
+  std::string cert, key;                       // both set: serve wss
+  std::map<std::string, std::string> tokens;   // agent address or host -> token
+  std::string secret;                          // shared secret
+  std::uint64_t seed = 1;
+};
+
+class proxy_service {
+ public:
+  // Opens the backbone, binds the listener and starts the role. Errors name what failed.
+  static std::expected<std::shared_ptr<proxy_service>, std::string> start(
+      boost::asio::io_context& ioc, proxy_options opts);
+  [[nodiscard]] std::uint16_t port() const { return listener_->port(); }
+  // Graceful stop: stops accepting, tells every agent to move (drain notice), and once
+  // no link is left or `bound` passed, closes everything; then `done` (may be empty).
+  void shutdown(std::chrono::milliseconds bound, std::function<void()> done);
+  // Hard stop (a crash, for tests): closes links and leaves the bus at once.
+  void stop();
+  [[nodiscard]] std::shared_ptr<role_host<core::proxy>> host() const { return host_; }
+
+ private:
+  boost::asio::io_context* ioc_ = nullptr;
+  std::unique_ptr<token_verifier> verifier_;
+  std::shared_ptr<role_host<core::proxy>> host_;
+  std::shared_ptr<ws_listener> listener_;
+};
+
+// A sample application: answers `ping` (built in) and `echo` (replies with the request's
+// body), plus fixed answers per operation type; reports every message it receives.
+struct endpoint_options {
+  core::address self;  // ccp://endpoint/HOST/ID
+  std::string host_bus = "inproc://host";
+  std::map<std::string, std::string> answers;            // request type -> response body
+  std::function<void(const core::message&)> on_message;  // may be empty
+  std::uint64_t seed = 1;
+};
+
+class endpoint_service {
+ public:
+  static std::expected<std::shared_ptr<endpoint_service>, std::string> start(
+      boost::asio::io_context& ioc, endpoint_options opts);
+  // Sends a request as this endpoint; `done` runs once with its outcome.
+  void request(core::address to, std::string type, std::string body, core::micros timeout,
+               std::function<void(core::act::complete&)> done);
+  // Unregisters, ends requests in flight with shutting_down, and leaves the bus.
+  void shutdown();
+  [[nodiscard]] std::shared_ptr<role_host<core::endpoint>> host() const { return host_; }
+
+ private:
+  std::shared_ptr<role_host<core::endpoint>> host_;
+  std::shared_ptr<std::map<std::uint64_t, std::function<void(core::act::complete&)>>> waiting_;
+};
+
+struct agent_options {
+  core::address self;                // ccp://agent/HOST/ID
+  std::vector<std::string> proxies;  // ws://host:port or wss://host:port
+  bool shuffle = false;
+  std::string token;
+  std::string ca;  // CA file for wss:// proxies
+  std::string host_bus = "inproc://host";
+  std::vector<std::string> endpoints;  // sample endpoints (ids) to run in this process
+  std::uint64_t seed = 1;
+};
+
+class agent_service {
+ public:
+  static std::expected<std::shared_ptr<agent_service>, std::string> start(
+      boost::asio::io_context& ioc, agent_options opts);
+  // Says bye to the proxy, stops the sample endpoints, and leaves the bus.
+  void shutdown();
+  [[nodiscard]] std::shared_ptr<role_host<core::agent>> host() const { return host_; }
+
+ private:
+  std::shared_ptr<role_host<core::agent>> host_;
+  std::vector<std::shared_ptr<endpoint_service>> endpoints_;
+};
+
+struct mgmt_options {
+  core::address self;  // ccp://mgmt/HOST/ID
+  std::string backbone = "inproc://backbone";
+  std::function<void(const core::message&)> on_message;  // what is sent to this node
+  std::uint64_t seed = 1;
+};
+
+class mgmt_service {
+ public:
+  static std::expected<std::shared_ptr<mgmt_service>, std::string> start(
+      boost::asio::io_context& ioc, mgmt_options opts);
+  // Runs `then` on the role's strand once the route directory is complete: every proxy's
+  // heartbeat heard (heartbeat_interval after start) and no sync in progress, or after a
+  // bound of 3 heartbeat intervals.
+  void when_ready(std::function<void()> then);
+  // Sends a request; `done` runs once on the strand with the outcome (an error that
+  // prevents sending, such as bad_request, comes back the same way).
+  void request(core::address to, std::string type, std::string body, core::micros timeout,
+               std::function<void(core::act::complete&)> done);
+  // Sends a notification; `sent` runs with the id or the error.
+  void send(core::address to, std::string type, std::string body,
+            std::function<void(std::expected<std::uint64_t, core::errc>)> sent);
+  // Ends requests in flight with shutting_down (their `done` runs) and leaves the bus.
+  void shutdown();
+  [[nodiscard]] std::shared_ptr<role_host<core::mgmt>> host() const { return host_; }
+
+ private:
+  void poll_ready(std::shared_ptr<boost::asio::steady_timer> t, core::micros started,
+                  std::function<void()> then);
+  std::shared_ptr<role_host<core::mgmt>> host_;
+  std::shared_ptr<std::map<std::uint64_t, std::function<void(core::act::complete&)>>> waiting_;
+};
+
+}  // namespace ccp::net

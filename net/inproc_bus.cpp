@@ -1,0 +1,152 @@
+#include "net/inproc_bus.hpp"
+
+#include <atomic>
+#include <boost/asio/post.hpp>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace ccp::net {
+namespace {
+
+struct subscriber {
+  subscription_id id = 0;
+  boost::asio::any_io_executor ex;
+  // Shared with the posted deliveries: cleared by unsubscribe so that no delivery already
+  // posted reaches the handler afterwards (unsubscribe runs on the same executor).
+  std::shared_ptr<std::atomic<bool>> alive;
+  std::shared_ptr<bus_handler> handler;
+};
+
+struct subject_entry {
+  std::vector<subscriber> plain;
+  std::map<std::string, std::vector<subscriber>, std::less<>> groups;
+  std::map<std::string, std::size_t, std::less<>> next;  // round-robin position per group
+};
+
+// One named bus; shared by every open_inproc_bus(name) in the process.
+class inproc_core {
+ public:
+  subscription_id subscribe(std::string_view subject, std::string_view queue,
+                            boost::asio::any_io_executor ex, bus_handler h) {
+    std::lock_guard lock(mu_);
+    const subscription_id id = ++last_id_;
+    subscriber s{id, std::move(ex), std::make_shared<std::atomic<bool>>(true),
+                 std::make_shared<bus_handler>(std::move(h))};
+    auto& e = subjects_[std::string(subject)];
+    if (queue.empty()) {
+      e.plain.push_back(std::move(s));
+    } else {
+      e.groups[std::string(queue)].push_back(std::move(s));
+    }
+    where_[id] = {std::string(subject), std::string(queue)};
+    return id;
+  }
+
+  void unsubscribe(subscription_id id) {
+    std::lock_guard lock(mu_);
+    auto w = where_.find(id);
+    if (w == where_.end()) return;
+    auto e = subjects_.find(w->second.first);
+    if (e != subjects_.end()) {
+      auto drop = [id](std::vector<subscriber>& v) {
+        std::erase_if(v, [id](subscriber& s) {
+          if (s.id != id) return false;
+          s.alive->store(false);
+          return true;
+        });
+      };
+      if (w->second.second.empty()) {
+        drop(e->second.plain);
+      } else if (auto g = e->second.groups.find(w->second.second); g != e->second.groups.end()) {
+        drop(g->second);
+        if (g->second.empty()) e->second.groups.erase(g);
+      }
+      if (e->second.plain.empty() && e->second.groups.empty()) subjects_.erase(e);
+    }
+    where_.erase(w);
+  }
+
+  void publish(std::string_view subject, const core::frame_ptr& frame) {
+    std::lock_guard lock(mu_);
+    auto e = subjects_.find(subject);
+    if (e == subjects_.end()) return;
+    for (const auto& s : e->second.plain)
+      post(s, subject, *frame);
+    for (auto& [queue, members] : e->second.groups) {
+      auto& n = e->second.next[queue];
+      post(members[n++ % members.size()], subject, *frame);
+    }
+  }
+
+ private:
+  static void post(const subscriber& s, std::string_view subject, const std::string& bytes) {
+    boost::asio::post(s.ex, [alive = s.alive, h = s.handler, subj = std::string(subject),
+                             f = std::make_shared<std::string>(bytes)]() mutable {
+      if (alive->load()) (*h)(subj, std::move(f));
+    });
+  }
+
+  std::mutex mu_;
+  subscription_id last_id_ = 0;
+  std::map<std::string, subject_entry, std::less<>> subjects_;
+  std::map<subscription_id, std::pair<std::string, std::string>> where_;
+};
+
+// A holder's view of a named bus: its own subscriptions, removed when it goes.
+class inproc_bus final : public bus {
+ public:
+  explicit inproc_bus(std::shared_ptr<inproc_core> core) : core_(std::move(core)) {}
+  ~inproc_bus() override {
+    std::vector<subscription_id> ids;
+    {
+      std::lock_guard lock(mu_);
+      ids.assign(mine_.begin(), mine_.end());
+    }
+    for (auto id : ids)
+      core_->unsubscribe(id);
+  }
+
+  std::expected<subscription_id, std::string> subscribe(std::string_view subject,
+                                                        std::string_view queue,
+                                                        boost::asio::any_io_executor ex,
+                                                        bus_handler h) override {
+    auto id = core_->subscribe(subject, queue, std::move(ex), std::move(h));
+    std::lock_guard lock(mu_);
+    mine_.push_back(id);
+    return id;
+  }
+  void unsubscribe(subscription_id id) override {
+    core_->unsubscribe(id);
+    std::lock_guard lock(mu_);
+    std::erase(mine_, id);
+  }
+  void publish(std::string_view subject, core::frame_ptr frame) override {
+    core_->publish(subject, frame);
+  }
+  [[nodiscard]] std::uint64_t dropped() const noexcept override { return 0; }
+
+ private:
+  std::shared_ptr<inproc_core> core_;
+  std::mutex mu_;
+  std::vector<subscription_id> mine_;
+};
+
+}  // namespace
+
+std::shared_ptr<bus> open_inproc_bus(std::string_view name, const bus_options& opts) {
+  static std::mutex registry_mu;
+  static std::map<std::string, std::weak_ptr<inproc_core>, std::less<>> registry;
+  std::lock_guard lock(registry_mu);
+  // The prefix namespaces subjects as on NATS: holders with other prefixes never meet.
+  auto& slot = registry[std::string(name) + '\n' + opts.prefix];
+  auto core = slot.lock();
+  if (!core) {
+    core = std::make_shared<inproc_core>();
+    slot = core;
+  }
+  return std::make_shared<inproc_bus>(std::move(core));
+}
+
+}  // namespace ccp::net

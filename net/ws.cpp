@@ -1,0 +1,390 @@
+#include "net/ws.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <deque>
+#include <vector>
+
+#include "core/message.hpp"
+
+namespace ccp::net {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+
+constexpr auto handshake_bound = std::chrono::microseconds(core::handshake_timeout);
+constexpr auto awaitable_ec = asio::as_tuple(asio::use_awaitable);
+
+template <class Ws>
+void set_link_options(Ws& ws, beast::role_type role) {
+  websocket::stream_base::timeout t = websocket::stream_base::timeout::suggested(role);
+  t.handshake_timeout = handshake_bound;
+  t.idle_timeout = ws_idle_timeout;
+  t.keep_alive_pings = true;  // both sides: the client too (not Beast's suggestion)
+  ws.set_option(t);
+  ws.read_message_max(core::max_frame_bytes);
+  ws.binary(true);
+  ws.auto_fragment(false);
+}
+
+// One established websocket link. Lives while a read or write is pending (the handlers
+// hold it); everything runs on the stream's strand.
+template <class Ws>
+class ws_link final : public link, public std::enable_shared_from_this<ws_link<Ws>> {
+ public:
+  ws_link(Ws ws, core::link_id id, std::shared_ptr<link_events> events)
+      : ws_(std::move(ws)), id_(id), events_(std::move(events)) {}
+
+  // On the strand: reports the link up and starts reading.
+  void start() {
+    events_->link_up(id_, this->shared_from_this());
+    do_read();
+  }
+
+  void send(core::frame_ptr frame) override {
+    asio::post(ws_.get_executor(), [self = this->shared_from_this(), f = std::move(frame)] {
+      if (self->closing_ || self->down_) return;
+      self->queue_.push_back(std::move(f));
+      if (!self->writing_) self->do_write();
+    });
+  }
+
+  void close() override {
+    asio::post(ws_.get_executor(), [self = this->shared_from_this()] {
+      self->owner_closed_ = true;
+      if (self->closing_ || self->down_) return;
+      self->closing_ = true;
+      if (!self->writing_) self->do_close();
+    });
+  }
+
+ private:
+  void do_read() {
+    ws_.async_read(buf_, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+      self->on_read(ec);
+    });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec) return fail();
+    const auto data = buf_.cdata();
+    split_frames(
+        std::string_view(static_cast<const char*>(data.data()), data.size()),
+        [this](std::string_view f) { events_->link_frame(id_, std::make_shared<std::string>(f)); });
+    buf_.consume(buf_.size());
+    do_read();
+  }
+
+  // Takes queued frames, up to max_frame_bytes in all, into one websocket message.
+  void do_write() {
+    batch_.clear();
+    buffers_.clear();
+    std::size_t bytes = 0;
+    while (!queue_.empty()) {
+      const auto& f = queue_.front();
+      if (!batch_.empty() && bytes + f->size() > core::max_frame_bytes) break;
+      bytes += f->size();
+      buffers_.emplace_back(f->data(), f->size());
+      batch_.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+    writing_ = true;
+    ws_.async_write(buffers_, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+      self->on_write(ec);
+    });
+  }
+
+  void on_write(beast::error_code ec) {
+    writing_ = false;
+    if (ec) return fail();
+    events_->link_flushed(id_, batch_.size());
+    batch_.clear();
+    if (!queue_.empty()) return do_write();
+    if (closing_) do_close();
+  }
+
+  void do_close() {
+    ws_.async_close(websocket::close_code::normal,
+                    [self = this->shared_from_this()](beast::error_code) { self->fail(); });
+  }
+
+  // The link is gone: report it once (unless its owner closed it) and drop the queue.
+  void fail() {
+    if (down_) return;
+    down_ = true;
+    queue_.clear();
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().close(ignored);
+    if (!owner_closed_) events_->link_down(id_);
+  }
+
+  Ws ws_;
+  core::link_id id_;
+  std::shared_ptr<link_events> events_;
+  beast::flat_buffer buf_;
+  std::deque<core::frame_ptr> queue_;
+  std::vector<core::frame_ptr> batch_;  // the frames of the write in progress
+  std::vector<asio::const_buffer> buffers_;
+  bool writing_ = false;
+  bool closing_ = false;
+  bool owner_closed_ = false;
+  bool down_ = false;
+};
+
+using plain_ws = websocket::stream<beast::tcp_stream>;
+using tls_ws = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
+
+std::string bearer_token(std::string_view authorization) {
+  constexpr std::string_view scheme = "Bearer ";
+  if (!authorization.starts_with(scheme)) return {};
+  return std::string(authorization.substr(scheme.size()));
+}
+
+// Reads the upgrade request on `stream` (TLS already done), checks the credentials and
+// accepts the websocket; a refused agent gets 401 and the connection closes.
+template <class Ws, class Stream>
+asio::awaitable<void> accept_upgrade(Stream stream, authorizer authorize,
+                                     std::shared_ptr<link_events> events) {
+  beast::flat_buffer buf;
+  http::request<http::string_body> req;
+  beast::get_lowest_layer(stream).expires_after(handshake_bound);
+  auto [rec, rn] = co_await http::async_read(stream, buf, req, awaitable_ec);
+  if (rec) co_return;
+  const auto refuse = [&](http::status status, std::string_view why) -> asio::awaitable<void> {
+    http::response<http::string_body> res{status, req.version()};
+    res.set(http::field::content_type, "text/plain");
+    res.body() = std::string(why) + "\n";
+    res.keep_alive(false);
+    res.prepare_payload();
+    co_await http::async_write(stream, res, awaitable_ec);
+    beast::error_code ignored;
+    beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_both, ignored);
+  };
+  if (!websocket::is_upgrade(req)) {
+    co_await refuse(http::status::bad_request, "ccp proxy: websocket upgrade expected");
+    co_return;
+  }
+  if (authorize && !authorize(req[std::string_view("X-Ccp-Agent")],
+                              bearer_token(req[http::field::authorization]))) {
+    co_await refuse(http::status::unauthorized, "ccp proxy: credentials refused");
+    co_return;
+  }
+  beast::get_lowest_layer(stream).expires_never();  // the websocket's own timeouts rule now
+  Ws ws(std::move(stream));
+  set_link_options(ws, beast::role_type::server);
+  auto [aec] = co_await ws.async_accept(req, awaitable_ec);
+  if (aec) co_return;
+  std::make_shared<ws_link<Ws>>(std::move(ws), events->new_link_id(), events)->start();
+}
+
+asio::awaitable<void> serve(tcp::socket socket, std::shared_ptr<asio::ssl::context> tls,
+                            authorizer authorize, std::shared_ptr<link_events> events) {
+  beast::error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+  beast::tcp_stream stream(std::move(socket));
+  if (!tls) {
+    co_await accept_upgrade<plain_ws>(std::move(stream), std::move(authorize), std::move(events));
+    co_return;
+  }
+  beast::ssl_stream<beast::tcp_stream> ssl(std::move(stream), *tls);
+  beast::get_lowest_layer(ssl).expires_after(handshake_bound);
+  auto [ec] = co_await ssl.async_handshake(asio::ssl::stream_base::server, awaitable_ec);
+  if (ec) co_return;
+  co_await accept_upgrade<tls_ws>(std::move(ssl), std::move(authorize), std::move(events));
+}
+
+class listener final : public ws_listener, public std::enable_shared_from_this<listener> {
+ public:
+  listener(asio::io_context& ioc, ws_server_options opts, std::shared_ptr<link_events> events)
+      : ioc_(ioc),
+        acceptor_(asio::make_strand(ioc)),
+        opts_(std::move(opts)),
+        events_(std::move(events)) {}
+
+  std::expected<void, std::string> open() {
+    beast::error_code ec;
+    const auto fail = [&](std::string_view what) {
+      return std::unexpected("listen on " + opts_.at.address().to_string() + ":" +
+                             std::to_string(opts_.at.port()) + ": " + std::string(what) + ": " +
+                             ec.message());
+    };
+    acceptor_.open(opts_.at.protocol(), ec);
+    if (ec) return fail("open");
+    acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (ec) return fail("option");
+    acceptor_.bind(opts_.at, ec);
+    if (ec) return fail("bind");
+    acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return fail("listen");
+    port_ = acceptor_.local_endpoint(ec).port();
+    return {};
+  }
+
+  void accept() {
+    acceptor_.async_accept(
+        asio::make_strand(ioc_), [self = shared_from_this()](beast::error_code ec, tcp::socket s) {
+          if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
+          if (!ec) {
+            auto ex = s.get_executor();
+            asio::co_spawn(
+                ex, serve(std::move(s), self->opts_.tls, self->opts_.authorize, self->events_),
+                asio::detached);
+          }
+          self->accept();  // accept errors (fd limit) are transient: keep serving
+        });
+  }
+
+  [[nodiscard]] std::uint16_t port() const override { return port_; }
+  void close() override {
+    asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
+      beast::error_code ignored;
+      self->acceptor_.close(ignored);
+    });
+  }
+
+ private:
+  asio::io_context& ioc_;
+  tcp::acceptor acceptor_;
+  ws_server_options opts_;
+  std::shared_ptr<link_events> events_;
+  std::uint16_t port_ = 0;
+};
+
+template <class Ws>
+void decorate(Ws& ws, const ws_dial_options& opts) {
+  ws.set_option(websocket::stream_base::decorator(
+      [agent = opts.agent, token = opts.token](websocket::request_type& req) {
+        req.set(http::field::user_agent, "ccp-agent");
+        if (!agent.empty()) req.set("X-Ccp-Agent", agent);
+        if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
+      }));
+}
+
+asio::awaitable<void> dial(core::link_id id, ws_target target, ws_dial_options opts,
+                           std::shared_ptr<link_events> events) {
+  auto ex = co_await asio::this_coro::executor;
+  bool up = false;
+  // Reports the failed dial however we leave (error or exception).
+  struct report_down {
+    bool& up;
+    const std::shared_ptr<link_events>& events;
+    core::link_id id;
+    ~report_down() {
+      if (!up) events->link_down(id);
+    }
+  } guard{up, events, id};
+
+  tcp::resolver resolver(ex);
+  auto [rec, results] = co_await resolver.async_resolve(target.host, target.port, awaitable_ec);
+  if (rec) co_return;
+  beast::tcp_stream stream(ex);
+  stream.expires_after(handshake_bound);
+  auto [cec, ep] = co_await stream.async_connect(results, awaitable_ec);
+  if (cec) co_return;
+  beast::error_code ignored;
+  stream.socket().set_option(tcp::no_delay(true), ignored);
+  const std::string host_header = target.host + ":" + target.port;
+  if (!target.tls) {
+    plain_ws ws(std::move(stream));
+    beast::get_lowest_layer(ws).expires_never();
+    set_link_options(ws, beast::role_type::client);
+    decorate(ws, opts);
+    auto [hec] = co_await ws.async_handshake(host_header, target.path, awaitable_ec);
+    if (hec) co_return;
+    up = true;
+    std::make_shared<ws_link<plain_ws>>(std::move(ws), id, events)->start();
+    co_return;
+  }
+  if (!opts.tls) co_return;  // wss:// without a TLS context: the caller's config said so
+  tls_ws ws(std::move(stream), *opts.tls);
+  auto& ssl = ws.next_layer();
+  SSL_set_tlsext_host_name(ssl.native_handle(), target.host.c_str());
+  ssl.set_verify_mode(asio::ssl::verify_peer);
+  ssl.set_verify_callback(asio::ssl::host_name_verification(target.host));
+  auto [sec] = co_await ssl.async_handshake(asio::ssl::stream_base::client, awaitable_ec);
+  if (sec) co_return;
+  beast::get_lowest_layer(ws).expires_never();
+  set_link_options(ws, beast::role_type::client);
+  decorate(ws, opts);
+  auto [hec] = co_await ws.async_handshake(host_header, target.path, awaitable_ec);
+  if (hec) co_return;
+  up = true;
+  std::make_shared<ws_link<tls_ws>>(std::move(ws), id, events)->start();
+}
+
+}  // namespace
+
+std::expected<std::shared_ptr<ws_listener>, std::string> listen_ws(
+    boost::asio::io_context& ioc, ws_server_options opts, std::shared_ptr<link_events> events) {
+  auto l = std::make_shared<listener>(ioc, std::move(opts), std::move(events));
+  if (auto r = l->open(); !r) return std::unexpected(r.error());
+  l->accept();
+  return l;
+}
+
+std::expected<ws_target, std::string> parse_ws_target(std::string_view url) {
+  ws_target t;
+  const auto bad = [&](std::string_view what) {
+    return std::unexpected("proxy URL '" + std::string(url) + "': " + std::string(what));
+  };
+  std::string_view rest;
+  if (url.starts_with("ws://")) {
+    rest = url.substr(5);
+  } else if (url.starts_with("wss://")) {
+    t.tls = true;
+    rest = url.substr(6);
+  } else {
+    return bad("expected ws://host:port[/path] or wss://host:port[/path]");
+  }
+  const auto slash = rest.find('/');
+  t.path = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
+  auto authority = rest.substr(0, slash);
+  std::size_t colon = authority.rfind(':');
+  if (authority.starts_with('[')) {  // [v6]:port
+    const auto close = authority.find(']');
+    if (close == std::string_view::npos) return bad("unterminated '[' in the host");
+    t.host = std::string(authority.substr(1, close - 1));
+    colon = close + 1 < authority.size() && authority[close + 1] == ':' ? close + 1
+                                                                        : std::string_view::npos;
+  } else {
+    t.host = std::string(authority.substr(0, colon));
+  }
+  if (t.host.empty()) return bad("missing host");
+  if (colon == std::string_view::npos) return bad("missing :port");
+  t.port = std::string(authority.substr(colon + 1));
+  unsigned long port = 0;
+  for (char c : t.port) {
+    if (c < '0' || c > '9' || port > 65535) return bad("port must be a number 1..65535");
+    port = port * 10 + static_cast<unsigned long>(c - '0');
+  }
+  if (t.port.empty() || port == 0 || port > 65535) return bad("port must be a number 1..65535");
+  return t;
+}
+
+void dial_ws(boost::asio::io_context& ioc, core::link_id id, std::string_view url,
+             const ws_dial_options& opts, std::shared_ptr<link_events> events) {
+  auto target = parse_ws_target(url);
+  if (!target) {  // a bad target in the config: a failed dial, reported like any other
+    asio::post(ioc, [events, id] { events->link_down(id); });
+    return;
+  }
+  asio::co_spawn(asio::make_strand(ioc), dial(id, std::move(*target), opts, std::move(events)),
+                 asio::detached);
+}
+
+}  // namespace ccp::net

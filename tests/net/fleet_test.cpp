@@ -1,0 +1,191 @@
+// A fleet in one process on loopback (net/fleet.hpp): real websockets between agents and
+// proxies, in-process buses. Every wait is bounded.
+#include "net/fleet.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+#include <chrono>
+#include <future>
+#include <set>
+#include <thread>
+
+namespace ccp::net {
+namespace {
+
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+
+// Runs an io_context on two threads for the test's lifetime.
+struct running {
+  asio::io_context ioc;
+  asio::executor_work_guard<asio::io_context::executor_type> work{ioc.get_executor()};
+  std::vector<std::thread> threads;
+  running() {
+    for (int i = 0; i < 2; ++i)
+      threads.emplace_back([this] { ioc.run(); });
+  }
+  ~running() { stop(); }
+  void stop() {
+    work.reset();
+    ioc.stop();
+    for (auto& t : threads)
+      if (t.joinable()) t.join();
+  }
+};
+
+// Reads role state on its strand.
+template <class Host, class F>
+auto query(Host& h, F f) {
+  std::promise<decltype(f(h.role()))> p;
+  auto fut = p.get_future();
+  asio::post(h.executor(), [&h, &p, &f] { p.set_value(f(h.role())); });
+  return fut.get();
+}
+
+// Polls `pred` every 20 ms until it holds or `bound` passes.
+template <class P>
+bool eventually(P pred, std::chrono::milliseconds bound) {
+  const auto until = std::chrono::steady_clock::now() + bound;
+  while (std::chrono::steady_clock::now() < until) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return pred();
+}
+
+std::size_t attached(local_fleet& f) {
+  std::size_t n = 0;
+  for (auto& p : f.proxies())
+    n += query(*p->host(), [](core::proxy& r) { return r.attached(); });
+  return n;
+}
+
+core::act::complete request(local_fleet& f, std::string_view to, std::string type,
+                            std::string body = "{}", core::micros timeout = 3 * core::seconds) {
+  std::promise<core::act::complete> p;
+  auto fut = p.get_future();
+  f.mgmt().request(*core::address::parse(to), std::move(type), std::move(body), timeout,
+                   [&p](core::act::complete& c) { p.set_value(std::move(c)); });
+  if (fut.wait_for(10s) != std::future_status::ready) throw std::runtime_error("no outcome");
+  return fut.get();
+}
+
+struct fleet_fixture {
+  running rt;
+  std::unique_ptr<local_fleet> fleet;
+  explicit fleet_fixture(fleet_options o) {
+    auto f = local_fleet::start(rt.ioc, o);
+    if (!f) throw std::runtime_error(f.error());
+    fleet = std::move(*f);
+    std::promise<void> ready;
+    fleet->mgmt().when_ready([&ready] { ready.set_value(); });
+    ready.get_future().wait();
+  }
+  ~fleet_fixture() {
+    fleet->shutdown();
+    std::this_thread::sleep_for(50ms);  // let the byes go out before the context stops
+    rt.stop();
+  }
+};
+
+fleet_options small(std::string name, std::size_t agents = 6) {
+  fleet_options o;
+  o.agents = agents;
+  o.backbone = "inproc://" + name + "-backbone";
+  o.host_bus = "inproc://" + name + "-hosts";
+  return o;
+}
+
+TEST(LocalFleet, AllEndpointsAnswerUnicastAnyAndAll) {
+  fleet_fixture t(small("rt"));
+  ASSERT_TRUE(eventually([&] { return attached(*t.fleet) == 6; }, 5s));
+  auto one = request(*t.fleet, "ccp://endpoint/10.0.0.3/e2", "echo", R"({"n":1})");
+  ASSERT_EQ(one.code, core::errc{});
+  ASSERT_EQ(one.replies.size(), 1u);
+  EXPECT_EQ(one.replies[0].body, R"({"n":1})");
+  EXPECT_EQ(one.replies[0].from.str(), "ccp://endpoint/10.0.0.3/e2");
+
+  auto any = request(*t.fleet, "ccp://endpoint/any", "echo");
+  ASSERT_EQ(any.code, core::errc{});
+  EXPECT_EQ(any.replies.size(), 1u);
+
+  // Every endpoint answers once (the directory knows how many to expect).
+  auto all = request(*t.fleet, "ccp://endpoint/all", "ping");
+  ASSERT_EQ(all.code, core::errc{});
+  std::set<std::string> from;
+  for (auto& r : all.replies)
+    from.insert(r.from.str());
+  EXPECT_EQ(all.replies.size(), 12u);
+  EXPECT_EQ(from.size(), 12u);
+
+  auto missing = request(*t.fleet, "ccp://endpoint/10.9.9.9/e1", "echo");
+  EXPECT_EQ(missing.code, core::errc::unreachable);
+}
+
+TEST(LocalFleet, AgentsFailOverWhenAProxyDies) {
+  fleet_fixture t(small("failover"));
+  ASSERT_TRUE(eventually([&] { return attached(*t.fleet) == 6; }, 5s));
+  t.fleet->proxies()[0]->stop();  // a crash: links cut, no drain notice
+  auto& survivor = *t.fleet->proxies()[1]->host();
+  // Backoff is at most backoff_cap in theory; the first retries are 100-400 ms.
+  EXPECT_TRUE(eventually(
+      [&] { return query(survivor, [](core::proxy& r) { return r.attached(); }) == 6; }, 8s));
+  bool all_answer = eventually(
+      [&] {
+        auto all = request(*t.fleet, "ccp://endpoint/all", "ping", "{}", 1 * core::seconds);
+        return all.code == core::errc{} && all.replies.size() == 12;
+      },
+      8s);
+  EXPECT_TRUE(all_answer);
+}
+
+TEST(LocalFleet, GracefulShutdownMovesAgentsWithADrainNotice) {
+  fleet_fixture t(small("drain", 4));
+  ASSERT_TRUE(eventually([&] { return attached(*t.fleet) == 4; }, 5s));
+  std::promise<void> done;
+  t.fleet->proxies()[0]->shutdown(3s, [&done] { done.set_value(); });
+  ASSERT_EQ(done.get_future().wait_for(5s), std::future_status::ready);
+  auto& survivor = *t.fleet->proxies()[1]->host();
+  EXPECT_TRUE(eventually(
+      [&] { return query(survivor, [](core::proxy& r) { return r.attached(); }) == 4; }, 5s));
+}
+
+TEST(LocalFleet, WrongTokenGets401AndNoSession) {
+  fleet_fixture t(small("token", 1));
+  namespace beast = boost::beast;
+  asio::io_context ioc;
+  beast::websocket::stream<beast::tcp_stream> ws(ioc);
+  beast::get_lowest_layer(ws).expires_after(5s);
+  beast::get_lowest_layer(ws).connect(
+      {asio::ip::make_address("127.0.0.1"), t.fleet->proxies()[0]->port()});
+  ws.set_option(beast::websocket::stream_base::decorator([](beast::websocket::request_type& r) {
+    r.set("X-Ccp-Agent", "ccp://agent/10.0.0.200/agent");
+    r.set(beast::http::field::authorization, "Bearer wrong");
+  }));
+  beast::websocket::response_type res;
+  beast::error_code ec;
+  ws.handshake(res, "127.0.0.1", "/", ec);
+  EXPECT_TRUE(ec);
+  EXPECT_EQ(res.result(), beast::http::status::unauthorized);
+}
+
+TEST(LocalFleet, StoppingMgmtEndsRequestsInFlightWithShuttingDown) {
+  fleet_fixture t(small("abort", 1));
+  std::promise<core::act::complete> p;
+  // A request to a host that exists but will not answer in time: its endpoint lacks `slow`.
+  t.fleet->mgmt().request(*core::address::parse("ccp://endpoint/10.0.0.1/all"), "echo", "{}",
+                          30 * core::seconds,
+                          [&p](core::act::complete& c) { p.set_value(std::move(c)); });
+  t.fleet->mgmt().shutdown();
+  auto fut = p.get_future();
+  ASSERT_EQ(fut.wait_for(5s), std::future_status::ready);
+  // Either every endpoint answered first (success) or the stop ended it explicitly.
+  const auto code = fut.get().code;
+  EXPECT_TRUE(code == core::errc::shutting_down || code == core::errc{});
+}
+
+}  // namespace
+}  // namespace ccp::net
