@@ -1,0 +1,383 @@
+// The daemons as real processes on loopback with a real nats-server: 2 proxies, 20 agents
+// (each hosting endpoints e1 and e2 on its NATS host bus), and this test as the
+// management node. Faults: kill -9 of a proxy, a proxy restarted, nats-server restarted,
+// a wrong token, a spoofed `from`, garbage and oversized frames. Every wait is bounded;
+// every process started is stopped by its destructor.
+#include <gtest/gtest.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+#include <chrono>
+#include <filesystem>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "core/message.hpp"
+#include "net/daemons.hpp"
+#include "tests/net/nats_server.hpp"
+#include "tests/net/process.hpp"
+
+namespace ccp::test {
+namespace {
+
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+
+constexpr std::size_t hosts = 20;
+constexpr std::string_view secret = "integration-secret";
+// After a proxy dies, every agent must be attached elsewhere within this bound: the
+// idle timeout (3 s) to notice a silent link, plus the reconnect backoff's first steps.
+constexpr auto failover_bound = 15s;
+
+std::string host_of(std::size_t i) {
+  return "10.0.0." + std::to_string(i + 1);
+}
+
+// Polls `pred` every 50 ms until it holds or `bound` passes.
+template <class P>
+bool eventually(P pred, std::chrono::milliseconds bound) {
+  const auto until = std::chrono::steady_clock::now() + bound;
+  while (std::chrono::steady_clock::now() < until) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return pred();
+}
+
+class Fleet : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("ccp-it-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+    nats_ = std::make_unique<nats_server>();
+    ports_ = {free_port(), free_port()};
+    for (int i = 0; i < 2; ++i)
+      start_proxy(i);
+    for (std::size_t i = 0; i < hosts; ++i)
+      start_agent(i, std::string(secret));
+    for (int i = 0; i < 2; ++i)
+      threads_.emplace_back([this] { ioc_.run(); });
+    net::mgmt_options mo;
+    mo.self = *core::address::parse("ccp://mgmt/127.0.0.1/it");
+    mo.backbone = nats_->url();
+    auto m = net::mgmt_service::start(ioc_, std::move(mo));
+    ASSERT_TRUE(m) << m.error();
+    mgmt_ = *m;
+    ASSERT_TRUE(eventually([&] { return attached_hosts().size() == hosts; }, 20s))
+        << "attached: " << attached_hosts().size() << "\n"
+        << proxies_[0]->output();
+  }
+
+  void TearDown() override {
+    if (mgmt_) mgmt_->shutdown();
+    std::this_thread::sleep_for(50ms);
+    work_.reset();
+    ioc_.stop();
+    for (auto& t : threads_)
+      t.join();
+    agents_.clear();
+    for (auto& p : proxies_)
+      p.reset();
+    if (!HasFailure()) std::filesystem::remove_all(dir_);
+  }
+
+  std::string log(const std::string& name) const { return (dir_ / (name + ".log")).string(); }
+  std::string proxy_url(int i) const { return "ws://127.0.0.1:" + std::to_string(ports_[i]) + "/"; }
+
+  void start_proxy(int i) {
+    const std::string n = std::to_string(i + 1);
+    proxies_[i] = std::make_unique<process>(
+        std::vector<std::string>{CCP_BINARY, "proxy", "--address",
+                                 "ccp://proxy/127.0.1." + n + "/p" + n, "--listen",
+                                 "127.0.0.1:" + std::to_string(ports_[i]), "--backbone",
+                                 nats_->url(), "--secret", std::string(secret)},
+        log("proxy-" + n));
+  }
+
+  void start_agent(std::size_t i, const std::string& token) {
+    // Even hosts prefer proxy 1, odd hosts proxy 2.
+    const int first = static_cast<int>(i % 2);
+    agents_.push_back(std::make_unique<process>(
+        std::vector<std::string>{CCP_BINARY, "agent", "--address",
+                                 "ccp://agent/" + host_of(i) + "/agent", "--proxy",
+                                 proxy_url(first), "--proxy", proxy_url(1 - first), "--token",
+                                 token, "--host-bus", nats_->url(), "--endpoints", "e1,e2"},
+        log("agent-" + host_of(i))));
+  }
+
+  core::act::complete request(std::string_view to, std::string type, std::string body = "{}",
+                              core::micros timeout = 2 * core::seconds) {
+    std::promise<core::act::complete> p;
+    auto fut = p.get_future();
+    mgmt_->request(*core::address::parse(to), std::move(type), std::move(body), timeout,
+                   [&p](core::act::complete& c) { p.set_value(std::move(c)); });
+    if (fut.wait_for(30s) != std::future_status::ready) throw std::runtime_error("no outcome");
+    return fut.get();
+  }
+
+  // host -> proxy, from every proxy's `agents` answer.
+  std::map<std::string, std::string> attached_hosts() {
+    std::map<std::string, std::string> out;
+    auto c = request("ccp://proxy/all", "agents", "{}", 1 * core::seconds);
+    for (const auto& r : c.replies) {
+      if (r.kind != core::msg_kind::response) continue;
+      auto j = nlohmann::json::parse(r.body, nullptr, false);
+      if (j.is_discarded()) continue;
+      for (const auto& a : j["agents"])
+        out[a.value("host", "")] = r.from.str();
+    }
+    return out;
+  }
+
+  // Whether every host's e1 answers an echo.
+  bool every_host_answers() {
+    for (std::size_t i = 0; i < hosts; ++i) {
+      auto c = request("ccp://endpoint/" + host_of(i) + "/e1", "echo", "{}", 1 * core::seconds);
+      if (c.code != core::errc{}) return false;
+    }
+    return true;
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<nats_server> nats_;
+  std::vector<int> ports_;
+  std::array<std::unique_ptr<process>, 2> proxies_;
+  std::vector<std::unique_ptr<process>> agents_;
+  asio::io_context ioc_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_{ioc_.get_executor()};
+  std::vector<std::thread> threads_;
+  std::shared_ptr<net::mgmt_service> mgmt_;
+};
+
+TEST_F(Fleet, RoundTripsFromMgmtToEndpointsAndBack) {
+  auto one = request("ccp://endpoint/10.0.0.7/e2", "echo", R"({"x":1})");
+  ASSERT_EQ(one.code, core::errc{});
+  ASSERT_EQ(one.replies.size(), 1u);
+  EXPECT_EQ(one.replies[0].body, R"({"x":1})");
+  EXPECT_EQ(one.replies[0].from.str(), "ccp://endpoint/10.0.0.7/e2");
+
+  auto any = request("ccp://endpoint/any", "echo");
+  ASSERT_EQ(any.code, core::errc{});
+  EXPECT_EQ(any.replies.size(), 1u);
+
+  auto host_all = request("ccp://endpoint/10.0.0.3/all", "ping");
+  ASSERT_EQ(host_all.code, core::errc{});
+  EXPECT_EQ(host_all.replies.size(), 2u);
+
+  auto all = request("ccp://endpoint/all", "ping");
+  ASSERT_EQ(all.code, core::errc{});
+  std::set<std::string> from;
+  for (auto& r : all.replies)
+    from.insert(r.from.str());
+  EXPECT_EQ(all.replies.size(), 2 * hosts);
+  EXPECT_EQ(from.size(), 2 * hosts);  // no duplicates
+
+  auto agents = request("ccp://agent/all", "ping");
+  EXPECT_EQ(agents.code, core::errc{});
+  EXPECT_EQ(agents.replies.size(), hosts);
+
+  EXPECT_EQ(request("ccp://endpoint/10.0.0.200/e1", "echo").code, core::errc::unreachable);
+  EXPECT_EQ(request("ccp://endpoint/10.0.0.1/nobody", "echo").code, core::errc::unreachable);
+}
+
+TEST_F(Fleet, EndpointProcessReachesMgmt) {
+  process ep({CCP_BINARY, "endpoint", "--address", "ccp://endpoint/10.0.0.4/tool", "--host-bus",
+              nats_->url(), "--request", "ccp://mgmt/any", "--type", "ping", "--exit"},
+             log("endpoint-tool"));
+  auto status = ep.wait(15s);
+  ASSERT_TRUE(status) << ep.output();
+  EXPECT_EQ(*status, 0) << ep.output();
+  EXPECT_NE(ep.output().find(R"("outcome":"ok")"), std::string::npos) << ep.output();
+  EXPECT_NE(ep.output().find("ccp://mgmt/127.0.0.1/it"), std::string::npos) << ep.output();
+}
+
+TEST_F(Fleet, KillNineOfAProxyUnderTrafficMovesEveryAgent) {
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0}, failed{0};
+  std::thread traffic([&] {
+    for (std::size_t i = 0; !stop; ++i) {
+      auto c =
+          request("ccp://endpoint/" + host_of(i % hosts) + "/e1", "echo", "{}", 500 * core::ms);
+      (c.code == core::errc{} ? ok : failed)++;
+    }
+  });
+  std::this_thread::sleep_for(300ms);
+  proxies_[0]->signal(SIGKILL);
+  ASSERT_TRUE(proxies_[0]->wait(5s));
+  const auto t0 = std::chrono::steady_clock::now();
+  const bool moved = eventually(
+      [&] {
+        auto a = attached_hosts();
+        return a.size() == hosts && std::all_of(a.begin(), a.end(), [](auto& kv) {
+                 return kv.second == "ccp://proxy/127.0.1.2/p2";
+               });
+      },
+      failover_bound);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  stop = true;
+  traffic.join();
+  EXPECT_TRUE(moved) << "attached: " << attached_hosts().size();
+  EXPECT_TRUE(eventually([&] { return every_host_answers(); }, 10s));
+  std::cout << "failover of " << hosts / 2 << " agents took "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+            << " ms; traffic during the test: " << ok << " ok, " << failed << " failed\n";
+  EXPECT_GT(ok.load(), 0);
+}
+
+TEST_F(Fleet, RestartedProxyDoesNotCauseDuplicateDelivery) {
+  proxies_[0]->signal(SIGKILL);
+  ASSERT_TRUE(proxies_[0]->wait(5s));
+  ASSERT_TRUE(eventually([&] { return attached_hosts().size() == hosts; }, failover_bound));
+  start_proxy(0);  // same port: agents that prefer it may come back
+  std::this_thread::sleep_for(2s);
+  for (int round = 0; round < 3; ++round) {
+    auto all = request("ccp://endpoint/all", "ping");
+    std::multiset<std::string> from;
+    for (auto& r : all.replies)
+      from.insert(r.from.str());
+    std::set<std::string> unique(from.begin(), from.end());
+    EXPECT_EQ(from.size(), unique.size()) << "duplicate delivery in round " << round;
+    EXPECT_EQ(unique.size(), 2 * hosts) << "round " << round;
+  }
+  EXPECT_EQ(attached_hosts().size(), hosts);
+}
+
+TEST_F(Fleet, NatsServerRestartedUnderTrafficFleetRecovers) {
+  std::atomic<bool> stop{false};
+  std::thread traffic([&] {
+    for (std::size_t i = 0; !stop; ++i)
+      request("ccp://endpoint/" + host_of(i % hosts) + "/e1", "echo", "{}", 300 * core::ms);
+  });
+  std::this_thread::sleep_for(300ms);
+  nats_->kill();
+  std::this_thread::sleep_for(1s);
+  nats_->restart();
+  EXPECT_TRUE(eventually([&] { return every_host_answers(); }, 30s));
+  stop = true;
+  traffic.join();
+  EXPECT_EQ(attached_hosts().size(), hosts);
+}
+
+TEST_F(Fleet, WrongTokenIsRejectedAndTheFleetCarriesOn) {
+  start_agent(hosts, "wrong-token");  // host 10.0.0.21
+  std::this_thread::sleep_for(2s);
+  EXPECT_FALSE(attached_hosts().contains(host_of(hosts)));
+  EXPECT_EQ(request("ccp://endpoint/" + host_of(hosts) + "/e1", "echo").code,
+            core::errc::unreachable);
+  EXPECT_TRUE(every_host_answers());
+}
+
+// A hand-made agent on a raw websocket: hello, then frames of our choosing.
+class raw_agent {
+ public:
+  raw_agent(int port, std::string host) : host_(std::move(host)) {
+    beast::get_lowest_layer(ws_).expires_after(5s);
+    beast::get_lowest_layer(ws_).connect(
+        {asio::ip::make_address("127.0.0.1"), static_cast<std::uint16_t>(port)});
+    beast::get_lowest_layer(ws_).expires_never();
+    ws_.set_option(beast::websocket::stream_base::decorator(
+        [self = self()](beast::websocket::request_type& r) {
+          r.set("X-Ccp-Agent", self);
+          r.set(beast::http::field::authorization, "Bearer " + std::string(secret));
+        }));
+    ws_.handshake("127.0.0.1", "/");
+    ws_.binary(true);
+    core::message hello;
+    hello.id = ++id_;
+    hello.kind = core::msg_kind::request;
+    hello.from = *core::address::parse(self());
+    hello.to = core::address::group(core::role::proxy, core::scope::any);
+    hello.type = "ccp.hello";
+    hello.body = R"({"epoch":)" + std::to_string(1'000'000'000'000'000ull) + R"(,"token":")" +
+                 std::string(secret) + R"(","endpoints":[]})";
+    write(hello);
+    auto welcome = read_until([](const core::message& m) { return m.correlation == 1; });
+    if (!welcome || welcome->kind != core::msg_kind::response)
+      throw std::runtime_error("no welcome");
+  }
+  [[nodiscard]] std::string self() const { return "ccp://agent/" + host_ + "/agent"; }
+
+  void write(const core::message& m) {
+    std::string f;
+    if (!core::encode(m, f)) throw std::runtime_error("encode");
+    ws_.write(asio::buffer(f));
+  }
+  void write_raw(const std::string& bytes) { ws_.write(asio::buffer(bytes)); }
+  std::uint64_t request_from(std::string from, std::string to, std::string type) {
+    core::message m;
+    m.id = ++id_;
+    m.kind = core::msg_kind::request;
+    m.from = *core::address::parse(from);
+    m.to = *core::address::parse(to);
+    m.type = std::move(type);
+    m.ttl_ms = 2000;
+    m.body = "{}";
+    write(m);
+    return m.id;
+  }
+
+  // Reads frames (bounded by 5 s) until one satisfies `want`; nullopt when the link
+  // closed or time ran out.
+  template <class P>
+  std::optional<core::message> read_until(P want) {
+    beast::get_lowest_layer(ws_).expires_after(5s);
+    for (int i = 0; i < 1000; ++i) {
+      beast::flat_buffer b;
+      beast::error_code ec;
+      ws_.read(b, ec);
+      if (ec) return std::nullopt;
+      std::string bytes = beast::buffers_to_string(b.data());
+      auto m = core::decode(bytes);
+      if (m && want(*m)) return *m;
+    }
+    return std::nullopt;
+  }
+
+ private:
+  asio::io_context ioc_;
+  beast::websocket::stream<beast::tcp_stream> ws_{ioc_};
+  std::string host_;
+  std::uint64_t id_ = 0;
+};
+
+TEST_F(Fleet, SpoofedFromIsRejectedAndTheAgentStaysConnected) {
+  raw_agent a(ports_[0], "10.0.9.1");
+  auto spoofed = a.request_from("ccp://agent/10.0.0.1/agent", "ccp://mgmt/any", "ping");
+  auto err = a.read_until([&](const core::message& m) { return m.correlation == spoofed; });
+  ASSERT_TRUE(err);
+  EXPECT_EQ(err->kind, core::msg_kind::error);
+  EXPECT_EQ(err->code, core::errc::rejected);
+  auto honest = a.request_from(a.self(), "ccp://mgmt/any", "ping");
+  auto reply = a.read_until([&](const core::message& m) { return m.correlation == honest; });
+  ASSERT_TRUE(reply) << "the link should still be open";
+  EXPECT_EQ(reply->kind, core::msg_kind::response);
+}
+
+TEST_F(Fleet, GarbageAndOversizedFramesHarmNoOtherAgent) {
+  raw_agent garbage(ports_[0], "10.0.9.2");
+  garbage.write_raw(std::string(100, '\x5a'));
+  garbage.write_raw(std::string("\xcc\x01\x03\x00\xff\xff\xff\x7f", 8) + std::string(60, 'x'));
+  // The garbage is dropped; the sender stays connected and can still talk.
+  auto honest = garbage.request_from(garbage.self(), "ccp://mgmt/any", "ping");
+  auto reply = garbage.read_until([&](const core::message& m) { return m.correlation == honest; });
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->kind, core::msg_kind::response);
+
+  raw_agent big(ports_[0], "10.0.9.3");
+  big.write_raw(std::string(core::max_frame_bytes + 1024, 'x'));  // past read_message_max
+  EXPECT_FALSE(big.read_until([](const core::message&) { return false; }))
+      << "an oversized message closes that link";
+  EXPECT_TRUE(every_host_answers());
+  auto all = request("ccp://endpoint/all", "ping");
+  EXPECT_EQ(all.replies.size(), 2 * hosts);
+}
+
+}  // namespace
+}  // namespace ccp::test
