@@ -187,5 +187,63 @@ TEST(LocalFleet, StoppingMgmtEndsRequestsInFlightWithShuttingDown) {
   EXPECT_TRUE(code == core::errc::shutting_down || code == core::errc{});
 }
 
+// wss: the proxy serves TLS with a certificate, the agent verifies it against a CA file.
+struct tls_pair {
+  running rt;
+  std::shared_ptr<proxy_service> proxy;
+  std::shared_ptr<agent_service> agent;
+  tls_pair(std::string name, std::string ca) {
+    const std::string certs = CCP_SOURCE_DIR "/tests/net/certs/";
+    proxy_options po;
+    po.self = *core::address::parse("ccp://proxy/127.0.1.1/tls");
+    po.listen = {asio::ip::make_address("127.0.0.1"), 0};
+    po.backbone = "inproc://" + name;
+    po.cert = certs + "proxy.pem";
+    po.key = certs + "proxy.key";
+    auto p = proxy_service::start(rt.ioc, po);
+    if (!p) throw std::runtime_error(p.error());
+    proxy = *p;
+    agent_options ao;
+    ao.self = *core::address::parse("ccp://agent/10.0.0.1/agent");
+    ao.proxies = {"wss://127.0.0.1:" + std::to_string(proxy->port()) + "/"};
+    ao.ca = certs + ca;
+    ao.host_bus = "inproc://" + name + "-host";
+    auto a = agent_service::start(rt.ioc, ao);
+    if (!a) throw std::runtime_error(a.error());
+    agent = *a;
+  }
+  ~tls_pair() {
+    agent->shutdown();
+    proxy->stop();
+    std::this_thread::sleep_for(50ms);
+    rt.stop();
+  }
+  std::size_t attached() {
+    return query(*proxy->host(), [](core::proxy& r) { return r.attached(); });
+  }
+};
+
+TEST(LocalFleet, AgentAttachesOverWssWhenItsCaVouchesForTheProxy) {
+  tls_pair t("tls-ok", "ca.pem");
+  EXPECT_TRUE(eventually([&] { return t.attached() == 1; }, 5s));
+}
+
+TEST(LocalFleet, AgentRefusesAProxyCertificateItsCaDoesNotVouchFor) {
+  tls_pair t("tls-bad", "other-ca.pem");
+  EXPECT_FALSE(eventually([&] { return t.attached() == 1; }, 1500ms));
+}
+
+TEST(LocalFleet, MissingCertificateFileIsNamed) {
+  running rt;
+  proxy_options po;
+  po.self = *core::address::parse("ccp://proxy/127.0.1.1/tls");
+  po.listen = {asio::ip::make_address("127.0.0.1"), 0};
+  po.cert = "/nonexistent/cert.pem";
+  po.key = "/nonexistent/key.pem";
+  auto p = proxy_service::start(rt.ioc, po);
+  ASSERT_FALSE(p);
+  EXPECT_NE(p.error().find("/nonexistent/cert.pem"), std::string::npos) << p.error();
+}
+
 }  // namespace
 }  // namespace ccp::net
