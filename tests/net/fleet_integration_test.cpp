@@ -5,6 +5,7 @@
 // every process started is stopped by its destructor.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/beast/core.hpp>
@@ -196,6 +197,46 @@ TEST_F(Fleet, EndpointProcessReachesMgmt) {
   EXPECT_EQ(*status, 0) << ep.output();
   EXPECT_NE(ep.output().find(R"("outcome":"ok")"), std::string::npos) << ep.output();
   EXPECT_NE(ep.output().find("ccp://mgmt/127.0.0.1/it"), std::string::npos) << ep.output();
+}
+
+// The client commands as a person or a script runs them.
+TEST_F(Fleet, ClientCommandsRequestSendAndListAgents) {
+  process req({CCP_BINARY, "request", "ccp://endpoint/all", "ping", "--backbone", nats_->url(),
+               "--timeout", "1s", "--json"},
+              log("cli-request"));
+  ASSERT_EQ(req.wait(20s), 0) << req.output();
+  const std::string out = req.output();
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), static_cast<long>(2 * hosts + 1)) << out;
+  EXPECT_NE(out.find(R"("outcome":"ok","replies":40)"), std::string::npos) << out;
+
+  process table({CCP_BINARY, "request", "ccp://endpoint/10.0.0.2/e1", "echo", R"({"k":"v"})",
+                 "--backbone", nats_->url()},
+                log("cli-table"));
+  ASSERT_EQ(table.wait(20s), 0) << table.output();
+  EXPECT_NE(table.output().find("ccp://endpoint/10.0.0.2/e1"), std::string::npos);
+  EXPECT_NE(table.output().find(R"({"k":"v"})"), std::string::npos);
+  EXPECT_NE(table.output().find("outcome: ok, 1 reply"), std::string::npos) << table.output();
+
+  process missing(
+      {CCP_BINARY, "request", "ccp://endpoint/10.0.0.99/e1", "echo", "--backbone", nats_->url()},
+      log("cli-missing"));
+  EXPECT_EQ(missing.wait(20s), 1) << missing.output();
+  EXPECT_NE(missing.output().find("outcome: unreachable"), std::string::npos) << missing.output();
+
+  process agents({CCP_BINARY, "agents", "--backbone", nats_->url()}, log("cli-agents"));
+  ASSERT_EQ(agents.wait(20s), 0) << agents.output();
+  for (std::size_t i = 0; i < hosts; ++i)
+    EXPECT_NE(agents.output().find("ccp://agent/" + host_of(i) + "/agent "), std::string::npos)
+        << host_of(i) << "\n"
+        << agents.output();
+
+  process send({CCP_BINARY, "send", "ccp://endpoint/10.0.0.1/e1", "note", R"({"a":1})",
+                "--backbone", nats_->url()},
+               log("cli-send"));
+  EXPECT_EQ(send.wait(20s), 0) << send.output();
+
+  process bad({CCP_BINARY, "request", "ccp://nonsense", "ping"}, log("cli-bad"));
+  EXPECT_EQ(bad.wait(20s), 2) << bad.output();
 }
 
 TEST_F(Fleet, KillNineOfAProxyUnderTrafficMovesEveryAgent) {
