@@ -1,5 +1,6 @@
 #include "core/address.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 
@@ -251,6 +252,136 @@ std::expected<void, parse_error> check_id(std::string_view id, std::size_t base)
   return {};
 }
 
+// Character classes of the canonical fast path, one table lookup per byte.
+enum : std::uint8_t {
+  cc_label = 1,  // in a label of a canonical DNS name: [a-z0-9-]
+  cc_id = 2,     // id: [A-Za-z0-9._-]
+  cc_digit = 4,  // [0-9]
+};
+constexpr std::array<std::uint8_t, 256> char_classes = [] {
+  std::array<std::uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    auto ch = static_cast<char>(c);
+    std::uint8_t k = 0;
+    if (is_lower(ch) || is_digit(ch) || ch == '-') k |= cc_label;
+    if (is_id_char(ch)) k |= cc_id;
+    if (is_digit(ch)) k |= cc_digit;
+    t[static_cast<std::size_t>(c)] = k;
+  }
+  return t;
+}();
+constexpr std::uint8_t char_class(char c) {
+  return char_classes[static_cast<unsigned char>(c)];
+}
+
+// The length of the dotted-quad IPv4 host that starts `s` and ends at its first '/', or 0
+// when `s` does not start with one that parse_ipv4 accepts followed by '/'.
+std::size_t scan_dotted_quad(std::string_view s) {
+  std::size_t i = 0;
+  for (int part = 0; part < 4; ++part) {
+    const std::size_t start = i;
+    unsigned v = 0;
+    while (i < s.size() && i - start < 3 && is_digit(s[i]))
+      v = v * 10 + unsigned(s[i++] - '0');
+    const std::size_t len = i - start;
+    if (len == 0 || v > 255 || (len > 1 && s[start] == '0') || i == s.size()) return 0;
+    if (s[i] != (part == 3 ? '/' : '.')) return 0;
+    if (part < 3) ++i;
+  }
+  return i;
+}
+
+// The length of the canonical host that starts `s` and ends at its first '/', or 0 when
+// there is no '/' or the host is not a dotted quad or canonical DNS name that
+// check_host(host, _, true) accepts. IPv6 is left to the full parser.
+std::size_t scan_canonical_host(std::string_view s) {
+  if (!s.empty() && is_digit(s[0]))
+    if (std::size_t n = scan_dotted_quad(s)) return n;
+  // A DNS name (check_host's loop). A last label of digits only would have to be a dotted
+  // quad, which scan_dotted_quad just ruled out.
+  std::size_t label_start = 0;
+  bool label_all_digits = true;
+  const std::size_t n = std::min(s.size(), max_dns_bytes + 1);  // room for the '/'
+  for (std::size_t i = 0; i < n; ++i) {
+    const char c = s[i];
+    const auto k = char_class(c);
+    if (k & cc_label) {
+      label_all_digits = label_all_digits && (k & cc_digit);
+      continue;
+    }
+    if (c != '.' && c != '/') return 0;
+    const std::size_t len = i - label_start;
+    if (len == 0 || len > max_label_bytes || s[label_start] == '-' || s[i - 1] == '-') return 0;
+    if (c == '/') return label_all_digits ? 0 : i;
+    label_start = i + 1;
+    label_all_digits = true;
+  }
+  return 0;  // no '/', or longer than any DNS name
+}
+
+// Literal comparisons with a length known at compile time: GCC expands these memcmp calls
+// inline (string_view's starts_with and == call the library's memcmp).
+template <std::size_t N>
+bool starts_with_lit(std::string_view s, const char (&lit)[N]) {
+  return s.size() >= N - 1 && std::memcmp(s.data(), lit, N - 1) == 0;
+}
+template <std::size_t N>
+bool equals_lit(std::string_view s, const char (&lit)[N]) {
+  return s.size() == N - 1 && std::memcmp(s.data(), lit, N - 1) == 0;
+}
+
+// Whether `id` is a valid id: 1 to max_id_bytes id characters, not any/all in any case.
+bool fast_id(std::string_view id) {
+  if (id.empty() || id.size() > max_id_bytes) return false;
+  std::uint8_t all = cc_id;  // branch-free: one table load per byte
+  for (char c : id)
+    all &= char_class(c);
+  return all != 0 && !(id.size() == 3 && (iequals(id, "any") || iequals(id, "all")));
+}
+
+// The fast path of parse_address_view(text, true), for frames on the forwarding path:
+// stores the view and returns true when `text` is a canonical address with a DNS or IPv4
+// host (or none). Returns false for everything else (IPv6 hosts, every error), which the
+// full parser then handles, so errors and their offsets come from one place only. It
+// accepts a subset of what the full parser accepts, with the same view.
+bool fast_canonical_view(std::string_view text, address_view& v) {
+  if (!starts_with_lit(text, "ccp://")) return false;
+  std::string_view rest = text.substr(6);
+  if (starts_with_lit(rest, "endpoint/")) {
+    v.type = role::endpoint;
+    rest.remove_prefix(9);
+  } else if (starts_with_lit(rest, "agent/")) {
+    v.type = role::agent;
+    rest.remove_prefix(6);
+  } else if (starts_with_lit(rest, "mgmt/")) {
+    v.type = role::mgmt;
+    rest.remove_prefix(5);
+  } else if (starts_with_lit(rest, "proxy/")) {
+    v.type = role::proxy;
+    rest.remove_prefix(6);
+  } else {
+    return false;
+  }
+  if (equals_lit(rest, "any") || equals_lit(rest, "all")) {
+    v.form = rest[1] == 'n' ? scope::any : scope::all;
+    v.host = v.id = {};
+    return true;
+  }
+  std::size_t slash = scan_canonical_host(rest);
+  if (slash == 0) return false;
+  v.host = rest.substr(0, slash);
+  std::string_view last = rest.substr(slash + 1);
+  if (equals_lit(last, "any") || equals_lit(last, "all")) {
+    v.form = last[1] == 'n' ? scope::host_any : scope::host_all;
+    v.id = {};
+    return true;
+  }
+  if (!fast_id(last)) return false;  // also a third '/': the full parser says where
+  v.form = scope::one;
+  v.id = last;
+  return true;
+}
+
 bool parse_role(std::string_view s, role& r) {
   if (s == "endpoint")
     r = role::endpoint;
@@ -337,8 +468,12 @@ std::string_view to_string(scope s) noexcept {
   return "?";
 }
 
-std::expected<address_view, parse_error> parse_address_view(std::string_view text,
-                                                            bool canonical_only) noexcept {
+namespace {
+
+// parse_address_view without the fast path: every error and every form. Out of line, so
+// that the fast path's caller does not pay for this function's stack frame.
+[[gnu::noinline]] std::expected<address_view, parse_error> parse_address_view_full(
+    std::string_view text, bool canonical_only) noexcept {
   if (text.empty()) return std::unexpected(fail(parse_errc::empty, 0));
   if (text.size() > max_address_bytes)
     return std::unexpected(fail(parse_errc::too_long, max_address_bytes));
@@ -395,6 +530,17 @@ std::expected<address_view, parse_error> parse_address_view(std::string_view tex
   // `rep movsl` (a fifth of this function on the read_header path), a temporary with two
   // vector moves.
   return address_view(v);
+}
+
+}  // namespace
+
+std::expected<address_view, parse_error> parse_address_view(std::string_view text,
+                                                            bool canonical_only) noexcept {
+  if (canonical_only) {
+    address_view fast;
+    if (fast_canonical_view(text, fast)) return fast;
+  }
+  return parse_address_view_full(text, canonical_only);
 }
 
 std::expected<address, parse_error> address::parse(std::string_view text) {

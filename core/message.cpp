@@ -1,5 +1,6 @@
 #include "core/message.hpp"
 
+#include <array>
 #include <bit>
 #include <cstring>
 
@@ -77,11 +78,19 @@ std::string_view to_string(msg_kind k) noexcept {
 }
 
 bool valid_type(std::string_view s) noexcept {
+  // One table lookup per byte: [a-z0-9_.-].
+  static constexpr std::array<bool, 256> type_char = [] {
+    std::array<bool, 256> t{};
+    for (int c = 0; c < 256; ++c)
+      t[static_cast<std::size_t>(c)] =
+          (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+    return t;
+  }();
   if (s.empty() || s.size() > max_type_bytes) return false;
+  bool ok = true;
   for (char c : s)
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
-      return false;
-  return true;
+    ok &= type_char[static_cast<unsigned char>(c)];
+  return ok;
 }
 
 std::expected<frame_header, parse_error> read_header(std::string_view f) noexcept {
