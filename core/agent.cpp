@@ -250,9 +250,9 @@ void agent::send_up(frame_ptr f, const frame_header& h, micros now) {
 void agent::to_endpoints(frame_buf f, const frame_header& h, micros now) {
   const address_view& to = h.to;
   frame_ptr shared = std::move(f);
-  auto publish_to = [&](const std::string& id) {
+  auto publish_to = [&](const endpoint_reg& reg) {
     ++stats_.forwarded;
-    push(act::publish{bus_kind::host, endpoint_subject(id), shared});
+    actions().emplace_back(std::in_place_type<act::publish>, bus_kind::host, reg.subject, shared);
   };
   if (to.form != scope::any && to.form != scope::all && to.host != self_.host()) {
     bounce(h, errc::unreachable, "host " + std::string(to.host) + " is not this host", now);
@@ -265,9 +265,9 @@ void agent::to_endpoints(frame_buf f, const frame_header& h, micros now) {
         bounce(h, errc::unreachable, "no endpoint " + to_string(to), now);
       } else if (sabotage_.misroute) {
         for (const auto& [id, reg] : endpoints_)
-          publish_to(id);
+          publish_to(reg);
       } else {
-        publish_to(it->first);
+        publish_to(it->second);
       }
       return;
     }
@@ -278,7 +278,7 @@ void agent::to_endpoints(frame_buf f, const frame_header& h, micros now) {
       } else {
         auto it = std::next(endpoints_.begin(),
                             static_cast<std::ptrdiff_t>(rng_.below(endpoints_.size())));
-        publish_to(it->first);
+        publish_to(it->second);
       }
       return;
     case scope::all:
@@ -290,8 +290,8 @@ void agent::to_endpoints(frame_buf f, const frame_header& h, micros now) {
         return;
       }
       for (const auto& [id, reg] : endpoints_) {
-        publish_to(id);
-        if (sabotage_.duplicate_delivery) publish_to(id);
+        publish_to(reg);
+        if (sabotage_.duplicate_delivery) publish_to(reg);
       }
       return;
   }
@@ -334,7 +334,7 @@ void agent::endpoint_control(const frame_header& h, micros now) {
       return;
     }
     bool changed = it == endpoints_.end();
-    endpoints_[std::string(h.from.id)] = endpoint_reg{*nonce, now};
+    endpoints_[std::string(h.from.id)] = endpoint_reg{*nonce, now, endpoint_subject(h.from.id)};
     reply_instance(*nonce, h, msg_kind::response, errc{}, {});
     if (changed) endpoints_changed(now);
   } else if (h.type == "ccp.hb") {

@@ -35,7 +35,12 @@ void proxy::link_set::erase(link_id l) {
 }
 
 proxy::proxy(address self, std::uint64_t seed, const credential_verifier& verifier)
-    : backbone_node(std::move(self), seed), verifier_(verifier) {}
+    : backbone_node(std::move(self), seed), verifier_(verifier) {
+  for (int r = 0; r < role_count; ++r)
+    for (scope form : {scope::any, scope::all})
+      group_subjects_[group_index(static_cast<role>(r), form)] =
+          backbone_subject(address::group(static_cast<role>(r), form).view());
+}
 
 void proxy::start(micros now) {
   subscribe_backbone();
@@ -110,7 +115,8 @@ void proxy::send_link(link_id link, frame_ptr f, const frame_header& h, micros n
   }
   ++it->second.inflight;
   ++stats_.forwarded;
-  push(act::send{link, std::move(f)});
+  // Built in place: push() would move the action twice more (a variant visit each).
+  actions().emplace_back(std::in_place_type<act::send>, link, std::move(f));
 }
 
 void proxy::on_link_flushed(link_id link, std::size_t frames) {
@@ -297,9 +303,20 @@ void proxy::route(frame_buf f, const frame_header& h, micros now) {
     accept(*f, h, now);
     return;
   }
-  bool host_form =
-      to.form == scope::one || to.form == scope::host_any || to.form == scope::host_all;
-  if ((to.type == role::agent || to.type == role::endpoint) && host_form) {
+  if (to.type == role::mgmt || to.type == role::proxy) {
+    // What route_backbone does for these types (the directory only vouches for hosts),
+    // with the action built in place and the subject of a group address cached.
+    if (to.form == scope::any || to.form == scope::all) {
+      const std::string& subject = group_subjects_[group_index(to.type, to.form)];
+      actions().emplace_back(std::in_place_type<act::publish>, bus_kind::backbone, subject,
+                             std::move(f));
+    } else {
+      actions().emplace_back(std::in_place_type<act::publish>, bus_kind::backbone,
+                             backbone_subject(to), std::move(f));
+    }
+    return;
+  }
+  if (to.form != scope::any && to.form != scope::all) {
     if (auto it = hosts_.find(to.host); it != hosts_.end()) {
       send_link(it->second, std::move(f), h, now);
       return;

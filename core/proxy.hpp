@@ -10,6 +10,7 @@
 // from an address on the agent's own host (no spoofing). A proxy holding no agents is
 // not subscribed to ccp.agent.any / ccp.endpoint.any, so it never swallows an `any`.
 
+#include <array>
 #include <map>
 #include <unordered_map>
 
@@ -99,7 +100,14 @@ class proxy final : public backbone_node {
   void update_group_subscriptions();
   [[nodiscard]] link_id pick(const link_set& s);
 
+  // Index into group_subjects_ of TYPE/any (form any) or TYPE/all (form all).
+  static constexpr std::size_t group_index(role r, scope form) {
+    return static_cast<std::size_t>(r) * 2 + (form == scope::all ? 1 : 0);
+  }
+
   const credential_verifier& verifier_;
+  // Backbone subjects of ccp://TYPE/any and ccp://TYPE/all, by group_index.
+  std::array<std::string, role_count * 2> group_subjects_;
   std::map<link_id, link_state> links_;
   std::map<std::string, link_id, std::less<>> hosts_;  // attached host -> its link
   link_set with_agents_;
