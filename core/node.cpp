@@ -213,9 +213,11 @@ void node::finish(std::uint64_t id, errc code, std::vector<message> replies) {
 
 void node::abort_pending(errc code) {
   std::vector<std::uint64_t> ids;
-  for (const auto& [id, p] : pending_) ids.push_back(id);
+  for (const auto& [id, p] : pending_)
+    ids.push_back(id);
   std::sort(ids.begin(), ids.end());  // in request order, whatever the hashing
-  for (auto id : ids) finish(id, code, {});
+  for (auto id : ids)
+    finish(id, code, {});
 }
 
 void node::tick(micros now) {
