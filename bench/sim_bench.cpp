@@ -1,9 +1,10 @@
 // Benchmarks of the deterministic simulator (sim/world) against the targets of its issue,
 // on one core with the trace hashed but not written (a trace_sink without a file):
-//   - BM_EventQueue/N: the event queue alone. A std::priority_queue of N pending events
-//     with world::event's layout (48 bytes, checked against the real one) and order
-//     ((time, seq)): pop the earliest, push one later (the classic hold model). Target
-//     >= 5 million events/s. It is also the baseline of the engine figures below
+//   - BM_EventQueue/N: the event queue alone: the engine's own sim::event_queue of
+//     world::event with N pending events: pop the earliest, push one later (the classic
+//     hold model). Target >= 5 million events/s. BM_EventQueueStdPriorityQueue/N runs
+//     the same load through the std::priority_queue of 48-byte events the engine used
+//     before, for comparison. BM_EventQueue is also the baseline of the engine figures below
 //     (STYLE.md rule 14): engine events/s next to queue events/s says what the rest of an
 //     event (role call, actions, checker) costs.
 //   - BM_IdleFleet1000Hour: 1000 hosts x 2 endpoints, 2 proxies, 1 mgmt, no workload; one
@@ -56,8 +57,13 @@ namespace ccp::sim {
 struct bench_probe {
   static constexpr std::size_t kinds = static_cast<std::size_t>(world::ev::sample) + 1;
   using kind_counts = std::array<std::uint64_t, kinds>;
-  static constexpr std::size_t event_bytes = sizeof(world::event);
-  static constexpr std::size_t event_align = alignof(world::event);
+  // The engine's event and queue types, for BM_EventQueue.
+  using event = world::event;
+  using queue = decltype(world::queue_);
+  static event make_event(micros t, std::size_t kind, std::uint32_t node, std::uint64_t a,
+                          core::frame_buf f) {
+    return event{t, static_cast<world::ev>(kind % kinds), node, a, std::move(f)};
+  }
 
   // What world::run() pushes before its first run_until: the workload items, the faults
   // and the checker's periodic sample.
@@ -71,7 +77,7 @@ struct bench_probe {
 
   // world::run_until(t), counting each event by kind before it runs.
   static void run_until(world& w, micros t, kind_counts& counts) {
-    while (!w.queue_.empty() && w.queue_.top().t <= t) {
+    while (!w.queue_.empty() && w.queue_.top_time() <= t) {
       ++counts[static_cast<std::size_t>(w.queue_.top().kind)];
       w.step();
     }
@@ -159,26 +165,9 @@ constexpr std::uint64_t seed = 1;
 // ---------------------------------------------------------------------------------------
 // The event queue alone.
 
-// world::event's layout and order (sim/world.hpp), a copy: the real one is private.
-struct queue_event {
-  micros t;
-  std::uint64_t seq;
-  std::uint8_t kind;
-  std::uint32_t node;
-  std::uint64_t a;
-  core::frame_buf frame;
-};
-struct queue_later {
-  bool operator()(const queue_event& x, const queue_event& y) const {
-    return x.t != y.t ? x.t > y.t : x.seq > y.seq;
-  }
-};
-static_assert(sizeof(queue_event) == probe::event_bytes, "world::event changed: update the copy");
-static_assert(alignof(queue_event) == probe::event_align);
-
-// Each iteration is one event through the queue as world::step() and world::push() do
-// it: move the earliest out, pop, push its successor (a timer or a message) up to 1 s
-// later, so `pending` stays constant.
+// Each iteration is one event through the engine's own queue (sim::event_queue of
+// world::event) as world::step() and world::push() use it: pop the earliest, push its
+// successor (a timer or a message) up to 1 s later, so `pending` stays constant.
 void BM_EventQueue(benchmark::State& state) {
   const auto pending = static_cast<std::size_t>(state.range(0));
   std::uint64_t x = 0x9e3779b97f4a7c15ull;  // xorshift64: cheap, fixed delays
@@ -190,16 +179,16 @@ void BM_EventQueue(benchmark::State& state) {
   };
   // Half the events carry a frame, as messages do; moving it is what the engine does.
   auto frame = std::make_shared<std::string>(200, 'x');
-  std::priority_queue<queue_event, std::vector<queue_event>, queue_later> q;
-  std::uint64_t seq = 0;
-  for (std::size_t i = 0; i < pending; ++i)
-    q.push(queue_event{delay(), seq++, static_cast<std::uint8_t>(i % 11),
-                       static_cast<std::uint32_t>(i), i, i % 2 ? frame : nullptr});
+  probe::queue q;
+  for (std::size_t i = 0; i < pending; ++i) {
+    micros t = delay();
+    q.push(t, probe::make_event(t, i, static_cast<std::uint32_t>(i), i, i % 2 ? frame : nullptr));
+  }
   for (auto _ : state) {
-    queue_event e = std::move(const_cast<queue_event&>(q.top()));
-    q.pop();
+    probe::event e = q.pop();
     benchmark::DoNotOptimize(e.node);
-    q.push(queue_event{e.t + delay(), seq++, e.kind, e.node, e.a, std::move(e.frame)});
+    e.t += delay();
+    q.push(e.t, std::move(e));
   }
   state.SetItemsProcessed(state.iterations());
   state.counters["pending"] = static_cast<double>(pending);
@@ -207,6 +196,52 @@ void BM_EventQueue(benchmark::State& state) {
 // 5,000 and 130,000: the pending events of the 1000-host and of the 10k-host fleet (a
 // timer per process plus messages in flight; the fleet benchmarks report pending_at_end).
 BENCHMARK(BM_EventQueue)
+    ->Arg(5'000)
+    ->Arg(130'000)
+    ->MinTime(0.2)
+    ->Repetitions(5)
+    ->ReportAggregatesOnly(true);
+
+// For comparison, the queue the engine used before sim::event_queue: a std::priority_queue
+// of whole 48-byte events ((time, seq) order, binary heap), under the same load.
+struct pq_event {
+  micros t;
+  std::uint64_t seq;
+  std::uint8_t kind;
+  std::uint32_t node;
+  std::uint64_t a;
+  core::frame_buf frame;
+};
+struct pq_later {
+  bool operator()(const pq_event& x, const pq_event& y) const {
+    return x.t != y.t ? x.t > y.t : x.seq > y.seq;
+  }
+};
+void BM_EventQueueStdPriorityQueue(benchmark::State& state) {
+  const auto pending = static_cast<std::size_t>(state.range(0));
+  std::uint64_t x = 0x9e3779b97f4a7c15ull;
+  auto delay = [&x] {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return static_cast<micros>(1 + x % core::seconds);
+  };
+  auto frame = std::make_shared<std::string>(200, 'x');
+  std::priority_queue<pq_event, std::vector<pq_event>, pq_later> q;
+  std::uint64_t seq = 0;
+  for (std::size_t i = 0; i < pending; ++i)
+    q.push(pq_event{delay(), seq++, static_cast<std::uint8_t>(i % 11),
+                    static_cast<std::uint32_t>(i), i, i % 2 ? frame : nullptr});
+  for (auto _ : state) {
+    pq_event e = std::move(const_cast<pq_event&>(q.top()));
+    q.pop();
+    benchmark::DoNotOptimize(e.node);
+    q.push(pq_event{e.t + delay(), seq++, e.kind, e.node, e.a, std::move(e.frame)});
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["pending"] = static_cast<double>(pending);
+}
+BENCHMARK(BM_EventQueueStdPriorityQueue)
     ->Arg(5'000)
     ->Arg(130'000)
     ->MinTime(0.2)

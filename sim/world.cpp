@@ -118,8 +118,11 @@ void world::build() {
     agent_starts_.push_back(0);
     restart_host_agent(h);
     for (int k = 0; k < t.endpoints_per_host; ++k) {
-      auto self = must(address::one(role::endpoint, host_names_[static_cast<std::size_t>(h)],
-                                    "e" + std::to_string(k + 1)));
+      // Appended rather than "e" + to_string(): GCC 12 warns falsely (-Wrestrict) about
+      // operator+(const char*, string&&) once this loop is inlined.
+      std::string id = "e";
+      id += std::to_string(k + 1);
+      auto self = must(address::one(role::endpoint, host_names_[static_cast<std::size_t>(h)], id));
       auto e = std::make_unique<core::endpoint>(self, rng_.next());
       e->handle("echo");
       endpoints_[static_cast<std::size_t>(h)].push_back(
@@ -152,7 +155,7 @@ void world::restart_host_agent(int h) {
 }
 
 void world::push(micros t, ev kind, std::uint32_t node, std::uint64_t a, frame_buf f) {
-  queue_.push(event{t, seq_++, kind, node, a, std::move(f)});
+  queue_.push(t, event{t, kind, node, a, std::move(f)});
 }
 
 micros world::link_delay() {
@@ -172,46 +175,59 @@ void world::reschedule(std::uint32_t i) {
 }
 
 void world::drain(std::uint32_t i) {
-  while (!nodes_[i].n->actions().empty()) {
-    std::vector<action> acts;
-    acts.swap(nodes_[i].n->actions());
-    for (auto& a : acts) {
-      if (auto* p = std::get_if<act::publish>(&a)) {
-        publish(i, p->bus, p->subject, p->frame);
-      } else if (auto* s = std::get_if<act::subscribe>(&a)) {
-        subject_map& m = s->bus == bus_kind::backbone
-                             ? backbone_
-                             : host_bus_[static_cast<std::size_t>(nodes_[i].host)];
-        auto& v = m[s->subject];
-        if (std::none_of(v.begin(), v.end(), [&](const sub& x) { return x.node == i; }))
-          v.push_back({i, s->queue});
-      } else if (auto* u = std::get_if<act::unsubscribe>(&a)) {
-        subject_map& m = u->bus == bus_kind::backbone
-                             ? backbone_
-                             : host_bus_[static_cast<std::size_t>(nodes_[i].host)];
-        if (auto it = m.find(u->subject); it != m.end())
-          std::erase_if(it->second, [&](const sub& x) { return x.node == i; });
-      } else if (auto* snd = std::get_if<act::send>(&a)) {
-        send_on_link(i, snd->link, snd->frame);
-      } else if (auto* c = std::get_if<act::close>(&a)) {
-        close_link(i, c->link);
-      } else if (auto* d = std::get_if<act::dial>(&a)) {
-        dial(i, d->link, d->target);
-      } else if (auto* dv = std::get_if<act::deliver>(&a)) {
-        on_deliver(i, dv->msg);
-        if (nodes_[i].r == role::endpoint && dv->msg.kind == msg_kind::request &&
-            dv->msg.type == "echo")
-          nodes_[i].n->reply(dv->msg, dv->msg.body, now_);
-      } else if (auto* cp = std::get_if<act::complete>(&a)) {
-        on_complete(i, *cp);
-      }
+  // The actions are taken one at a time, by index: executing one may append more (an echo
+  // reply). The vector keeps its capacity, so the next call of the role does not allocate,
+  // unless a burst (a fan-out) grew it beyond what a process usually needs.
+  constexpr std::size_t kept_capacity = 16;
+  std::vector<action>& out = nodes_[i].n->actions();
+  for (std::size_t k = 0; k < out.size(); ++k) {
+    action a = std::move(out[k]);
+    if (auto* p = std::get_if<act::publish>(&a)) {
+      publish(i, p->bus, p->subject, std::move(p->frame));
+    } else if (auto* s = std::get_if<act::subscribe>(&a)) {
+      subject_map& m = s->bus == bus_kind::backbone
+                           ? backbone_
+                           : host_bus_[static_cast<std::size_t>(nodes_[i].host)];
+      auto& v = m[s->subject];
+      if (std::none_of(v.begin(), v.end(), [&](const sub& x) { return x.node == i; }))
+        v.push_back({i, s->queue});
+    } else if (auto* u = std::get_if<act::unsubscribe>(&a)) {
+      subject_map& m = u->bus == bus_kind::backbone
+                           ? backbone_
+                           : host_bus_[static_cast<std::size_t>(nodes_[i].host)];
+      if (auto it = m.find(u->subject); it != m.end())
+        std::erase_if(it->second, [&](const sub& x) { return x.node == i; });
+    } else if (auto* snd = std::get_if<act::send>(&a)) {
+      send_on_link(i, snd->link, std::move(snd->frame));
+    } else if (auto* c = std::get_if<act::close>(&a)) {
+      close_link(i, c->link);
+    } else if (auto* d = std::get_if<act::dial>(&a)) {
+      dial(i, d->link, d->target);
+    } else if (auto* dv = std::get_if<act::deliver>(&a)) {
+      on_deliver(i, dv->msg);
+      if (nodes_[i].r == role::endpoint && dv->msg.kind == msg_kind::request &&
+          dv->msg.type == "echo")
+        nodes_[i].n->reply(dv->msg, dv->msg.body, now_);
+    } else if (auto* cp = std::get_if<act::complete>(&a)) {
+      on_complete(i, *cp);
     }
   }
+  if (out.capacity() > kept_capacity)
+    std::vector<action>().swap(out);
+  else
+    out.clear();
   reschedule(i);
 }
 
-void world::publish(std::uint32_t from, bus_kind bus, const std::string& subject,
-                    const frame_ptr& frame) {
+// The frame a receiver gets: the sender's own buffer when nobody else holds it any more
+// (the role let go of it and this is its last receiver), else a copy, since a receiver
+// may change the hop byte in place (core::frame_buf).
+frame_buf world::hand_over(frame_ptr& frame, bool last) {
+  if (last && frame.use_count() == 1) return std::const_pointer_cast<std::string>(std::move(frame));
+  return std::make_shared<std::string>(*frame);
+}
+
+void world::publish(std::uint32_t from, bus_kind bus, const std::string& subject, frame_ptr frame) {
   const subject_map* m = nullptr;
   micros lat = 0;
   if (bus == bus_kind::backbone) {
@@ -230,12 +246,13 @@ void world::publish(std::uint32_t from, bus_kind bus, const std::string& subject
     return bus != bus_kind::backbone || nodes_[n].r != role::proxy ||
            !partitioned_.contains(nodes_[n].host);
   };
-  // Plain subscribers each get a copy; each queue group gives it to one member.
+  // Plain subscribers each get the frame; each queue group gives it to one member.
+  receivers_.clear();
   std::vector<std::pair<const std::string*, std::vector<std::uint32_t>>> groups;
   for (const sub& s : it->second) {
     if (!reachable(s.node)) continue;
     if (s.queue.empty()) {
-      push(now_ + lat, ev::bus, s.node, 0, std::make_shared<std::string>(*frame));
+      receivers_.push_back(s.node);
       continue;
     }
     auto g = std::find_if(groups.begin(), groups.end(),
@@ -246,11 +263,12 @@ void world::publish(std::uint32_t from, bus_kind bus, const std::string& subject
       g->second.push_back(s.node);
   }
   for (const auto& [q, members] : groups)
-    push(now_ + lat, ev::bus, members[rng_.below(members.size())], 0,
-         std::make_shared<std::string>(*frame));
+    receivers_.push_back(members[rng_.below(members.size())]);
+  for (std::size_t k = 0; k < receivers_.size(); ++k)
+    push(now_ + lat, ev::bus, receivers_[k], 0, hand_over(frame, k + 1 == receivers_.size()));
 }
 
-void world::send_on_link(std::uint32_t from, link_id id, const frame_ptr& frame) {
+void world::send_on_link(std::uint32_t from, link_id id, frame_ptr frame) {
   micros d = link_delay();
   if (nodes_[from].r == role::agent) {
     auto it = link_by_agent_.find(static_cast<std::uint64_t>(from) << 32 | id);
@@ -260,8 +278,7 @@ void world::send_on_link(std::uint32_t from, link_id id, const frame_ptr& frame)
     push(now_ + d, ev::flushed, from, id);
     if (!l.proxy_open) return;  // the proxy's side is gone: into the void
     l.last_to_proxy = std::max(now_ + d, l.last_to_proxy);
-    push(l.last_to_proxy, ev::link_frame, l.proxy, l.proxy_id,
-         std::make_shared<std::string>(*frame));
+    push(l.last_to_proxy, ev::link_frame, l.proxy, l.proxy_id, hand_over(frame, true));
     return;
   }
   auto it = link_by_proxy_.find(id);
@@ -281,7 +298,7 @@ void world::send_on_link(std::uint32_t from, link_id id, const frame_ptr& frame)
   }
   if (!l.agent_open) return;
   l.last_to_agent = std::max(now_ + d, l.last_to_agent);
-  push(l.last_to_agent, ev::link_frame, l.agent, l.agent_id, std::make_shared<std::string>(*frame));
+  push(l.last_to_agent, ev::link_frame, l.agent, l.agent_id, hand_over(frame, true));
 }
 
 void world::close_link(std::uint32_t from, link_id id) {
@@ -364,8 +381,7 @@ void world::restart_proxy(int p) {
 
 bool world::step() {
   if (queue_.empty()) return false;
-  event e = std::move(const_cast<event&>(queue_.top()));
-  queue_.pop();
+  event e = queue_.pop();
   now_ = e.t;
   ++events_;
   fire(e);
@@ -769,7 +785,7 @@ void world::on_complete(std::uint32_t i, const act::complete& c) {
 }
 
 void world::run_until(micros t) {
-  while (!queue_.empty() && queue_.top().t <= t)
+  while (!queue_.empty() && queue_.top_time() <= t)
     step();
   now_ = std::max(now_, t);
 }
