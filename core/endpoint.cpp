@@ -5,8 +5,31 @@
 
 namespace ccp::core {
 
+namespace {
+
+// Sets the message id of an encoded frame in place: 8 bytes little-endian at offset 8
+// (the wire format in message.hpp).
+void set_frame_id(std::string& frame, std::uint64_t id) {
+  constexpr std::size_t off_id = 8;
+  for (std::size_t i = 0; i < 8; ++i)
+    frame[off_id + i] = static_cast<char>((id >> (8 * i)) & 0xff);
+}
+
+}  // namespace
+
 endpoint::endpoint(address self, std::uint64_t seed) : node(std::move(self), seed) {
   nonce_ = rng_.next() | 1;  // never 0
+}
+
+message endpoint::control_message(std::string_view type, msg_kind kind, std::uint64_t id) const {
+  message m;
+  m.id = id;
+  m.kind = kind;
+  m.from = self_;
+  m.to = *address::host_group(role::agent, self_.host(), scope::host_any);
+  m.type = type;
+  m.body = flat_json_writer{}.add("nonce", nonce_).finish();
+  return m;
 }
 
 void endpoint::start(micros now) {
@@ -27,17 +50,20 @@ void endpoint::stop(micros now) {
 }
 
 void endpoint::send_control(std::string_view type, msg_kind kind, std::uint64_t id, micros now) {
-  message m;
-  m.id = id;
-  m.kind = kind;
-  m.from = self_;
-  m.to = *address::host_group(role::agent, self_.host(), scope::host_any);
-  m.type = type;
-  m.body = flat_json_writer{}.add("nonce", nonce_).finish();
   auto f = std::make_shared<std::string>();
-  (void)encode(m, *f);
+  (void)encode(control_message(type, kind, id), *f);
   push(act::publish{bus_kind::host, std::string(subject_agent_inbox), std::move(f)});
   (void)now;
+}
+
+void endpoint::send_heartbeat() {
+  // Every heartbeat is the same frame but for its id: encoded once, then copied.
+  if (heartbeat_frame_.empty())
+    (void)encode(control_message("ccp.hb", msg_kind::notification, 1), heartbeat_frame_);
+  auto f = std::make_shared<std::string>(heartbeat_frame_);
+  set_frame_id(*f, next_id());
+  actions().emplace_back(std::in_place_type<act::publish>, bus_kind::host,
+                         std::string(subject_agent_inbox), std::move(f));
 }
 
 void endpoint::send_register(micros now) {
@@ -103,7 +129,7 @@ void endpoint::route_out(frame_buf f, const frame_header& h, micros now) {
 void endpoint::role_tick(micros now) {
   if (now >= register_deadline_) send_register(now);  // the agent did not answer: retry
   if (now >= next_heartbeat_) {
-    send_control("ccp.hb", msg_kind::notification, next_id(), now);
+    send_heartbeat();
     next_heartbeat_ = now + heartbeat_interval;
   }
 }

@@ -34,12 +34,16 @@ class endpoint final : public node {
  private:
   void send_register(micros now);
   void send_control(std::string_view type, msg_kind kind, std::uint64_t id, micros now);
+  void send_heartbeat();  // send_control("ccp.hb", notification, next_id()), precomputed
+  [[nodiscard]] message control_message(std::string_view type, msg_kind kind,
+                                        std::uint64_t id) const;
 
   status state_ = status::idle;
   std::uint64_t nonce_;
   std::uint64_t register_id_ = 0;
   micros next_heartbeat_ = never;
   micros register_deadline_ = never;
+  std::string heartbeat_frame_;  // the encoded ccp.hb, built at the first heartbeat
 };
 
 }  // namespace ccp::core
