@@ -3,6 +3,9 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <mutex>
 
 #include "core/subject.hpp"
 
@@ -37,7 +40,36 @@ void start_request(Role& role, waiting_map& waiting, core::address to, std::stri
   waiting[*id] = std::move(done);
 }
 
+// Bus options that report connection changes on stderr ("backbone of X: reconnected").
+bus_options logged_bus(asio::io_context& ioc, std::string name, std::string what) {
+  bus_options o;
+  o.name = name;
+  o.state_executor = ioc.get_executor();
+  o.on_state = [label = what + " of " + name](bus_state s, std::string_view detail) {
+    static constexpr std::string_view names[] = {"connected", "disconnected", "reconnected",
+                                                 "closed"};
+    log_line(label + ": " + std::string(names[static_cast<int>(s)]) +
+             (detail.empty() ? "" : " (" + std::string(detail) + ")"));
+  };
+  return o;
+}
+
 }  // namespace
+
+void log_line(std::string_view line) {
+  static std::mutex mu;
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t t = std::chrono::system_clock::to_time_t(now);
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%H:%M:%S", &tm);
+  std::lock_guard lock(mu);
+  std::fprintf(stderr, "%s.%03dZ %.*s\n", stamp, static_cast<int>(ms.count()),
+               static_cast<int>(line.size()), line.data());
+}
 
 bool token_verifier::verify(const core::address& agent, std::string_view token) const {
   if (open()) return true;
@@ -48,11 +80,11 @@ bool token_verifier::verify(const core::address& agent, std::string_view token) 
   return false;
 }
 
-std::expected<std::shared_ptr<bus>, std::string> open_host_bus(std::string_view url,
+std::expected<std::shared_ptr<bus>, std::string> open_host_bus(asio::io_context& ioc,
+                                                               std::string_view url,
                                                                std::string_view host,
                                                                std::string_view name) {
-  bus_options o;
-  o.name = std::string(name);
+  bus_options o = logged_bus(ioc, std::string(name), "host bus");
   o.prefix = "h.";
   core::append_host_token(host, o.prefix);
   o.prefix += '.';
@@ -94,9 +126,7 @@ std::expected<std::shared_ptr<proxy_service>, std::string> proxy_service::start(
     asio::io_context& ioc, proxy_options opts) {
   auto s = std::make_shared<proxy_service>();
   s->ioc_ = &ioc;
-  bus_options bo;
-  bo.name = opts.self.str();
-  auto backbone = open_bus(opts.backbone, std::move(bo));
+  auto backbone = open_bus(opts.backbone, logged_bus(ioc, opts.self.str(), "backbone"));
   if (!backbone) return std::unexpected(backbone.error());
   s->verifier_ = std::make_unique<token_verifier>(opts.tokens, opts.secret);
   s->host_ = std::make_shared<role_host<core::proxy>>(
@@ -155,7 +185,7 @@ std::expected<std::shared_ptr<endpoint_service>, std::string> endpoint_service::
     asio::io_context& ioc, endpoint_options opts) {
   if (opts.self.type() != core::role::endpoint)
     return std::unexpected("'" + opts.self.str() + "' is not an endpoint address");
-  auto hb = open_host_bus(opts.host_bus, opts.self.host(), opts.self.str());
+  auto hb = open_host_bus(ioc, opts.host_bus, opts.self.host(), opts.self.str());
   if (!hb) return std::unexpected(hb.error());
   auto s = std::make_shared<endpoint_service>();
   s->waiting_ = std::make_shared<waiting_map>();
@@ -214,7 +244,7 @@ std::expected<std::shared_ptr<agent_service>, std::string> agent_service::start(
   if (opts.proxies.empty()) return std::unexpected("an agent needs at least one proxy URL");
   for (const auto& p : opts.proxies)
     if (auto t = parse_ws_target(p); !t) return std::unexpected(t.error());
-  auto hb = open_host_bus(opts.host_bus, opts.self.host(), opts.self.str());
+  auto hb = open_host_bus(ioc, opts.host_bus, opts.self.host(), opts.self.str());
   if (!hb) return std::unexpected(hb.error());
   ws_dial_options dial;
   dial.agent = opts.self.str();
@@ -275,9 +305,7 @@ std::expected<std::shared_ptr<mgmt_service>, std::string> mgmt_service::start(as
                                                                               mgmt_options opts) {
   if (opts.self.type() != core::role::mgmt || opts.self.is_group())
     return std::unexpected("'" + opts.self.str() + "' is not a concrete mgmt address");
-  bus_options bo;
-  bo.name = opts.self.str();
-  auto backbone = open_bus(opts.backbone, std::move(bo));
+  auto backbone = open_bus(opts.backbone, logged_bus(ioc, opts.self.str(), "backbone"));
   if (!backbone) return std::unexpected(backbone.error());
   auto s = std::make_shared<mgmt_service>();
   s->waiting_ = std::make_shared<waiting_map>();

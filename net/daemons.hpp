@@ -43,11 +43,15 @@ class token_verifier final : public core::credential_verifier {
   std::string secret_;
 };
 
+// Writes one line to stderr with a UTC time stamp (the daemons' log). Thread-safe.
+void log_line(std::string_view line);
+
 // The host bus of `host` on `url`: subjects carry a per-host prefix on the wire, so the
 // host buses of many hosts can share one NATS server (or one in-process bus).
-[[nodiscard]] std::expected<std::shared_ptr<bus>, std::string> open_host_bus(std::string_view url,
-                                                                             std::string_view host,
-                                                                             std::string_view name);
+// Connection changes are logged (log_line).
+[[nodiscard]] std::expected<std::shared_ptr<bus>, std::string> open_host_bus(
+    boost::asio::io_context& ioc, std::string_view url, std::string_view host,
+    std::string_view name);
 
 // TLS contexts from PEM files. Errors name the file and OpenSSL's reason.
 [[nodiscard]] std::expected<std::shared_ptr<boost::asio::ssl::context>, std::string> server_tls(
