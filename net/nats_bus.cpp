@@ -1,0 +1,577 @@
+#include "net/nats_bus.hpp"
+
+#include <nats/nats.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/post.hpp>
+#include <chrono>
+#include <climits>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace ccp::net {
+namespace {
+
+// --- Limits and settings, each with its reason ---------------------------------------------
+
+// A lost server is retried every 250 ms (plus libnats' jitter of up to 100 ms): a restarted
+// server is found again quickly, and one client retrying costs the server almost nothing.
+constexpr std::int64_t reconnect_wait_ms = 250;
+// -1: never give up reconnecting. A daemon must outlive any server outage; it reports
+// `disconnected` through on_state meanwhile.
+constexpr int max_reconnect_forever = -1;
+// Frames published while disconnected are kept (and sent after the reconnect) up to this
+// many bytes; past it publish drops and counts. 8 MiB holds a few seconds of control traffic.
+constexpr int reconnect_buf_bytes = 8 * 1024 * 1024;
+// Inbound messages libnats may queue per subscription before it drops them and reports a
+// slow consumer. Our callback only copies and posts, so the queue stays short unless the
+// process is starved; the bound keeps memory finite when it is.
+constexpr int pending_msgs_limit = 1'000'000;
+constexpr int pending_bytes_limit = 1024 * 1024 * 1024;  // 1 GiB
+// TCP connect plus the server's INFO/PONG handshake, per attempt and server.
+constexpr std::int64_t connect_timeout_ms = 2000;
+// A silent server (half-open TCP) is declared stale after max_pings_out unanswered pings,
+// i.e. within about 15-20 s, and the reconnect logic takes over.
+constexpr std::int64_t ping_interval_ms = 5000;
+constexpr int max_pings_out = 3;
+// libnats writes in the publishing thread while it holds the connection lock. Without a
+// deadline a server that stops reading (or a partition without RST) blocks publish, and the
+// ping timer that would detect it, until TCP gives up (minutes). With it a write fails after
+// 2 s, the frame is counted as dropped and the stale-connection logic can run. A write cut
+// short may leave part of a frame on the wire; the server then rejects the stream and the
+// connection is re-established, which is the recovery we want from a stuck server anyway.
+constexpr std::int64_t write_deadline_ms = 2000;
+// Publish writes to the socket at once instead of letting libnats' flusher thread wait up to
+// 1 ms to coalesce writes. Measured on the 2-core dev box against a local nats-server 2.9.10
+// (libnats 3.4.1, 100-byte frames): request/reply round trip 2.0 ms -> 0.14 ms; one-way bulk
+// 520-690 k -> 230 k msg/s per connection. A request crosses up to four bus hops, so the
+// coalescing delay dominates its latency, while 230 k msg/s per connection is far above the
+// control traffic a bus carries. Set to false for bulk-only connections.
+constexpr bool send_asap = true;
+// How long unsubscribe and the destructor wait for libnats' threads to leave our callbacks
+// (normally microseconds: a callback only copies and posts). Past it they return anyway;
+// the state the callbacks use is reference-counted, so a late callback stays safe.
+constexpr auto callback_drain_bound = std::chrono::seconds(2);
+
+// The reaper (nats_bus::reap) waits this long for the PONG that proves the read loop moved
+// on, then retries after reap_retry_delay: a subscription's memory is freed at most a few
+// round trips after it ended while connected, or once the connection is back.
+constexpr std::int64_t reap_flush_timeout_ms = 1000;
+constexpr auto reap_retry_delay = std::chrono::milliseconds(250);
+
+constexpr std::string_view nats_scheme = "nats://";
+constexpr std::string_view url_grammar = "expected nats://host:port[,host:port...]";
+
+// --- URL parsing ---------------------------------------------------------------------------
+
+std::string url_error(std::string_view url, std::string_view detail) {
+  std::string e = "bus URL '";
+  e.append(url).append("': ").append(url_grammar);
+  if (!detail.empty()) e.append(" (").append(detail).append(")");
+  return e;
+}
+
+bool is_host_char(char c) {
+  auto u = static_cast<unsigned char>(c);
+  return u > 0x20 && u != 0x7f && c != '/' && c != '@' && c != '?' && c != '#' && c != ',' &&
+         c != '[' && c != ']' && c != ':';
+}
+
+// One `host:port` (or `[v6]:port`) of the list; returns the libnats URL for it.
+std::expected<std::string, std::string> parse_server(std::string_view item, std::size_t index) {
+  const std::string which = "server " + std::to_string(index + 1);
+  if (item.starts_with(nats_scheme)) item.remove_prefix(nats_scheme.size());
+  if (item.empty()) return std::unexpected(which + " is empty");
+  std::string_view host;
+  std::string_view rest;
+  if (item.front() == '[') {
+    const auto close = item.find(']');
+    if (close == std::string_view::npos) return std::unexpected(which + " has no closing ']'");
+    host = item.substr(0, close + 1);
+    const auto inner = host.substr(1, host.size() - 2);
+    if (inner.empty()) return std::unexpected(which + " has an empty host");
+    for (char c : inner) {
+      const bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
+                      c == ':' || c == '.';
+      if (!ok) return std::unexpected(which + " has a bad IPv6 address");
+    }
+    rest = item.substr(close + 1);
+  } else {
+    const auto colon = item.find(':');
+    host = item.substr(0, std::min(colon, item.size()));
+    rest = colon == std::string_view::npos ? std::string_view{} : item.substr(colon);
+    if (host.empty()) return std::unexpected(which + " has an empty host");
+    for (char c : host) {
+      if (!is_host_char(c)) return std::unexpected(which + " has a bad character in its host");
+    }
+  }
+  if (rest.empty() || rest.front() != ':') return std::unexpected(which + " has no port");
+  const auto port = rest.substr(1);
+  if (port.empty() || port.size() > 5) return std::unexpected(which + " has a bad port");
+  unsigned value = 0;
+  for (char c : port) {
+    if (c < '0' || c > '9') return std::unexpected(which + " has a bad port");
+    value = value * 10 + static_cast<unsigned>(c - '0');
+  }
+  if (value < 1 || value > 65535) return std::unexpected(which + " has a port outside 1..65535");
+  std::string out(nats_scheme);
+  out.append(host).append(":").append(port);
+  return out;
+}
+
+std::expected<std::vector<std::string>, std::string> parse_nats_url(std::string_view url) {
+  if (!url.starts_with(nats_scheme)) return std::unexpected(url_error(url, "scheme is not nats"));
+  std::string_view list = url.substr(nats_scheme.size());
+  std::vector<std::string> servers;
+  std::size_t index = 0;
+  while (true) {
+    const auto comma = list.find(',');
+    auto server = parse_server(list.substr(0, comma), index);
+    if (!server) return std::unexpected(url_error(url, server.error()));
+    servers.push_back(std::move(*server));
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+    ++index;
+  }
+  return servers;
+}
+
+// Subjects, queue names and prefixes go into the protocol line as they are: a blank or a
+// control character there would split or inject protocol, so they are refused up front.
+bool is_wire_token(std::string_view s) {
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7f) return false;
+  }
+  return true;
+}
+
+std::string status_text(natsStatus s) {
+  std::string text = natsStatus_GetText(s);
+  // libnats keeps a per-thread description of the last failure, sometimes more precise than
+  // the status's text. Use it only when it is about this failure.
+  natsStatus last = NATS_OK;
+  const char* raw = nats_GetLastError(&last);
+  std::string_view detail = raw != nullptr && last == s ? raw : "";
+  // It reads "(conn.c:2088): No server available for connection": drop the source position.
+  if (detail.starts_with('(')) {
+    const auto end = detail.find("): ");
+    if (end != std::string_view::npos) detail.remove_prefix(end + 3);
+  }
+  if (!detail.empty() && detail != text) text.append(": ").append(detail);
+  return text;
+}
+
+// --- State shared with libnats' threads ----------------------------------------------------
+
+// The connection-level callbacks' closure. The bus holds one reference and libnats' callback
+// thread holds another (libnats_ref) until the closed callback, the last one libnats makes
+// for a connection, has run: a callback that runs after the bus is gone still finds it.
+struct conn_state : std::enable_shared_from_this<conn_state> {
+  std::function<void(bus_state, std::string_view)> on_state;
+  boost::asio::any_io_executor state_executor;
+  // Cleared when the bus's destructor starts; checked on state_executor before on_state.
+  std::atomic<bool> alive{true};
+  // Slow-consumer episodes libnats reported (it dropped inbound messages of a subscription).
+  // Not exposed yet: net::bus has no accessor for it.
+  std::atomic<std::uint64_t> slow_consumers{0};
+  std::shared_ptr<conn_state> libnats_ref;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool closed = false;  // guarded by mu: the closed callback has run
+
+  // Posts a state change to state_executor (libnats' callback thread, any time).
+  void report(bus_state s, std::string detail) {
+    if (!on_state || !alive.load(std::memory_order_acquire)) return;
+    boost::asio::post(state_executor, [self = shared_from_this(), s, detail = std::move(detail)] {
+      if (self->alive.load(std::memory_order_acquire)) self->on_state(s, detail);
+    });
+  }
+};
+
+std::string connected_url(natsConnection* nc) {
+  char buf[256] = {};
+  if (natsConnection_GetConnectedUrl(nc, buf, sizeof buf) != NATS_OK) return {};
+  return buf;
+}
+
+std::string last_error(natsConnection* nc) {
+  const char* text = nullptr;
+  const natsStatus s = natsConnection_GetLastError(nc, &text);
+  if (s == NATS_OK) return {};
+  if (text != nullptr && *text != '\0') return text;
+  return natsStatus_GetText(s);
+}
+
+void on_disconnected(natsConnection* nc, void* closure) {
+  static_cast<conn_state*>(closure)->report(bus_state::disconnected, last_error(nc));
+}
+
+void on_reconnected(natsConnection* nc, void* closure) {
+  static_cast<conn_state*>(closure)->report(bus_state::reconnected, connected_url(nc));
+}
+
+void on_closed(natsConnection* nc, void* closure) {
+  auto* st = static_cast<conn_state*>(closure);
+  st->report(bus_state::closed, last_error(nc));
+  // The last callback libnats makes for this connection: drop its reference (after
+  // signalling, so that the waiting destructor never sees a freed state).
+  auto ref = std::move(st->libnats_ref);
+  {
+    std::lock_guard lock(st->mu);
+    st->closed = true;
+  }
+  st->cv.notify_all();
+}
+
+void on_async_error(natsConnection*, natsSubscription*, natsStatus err, void* closure) {
+  if (err == NATS_SLOW_CONSUMER) {
+    static_cast<conn_state*>(closure)->slow_consumers.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+// One subscription's state. libnats' dispatcher thread owns a heap-allocated reference
+// (the message callback's closure) until the completion callback, which libnats runs after
+// the subscription closed and its last message callback returned. Each posted message holds
+// another reference, so the handler lives as long as something may still call it.
+struct sub_state {
+  sub_state(boost::asio::any_io_executor e, bus_handler h, std::size_t prefix)
+      : ex(std::move(e)), handler(std::move(h)), prefix_len(prefix) {}
+
+  // Cleared by unsubscribe before it asks libnats to stop; a posted message checks it on the
+  // executor, so nothing reaches the handler after unsubscribe returned there.
+  std::atomic<bool> alive{true};
+  const boost::asio::any_io_executor ex;
+  const bus_handler handler;
+  const std::size_t prefix_len;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool complete = false;  // guarded by mu: libnats made its last callback
+};
+
+using sub_ref = std::shared_ptr<sub_state>;
+
+void on_message(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
+  const sub_ref& st = *static_cast<sub_ref*>(closure);
+  if (st->alive.load(std::memory_order_acquire)) {
+    try {
+      std::string_view subject = natsMsg_GetSubject(msg);
+      if (subject.size() >= st->prefix_len) subject.remove_prefix(st->prefix_len);
+      const int len = natsMsg_GetDataLength(msg);
+      auto frame = std::make_shared<std::string>(natsMsg_GetData(msg),
+                                                 static_cast<std::size_t>(len > 0 ? len : 0));
+      boost::asio::post(st->ex,
+                        [st, subject = std::string(subject), frame = std::move(frame)]() mutable {
+                          if (st->alive.load(std::memory_order_acquire))
+                            st->handler(subject, std::move(frame));
+                        });
+    } catch (...) {
+      // Out of memory: the message is lost, as libnats itself would lose it. Exceptions
+      // must not unwind through libnats' C frames.
+    }
+  }
+  natsMsg_Destroy(msg);
+}
+
+void on_sub_complete(void* closure) {
+  std::unique_ptr<sub_ref> ref(static_cast<sub_ref*>(closure));
+  {
+    std::lock_guard lock((*ref)->mu);
+    (*ref)->complete = true;
+  }
+  (*ref)->cv.notify_all();
+}
+
+// --- The bus -------------------------------------------------------------------------------
+
+class nats_bus final : public bus {
+ public:
+  // Starts the reaper thread; throws std::system_error when it cannot.
+  nats_bus(natsConnection* conn, std::shared_ptr<conn_state> state, std::string prefix)
+      : conn_(conn), state_(std::move(state)), prefix_(std::move(prefix)) {
+    reaper_ = std::thread([this] { reap(); });
+  }
+
+  nats_bus(const nats_bus&) = delete;
+  nats_bus& operator=(const nats_bus&) = delete;
+
+  ~nats_bus() override {
+    state_->alive.store(false, std::memory_order_release);
+    std::unordered_map<subscription_id, entry> subs;
+    {
+      std::lock_guard lock(mu_);
+      subs.swap(subs_);
+    }
+    for (auto& kv : subs)
+      end(kv.second);
+    // Close first (flushing for at most 500 ms; with send_asap nothing is buffered): it joins
+    // the read loop, so no buried subscription can be reached any more, and releases the
+    // reaper if it waits in a flush.
+    natsConnection_Close(conn_);
+    {
+      std::lock_guard lock(reap_mu_);
+      stopping_ = true;
+    }
+    reap_cv_.notify_all();
+    reaper_.join();
+    for (natsSubscription* sub : graveyard_)
+      natsSubscription_Destroy(sub);
+    // The disconnected and closed callbacks run on libnats' callback thread. Wait (bounded)
+    // for the closed one, the last, so that no callback of ours runs once we returned.
+    natsConnection_Destroy(conn_);
+    std::unique_lock lock(state_->mu);
+    state_->cv.wait_for(lock, callback_drain_bound, [&] { return state_->closed; });
+  }
+
+  std::expected<subscription_id, std::string> subscribe(std::string_view subject,
+                                                        std::string_view queue,
+                                                        boost::asio::any_io_executor ex,
+                                                        bus_handler h) override {
+    auto fail = [&](std::string_view cause) {
+      std::string e = "subscribe '";
+      e.append(subject).append("'");
+      if (!queue.empty()) e.append(" (queue '").append(queue).append("')");
+      e.append(": ").append(cause);
+      return std::unexpected(std::move(e));
+    };
+    if (subject.empty() || !is_wire_token(subject)) {
+      return fail("a subject must be non-empty, without blanks or control characters");
+    }
+    if (!is_wire_token(queue)) return fail("a queue name must not hold blanks or controls");
+    if (!ex) return fail("no executor to run the handler on");
+    if (!h) return fail("no handler");
+
+    const std::string wire = prefix_ + std::string(subject);
+    const std::string group(queue);
+    auto st = std::make_shared<sub_state>(std::move(ex), std::move(h), prefix_.size());
+    auto closure = std::make_unique<sub_ref>(st);
+    natsSubscription* sub = nullptr;
+    natsStatus s =
+        group.empty()
+            ? natsConnection_Subscribe(&sub, conn_, wire.c_str(), on_message, closure.get())
+            : natsConnection_QueueSubscribe(&sub, conn_, wire.c_str(), group.c_str(), on_message,
+                                            closure.get());
+    if (s != NATS_OK) return fail(status_text(s));  // no subscription, no callback: free it
+    s = natsSubscription_SetOnCompleteCB(sub, on_sub_complete, closure.get());
+    if (s == NATS_OK) {
+      closure.release();  // libnats' now; on_sub_complete frees it
+      s = natsSubscription_SetPendingLimits(sub, pending_msgs_limit, pending_bytes_limit);
+    }
+    entry e{sub, std::move(st), closure == nullptr};
+    if (s != NATS_OK) {
+      const std::string cause = status_text(s);
+      // Without a completion callback we cannot know when libnats left on_message: the
+      // closure is leaked on purpose (a few bytes, on a path that needs a closed connection).
+      if (closure != nullptr) (void)closure.release();
+      end(e);
+      return fail(cause);
+    }
+    std::lock_guard lock(mu_);
+    const subscription_id id = next_id_++;
+    subs_.emplace(id, std::move(e));
+    return id;
+  }
+
+  void unsubscribe(subscription_id id) override {
+    entry e;
+    {
+      std::lock_guard lock(mu_);
+      auto it = subs_.find(id);
+      if (it == subs_.end()) return;
+      e = std::move(it->second);
+      subs_.erase(it);
+    }
+    end(e);
+  }
+
+  void publish(std::string_view subject, core::frame_ptr frame) override {
+    static const std::string empty;
+    const std::string& data = frame ? *frame : empty;
+    if (subject.empty() || !is_wire_token(subject) || data.size() > INT_MAX) {
+      dropped_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    // One buffer per thread for the prefixed, NUL-terminated subject: no allocation per frame.
+    thread_local std::string wire;
+    wire.assign(prefix_).append(subject);
+    const natsStatus s =
+        natsConnection_Publish(conn_, wire.c_str(), data.data(), static_cast<int>(data.size()));
+    if (s != NATS_OK) dropped_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  std::uint64_t dropped() const noexcept override {
+    return dropped_.load(std::memory_order_relaxed);
+  }
+
+ private:
+  struct entry {
+    natsSubscription* sub = nullptr;
+    std::shared_ptr<sub_state> state;
+    bool has_complete_cb = false;
+  };
+
+  // Ends a subscription: no handler call after this returns on the handler's executor, and
+  // (bounded by callback_drain_bound) no libnats thread inside on_message either, so no post
+  // to the executor follows. The natsSubscription itself is buried, not destroyed: see reap().
+  void end(entry& e) {
+    e.state->alive.store(false, std::memory_order_release);
+    (void)natsSubscription_Unsubscribe(e.sub);  // fails only when already closed
+    if (e.has_complete_cb) {
+      std::unique_lock lock(e.state->mu);
+      e.state->cv.wait_for(lock, callback_drain_bound, [&] { return e.state->complete; });
+    }
+    {
+      std::lock_guard lock(reap_mu_);
+      graveyard_.push_back(e.sub);
+    }
+    reap_cv_.notify_one();
+  }
+
+  // libnats 3.4.1's read loop looks a subscription up under a lock, drops the lock and only
+  // then locks the subscription, without holding a reference (natsConn_processMsg; later
+  // releases retain it first). Destroying an unsubscribed subscription at once frees it
+  // under the read loop's feet when a message for it is in flight. So subscriptions ended
+  // by end() wait here until a PING sent after their removal came back: the read loop
+  // handles the PONG after any message it was processing then. A failed flush (disconnected)
+  // is retried; the destructor destroys what is left after closing the connection, which
+  // joins the read loop.
+  void reap() {
+    std::unique_lock lock(reap_mu_);
+    while (true) {
+      reap_cv_.wait(lock, [&] { return stopping_ || !graveyard_.empty(); });
+      if (stopping_) return;
+      std::vector<natsSubscription*> batch;
+      batch.swap(graveyard_);
+      bool safe = false;
+      while (!safe) {
+        lock.unlock();
+        const natsStatus s = natsConnection_FlushTimeout(conn_, reap_flush_timeout_ms);
+        lock.lock();
+        safe = s == NATS_OK;
+        if (s == NATS_CONNECTION_CLOSED) {
+          // Closed is set when closing starts, before the read loop is joined; the closed
+          // callback comes after the join.
+          std::lock_guard closed_lock(state_->mu);
+          safe = state_->closed;
+        }
+        if (!safe && !stopping_) {
+          reap_cv_.wait_for(lock, reap_retry_delay, [&] { return stopping_; });
+        }
+        if (!safe && stopping_) {
+          graveyard_.insert(graveyard_.end(), batch.begin(), batch.end());
+          return;
+        }
+      }
+      lock.unlock();
+      for (natsSubscription* sub : batch)
+        natsSubscription_Destroy(sub);
+      lock.lock();
+    }
+  }
+
+  natsConnection* const conn_;
+  const std::shared_ptr<conn_state> state_;
+  const std::string prefix_;
+  std::mutex mu_;
+  std::unordered_map<subscription_id, entry> subs_;  // guarded by mu_
+  subscription_id next_id_ = 1;                      // guarded by mu_
+  std::atomic<std::uint64_t> dropped_{0};
+  std::mutex reap_mu_;
+  std::condition_variable reap_cv_;
+  std::vector<natsSubscription*> graveyard_;  // guarded by reap_mu_: ended, not yet destroyed
+  bool stopping_ = false;                     // guarded by reap_mu_
+  std::thread reaper_;                        // runs reap(); started last, joined by ~nats_bus
+};
+
+struct options_deleter {
+  void operator()(natsOptions* o) const noexcept { natsOptions_Destroy(o); }
+};
+
+}  // namespace
+
+std::expected<std::shared_ptr<bus>, std::string> open_nats_bus(std::string_view url,
+                                                               bus_options opts) {
+  auto servers = parse_nats_url(url);
+  if (!servers) return std::unexpected(std::move(servers.error()));
+  auto fail = [&](std::string_view cause) {
+    std::string e = "bus URL '";
+    e.append(url).append("': ").append(cause);
+    return std::unexpected(std::move(e));
+  };
+  if (!is_wire_token(opts.prefix) || opts.prefix.find_first_of("*>") != std::string::npos) {
+    return fail("the subject prefix must not hold blanks, controls or wildcards");
+  }
+  if (opts.on_state && !opts.state_executor) return fail("on_state needs a state_executor");
+
+  natsOptions* raw = nullptr;
+  natsStatus s = natsOptions_Create(&raw);
+  if (s != NATS_OK) return fail(status_text(s));
+  std::unique_ptr<natsOptions, options_deleter> o(raw);
+
+  auto state = std::make_shared<conn_state>();
+  state->on_state = std::move(opts.on_state);
+  state->state_executor = std::move(opts.state_executor);
+
+  std::vector<const char*> urls;
+  urls.reserve(servers->size());
+  for (const auto& u : *servers)
+    urls.push_back(u.c_str());
+
+  auto set = [&s](natsStatus r) {
+    if (s == NATS_OK) s = r;
+  };
+  set(natsOptions_SetServers(o.get(), urls.data(), static_cast<int>(urls.size())));
+  // Try the servers in the given order (the first is the preferred one).
+  set(natsOptions_SetNoRandomize(o.get(), true));
+  if (!opts.name.empty()) set(natsOptions_SetName(o.get(), opts.name.c_str()));
+  set(natsOptions_SetTimeout(o.get(), connect_timeout_ms));
+  set(natsOptions_SetAllowReconnect(o.get(), true));
+  set(natsOptions_SetMaxReconnect(o.get(), max_reconnect_forever));
+  set(natsOptions_SetReconnectWait(o.get(), reconnect_wait_ms));
+  set(natsOptions_SetReconnectBufSize(o.get(), reconnect_buf_bytes));
+  set(natsOptions_SetPingInterval(o.get(), ping_interval_ms));
+  set(natsOptions_SetMaxPingsOut(o.get(), max_pings_out));
+  set(natsOptions_SetWriteDeadline(o.get(), write_deadline_ms));
+  set(natsOptions_SetSendAsap(o.get(), send_asap));
+  // An unreachable server at start is an error for the caller, not a silent retry loop.
+  set(natsOptions_SetRetryOnFailedConnect(o.get(), false, nullptr, nullptr));
+  set(natsOptions_SetDisconnectedCB(o.get(), on_disconnected, state.get()));
+  set(natsOptions_SetReconnectedCB(o.get(), on_reconnected, state.get()));
+  set(natsOptions_SetClosedCB(o.get(), on_closed, state.get()));
+  set(natsOptions_SetErrorHandler(o.get(), on_async_error, state.get()));
+  if (s != NATS_OK) return fail(status_text(s));
+
+  natsConnection* conn = nullptr;
+  // From here on libnats may call back (on its own thread) until the closed callback.
+  state->libnats_ref = state;
+  s = natsConnection_Connect(&conn, o.get());
+  if (s != NATS_OK) {
+    // A failed connect makes no callback (libnats closes it without them): drop the ref.
+    state->libnats_ref.reset();
+    return fail("no NATS server reachable (" + status_text(s) + ")");
+  }
+  std::shared_ptr<bus> b;
+  try {
+    b = std::make_shared<nats_bus>(conn, state, std::move(opts.prefix));
+  } catch (const std::exception& e) {
+    state->alive.store(false, std::memory_order_release);  // no `closed` report for this
+    natsConnection_Destroy(conn);  // its closed callback releases libnats' reference
+    return fail(std::string("cannot start the bus: ") + e.what());
+  }
+  state->report(bus_state::connected, connected_url(conn));
+  return b;
+}
+
+}  // namespace ccp::net

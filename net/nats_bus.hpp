@@ -1,0 +1,52 @@
+#pragma once
+// The NATS bus: libnats (the NATS C client) behind net::bus.
+//
+// libnats calls back on its own threads; every message is copied into a frame and posted
+// to the subscriber's executor (STYLE rule 11). Reconnects forever with a bounded
+// reconnect buffer; libnats re-sends the subscriptions after a reconnect. No blocking
+// libnats call (Request, Flush, NextMsg) is made on a caller's thread.
+//
+// Behaviour beyond net::bus's contract (the constants and their reasons are in
+// nats_bus.cpp):
+// - on_state gets `connected` (detail: the server's URL) once open_nats_bus succeeded, then
+//   `disconnected` (detail: libnats' last error) and `reconnected` (the URL) as the
+//   connection goes, and `closed` only if libnats gives up, which it does not by itself
+//   (it retries forever). Nothing is reported once the bus's destructor has begun.
+// - publish writes to the socket in the caller's thread (no 1 ms coalescing delay: the
+//   latency of a request matters more here than bulk throughput). While the server does not
+//   read, it blocks for at most the write deadline (2 s) and then drops and counts the
+//   frame. While disconnected, frames go to an 8 MiB reconnect buffer, sent after the
+//   reconnect; past it they are dropped and counted. Frames over the server's max_payload
+//   (1 MiB by default) and subjects holding blanks or control characters are dropped and
+//   counted too.
+// - unsubscribe and the destructor wait (bounded, normally microseconds) until libnats'
+//   threads have left the bus's callbacks, so nothing is posted to a handler's executor once
+//   they returned. The destructor also closes the connection.
+// - libnats 3.4.1 may still touch an unsubscribed subscription from its read loop, so the
+//   bus frees it later, from a thread of its own, once a PING/PONG round trip proved the
+//   read loop moved on (see nats_bus::reap).
+// - Each subscription queues up to 1 M messages / 1 GiB inside libnats before libnats drops
+//   them (a slow consumer: our callback only copies and posts, so that needs a starved
+//   process).
+
+#include <expected>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "net/bus.hpp"
+
+namespace ccp::net {
+
+// Connects to `url`, `nats://host:port[,host:port...]` (a later server may repeat
+// `nats://`; an IPv6 host is bracketed: `[::1]:4222`). Servers are tried in the given order;
+// the first that answers is used, the others on reconnect. Blocks while connecting (up to
+// 2 s per server): call it at startup, not on a live io_context thread.
+// Errors (the message names the URL): the URL is malformed (scheme, empty host, port not in
+// 1..65535), opts.prefix holds blanks, controls or wildcards, opts.on_state is set without a
+// state_executor, or no server answered at start (with libnats' reason). The caller should
+// report it and exit or retry later; nothing is retried here.
+[[nodiscard]] std::expected<std::shared_ptr<bus>, std::string> open_nats_bus(std::string_view url,
+                                                                             bus_options opts);
+
+}  // namespace ccp::net

@@ -1,0 +1,582 @@
+#include "net/nats_bus.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "tests/net/nats_server.hpp"
+
+namespace {
+
+namespace asio = boost::asio;
+using ccp::net::bus;
+using ccp::net::bus_options;
+using ccp::net::bus_state;
+using namespace std::chrono_literals;
+
+// Every wait in these tests is bounded by this (a healthy run needs milliseconds).
+constexpr auto wait_bound = 10s;
+// How long a test watches for something that must not happen (a duplicate, a stray frame).
+constexpr auto settle = 200ms;
+// Payload of the frames a test publishes until a subscription is known to be live on the
+// server (SUB and PUB travel on different connections, so a SUB is not ordered before a
+// later PUB of another client). Handlers count probes apart from the test's frames.
+const std::string probe_payload = "probe";
+
+ccp::core::frame_ptr make_frame(std::string s) {
+  return std::make_shared<const std::string>(std::move(s));
+}
+
+// Polls `pred` until it holds or `bound` passed.
+bool wait_for(const std::function<bool()>& pred, std::chrono::milliseconds bound = wait_bound) {
+  const auto deadline = std::chrono::steady_clock::now() + bound;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(2ms);
+  }
+  return true;
+}
+
+// Publishes probes on `subject` every 20 ms until `ready` holds (bounded).
+bool probe_until(bus& pub, std::string_view subject, const std::function<bool()>& ready) {
+  const auto probe = make_frame(probe_payload);
+  const auto deadline = std::chrono::steady_clock::now() + wait_bound;
+  while (!ready()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    pub.publish(subject, probe);
+    std::this_thread::sleep_for(20ms);
+  }
+  return true;
+}
+
+// What one subscription received: the test's frames in order, probes only counted.
+class inbox {
+ public:
+  ccp::net::bus_handler handler() {
+    return [this](std::string_view subject, ccp::core::frame_buf f) {
+      std::lock_guard lock(mu_);
+      if (*f == probe_payload) {
+        ++probes_;
+      } else {
+        msgs_.emplace_back(std::string(subject), std::move(*f));
+      }
+    };
+  }
+  std::size_t size() const {
+    std::lock_guard lock(mu_);
+    return msgs_.size();
+  }
+  std::size_t probes() const {
+    std::lock_guard lock(mu_);
+    return probes_;
+  }
+  std::vector<std::pair<std::string, std::string>> msgs() const {
+    std::lock_guard lock(mu_);
+    return msgs_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::pair<std::string, std::string>> msgs_;
+  std::size_t probes_ = 0;
+};
+
+// Records on_state reports.
+class state_log {
+ public:
+  std::function<void(bus_state, std::string_view)> callback() {
+    return [this](bus_state s, std::string_view) {
+      std::lock_guard lock(mu_);
+      states_.push_back(s);
+    };
+  }
+  std::size_t count(bus_state s) const {
+    std::lock_guard lock(mu_);
+    std::size_t n = 0;
+    for (auto x : states_)
+      n += x == s ? 1 : 0;
+    return n;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<bus_state> states_;
+};
+
+// One nats-server per test, and an io_context run by two threads (so that strands matter).
+class NatsBusTest : public ::testing::Test {
+ protected:
+  NatsBusTest() : guard_(asio::make_work_guard(ioc_)) {
+    for (int i = 0; i < 2; ++i)
+      threads_.emplace_back([this] { ioc_.run(); });
+  }
+  ~NatsBusTest() override {
+    guard_.reset();
+    ioc_.stop();
+    for (auto& t : threads_)
+      t.join();
+  }
+
+  std::shared_ptr<bus> open(bus_options opts = {}) {
+    auto b = ccp::net::open_nats_bus(server_.url(), std::move(opts));
+    if (!b) throw std::runtime_error("open_nats_bus: " + b.error());
+    return *b;
+  }
+  asio::any_io_executor strand() { return asio::make_strand(ioc_); }
+  // Receivers live as long as the fixture, past the io threads: a handler that began before
+  // its bus was destroyed may still run on another thread while the test body unwinds.
+  inbox& make_inbox() { return inboxes_.emplace_back(); }
+  state_log& make_state_log() { return logs_.emplace_back(); }
+  // Waits until everything posted to `ex` before this call has run.
+  bool drain(const asio::any_io_executor& ex) {
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    asio::post(ex, [done] { done->store(true); });
+    return wait_for([&] { return done->load(); });
+  }
+
+  ccp::test::nats_server server_;
+  std::deque<inbox> inboxes_;
+  std::deque<state_log> logs_;
+  asio::io_context ioc_;
+  asio::executor_work_guard<asio::io_context::executor_type> guard_;
+  std::vector<std::thread> threads_;
+};
+
+TEST_F(NatsBusTest, PlainSubscriptionFansOutToEverySubscriber) {
+  inbox& in1 = make_inbox();
+  inbox& in2 = make_inbox();
+  auto pub = open();
+  auto b1 = open();
+  auto b2 = open();
+  const std::string subject = "ccp.test.fan";
+  ASSERT_TRUE(b1->subscribe(subject, "", strand(), in1.handler()));
+  ASSERT_TRUE(b2->subscribe(subject, "", strand(), in2.handler()));
+  ASSERT_TRUE(probe_until(*pub, subject, [&] { return in1.probes() > 0 && in2.probes() > 0; }));
+
+  constexpr int n = 50;
+  for (int i = 0; i < n; ++i)
+    pub->publish(subject, make_frame("m" + std::to_string(i)));
+  ASSERT_TRUE(wait_for([&] { return in1.size() == n && in2.size() == n; }))
+      << in1.size() << " and " << in2.size() << " of " << n;
+  for (const inbox* in : {&in1, &in2}) {
+    const auto msgs = in->msgs();
+    for (int i = 0; i < n; ++i) {
+      EXPECT_EQ(msgs[i].first, subject);
+      EXPECT_EQ(msgs[i].second, "m" + std::to_string(i));  // one publisher: order is kept
+    }
+  }
+  EXPECT_EQ(pub->dropped(), 0u);
+}
+
+TEST_F(NatsBusTest, QueueGroupDeliversEachMessageToExactlyOneMember) {
+  inbox& in1 = make_inbox();
+  inbox& in2 = make_inbox();
+  auto pub = open();
+  auto b1 = open();
+  auto b2 = open();
+  const std::string subject = "ccp.test.any";
+  ASSERT_TRUE(b1->subscribe(subject, "workers", strand(), in1.handler()));
+  ASSERT_TRUE(b2->subscribe(subject, "workers", strand(), in2.handler()));
+  // The server picks a member at random: probe until both have been picked once.
+  ASSERT_TRUE(probe_until(*pub, subject, [&] { return in1.probes() > 0 && in2.probes() > 0; }));
+
+  constexpr int n = 200;
+  for (int i = 0; i < n; ++i)
+    pub->publish(subject, make_frame(std::to_string(i)));
+  ASSERT_TRUE(wait_for([&] { return in1.size() + in2.size() >= n; }));
+  std::this_thread::sleep_for(settle);  // a duplicate would arrive by now
+
+  std::multiset<std::string> seen;
+  for (const inbox* in : {&in1, &in2}) {
+    for (const auto& m : in->msgs())
+      seen.insert(m.second);
+  }
+  ASSERT_EQ(seen.size(), static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i)
+    EXPECT_EQ(seen.count(std::to_string(i)), 1u) << i;
+  EXPECT_GT(in1.size(), 0u);
+  EXPECT_GT(in2.size(), 0u);
+}
+
+TEST_F(NatsBusTest, UnsubscribeFromTheHandlerStopsDeliveryAtOnce) {
+  inbox& sentinel = make_inbox();
+  auto pub = open();
+  auto sub = open();
+  const std::string subject = "ccp.test.unsub";
+  const auto ex = strand();
+
+  std::atomic<ccp::net::subscription_id> id{0};
+  std::atomic<int> calls{0};
+  std::atomic<int> calls_after_unsubscribe{0};
+  std::atomic<bool> unsubscribed{false};
+  std::atomic<bool> probed{false};
+  auto h = [&](std::string_view, ccp::core::frame_buf f) {
+    if (unsubscribed.load()) ++calls_after_unsubscribe;
+    if (*f == probe_payload) {
+      probed = true;
+      return;
+    }
+    if (++calls == 20) {  // on the handler's executor: no call may follow
+      sub->unsubscribe(id.load());
+      unsubscribed = true;
+    }
+  };
+  auto r = sub->subscribe(subject, "", ex, h);
+  ASSERT_TRUE(r) << r.error();
+  id = *r;
+  ASSERT_TRUE(sub->subscribe(subject, "", strand(), sentinel.handler()));
+  ASSERT_TRUE(probe_until(*pub, subject, [&] { return probed.load() && sentinel.probes() > 0; }));
+
+  // Flood, so that frames are queued on the executor when the handler unsubscribes.
+  std::atomic<bool> stop{false};
+  std::thread flood([&] {
+    const auto f = make_frame("x");
+    while (!stop.load()) {
+      for (int i = 0; i < 100; ++i)
+        pub->publish(subject, f);
+      std::this_thread::sleep_for(1ms);
+    }
+  });
+  const bool went_on = wait_for([&] { return unsubscribed.load() && sentinel.size() > 2000; });
+  stop = true;
+  flood.join();
+  ASSERT_TRUE(went_on) << "calls " << calls.load() << ", sentinel " << sentinel.size();
+  ASSERT_TRUE(drain(ex));
+  EXPECT_EQ(calls.load(), 20);
+  EXPECT_EQ(calls_after_unsubscribe.load(), 0);
+  sub->unsubscribe(id.load());  // again: ignored
+  sub->unsubscribe(987654321);  // unknown: ignored
+}
+
+TEST_F(NatsBusTest, UnsubscribeFromAnotherThreadStopsDeliveryOnceDrained) {
+  inbox& in = make_inbox();
+  inbox& sentinel = make_inbox();
+  auto pub = open();
+  auto sub = open();
+  const std::string subject = "ccp.test.unsub2";
+  const auto ex = strand();
+  auto r = sub->subscribe(subject, "", ex, in.handler());
+  ASSERT_TRUE(r) << r.error();
+  ASSERT_TRUE(sub->subscribe(subject, "", strand(), sentinel.handler()));
+  ASSERT_TRUE(probe_until(*pub, subject, [&] { return in.probes() > 0 && sentinel.probes() > 0; }));
+
+  std::atomic<bool> stop{false};
+  std::thread flood([&] {
+    const auto f = make_frame("x");
+    while (!stop.load()) {
+      for (int i = 0; i < 100; ++i)
+        pub->publish(subject, f);
+      std::this_thread::sleep_for(1ms);
+    }
+  });
+  ASSERT_TRUE(wait_for([&] { return in.size() > 500; }));
+  sub->unsubscribe(*r);
+  // unsubscribe returned: nothing new is posted; what was posted is dropped on the executor.
+  ASSERT_TRUE(drain(ex));
+  const auto frozen = in.size();
+  const auto sentinel_then = sentinel.size();
+  const bool went_on = wait_for([&] { return sentinel.size() > sentinel_then + 2000; });
+  stop = true;
+  flood.join();
+  ASSERT_TRUE(went_on);
+  EXPECT_EQ(in.size(), frozen);
+}
+
+// libnats 3.4.1's read loop may still hold a pointer to a subscription that was just
+// unsubscribed (see nats_bus::reap): churn under traffic is where freeing it early shows up
+// (under ThreadSanitizer as a lock of a destroyed mutex, otherwise as memory corruption).
+TEST_F(NatsBusTest, SubscribeUnsubscribeChurnUnderTraffic) {
+  inbox& sentinel = make_inbox();
+  auto pub = open();
+  auto sub = open();
+  const std::string subject = "ccp.test.churn";
+  ASSERT_TRUE(sub->subscribe(subject, "", strand(), sentinel.handler()));
+  ASSERT_TRUE(probe_until(*pub, subject, [&] { return sentinel.probes() > 0; }));
+
+  std::atomic<bool> stop{false};
+  std::thread flood([&] {
+    const auto f = make_frame("x");
+    while (!stop.load()) {
+      for (int i = 0; i < 100; ++i)
+        pub->publish(subject, f);
+      std::this_thread::sleep_for(1ms);
+    }
+  });
+  std::atomic<int> calls{0};
+  const auto ex = strand();
+  constexpr int rounds = 100;
+  for (int i = 0; i < rounds; ++i) {
+    auto r = sub->subscribe(subject, i % 2 == 0 ? "" : "q", ex,
+                            [&](std::string_view, ccp::core::frame_buf) { ++calls; });
+    ASSERT_TRUE(r) << r.error();
+    std::this_thread::sleep_for(2ms);
+    sub->unsubscribe(*r);
+  }
+  const auto sentinel_then = sentinel.size();
+  const bool went_on = wait_for([&] { return sentinel.size() > sentinel_then + 1000; });
+  stop = true;
+  flood.join();
+  EXPECT_TRUE(went_on);
+  ASSERT_TRUE(drain(ex));  // `calls` outlives every handler call
+  EXPECT_GT(calls.load(), 0);
+}
+
+TEST_F(NatsBusTest, PrefixIsOnTheWireAndHiddenFromHandlers) {
+  inbox& in_a = make_inbox();
+  inbox& in_b = make_inbox();
+  inbox& raw_a = make_inbox();
+  inbox& raw_b = make_inbox();
+  bus_options oa, ob;
+  oa.prefix = "pa.";
+  ob.prefix = "pb.";
+  auto a = open(oa);
+  auto b = open(ob);
+  auto raw = open();
+  const std::string subject = "ccp.test.pfx";
+  ASSERT_TRUE(a->subscribe(subject, "", strand(), in_a.handler()));
+  ASSERT_TRUE(b->subscribe(subject, "", strand(), in_b.handler()));
+  ASSERT_TRUE(raw->subscribe("pa." + subject, "", strand(), raw_a.handler()));
+  ASSERT_TRUE(raw->subscribe("pb." + subject, "", strand(), raw_b.handler()));
+  ASSERT_TRUE(probe_until(*a, subject, [&] { return in_a.probes() > 0 && raw_a.probes() > 0; }));
+  ASSERT_TRUE(probe_until(*b, subject, [&] { return in_b.probes() > 0 && raw_b.probes() > 0; }));
+
+  constexpr int n = 10;
+  for (int i = 0; i < n; ++i)
+    a->publish(subject, make_frame("from-a"));
+  for (int i = 0; i < n; ++i)
+    b->publish(subject, make_frame("from-b"));
+  raw->publish("pb." + subject, make_frame("from-raw"));
+  ASSERT_TRUE(wait_for([&] {
+    return in_a.size() == n && raw_a.size() == n && in_b.size() == n + 1 && raw_b.size() == n + 1;
+  }));
+  std::this_thread::sleep_for(settle);  // a frame crossing prefixes would arrive by now
+
+  for (const auto& [subj, payload] : in_a.msgs()) {
+    EXPECT_EQ(subj, subject);  // the handler sees the core's subject
+    EXPECT_EQ(payload, "from-a");
+  }
+  for (const auto& [subj, payload] : in_b.msgs()) {
+    EXPECT_EQ(subj, subject);
+    EXPECT_NE(payload, "from-a");
+  }
+  for (const auto& [subj, payload] : raw_a.msgs()) {
+    EXPECT_EQ(subj, "pa." + subject);  // the wire carries the prefix
+    EXPECT_EQ(payload, "from-a");
+  }
+  // Published by a plain bus on the prefixed subject: b's handler gets it without the prefix.
+  // (Frames of different publishers are not ordered: look for it, not at the end.)
+  bool from_raw = false;
+  for (const auto& m : in_b.msgs())
+    from_raw = from_raw || m.second == "from-raw";
+  EXPECT_TRUE(from_raw);
+}
+
+TEST_F(NatsBusTest, FramesOf256KiBPassIntact) {
+  inbox& in = make_inbox();
+  auto pub = open();
+  auto sub = open();
+  const std::string subject = "ccp.test.big";
+  ASSERT_TRUE(sub->subscribe(subject, "", strand(), in.handler()));
+  ASSERT_TRUE(probe_until(*pub, subject, [&] { return in.probes() > 0; }));
+
+  std::vector<std::string> sent;
+  std::uint32_t x = 12345;  // a fixed LCG: every byte value, no pattern aligned to a buffer
+  for (int k = 0; k < 4; ++k) {
+    std::string f(256 * 1024, '\0');
+    for (auto& c : f) {
+      x = x * 1664525u + 1013904223u;
+      c = static_cast<char>(x >> 24);
+    }
+    sent.push_back(std::move(f));
+  }
+  sent.emplace_back();  // and an empty frame
+  for (const auto& f : sent)
+    pub->publish(subject, make_frame(f));
+  ASSERT_TRUE(wait_for([&] { return in.size() == sent.size(); }));
+  const auto got = in.msgs();
+  for (std::size_t i = 0; i < sent.size(); ++i) {
+    EXPECT_EQ(got[i].second.size(), sent[i].size()) << i;
+    EXPECT_TRUE(got[i].second == sent[i]) << "frame " << i << " differs";
+  }
+  EXPECT_EQ(pub->dropped(), 0u);
+}
+
+TEST_F(NatsBusTest, PublishCountsFramesItCannotSend) {
+  auto pub = open();
+  pub->publish("ccp.test.ok", make_frame("fine"));
+  EXPECT_EQ(pub->dropped(), 0u);
+  pub->publish("bad subject", make_frame("x"));  // a blank would split the protocol line
+  pub->publish("", make_frame("x"));
+  EXPECT_EQ(pub->dropped(), 2u);
+  // Past the server's max_payload (1 MiB by default): libnats refuses it.
+  pub->publish("ccp.test.huge", make_frame(std::string(2 * 1024 * 1024, 'x')));
+  EXPECT_EQ(pub->dropped(), 3u);
+}
+
+TEST_F(NatsBusTest, SubscribeRefusesBadSubjectsNamingThem) {
+  auto b = open();
+  auto r = b->subscribe("bad subject", "", strand(), [](std::string_view, ccp::core::frame_buf) {});
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().find("'bad subject'"), std::string::npos) << r.error();
+  r = b->subscribe("", "", strand(), [](std::string_view, ccp::core::frame_buf) {});
+  EXPECT_FALSE(r);
+  r = b->subscribe("ok", "bad queue", strand(), [](std::string_view, ccp::core::frame_buf) {});
+  EXPECT_FALSE(r);
+}
+
+TEST_F(NatsBusTest, MalformedUrlGivesAnErrorNamingIt) {
+  const std::string port = std::to_string(server_.port());
+  for (const std::string& url : std::vector<std::string>{
+           "http://127.0.0.1:" + port,
+           "nats://",
+           "nats://127.0.0.1",
+           "nats://127.0.0.1:",
+           "nats://:4222",
+           "nats://127.0.0.1:0",
+           "nats://127.0.0.1:65536",
+           "nats://127.0.0.1:42x2",
+           "nats://127.0.0.1:" + port + ",",
+           "nats://127.0.0.1:" + port + ",nohost",
+           "nats://user@127.0.0.1:" + port,
+           "nats://127.0.0.1:" + port + "/path",
+           "nats://[::1:" + port,
+           "nats://::1:" + port,
+       }) {
+    auto b = ccp::net::open_nats_bus(url, {});
+    ASSERT_FALSE(b) << url;
+    EXPECT_NE(b.error().find("'" + url + "'"), std::string::npos) << b.error();
+    EXPECT_NE(b.error().find("nats://host:port"), std::string::npos) << b.error();
+  }
+  // Well-formed lists connect to the first server that answers.
+  for (const std::string& url : std::vector<std::string>{
+           "nats://127.0.0.1:" + port,
+           "nats://127.0.0.1:" + port + ",127.0.0.1:1",
+           "nats://127.0.0.1:" + port + ",nats://localhost:" + port,
+       }) {
+    auto b = ccp::net::open_nats_bus(url, {});
+    EXPECT_TRUE(b) << url << ": " << b.error();
+  }
+  bus_options bad_prefix;
+  bad_prefix.prefix = "p*.";
+  EXPECT_FALSE(ccp::net::open_nats_bus(server_.url(), bad_prefix));
+}
+
+TEST_F(NatsBusTest, UnreachableServerAtStartIsAnError) {
+  const std::string url = server_.url();
+  server_.kill();
+  const auto t0 = std::chrono::steady_clock::now();
+  auto b = ccp::net::open_nats_bus(url, {});
+  ASSERT_FALSE(b);
+  EXPECT_NE(b.error().find("'" + url + "'"), std::string::npos) << b.error();
+  EXPECT_NE(b.error().find("no NATS server reachable"), std::string::npos) << b.error();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);  // refused, not retried
+}
+
+TEST_F(NatsBusTest, SubscriptionsKeepWorkingAfterTheServerRestarts) {
+  inbox& plain = make_inbox();
+  inbox& queued = make_inbox();
+  state_log& pub_states = make_state_log();
+  state_log& sub_states = make_state_log();
+  bus_options po, so;
+  po.on_state = pub_states.callback();
+  po.state_executor = strand();
+  so.on_state = sub_states.callback();
+  so.state_executor = strand();
+  auto pub = open(po);
+  auto sub = open(so);
+  const std::string subject = "ccp.test.restart";
+  ASSERT_TRUE(sub->subscribe(subject, "", strand(), plain.handler()));
+  ASSERT_TRUE(sub->subscribe(subject, "group", strand(), queued.handler()));
+  ASSERT_TRUE(probe_until(*pub, subject, [&] { return plain.probes() > 0 && queued.probes(); }));
+  EXPECT_TRUE(wait_for([&] { return sub_states.count(bus_state::connected) == 1; }));
+
+  server_.kill();
+  ASSERT_TRUE(wait_for([&] {
+    return pub_states.count(bus_state::disconnected) > 0 &&
+           sub_states.count(bus_state::disconnected) > 0;
+  }));
+  server_.restart();
+  ASSERT_TRUE(wait_for([&] {
+    return pub_states.count(bus_state::reconnected) > 0 &&
+           sub_states.count(bus_state::reconnected) > 0;
+  }));
+  // libnats re-sent both subscriptions on the reconnect: frames flow again.
+  const auto f = make_frame("after");
+  ASSERT_TRUE(wait_for([&] {
+    pub->publish(subject, f);
+    std::this_thread::sleep_for(20ms);
+    return plain.size() > 0 && queued.size() > 0;
+  }));
+  for (const auto& m : plain.msgs())
+    EXPECT_EQ(m.second, "after");
+  EXPECT_EQ(sub_states.count(bus_state::closed), 0u);
+}
+
+TEST_F(NatsBusTest, NoHandlerOrStateCallbackAfterTheBusIsDestroyed) {
+  inbox& sentinel = make_inbox();
+  state_log& states = make_state_log();
+  auto pub = open();
+  bus_options so;
+  so.on_state = states.callback();
+  so.state_executor = strand();
+  auto sub = open(so);
+  const std::string subject = "ccp.test.destroy";
+  const auto ex = strand();
+  std::atomic<bool> destroyed{false};
+  std::atomic<int> calls_after{0};
+  std::atomic<int> calls{0};
+  ASSERT_TRUE(sub->subscribe(subject, "", ex, [&](std::string_view, ccp::core::frame_buf) {
+    if (destroyed.load()) ++calls_after;
+    ++calls;
+    std::this_thread::sleep_for(20us);  // slower than the flood: frames queue up on `ex`
+  }));
+  auto watcher = open();
+  ASSERT_TRUE(watcher->subscribe(subject, "", strand(), sentinel.handler()));
+  ASSERT_TRUE(probe_until(*pub, subject, [&] { return calls.load() > 0 && sentinel.probes(); }));
+
+  std::atomic<bool> stop{false};
+  std::thread flood([&] {
+    const auto f = make_frame("x");
+    while (!stop.load()) {
+      for (int i = 0; i < 100; ++i)
+        pub->publish(subject, f);
+      std::this_thread::sleep_for(1ms);
+    }
+  });
+  ASSERT_TRUE(wait_for([&] { return calls.load() > 500; }));
+  // Destroyed on the handler's executor: nothing may run there afterwards.
+  std::atomic<bool> done{false};
+  asio::post(ex, [&] {
+    sub.reset();
+    destroyed = true;
+    done = true;
+  });
+  ASSERT_TRUE(wait_for([&] { return done.load(); }));
+  const auto sentinel_then = sentinel.size();
+  const bool went_on = wait_for([&] { return sentinel.size() > sentinel_then + 2000; });
+  stop = true;
+  flood.join();
+  ASSERT_TRUE(went_on);
+  ASSERT_TRUE(drain(ex));
+  EXPECT_EQ(calls_after.load(), 0);
+  EXPECT_EQ(states.count(bus_state::closed), 0u);  // not reported once destruction began
+}
+
+}  // namespace
