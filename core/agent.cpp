@@ -250,9 +250,16 @@ void agent::send_up(frame_ptr f, const frame_header& h, micros now) {
 void agent::to_endpoints(frame_buf f, const frame_header& h, micros now) {
   const address_view& to = h.to;
   frame_ptr shared = std::move(f);
+  // A copy of `shared` per receiver of an `all`; the one receiver of the other forms
+  // takes it (no reference count traffic).
   auto publish_to = [&](const endpoint_reg& reg) {
     ++stats_.forwarded;
     actions().emplace_back(std::in_place_type<act::publish>, bus_kind::host, reg.subject, shared);
+  };
+  auto publish_once = [&](const endpoint_reg& reg) {
+    ++stats_.forwarded;
+    actions().emplace_back(std::in_place_type<act::publish>, bus_kind::host, reg.subject,
+                           std::move(shared));
   };
   if (to.form != scope::any && to.form != scope::all && to.host != self_.host()) {
     bounce(h, errc::unreachable, "host " + std::string(to.host) + " is not this host", now);
@@ -267,7 +274,7 @@ void agent::to_endpoints(frame_buf f, const frame_header& h, micros now) {
         for (const auto& [id, reg] : endpoints_)
           publish_to(reg);
       } else {
-        publish_to(it->second);
+        publish_once(it->second);
       }
       return;
     }
@@ -278,7 +285,7 @@ void agent::to_endpoints(frame_buf f, const frame_header& h, micros now) {
       } else {
         auto it = std::next(endpoints_.begin(),
                             static_cast<std::ptrdiff_t>(rng_.below(endpoints_.size())));
-        publish_to(it->second);
+        publish_once(it->second);
       }
       return;
     case scope::all:

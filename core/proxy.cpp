@@ -355,7 +355,7 @@ void proxy::to_links(frame_buf f, const frame_header& h, micros now) {
     case scope::host_any:
     case scope::host_all:
       if (auto it = hosts_.find(to.host); it != hosts_.end())
-        send_link(it->second, shared, h, now);
+        send_link(it->second, std::move(shared), h, now);
       else
         bounce(h, errc::unreachable, "host " + std::string(to.host) + " is not attached here", now);
       return;
@@ -364,7 +364,7 @@ void proxy::to_links(frame_buf f, const frame_header& h, micros now) {
       if (s.items.empty())
         bounce(h, errc::unreachable, "no " + std::string(to_string(to.type)) + " here", now);
       else
-        send_link(pick(s), shared, h, now);
+        send_link(pick(s), std::move(shared), h, now);
       return;
     }
     case scope::all: {
