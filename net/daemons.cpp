@@ -40,12 +40,14 @@ void start_request(Role& role, waiting_map& waiting, core::address to, std::stri
   waiting[*id] = std::move(done);
 }
 
-// Bus options that report connection changes on stderr ("backbone of X: reconnected").
+// Bus options that report connection changes on stderr ("backbone of X: reconnected"),
+// not the first connect (clients' output stays clean).
 bus_options logged_bus(asio::io_context& ioc, std::string name, std::string what) {
   bus_options o;
   o.name = name;
   o.state_executor = ioc.get_executor();
   o.on_state = [label = what + " of " + name](bus_state s, std::string_view detail) {
+    if (s == bus_state::connected) return;  // the first connect: the caller says it started
     static constexpr std::string_view names[] = {"connected", "disconnected", "reconnected",
                                                  "closed"};
     log_line(label + ": " + std::string(names[static_cast<int>(s)]) +

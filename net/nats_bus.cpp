@@ -60,8 +60,9 @@ constexpr std::int64_t write_deadline_ms = 2000;
 // coalescing delay dominates its latency, while 230 k msg/s per connection is far above the
 // control traffic a bus carries. Set to false for bulk-only connections.
 constexpr bool send_asap = true;
-// How long unsubscribe and the destructor wait for libnats' threads to leave our callbacks
-// (normally microseconds: a callback only copies and posts). Past it they return anyway;
+// How long the destructor waits, for all its subscriptions together, for libnats' threads to
+// leave our callbacks (normally microseconds: a callback only copies and posts). Past it it
+// returns anyway;
 // the state the callbacks use is reference-counted, so a late callback stays safe.
 constexpr auto callback_drain_bound = std::chrono::seconds(2);
 
@@ -314,8 +315,9 @@ class nats_bus final : public bus {
       std::lock_guard lock(mu_);
       subs.swap(subs_);
     }
+    const auto wait_until = std::chrono::steady_clock::now() + callback_drain_bound;
     for (auto& kv : subs)
-      end(kv.second);
+      end(kv.second, wait_until);
     // Close first (flushing for at most 500 ms; with send_asap nothing is buffered): it joins
     // the read loop, so no buried subscription can be reached any more, and releases the
     // reaper if it waits in a flush.
@@ -375,7 +377,7 @@ class nats_bus final : public bus {
       // Without a completion callback we cannot know when libnats left on_message: the
       // closure is leaked on purpose (a few bytes, on a path that needs a closed connection).
       if (closure != nullptr) (void)closure.release();
-      end(e);
+      end(e, std::chrono::steady_clock::now());
       return fail(cause);
     }
     std::lock_guard lock(mu_);
@@ -393,7 +395,7 @@ class nats_bus final : public bus {
       e = std::move(it->second);
       subs_.erase(it);
     }
-    end(e);
+    end(e, std::chrono::steady_clock::now());
   }
 
   void publish(std::string_view subject, core::frame_ptr frame) override {
@@ -425,12 +427,17 @@ class nats_bus final : public bus {
   // Ends a subscription: no handler call after this returns on the handler's executor, and
   // (bounded by callback_drain_bound) no libnats thread inside on_message either, so no post
   // to the executor follows. The natsSubscription itself is buried, not destroyed: see reap().
-  void end(entry& e) {
+  //
+  // `wait_until`: how long to wait for libnats to leave on_message. unsubscribe does not wait
+  // (it runs on a role's strand, and the alive flag already keeps the handler from running;
+  // the closure belongs to libnats until on_sub_complete); the destructor waits, bounded by
+  // one deadline for all its subscriptions.
+  void end(entry& e, std::chrono::steady_clock::time_point wait_until) {
     e.state->alive.store(false, std::memory_order_release);
     (void)natsSubscription_Unsubscribe(e.sub);  // fails only when already closed
     if (e.has_complete_cb) {
       std::unique_lock lock(e.state->mu);
-      e.state->cv.wait_for(lock, callback_drain_bound, [&] { return e.state->complete; });
+      e.state->cv.wait_until(lock, wait_until, [&] { return e.state->complete; });
     }
     {
       std::lock_guard lock(reap_mu_);
@@ -545,6 +552,11 @@ std::expected<std::shared_ptr<bus>, std::string> open_nats_bus(std::string_view 
   set(natsOptions_SetMaxPingsOut(o.get(), max_pings_out));
   set(natsOptions_SetWriteDeadline(o.get(), write_deadline_ms));
   set(natsOptions_SetSendAsap(o.get(), send_asap));
+  // Without it libnats starts one delivery thread per subscription: a proxy subscribes one
+  // subject per attached host, so 10,000 agents meant 10,000 threads (measured by the e2e
+  // bench: ~10 KiB of stack per connection). The shared pool delivers them all; our
+  // callback only copies and posts, so one thread keeps up.
+  set(natsOptions_UseGlobalMessageDelivery(o.get(), true));
   // An unreachable server at start is an error for the caller, not a silent retry loop.
   set(natsOptions_SetRetryOnFailedConnect(o.get(), false, nullptr, nullptr));
   set(natsOptions_SetDisconnectedCB(o.get(), on_disconnected, state.get()));

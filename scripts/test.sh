@@ -3,7 +3,7 @@
 #
 #   bash scripts/test.sh              all tests, incl. `integration`, in build/ (RelWithDebInfo)
 #   bash scripts/test.sh --sanitize   unit tests (-LE "integration|sim") under ASan+UBSan, build-asan/
-#   bash scripts/test.sh --tsan       tests labelled `net` under TSan, build-tsan/
+#   bash scripts/test.sh --tsan       tests labelled `net` and `nats` under TSan, build-tsan/
 #
 # Exit status: 0 when every selected test passed, non-zero otherwise.
 set -euo pipefail
@@ -40,10 +40,12 @@ case $mode in
   tsan)
     dir=build-tsan
     cmake_args=(-DCMAKE_BUILD_TYPE=Debug -DCCP_BUILD_TESTS=ON -DCCP_BUILD_BENCH=OFF
-      "-DCMAKE_CXX_FLAGS=-fsanitize=thread -fno-omit-frame-pointer")
-    ctest_args=(-L net)
-    # Only what the net tests run: their binaries and the ccp executable they start.
-    build_targets=(--target ccp ccp_net_tests ccp_nats_tests ccp_fleet_integration_tests)
+      # -Wno-tsan: Asio's fenced blocks use atomic_thread_fence, which TSan does not model
+      # (a compile-time warning; no race report comes from them in our runs).
+      "-DCMAKE_CXX_FLAGS=-fsanitize=thread -fno-omit-frame-pointer -Wno-tsan")
+    ctest_args=(-L "^(net|nats)$")
+    # Only the binaries of those tests: the runtime in one process, and the NATS bus.
+    build_targets=(--target ccp_net_tests ccp_nats_tests)
     export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
     ;;
 esac
