@@ -272,6 +272,30 @@ TEST_F(Fleet, KillNineOfAProxyUnderTrafficMovesEveryAgent) {
   EXPECT_GT(ok.load(), 0);
 }
 
+TEST_F(Fleet, SigtermDrainsAProxyItsAgentsMoveAndItExitsCleanly) {
+  const auto t0 = std::chrono::steady_clock::now();
+  proxies_[0]->signal(SIGTERM);
+  auto status = proxies_[0]->wait(10s);
+  ASSERT_TRUE(status) << proxies_[0]->output();
+  EXPECT_EQ(*status, 0) << proxies_[0]->output();
+  EXPECT_NE(proxies_[0]->output().find("telling agents to move"), std::string::npos);
+  // A drain notice moves the agents at once (no idle timeout, no backoff).
+  EXPECT_TRUE(eventually(
+      [&] {
+        auto a = attached_hosts();
+        return a.size() == hosts && std::all_of(a.begin(), a.end(), [](auto& kv) {
+                 return kv.second == "ccp://proxy/127.0.1.2/p2";
+               });
+      },
+      5s));
+  std::cout << "drain of " << hosts / 2 << " agents took "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - t0)
+                   .count()
+            << " ms\n";
+  EXPECT_TRUE(every_host_answers());
+}
+
 TEST_F(Fleet, RestartedProxyDoesNotCauseDuplicateDelivery) {
   proxies_[0]->signal(SIGKILL);
   ASSERT_TRUE(proxies_[0]->wait(5s));
