@@ -147,6 +147,7 @@ void agent::on_link_frame(link_id link, frame_buf f, micros now) {
     }
     status_ = link_status::up;
     proxy_ = address::from_view(h->from);
+    heartbeat_frame_.clear();  // addressed to the previous proxy
     attempt_ = 0;
     handshake_deadline_ = never;
     next_heartbeat_ = now + heartbeat_interval;
@@ -424,16 +425,20 @@ void agent::role_tick(micros now) {
       push(act::close{link_, errc::timeout});
       link_lost(now);
     } else if (now >= next_heartbeat_) {
-      message m;
-      m.id = next_id();
-      m.kind = msg_kind::notification;
-      m.from = self_;
-      m.to = proxy_;
-      m.type = "ccp.hb";
-      auto f = std::make_shared<std::string>();
-      if (encode(m, *f)) {
+      // The same frame every time but for its id: encoded once per welcoming proxy.
+      if (heartbeat_frame_.empty()) {
+        message m;
+        m.id = 1;
+        m.kind = msg_kind::notification;
+        m.from = self_;
+        m.to = proxy_;
+        m.type = "ccp.hb";
+        if (!encode(m, heartbeat_frame_)) heartbeat_frame_.clear();
+      }
+      if (!heartbeat_frame_.empty()) {
         ++inflight_;
-        push(act::send{link_, std::move(f)});
+        actions().emplace_back(std::in_place_type<act::send>, link_,
+                               restamp(heartbeat_frame_, next_id()));
       }
       next_heartbeat_ = now + heartbeat_interval;
     }

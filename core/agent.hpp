@@ -97,7 +97,8 @@ class agent final : public node {
   std::uint64_t connects_ = 0;
   std::uint64_t epoch_ = 0;
   std::uint64_t hello_id_ = 0;
-  address proxy_;  // the proxy that welcomed us
+  address proxy_;                // the proxy that welcomed us
+  std::string heartbeat_frame_;  // our encoded ccp.hb to proxy_, built at the first beat
   micros next_dial_ = never;
   micros handshake_deadline_ = never;
   micros last_rx_ = 0;

@@ -243,4 +243,13 @@ std::expected<flat_json, parse_error> parse_flat_json(std::string_view text) {
   return reader(text).object();
 }
 
+std::shared_ptr<std::string> restamp(const std::string& frame, std::uint64_t id) {
+  constexpr std::size_t off_id = 8;
+  static_assert(off_id + 8 <= header_bytes);
+  auto f = std::make_shared<std::string>(frame);
+  for (std::size_t i = 0; i < 8; ++i)
+    (*f)[off_id + i] = static_cast<char>((id >> (8 * i)) & 0xff);
+  return f;
+}
+
 }  // namespace ccp::core

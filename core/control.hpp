@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <expected>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -42,6 +43,11 @@ class flat_json {
 
   std::vector<std::pair<std::string, flat_value>> fields;
 };
+
+// A copy of `frame`, an encoded message, with message id `id`: how a role sends the same
+// control message again (a heartbeat) without encoding it again. The id is the 8 bytes at
+// offset 8, little-endian (message.hpp). `frame` must be at least header_bytes long.
+[[nodiscard]] std::shared_ptr<std::string> restamp(const std::string& frame, std::uint64_t id);
 
 // Parses a flat object. Errors: parse_errc::bad_field with the offset of the first byte
 // that does not fit the subset (for a bad or cut-off escape, its backslash; for other input

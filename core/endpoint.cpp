@@ -5,18 +5,6 @@
 
 namespace ccp::core {
 
-namespace {
-
-// Sets the message id of an encoded frame in place: 8 bytes little-endian at offset 8
-// (the wire format in message.hpp).
-void set_frame_id(std::string& frame, std::uint64_t id) {
-  constexpr std::size_t off_id = 8;
-  for (std::size_t i = 0; i < 8; ++i)
-    frame[off_id + i] = static_cast<char>((id >> (8 * i)) & 0xff);
-}
-
-}  // namespace
-
 endpoint::endpoint(address self, std::uint64_t seed) : node(std::move(self), seed) {
   nonce_ = rng_.next() | 1;  // never 0
 }
@@ -60,10 +48,8 @@ void endpoint::send_heartbeat() {
   // Every heartbeat is the same frame but for its id: encoded once, then copied.
   if (heartbeat_frame_.empty())
     (void)encode(control_message("ccp.hb", msg_kind::notification, 1), heartbeat_frame_);
-  auto f = std::make_shared<std::string>(heartbeat_frame_);
-  set_frame_id(*f, next_id());
   actions().emplace_back(std::in_place_type<act::publish>, bus_kind::host,
-                         std::string(subject_agent_inbox), std::move(f));
+                         std::string(subject_agent_inbox), restamp(heartbeat_frame_, next_id()));
 }
 
 void endpoint::send_register(micros now) {

@@ -221,6 +221,7 @@ void proxy::hello(link_id link, link_state& ls, const frame_header& h, micros no
   }
   ls.attached = true;
   ls.agent = std::move(agent);
+  ls.heartbeat_frame.clear();
   ls.host = host;
   ls.epoch = *epoch;
   ls.endpoints = *eps;
@@ -437,13 +438,21 @@ void proxy::role_tick(micros now) {
       else if (ls.attached && now - ls.last_rx > idle_timeout)
         dead.push_back(link);
       else if (ls.attached) {
-        message m;
-        m.id = next_id();
-        m.kind = msg_kind::notification;
-        m.from = self_;
-        m.to = ls.agent;
-        m.type = "ccp.hb";
-        send_direct(link, std::move(m));
+        // The same frame every time but for its id: encoded once per attachment.
+        if (ls.heartbeat_frame.empty()) {
+          message m;
+          m.id = 1;
+          m.kind = msg_kind::notification;
+          m.from = self_;
+          m.to = ls.agent;
+          m.type = "ccp.hb";
+          if (!encode(m, ls.heartbeat_frame)) ls.heartbeat_frame.clear();
+        }
+        if (!ls.heartbeat_frame.empty()) {
+          ++ls.inflight;
+          actions().emplace_back(std::in_place_type<act::send>, link,
+                                 restamp(ls.heartbeat_frame, next_id()));
+        }
       }
     }
     for (link_id l : dead) {

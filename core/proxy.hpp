@@ -76,7 +76,8 @@ class proxy final : public backbone_node {
     std::string host;
     std::uint64_t epoch = 0;
     std::vector<std::string> endpoints;
-    std::size_t inflight = 0;  // frames handed to the host, not yet flushed
+    std::size_t inflight = 0;     // frames handed to the host, not yet flushed
+    std::string heartbeat_frame;  // our encoded ccp.hb to `agent`, built at the first beat
   };
   // Links in a vector for O(1) random choice, with positions for O(1) removal.
   struct link_set {
