@@ -404,17 +404,19 @@ void world::fire(event& e) {
       push(now_ + 100 * ms, ev::sample, 0);
       return;
     case ev::restart: {
-      sim_node& s = nodes_[e.node];
+      // Copied out: add_node may grow nodes_, which would leave a reference dangling.
+      const sim_node& s = nodes_[e.node];
+      const int host = s.host, index = s.index;
       if (s.r == role::agent) {
-        if (s.alive || agents_[static_cast<std::size_t>(s.host)] != e.node) return;
-        restart_host_agent(s.host);
-        start_node(agents_[static_cast<std::size_t>(s.host)]);
+        if (s.alive || agents_[static_cast<std::size_t>(host)] != e.node) return;
+        restart_host_agent(host);
+        start_node(agents_[static_cast<std::size_t>(host)]);
       } else if (s.r == role::endpoint && !s.alive) {
         auto self = s.n->self();
         auto ep = std::make_unique<core::endpoint>(self, rng_.next());
         ep->handle("echo");
-        std::uint32_t i = add_node(std::move(ep), role::endpoint, s.host, s.index);
-        endpoints_[static_cast<std::size_t>(s.host)][static_cast<std::size_t>(s.index)] = i;
+        std::uint32_t i = add_node(std::move(ep), role::endpoint, host, index);
+        endpoints_[static_cast<std::size_t>(host)][static_cast<std::size_t>(index)] = i;
         start_node(i);
       }
       return;
