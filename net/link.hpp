@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <vector>
 
 #include "core/action.hpp"
 #include "core/limits.hpp"
@@ -22,9 +23,10 @@ namespace ccp::net {
 class link {
  public:
   virtual ~link() = default;
-  // Queues a frame. Frames are written in order; queued frames are coalesced into one
-  // websocket message (several whole frames back to back) up to max_frame_bytes.
-  virtual void send(core::frame_ptr frame) = 0;
+  // Queues frames (one post for the batch). Frames are written in order; queued frames are
+  // coalesced into one websocket message (several whole frames back to back) up to
+  // max_frame_bytes.
+  virtual void send(std::vector<core::frame_ptr> frames) = 0;
   // Writes what is queued, then closes (bounded by the websocket close timeout). No
   // link_down is reported for a link its owner closed.
   virtual void close() = 0;
@@ -39,8 +41,8 @@ class link_events {
   [[nodiscard]] virtual core::link_id new_link_id() = 0;
   // The link is open (accepted, or dialled and handshaken).
   virtual void link_up(core::link_id id, std::shared_ptr<link> l) = 0;
-  // One frame arrived; the receiver owns it.
-  virtual void link_frame(core::link_id id, core::frame_buf frame) = 0;
+  // Frames arrived (those of one websocket message, in order); the receiver owns them.
+  virtual void link_frames(core::link_id id, std::vector<core::frame_buf> frames) = 0;
   // `frames` queued frames were written to the socket.
   virtual void link_flushed(core::link_id id, std::size_t frames) = 0;
   // The link closed or failed (or a dial failed). Reported once per id.

@@ -100,10 +100,13 @@ class role_host final : public link_events, public std::enable_shared_from_this<
       }
     });
   }
-  void link_frame(core::link_id id, core::frame_buf f) override {
-    post_link([id, f = std::move(f)](role_host& h, core::micros now) mutable {
+  void link_frames(core::link_id id, std::vector<core::frame_buf> frames) override {
+    post_link([id, fs = std::move(frames)](role_host& h, core::micros now) mutable {
       if constexpr (has_links) {
-        if (h.links_.contains(id)) h.role_->on_link_frame(id, std::move(f), now);
+        for (auto& f : fs) {
+          if (!h.links_.contains(id)) break;  // the role closed it on an earlier frame
+          h.role_->on_link_frame(id, std::move(f), now);
+        }
       }
     });
   }
@@ -154,6 +157,7 @@ class role_host final : public link_events, public std::enable_shared_from_this<
         std::visit([this](auto& x) { execute(x); }, a);
     }
     batch_.clear();
+    flush_outbox();
     arm_timer();
   }
 
@@ -181,10 +185,22 @@ class role_host final : public link_events, public std::enable_shared_from_this<
     bus_of(*this, u.bus)->unsubscribe(it->second);
     subs_.erase(it);
   }
+  // Sends are gathered per link and handed over once per batch of actions (one post to
+  // the link's strand instead of one per frame); a close flushes its link's first.
   void execute(core::act::send& s) {
-    if (auto it = links_.find(s.link); it != links_.end()) it->second->send(std::move(s.frame));
+    if (links_.contains(s.link)) outbox_[s.link].push_back(std::move(s.frame));
+  }
+  void flush_outbox() {
+    for (auto& [id, frames] : outbox_)
+      if (auto it = links_.find(id); it != links_.end()) it->second->send(std::move(frames));
+    outbox_.clear();
   }
   void execute(core::act::close& c) {
+    if (auto out = outbox_.find(c.link); out != outbox_.end()) {
+      if (auto it = links_.find(c.link); it != links_.end())
+        it->second->send(std::move(out->second));
+      outbox_.erase(out);
+    }
     dialing_.erase(c.link);
     if (auto it = links_.find(c.link); it != links_.end()) {
       it->second->close();
@@ -228,6 +244,7 @@ class role_host final : public link_events, public std::enable_shared_from_this<
   std::vector<core::action> batch_;
   std::map<std::pair<core::bus_kind, std::string>, subscription_id> subs_;
   std::map<core::link_id, std::shared_ptr<link>> links_;
+  std::map<core::link_id, std::vector<core::frame_ptr>> outbox_;  // sends of this batch
   std::set<core::link_id> dialing_;
   std::atomic<core::link_id> last_link_id_{0};
   bool armed_ = false;

@@ -56,10 +56,11 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<W
     do_read();
   }
 
-  void send(core::frame_ptr frame) override {
-    asio::post(ws_.get_executor(), [self = this->shared_from_this(), f = std::move(frame)] {
+  void send(std::vector<core::frame_ptr> frames) override {
+    asio::post(ws_.get_executor(), [self = this->shared_from_this(), fs = std::move(frames)] {
       if (self->closing_ || self->down_) return;
-      self->queue_.push_back(std::move(f));
+      for (auto& f : fs)
+        self->queue_.push_back(std::move(f));
       if (!self->writing_) self->do_write();
     });
   }
@@ -83,10 +84,12 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<W
   void on_read(beast::error_code ec) {
     if (ec) return fail();
     const auto data = buf_.cdata();
+    std::vector<core::frame_buf> frames;
     split_frames(
         std::string_view(static_cast<const char*>(data.data()), data.size()),
-        [this](std::string_view f) { events_->link_frame(id_, std::make_shared<std::string>(f)); });
+        [&frames](std::string_view f) { frames.push_back(std::make_shared<std::string>(f)); });
     buf_.consume(buf_.size());
+    events_->link_frames(id_, std::move(frames));
     do_read();
   }
 
