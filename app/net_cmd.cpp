@@ -8,6 +8,7 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cerrno>
 #include <chrono>
 #include <fstream>
 #include <iomanip>
@@ -82,6 +83,20 @@ std::expected<asio::ip::tcp::endpoint, std::string> endpoint_option(const std::s
   if (*end != '\0' || port < 0 || port > 65535)
     return std::unexpected("--listen '" + text + "': port must be 0..65535");
   return asio::ip::tcp::endpoint(addr, static_cast<std::uint16_t>(port));
+}
+
+// A count option: a whole number in [min, max]. Errors name the option and the text.
+std::expected<std::size_t, std::string> count_option(const options& o, std::string_view name,
+                                                     std::string_view fallback, std::size_t min,
+                                                     std::size_t max) {
+  const std::string text = o.get_or(name, fallback);
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long v = std::strtoull(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || errno != 0 || text[0] == '-' || v < min || v > max)
+    return std::unexpected("--" + std::string(name) + " '" + text + "': expected a number from " +
+                           std::to_string(min) + " to " + std::to_string(max));
+  return static_cast<std::size_t>(v);
 }
 
 std::uint64_t seed_option(const options& o) {
@@ -177,13 +192,15 @@ int proxy_main(std::span<const std::string_view> args, std::ostream& out, std::o
     }
   }
   po.seed = seed_option(*o);
+  auto threads = count_option(*o, "threads", "1", 1, 256);
+  if (!threads) return err << "ccp proxy: " << threads.error() << '\n', 2;
   asio::io_context ioc;
   auto p = net::proxy_service::start(ioc, po);
   if (!p) return err << "ccp proxy: " << p.error() << '\n', 1;
   err << "ccp proxy: " << po.self.str() << " listening on "
       << (po.cert.empty() ? "ws://" : "wss://") << at->address().to_string() << ':' << (*p)->port()
       << ", backbone " << po.backbone << '\n';
-  run(ioc, std::stoul(o->get_or("threads", "1")), [&] {
+  run(ioc, *threads, [&] {
     err << "ccp proxy: stopping; telling agents to move\n";
     (*p)->shutdown(std::chrono::seconds(2), [&ioc] { ioc.stop(); });
   });
@@ -486,10 +503,14 @@ int up_main(std::span<const std::string_view> args, std::ostream& out, std::ostr
                             err, status);
   if (!o) return status;
   net::fleet_options fo;
-  fo.agents = std::stoul(o->get_or("agents", "4"));
-  fo.endpoints_per_agent = std::stoul(o->get_or("endpoints", "2"));
-  fo.proxies = std::stoul(o->get_or("proxies", "2"));
-  if (fo.proxies == 0) return err << "ccp up: --proxies must be at least 1\n", 2;
+  auto agents = count_option(*o, "agents", "4", 1, 60000);
+  auto endpoints = count_option(*o, "endpoints", "2", 0, core::max_endpoints_per_agent);
+  auto proxies = count_option(*o, "proxies", "2", 1, 250);
+  for (const auto* c : {&agents, &endpoints, &proxies})
+    if (!*c) return err << "ccp up: " << c->error() << '\n', 2;
+  fo.agents = *agents;
+  fo.endpoints_per_agent = *endpoints;
+  fo.proxies = *proxies;
   if (auto nats = o->get("nats")) {
     fo.backbone = *nats;
     fo.host_bus = *nats;

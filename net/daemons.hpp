@@ -24,6 +24,7 @@
 #include "core/mgmt.hpp"
 #include "core/proxy.hpp"
 #include "net/bus.hpp"
+#include "net/log.hpp"
 #include "net/role_host.hpp"
 #include "net/ws.hpp"
 
@@ -42,9 +43,6 @@ class token_verifier final : public core::credential_verifier {
   std::map<std::string, std::string> tokens_;
   std::string secret_;
 };
-
-// Writes one line to stderr with a UTC time stamp (the daemons' log). Thread-safe.
-void log_line(std::string_view line);
 
 // The host bus of `host` on `url`: subjects carry a per-host prefix on the wire, so the
 // host buses of many hosts can share one NATS server (or one in-process bus).

@@ -24,6 +24,7 @@
 #include "core/node.hpp"
 #include "net/bus.hpp"
 #include "net/link.hpp"
+#include "net/log.hpp"
 #include "net/ws.hpp"
 
 namespace ccp::net {
@@ -176,8 +177,11 @@ class role_host final : public link_events, public std::enable_shared_from_this<
                        self->role_->on_bus(subject, std::move(f), now_micros());
                        self->run_actions();
                      });
-    if (id) subs_.emplace(std::move(key), *id);
-    // A failed subscription leaves the role deaf on that subject; the bus logs why.
+    if (id) {
+      subs_.emplace(std::move(key), *id);
+    } else {  // the role stays deaf on that subject: say so, loudly
+      log_line(role_->self().str() + ": cannot subscribe: " + id.error());
+    }
   }
   void execute(core::act::unsubscribe& u) {
     auto it = subs_.find(std::make_pair(u.bus, u.subject));

@@ -6,6 +6,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
@@ -239,17 +240,20 @@ class listener final : public ws_listener, public std::enable_shared_from_this<l
   }
 
   void accept() {
-    acceptor_.async_accept(
-        asio::make_strand(ioc_), [self = shared_from_this()](beast::error_code ec, tcp::socket s) {
-          if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
-          if (!ec) {
-            auto ex = s.get_executor();
-            asio::co_spawn(
-                ex, serve(std::move(s), self->opts_.tls, self->opts_.authorize, self->events_),
-                asio::detached);
-          }
-          self->accept();  // accept errors (fd limit) are transient: keep serving
-        });
+    acceptor_.async_accept(asio::make_strand(ioc_), [self = shared_from_this()](
+                                                        beast::error_code ec, tcp::socket s) {
+      if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
+      if (ec) {
+        // Out of file descriptors, most likely: transient, but retrying at once would spin.
+        self->retry_.expires_after(std::chrono::milliseconds(50));
+        self->retry_.async_wait([self](beast::error_code) { self->accept(); });
+        return;
+      }
+      auto ex = s.get_executor();
+      asio::co_spawn(ex, serve(std::move(s), self->opts_.tls, self->opts_.authorize, self->events_),
+                     asio::detached);
+      self->accept();
+    });
   }
 
   [[nodiscard]] std::uint16_t port() const override { return port_; }
@@ -263,6 +267,7 @@ class listener final : public ws_listener, public std::enable_shared_from_this<l
  private:
   asio::io_context& ioc_;
   tcp::acceptor acceptor_;
+  asio::steady_timer retry_{acceptor_.get_executor()};
   ws_server_options opts_;
   std::shared_ptr<link_events> events_;
   std::uint16_t port_ = 0;
