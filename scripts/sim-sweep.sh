@@ -3,11 +3,11 @@
 #   bash scripts/sim-sweep.sh [SEEDS]   (default 1..8; the two largest scenarios get 1..2)
 # Every scenario runs with every seed; any failure prints its replay command. Then the
 # determinism check: the same seed twice gives the same trace hash, a different seed a
-# different one. Needs build-release/app/ccp (scripts/main.sh builds it).
+# different one. Needs build/app/ccp (scripts/main.sh builds it).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 seeds=${1:-1..8}
-ccp=build-release/app/ccp
+ccp=build/app/ccp
 [[ -x $ccp ]] || { echo "sim-sweep.sh: build $ccp first (bash scripts/main.sh)" >&2; exit 2; }
 
 status=0
