@@ -283,6 +283,21 @@ void decorate(Ws& ws, const ws_dial_options& opts) {
       }));
 }
 
+// The websocket handshake of a dialled link (TLS, if any, already done); on success the
+// link starts (link_up). Returns whether it did.
+template <class Ws>
+asio::awaitable<bool> client_upgrade(Ws ws, const std::string& host, const std::string& path,
+                                     const ws_dial_options& opts, core::link_id id,
+                                     const std::shared_ptr<link_events>& events) {
+  beast::get_lowest_layer(ws).expires_never();  // the websocket's own timeouts rule now
+  set_link_options(ws, beast::role_type::client);
+  decorate(ws, opts);
+  auto [ec] = co_await ws.async_handshake(host, path, awaitable_ec);
+  if (ec) co_return false;
+  std::make_shared<ws_link<Ws>>(std::move(ws), id, events)->start();
+  co_return true;
+}
+
 asio::awaitable<void> dial(core::link_id id, ws_target target, ws_dial_options opts,
                            std::shared_ptr<link_events> events) {
   auto ex = co_await asio::this_coro::executor;
@@ -308,14 +323,8 @@ asio::awaitable<void> dial(core::link_id id, ws_target target, ws_dial_options o
   stream.socket().set_option(tcp::no_delay(true), ignored);
   const std::string host_header = target.host + ":" + target.port;
   if (!target.tls) {
-    plain_ws ws(std::move(stream));
-    beast::get_lowest_layer(ws).expires_never();
-    set_link_options(ws, beast::role_type::client);
-    decorate(ws, opts);
-    auto [hec] = co_await ws.async_handshake(host_header, target.path, awaitable_ec);
-    if (hec) co_return;
-    up = true;
-    std::make_shared<ws_link<plain_ws>>(std::move(ws), id, events)->start();
+    up = co_await client_upgrade(plain_ws(std::move(stream)), host_header, target.path, opts, id,
+                                 events);
     co_return;
   }
   if (!opts.tls) co_return;  // wss:// without a TLS context: the caller's config said so
@@ -326,13 +335,7 @@ asio::awaitable<void> dial(core::link_id id, ws_target target, ws_dial_options o
   ssl.set_verify_callback(asio::ssl::host_name_verification(target.host));
   auto [sec] = co_await ssl.async_handshake(asio::ssl::stream_base::client, awaitable_ec);
   if (sec) co_return;
-  beast::get_lowest_layer(ws).expires_never();
-  set_link_options(ws, beast::role_type::client);
-  decorate(ws, opts);
-  auto [hec] = co_await ws.async_handshake(host_header, target.path, awaitable_ec);
-  if (hec) co_return;
-  up = true;
-  std::make_shared<ws_link<tls_ws>>(std::move(ws), id, events)->start();
+  up = co_await client_upgrade(std::move(ws), host_header, target.path, opts, id, events);
 }
 
 }  // namespace
