@@ -19,6 +19,7 @@
 
 #include "core/message.hpp"
 #include "net/daemons.hpp"
+#include "tests/net/eventually.hpp"
 #include "tests/net/nats_server.hpp"
 #include "tests/net/process.hpp"
 
@@ -37,17 +38,6 @@ constexpr auto failover_bound = 15s;
 
 std::string host_of(std::size_t i) {
   return "10.0.0." + std::to_string(i + 1);
-}
-
-// Polls `pred` every 50 ms until it holds or `bound` passes.
-template <class P>
-bool eventually(P pred, std::chrono::milliseconds bound) {
-  const auto until = std::chrono::steady_clock::now() + bound;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return pred();
 }
 
 class Fleet : public ::testing::Test {

@@ -12,11 +12,14 @@
 #include <set>
 #include <thread>
 
+#include "tests/net/eventually.hpp"
+
 namespace ccp::net {
 namespace {
 
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
+using test::eventually;
 
 // Runs an io_context on two threads for the test's lifetime.
 struct running {
@@ -43,17 +46,6 @@ auto query(Host& h, F f) {
   auto fut = p.get_future();
   asio::post(h.executor(), [&h, &p, &f] { p.set_value(f(h.role())); });
   return fut.get();
-}
-
-// Polls `pred` every 20 ms until it holds or `bound` passes.
-template <class P>
-bool eventually(P pred, std::chrono::milliseconds bound) {
-  const auto until = std::chrono::steady_clock::now() + bound;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return pred();
 }
 
 std::size_t attached(local_fleet& f) {
