@@ -13,6 +13,7 @@ packages=(
   libbenchmark-dev
   libnats-dev nats-server   # net/ buses; integration tests start their own nats-server
   libssl-dev
+  libgoogle-perftools-dev   # tcmalloc_minimal: the allocator of ccp and its benchmarks
 )
 
 missing=()
