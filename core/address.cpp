@@ -410,29 +410,46 @@ void append_host_canonical(std::string_view h, std::string& out) {
 }
 
 void append_view(const address_view& v, std::string& out) {
-  out += scheme;
-  out += to_string(v.type);
-  out += '/';
+  // "ccp://" TYPE "/" then HOST "/" ID, HOST "/any", "any", ...: the pieces are sized
+  // first and copied into one resize (appending piece by piece checked capacity each time).
+  const std::string_view type = to_string(v.type);
+  std::string_view first, last;  // the segment after the type, and the one after that
   switch (v.form) {
     case scope::one:
-      out += v.host;
-      out += '/';
-      out += v.id;
+      first = v.host;
+      last = v.id;
       break;
     case scope::any:
-      out += "any";
+      first = "any";
       break;
     case scope::all:
-      out += "all";
+      first = "all";
       break;
     case scope::host_any:
-      out += v.host;
-      out += "/any";
+      first = v.host;
+      last = "any";
       break;
     case scope::host_all:
-      out += v.host;
-      out += "/all";
+      first = v.host;
+      last = "all";
       break;
+  }
+  const std::size_t at = out.size();
+  const std::size_t n =
+      scheme.size() + type.size() + 1 + first.size() + (last.empty() ? 0 : 1 + last.size());
+  out.resize(at + n);
+  char* p = out.data() + at;
+  auto put = [&p](std::string_view piece) {
+    std::memcpy(p, piece.data(), piece.size());
+    p += piece.size();
+  };
+  put(scheme);
+  put(type);
+  *p++ = '/';
+  put(first);
+  if (!last.empty()) {
+    *p++ = '/';
+    put(last);
   }
 }
 
@@ -553,8 +570,17 @@ address address::from_view(const address_view& v) {
   address a;
   a.type_ = v.type;
   a.form_ = v.form;
-  a.host_.reserve(v.host.size());
-  append_host_canonical(v.host, a.host_);
+  // Views from frames are canonical already (read_header parses with canonical_only):
+  // one copy, without the per-byte lowering, unless there is something to canonicalise.
+  bool upper = false;
+  for (char c : v.host)
+    upper |= c >= 'A' && c <= 'Z';
+  if (upper || (!v.host.empty() && v.host.front() == '[')) {
+    a.host_.reserve(v.host.size());
+    append_host_canonical(v.host, a.host_);
+  } else {
+    a.host_ = v.host;
+  }
   a.id_ = v.id;
   return a;
 }

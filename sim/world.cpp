@@ -1,6 +1,7 @@
 #include "sim/world.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <stdexcept>
 
@@ -15,6 +16,14 @@ std::uint64_t fnv(std::string_view s, std::uint64_t h = 14695981039346656037ull)
     h *= 1099511628211ull;
   }
   return h;
+}
+
+// Appends the decimal form of `v` (std::to_string's text, without a temporary).
+template <class T>
+void append_number(std::string& out, T v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
 }
 
 std::uint64_t key_of(std::uint32_t node, std::uint64_t id) {
@@ -38,9 +47,25 @@ std::string code_name(errc c) {
 
 }  // namespace
 
-void trace_sink::line(const std::string& s) {
-  hash_ = fnv(s, hash_);
-  hash_ = fnv("\n", hash_);
+void trace_sink::line(std::string_view s) {
+  // Eight bytes per multiply (FNV-1a takes one): little-endian words, the tail zero-padded,
+  // then the line's length, so that lines cannot run into each other. Fixed arithmetic on
+  // bytes: the same on every platform.
+  auto word = [](const char* p, std::size_t n) {
+    std::uint64_t w = 0;
+    for (std::size_t k = 0; k < n; ++k)
+      w |= std::uint64_t{static_cast<unsigned char>(p[k])} << (8 * k);
+    return w;
+  };
+  auto mix = [this](std::uint64_t w) {
+    hash_ = (hash_ ^ w) * 0x9e3779b97f4a7c15ull;
+    hash_ ^= hash_ >> 29;
+  };
+  std::size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8)
+    mix(word(s.data() + i, 8));
+  if (i < s.size()) mix(word(s.data() + i, s.size() - i));
+  mix(s.size());
   if (out_) {
     std::fwrite(s.data(), 1, s.size(), out_);
     std::fputc('\n', out_);
@@ -732,15 +757,27 @@ void world::violation(const std::string& name, const std::string& detail) {
 void world::on_deliver(std::uint32_t i, const message& m) {
   ++result_.deliveries;
   const address& self = nodes_[i].n->self();
-  trace_.line("{\"t\":" + std::to_string(now_) + ",\"ev\":\"deliver\",\"at\":\"" + self.str() +
-              "\",\"from\":\"" + m.from.str() + "\",\"id\":" + std::to_string(m.id) +
-              ",\"kind\":\"" + std::string(to_string(m.kind)) + "\"}");
+  // The line is built in one reused buffer: a delivery is among the commonest events.
+  std::string& l = line_;
+  l.assign(R"({"t":)");
+  append_number(l, now_);
+  l += R"(,"ev":"deliver","at":")";
+  self.append_to(l);
+  l += R"(","from":")";
+  const std::size_t from_at = l.size();
+  m.from.append_to(l);
+  const std::uint64_t from = fnv(std::string_view(l).substr(from_at));
+  l += R"(","id":)";
+  append_number(l, m.id);
+  l += R"(,"kind":")";
+  l += to_string(m.kind);
+  l += R"("})";
+  trace_.line(l);
   if (m.kind == msg_kind::error) return;  // an error answering one of its notifications
   if (!is_member(self, m.to)) {           // its own violation; it does not count as a delivery
     violation("non_member_delivery", m.to.str() + " delivered at " + self.str());
     return;
   }
-  std::uint64_t from = fnv(m.from.str());
   if (!delivered_.insert({i, from, m.id}).second)
     violation("duplicate_delivery", "message " + std::to_string(m.id) + " from " + m.from.str() +
                                         " delivered twice at " + self.str());
@@ -752,10 +789,19 @@ void world::on_deliver(std::uint32_t i, const message& m) {
 
 void world::on_complete(std::uint32_t i, const act::complete& c) {
   auto it = outcomes_.find(key_of(i, c.request));
-  trace_.line("{\"t\":" + std::to_string(now_) + ",\"ev\":\"complete\",\"at\":\"" +
-              nodes_[i].n->self().str() + "\",\"id\":" + std::to_string(c.request) +
-              ",\"code\":\"" + code_name(c.code) +
-              "\",\"replies\":" + std::to_string(c.replies.size()) + "}");
+  std::string& l = line_;
+  l.assign(R"({"t":)");
+  append_number(l, now_);
+  l += R"(,"ev":"complete","at":")";
+  nodes_[i].n->self().append_to(l);
+  l += R"(","id":)";
+  append_number(l, c.request);
+  l += R"(,"code":")";
+  l += code_name(c.code);
+  l += R"(","replies":)";
+  append_number(l, c.replies.size());
+  l += '}';
+  trace_.line(l);
   if (it == outcomes_.end()) {
     violation("outcome_count", "completion of unknown request " + std::to_string(c.request));
     return;
