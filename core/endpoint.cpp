@@ -80,8 +80,7 @@ void endpoint::on_bus(std::string_view /*subject*/, frame_buf f, micros now) {
       next_heartbeat_ = now + heartbeat_interval;
     } else {
       state_ = status::rejected;
-      auto m = decode(*f);
-      if (m) push(act::deliver{std::move(*m)});  // the application learns why
+      push(act::deliver{decode(*f, *h)});  // the application learns why
     }
     return;
   }

@@ -165,18 +165,22 @@ std::expected<frame_header, parse_error> read_header(std::string_view f) noexcep
 std::expected<message, parse_error> decode(std::string_view frame) {
   auto h = read_header(frame);
   if (!h) return std::unexpected(h.error());
+  return decode(frame, *h);
+}
+
+message decode(std::string_view frame, const frame_header& h) {
   message m;
-  m.id = h->id;
-  m.kind = h->kind;
-  m.from = address::from_view(h->from);
-  m.to = address::from_view(h->to);
-  m.correlation = h->correlation;
-  m.type = h->type;
-  m.ttl_ms = h->ttl_ms;
-  m.hops = h->hops;
-  m.code = h->code;
-  m.text = h->text;
-  m.body = h->body;
+  m.id = h.id;
+  m.kind = h.kind;
+  m.from = address::from_view(h.from);
+  m.to = address::from_view(h.to);
+  m.correlation = h.correlation;
+  m.type = h.type;
+  m.ttl_ms = h.ttl_ms;
+  m.hops = static_cast<std::uint8_t>(frame[off_hops]);
+  m.code = h.code;
+  m.text = h.text;
+  m.body = h.body;
   return m;
 }
 

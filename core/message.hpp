@@ -97,6 +97,10 @@ struct frame_header {
 
 // Decodes a whole frame into an owning message (one copy of each field).
 [[nodiscard]] std::expected<message, parse_error> decode(std::string_view frame);
+// The same for a frame whose header `h` was read from it (read_header(frame)), without
+// reading it again. The hop count is the frame's current one: a router may have counted
+// its hop (set_hops) since it read `h`.
+[[nodiscard]] message decode(std::string_view frame, const frame_header& h);
 
 // Encodes `m`, appending to `out`. Errors: errc::bad_request when a field is invalid
 // (id 0, bad type token, text too long, correlation missing on a reply); errc::too_large

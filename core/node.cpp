@@ -124,44 +124,36 @@ void node::bounce(const frame_header& h, errc code, std::string_view text, micro
 }
 
 void node::accept(std::string_view frame, const frame_header& h, micros now) {
+  // `h` was read from `frame` by the caller: the message is built from it, not parsed again.
   if (h.kind == msg_kind::response || h.kind == msg_kind::error) {
-    auto m = decode(frame);
-    if (!m) {
-      ++stats_.malformed;
-      return;
-    }
-    on_reply(std::move(*m), now);
+    on_reply(decode(frame, h), now);
     return;
   }
   if (h.type.starts_with("ccp.")) {
     control(h, now);
     return;
   }
-  auto m = decode(frame);
-  if (!m) {
-    ++stats_.malformed;
-    return;
-  }
-  if (m->kind == msg_kind::request) {
-    if (m->type == "ping") {
-      reply(*m, ping_body(self_), now);
+  message m = decode(frame, h);
+  if (m.kind == msg_kind::request) {
+    if (m.type == "ping") {
+      reply(m, ping_body(self_), now);
       return;
     }
-    if (auto body = builtin(*m)) {
-      reply(*m, std::move(*body), now);
+    if (auto body = builtin(m)) {
+      reply(m, std::move(*body), now);
       return;
     }
   }
-  if (!handled_.contains(m->type)) {
-    if (m->kind == msg_kind::request) {
-      reply_error(*m, errc::no_handler, "no handler for " + m->type + " at " + self_.str(), now);
+  if (!handled_.contains(m.type)) {
+    if (m.kind == msg_kind::request) {
+      reply_error(m, errc::no_handler, "no handler for " + m.type + " at " + self_.str(), now);
     } else {
       ++stats_.dropped;
     }
     return;
   }
   ++stats_.delivered;
-  push(act::deliver{std::move(*m)});
+  push(act::deliver{std::move(m)});
 }
 
 void node::on_reply(message m, micros now) {

@@ -156,6 +156,21 @@ RC_GTEST_PROP(MessageProps, SetHopsChangesOnlyTheHopCount, ()) {
   RC_ASSERT(*d == m);
 }
 
+// decode(frame, header) builds what decode(frame) does from a header read earlier, with
+// the hop count the frame has now (a router sets it after reading the header).
+RC_GTEST_PROP(MessageProps, DecodeFromAHeaderEqualsDecode, ()) {
+  message m = *gen_message();
+  std::string f = encode(m).value();
+  auto h = read_header(f);
+  RC_ASSERT(h.has_value());
+  RC_ASSERT(decode(f, *h) == m);
+  auto hops = *rc::gen::arbitrary<std::uint8_t>();
+  set_hops(f, hops);
+  m.hops = hops;
+  RC_ASSERT(decode(f, *h) == m);
+  RC_ASSERT(decode(f).value() == m);
+}
+
 RC_GTEST_PROP(MessageProps, ArbitraryBytesGiveAHeaderOrAnErrorInside, ()) {
   // Most random strings stop at the magic byte: also start some with a plausible header.
   auto header_then = [](std::string head) {
