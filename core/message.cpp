@@ -162,6 +162,49 @@ std::expected<frame_header, parse_error> read_header(std::string_view f) noexcep
       address_view(*to), type, text, field(pos, body_len));
 }
 
+namespace {
+
+// The view of `a` within `text`, its canonical text form: "ccp://" TYPE "/" HOST "/" ID.
+address_view view_in(const address& a, std::string_view text) noexcept {
+  address_view v{a.type(), a.form(), {}, {}};
+  if (a.form() == scope::any || a.form() == scope::all) return v;
+  const std::size_t host_at = 6 + to_string(a.type()).size() + 1;
+  v.host = std::string_view(text.data() + host_at, a.host().size());
+  if (a.form() == scope::one)
+    v.id = std::string_view(text.data() + host_at + a.host().size() + 1, a.id().size());
+  return v;
+}
+
+}  // namespace
+
+frame_header header_of_encoded(const message& m, std::string_view frame) noexcept {
+  const char* p = frame.data();
+  const std::size_t from_len = load<std::uint16_t>(p + off_from_len);
+  const std::size_t to_len = load<std::uint16_t>(p + off_to_len);
+  const std::size_t type_len = static_cast<unsigned char>(p[off_type_len]);
+  const std::size_t text_len = load<std::uint16_t>(p + off_text_len);
+  const std::size_t body_len = load<std::uint32_t>(p + off_body_len);
+  std::size_t pos = header_bytes;
+  auto field = [&pos, p](std::size_t n) {
+    std::string_view v(p + pos, n);
+    pos += n;
+    return v;
+  };
+  frame_header h;
+  h.kind = m.kind;
+  h.hops = m.hops;
+  h.id = m.id;
+  h.correlation = m.correlation;
+  h.ttl_ms = m.ttl_ms;
+  h.code = m.code;
+  h.from = view_in(m.from, field(from_len));
+  h.to = view_in(m.to, field(to_len));
+  h.type = field(type_len);
+  h.text = field(text_len);
+  h.body = field(body_len);
+  return h;
+}
+
 std::expected<message, parse_error> decode(std::string_view frame) {
   auto h = read_header(frame);
   if (!h) return std::unexpected(h.error());

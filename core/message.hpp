@@ -95,6 +95,11 @@ struct frame_header {
 // offset; it never reads past `frame` and never allocates.
 [[nodiscard]] std::expected<frame_header, parse_error> read_header(std::string_view frame) noexcept;
 
+// The header of `frame`, which must be exactly encode(m): what read_header(frame) returns,
+// built from `m` and the frame's length fields without validating again (a sender routes
+// the frame it just encoded). The views point into `frame`.
+[[nodiscard]] frame_header header_of_encoded(const message& m, std::string_view frame) noexcept;
+
 // Decodes a whole frame into an owning message (one copy of each field).
 [[nodiscard]] std::expected<message, parse_error> decode(std::string_view frame);
 // The same for a frame whose header `h` was read from it (read_header(frame)), without

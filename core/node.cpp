@@ -22,9 +22,7 @@ std::expected<std::uint64_t, errc> node::originate(message m, micros now) {
   auto f = std::make_shared<std::string>();
   f->reserve(encoded_size(m));
   if (auto ok = encode(m, *f); !ok) return std::unexpected(ok.error());
-  auto h = read_header(*f);
-  if (!h) return std::unexpected(errc::internal);  // our own encoder produced it
-  route_out(f, *h, now);
+  route_out(f, header_of_encoded(m, *f), now);
   return m.id;
 }
 

@@ -156,6 +156,33 @@ RC_GTEST_PROP(MessageProps, SetHopsChangesOnlyTheHopCount, ()) {
   RC_ASSERT(*d == m);
 }
 
+// A sender's header of the frame it just encoded is read_header's, views into the frame.
+RC_GTEST_PROP(MessageProps, HeaderOfEncodedEqualsReadHeader, ()) {
+  message m = *gen_message();
+  std::string f = encode(m).value();
+  auto h = read_header(f);
+  RC_ASSERT(h.has_value());
+  const frame_header e = header_of_encoded(m, f);
+  RC_ASSERT(e.kind == h->kind);
+  RC_ASSERT(e.hops == h->hops);
+  RC_ASSERT(e.id == h->id);
+  RC_ASSERT(e.correlation == h->correlation);
+  RC_ASSERT(e.ttl_ms == h->ttl_ms);
+  RC_ASSERT(e.code == h->code);
+  auto same_view = [](std::string_view a, std::string_view b) {
+    return a.data() == b.data() && a.size() == b.size();
+  };
+  for (auto [x, y] : {std::pair{e.from, h->from}, std::pair{e.to, h->to}}) {
+    RC_ASSERT(x.type == y.type);
+    RC_ASSERT(x.form == y.form);
+    RC_ASSERT(same_view(x.host, y.host) || (x.host.empty() && y.host.empty()));
+    RC_ASSERT(same_view(x.id, y.id) || (x.id.empty() && y.id.empty()));
+  }
+  RC_ASSERT(same_view(e.type, h->type));
+  RC_ASSERT(same_view(e.text, h->text));
+  RC_ASSERT(same_view(e.body, h->body));
+}
+
 // decode(frame, header) builds what decode(frame) does from a header read earlier, with
 // the hop count the frame has now (a router sets it after reading the header).
 RC_GTEST_PROP(MessageProps, DecodeFromAHeaderEqualsDecode, ()) {
