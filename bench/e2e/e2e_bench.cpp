@@ -866,7 +866,7 @@ void release_free_memory() {
 #if defined(CCP_TCMALLOC)
   MallocExtension_ReleaseFreeMemory();
 #else
-  release_free_memory();
+  ::malloc_trim(0);
 #endif
 }
 
@@ -958,8 +958,8 @@ idle_result run_idle(asio::io_context& ioc, const std::string& nats, const optio
   }
   std::this_thread::sleep_for(1500ms);  // a few heartbeats: buffers reach their idle size
   const mem_sample after = memory_now();
-  // Free memory the allocator kept from the ramp (HTTP upgrade buffers, coroutine frames) is in RSS
-  // but not in use: the trimmed figure is what the connections hold.
+  // Free memory the allocator kept from the ramp (HTTP upgrade buffers, coroutine frames)
+  // is in RSS but not in use: the trimmed figure is what the connections hold.
   release_free_memory();
   const mem_sample trimmed = memory_now();
   r.attached = attached().value_or(0);
