@@ -561,8 +561,15 @@ void world::work(std::size_t item) {
 void world::start_fault(std::size_t f) {
   if (!injecting_) return;
   const fault& x = sc_.faults[f];
-  trace_.line("{\"t\":" + std::to_string(now_) + ",\"ev\":\"fault\",\"kind\":\"" + x.kind +
-              "\",\"target\":" + std::to_string(x.target) + "}");
+  {
+    std::string& l = trace_start("fault");
+    l += R"(,"kind":")";
+    l += x.kind;
+    l += R"(","target":)";
+    append_number(l, x.target);
+    l += '}';
+    trace_.line(l);
+  }
   auto proxies_hit = [&] {
     std::vector<int> v;
     int n = static_cast<int>(proxies_.size());
@@ -677,7 +684,7 @@ void world::heal() {
   for (auto& eps : endpoints_)
     for (std::uint32_t e : eps)
       if (!nodes_[e].alive) push(now_, ev::restart, e);
-  trace_.line("{\"t\":" + std::to_string(now_) + ",\"ev\":\"heal\"}");
+  trace_.line(trace_start("heal") += '}');
 }
 
 bool world::all_attached() const {
@@ -748,6 +755,16 @@ void world::sample() {
   }
 }
 
+std::string& world::trace_start(std::string_view kind) {
+  std::string& l = line_;
+  l.assign(R"({"t":)");
+  append_number(l, now_);
+  l += R"(,"ev":")";
+  l += kind;
+  l += '"';
+  return l;
+}
+
 void world::violation(const std::string& name, const std::string& detail) {
   bool first = result_.violations.insert(name).second;
   if (first || result_.failures.size() < 10)
@@ -757,11 +774,8 @@ void world::violation(const std::string& name, const std::string& detail) {
 void world::on_deliver(std::uint32_t i, const message& m) {
   ++result_.deliveries;
   const address& self = nodes_[i].n->self();
-  // The line is built in one reused buffer: a delivery is among the commonest events.
-  std::string& l = line_;
-  l.assign(R"({"t":)");
-  append_number(l, now_);
-  l += R"(,"ev":"deliver","at":")";
+  std::string& l = trace_start("deliver");
+  l += R"(,"at":")";
   self.append_to(l);
   l += R"(","from":")";
   const std::size_t from_at = l.size();
@@ -789,10 +803,8 @@ void world::on_deliver(std::uint32_t i, const message& m) {
 
 void world::on_complete(std::uint32_t i, const act::complete& c) {
   auto it = outcomes_.find(key_of(i, c.request));
-  std::string& l = line_;
-  l.assign(R"({"t":)");
-  append_number(l, now_);
-  l += R"(,"ev":"complete","at":")";
+  std::string& l = trace_start("complete");
+  l += R"(,"at":")";
   nodes_[i].n->self().append_to(l);
   l += R"(","id":)";
   append_number(l, c.request);

@@ -269,6 +269,10 @@ class world {
   // Checker.
   void on_deliver(std::uint32_t i, const core::message& m);
   void on_complete(std::uint32_t i, const core::act::complete& c);
+  // Starts a trace line in line_, {"t":NOW,"ev":"KIND", for the caller to finish and pass to
+  // trace_.line: one reused buffer, as deliveries and completions are among the commonest
+  // events.
+  std::string& trace_start(std::string_view kind);
   void violation(const std::string& name, const std::string& detail);
   [[nodiscard]] bool all_attached() const;
   [[nodiscard]] bool directories_converged() const;
@@ -276,7 +280,7 @@ class world {
   scenario sc_;
   std::uint64_t seed_;
   trace_sink& trace_;
-  std::string line_;  // the trace line being built, reused
+  std::string line_;  // the trace line being built, reused: see trace_start
   core::rng rng_;
   micros now_ = 0;
   std::uint64_t events_ = 0;
