@@ -53,24 +53,33 @@ constexpr int max_pings_out = 3;
 // short may leave part of a frame on the wire; the server then rejects the stream and the
 // connection is re-established, which is the recovery we want from a stuck server anyway.
 constexpr std::int64_t write_deadline_ms = 2000;
-// Publish writes to the socket at once instead of letting libnats' flusher thread wait up to
-// 1 ms to coalesce writes. Measured on the 2-core dev box against a local nats-server 2.9.10
-// (libnats 3.4.1, 100-byte frames): request/reply round trip 2.0 ms -> 0.14 ms; one-way bulk
-// 520-690 k -> 230 k msg/s per connection. A request crosses up to four bus hops, so the
-// coalescing delay dominates its latency, while 230 k msg/s per connection is far above the
-// control traffic a bus carries. Set to false for bulk-only connections.
-constexpr bool send_asap = true;
+// Publish appends to libnats' write buffer and the bus's flusher thread (nats_bus::flush_loop)
+// writes it out: at once when it is idle, else as soon as its previous flush (a PING/PONG
+// round trip) ended, so a burst of publications leaves in a few large writes. Measured on the
+// 2-core dev box against a local nats-server 2.9.10 (libnats 3.4.1, 180-byte frames), the
+// three ways libnats offers:
+//  - send-asap (one write per publication): round trip fine (0.14 ms), but the chain of
+//    issue 5 reached 95-110 k msg/s with nats-server spending a whole core on tiny reads;
+//  - libnats' own flusher alone (it sleeps 1 ms before each write): bulk 520-690 k msg/s per
+//    connection, but every bus hop of a request waits that millisecond (round trip 2.0 ms);
+//  - this flusher: see the closing note of issue 5 and bench/e2e for the figures.
+// libnats' 1 ms flusher still runs: it bounds the delay of a publication made while our
+// flusher waits for a PONG that does not come.
+constexpr bool send_asap = false;
+// How long the flusher waits for the PONG of one flush; past it (a slow or lost server) it
+// flushes again on the next publication, and libnats' flusher keeps writing meanwhile.
+constexpr std::int64_t flush_timeout_ms = 1000;
 // How long the destructor waits, for all its subscriptions together, for libnats' threads to
 // leave our callbacks (normally microseconds: a callback only copies and posts). Past it it
 // returns anyway;
 // the state the callbacks use is reference-counted, so a late callback stays safe.
 constexpr auto callback_drain_bound = std::chrono::seconds(2);
 
-// The reaper (nats_bus::reap) waits this long for the PONG that proves the read loop moved
-// on, then retries after reap_retry_delay: a subscription's memory is freed at most a few
-// round trips after it ended while connected, or once the connection is back.
-constexpr std::int64_t reap_flush_timeout_ms = 1000;
-constexpr auto reap_retry_delay = std::chrono::milliseconds(250);
+// The flusher's round trip also frees ended subscriptions (see nats_bus::flush_loop): a
+// subscription's memory is freed at most a few round trips after it ended while connected,
+// or once the connection is back. A failed flush (disconnected) is retried after this delay;
+// what was published meanwhile waits in libnats' reconnect buffer.
+constexpr auto flush_retry_delay = std::chrono::milliseconds(250);
 
 constexpr std::string_view nats_scheme = "nats://";
 constexpr std::string_view url_grammar = "expected nats://host:port[,host:port...]";
@@ -245,11 +254,55 @@ void on_async_error(natsConnection*, natsSubscription*, natsStatus err, void* cl
 
 // One subscription's state. libnats' dispatcher thread owns a heap-allocated reference
 // (the message callback's closure) until the completion callback, which libnats runs after
-// the subscription closed and its last message callback returned. Each posted message holds
+// the subscription closed and its last message callback returned. A posted drain holds
 // another reference, so the handler lives as long as something may still call it.
-struct sub_state {
+//
+// Messages reach the executor in batches: on_message appends to the inbox and posts a drain
+// only when none is posted yet; the drain hands everything the inbox holds to the handler.
+// Under load that is one post (and at most one thread wake-up) per batch instead of one per
+// message, which was the busiest thread of the e2e chain. At most one drain is posted or
+// running at a time, so the handler is never called concurrently and sees the NATS order,
+// whatever the executor.
+struct sub_state : std::enable_shared_from_this<sub_state> {
   sub_state(boost::asio::any_io_executor e, bus_handler h, std::size_t prefix)
       : ex(std::move(e)), handler(std::move(h)), prefix_len(prefix) {}
+
+  struct inbound {
+    std::string subject;
+    core::frame_buf frame;
+  };
+
+  // libnats' delivery thread.
+  void push(std::string_view subject, core::frame_buf frame) {
+    bool post = false;
+    {
+      std::lock_guard lock(inbox_mu);
+      inbox.push_back({std::string(subject), std::move(frame)});
+      post = !std::exchange(drain_posted, true);
+    }
+    if (post) boost::asio::post(ex, [self = shared_from_this()] { self->drain(); });
+  }
+
+  // On `ex`; one at a time (see above). Takes one batch, then posts itself again if more came
+  // meanwhile, so a busy subscription does not hold a strand for ever.
+  void drain() {
+    {
+      std::lock_guard lock(inbox_mu);
+      draining.swap(inbox);
+    }
+    for (auto& m : draining) {
+      if (!alive.load(std::memory_order_acquire)) break;
+      handler(m.subject, std::move(m.frame));
+    }
+    draining.clear();  // keeps its capacity for the next batch
+    bool more = false;
+    {
+      std::lock_guard lock(inbox_mu);
+      more = !inbox.empty();
+      if (!more) drain_posted = false;
+    }
+    if (more) boost::asio::post(ex, [self = shared_from_this()] { self->drain(); });
+  }
 
   // Cleared by unsubscribe before it asks libnats to stop; a posted message checks it on the
   // executor, so nothing reaches the handler after unsubscribe returned there.
@@ -260,6 +313,11 @@ struct sub_state {
   std::mutex mu;
   std::condition_variable cv;
   bool complete = false;  // guarded by mu: libnats made its last callback
+
+  std::mutex inbox_mu;
+  std::vector<inbound> inbox;     // guarded by inbox_mu: received, not yet drained
+  bool drain_posted = false;      // guarded by inbox_mu: a drain is posted or running
+  std::vector<inbound> draining;  // the running drain's batch (one drain at a time)
 };
 
 using sub_ref = std::shared_ptr<sub_state>;
@@ -271,13 +329,8 @@ void on_message(natsConnection*, natsSubscription*, natsMsg* msg, void* closure)
       std::string_view subject = natsMsg_GetSubject(msg);
       if (subject.size() >= st->prefix_len) subject.remove_prefix(st->prefix_len);
       const int len = natsMsg_GetDataLength(msg);
-      auto frame = std::make_shared<std::string>(natsMsg_GetData(msg),
-                                                 static_cast<std::size_t>(len > 0 ? len : 0));
-      boost::asio::post(st->ex,
-                        [st, subject = std::string(subject), frame = std::move(frame)]() mutable {
-                          if (st->alive.load(std::memory_order_acquire))
-                            st->handler(subject, std::move(frame));
-                        });
+      st->push(subject, std::make_shared<std::string>(natsMsg_GetData(msg),
+                                                      static_cast<std::size_t>(len > 0 ? len : 0)));
     } catch (...) {
       // Out of memory: the message is lost, as libnats itself would lose it. Exceptions
       // must not unwind through libnats' C frames.
@@ -299,10 +352,10 @@ void on_sub_complete(void* closure) {
 
 class nats_bus final : public bus {
  public:
-  // Starts the reaper thread; throws std::system_error when it cannot.
+  // Starts the flusher thread; throws std::system_error when it cannot.
   nats_bus(natsConnection* conn, std::shared_ptr<conn_state> state, std::string prefix)
       : conn_(conn), state_(std::move(state)), prefix_(std::move(prefix)) {
-    reaper_ = std::thread([this] { reap(); });
+    flusher_ = std::thread([this] { flush_loop(); });
   }
 
   nats_bus(const nats_bus&) = delete;
@@ -318,16 +371,16 @@ class nats_bus final : public bus {
     const auto wait_until = std::chrono::steady_clock::now() + callback_drain_bound;
     for (auto& kv : subs)
       end(kv.second, wait_until);
-    // Close first (flushing for at most 500 ms; with send_asap nothing is buffered): it joins
-    // the read loop, so no buried subscription can be reached any more, and releases the
-    // reaper if it waits in a flush.
+    // Close first (it writes what is buffered, for at most 500 ms): it joins the read loop, so
+    // no buried subscription can be reached any more, and releases the flusher if it waits
+    // in a flush.
     natsConnection_Close(conn_);
     {
-      std::lock_guard lock(reap_mu_);
+      std::lock_guard lock(flush_mu_);
       stopping_ = true;
     }
-    reap_cv_.notify_all();
-    reaper_.join();
+    flush_cv_.notify_all();
+    flusher_.join();
     for (natsSubscription* sub : graveyard_)
       natsSubscription_Destroy(sub);
     // The disconnected and closed callbacks run on libnats' callback thread. Wait (bounded)
@@ -410,7 +463,17 @@ class nats_bus final : public bus {
     wire.assign(prefix_).append(subject);
     const natsStatus s =
         natsConnection_Publish(conn_, wire.c_str(), data.data(), static_cast<int>(data.size()));
-    if (s != NATS_OK) dropped_.fetch_add(1, std::memory_order_relaxed);
+    if (s != NATS_OK) {
+      dropped_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    // Under load the flusher is already due (it is waiting for a PONG): no lock, no wake-up.
+    if (flush_wanted_.load(std::memory_order_acquire)) return;
+    {
+      std::lock_guard lock(flush_mu_);  // so the flusher cannot miss the wake-up
+      if (flush_wanted_.exchange(true, std::memory_order_acq_rel)) return;
+    }
+    flush_cv_.notify_one();
   }
 
   std::uint64_t dropped() const noexcept override {
@@ -426,7 +489,8 @@ class nats_bus final : public bus {
 
   // Ends a subscription: no handler call after this returns on the handler's executor, and
   // (bounded by callback_drain_bound) no libnats thread inside on_message either, so no post
-  // to the executor follows. The natsSubscription itself is buried, not destroyed: see reap().
+  // to the executor follows. The natsSubscription itself is buried, not destroyed: see
+  // flush_loop().
   //
   // `wait_until`: how long to wait for libnats to leave on_message. unsubscribe does not wait
   // (it runs on a role's strand, and the alive flag already keeps the handler from running;
@@ -440,52 +504,58 @@ class nats_bus final : public bus {
       e.state->cv.wait_until(lock, wait_until, [&] { return e.state->complete; });
     }
     {
-      std::lock_guard lock(reap_mu_);
+      std::lock_guard lock(flush_mu_);
       graveyard_.push_back(e.sub);
     }
-    reap_cv_.notify_one();
+    flush_cv_.notify_one();
   }
 
-  // libnats 3.4.1's read loop looks a subscription up under a lock, drops the lock and only
-  // then locks the subscription, without holding a reference (natsConn_processMsg; later
-  // releases retain it first). Destroying an unsubscribed subscription at once frees it
-  // under the read loop's feet when a message for it is in flight. So subscriptions ended
-  // by end() wait here until a PING sent after their removal came back: the read loop
-  // handles the PONG after any message it was processing then. A failed flush (disconnected)
-  // is retried; the destructor destroys what is left after closing the connection, which
-  // joins the read loop.
-  void reap() {
-    std::unique_lock lock(reap_mu_);
+  // Writes what publish buffered and frees ended subscriptions, one round trip at a time.
+  //
+  // Flushing: natsConnection_FlushTimeout writes libnats' buffer and a PING in this thread at
+  // once, then waits for the PONG. flush_wanted_ is cleared before that write, so a
+  // publication either went out with it or set the flag again for the next round.
+  //
+  // Freeing: libnats 3.4.1's read loop looks a subscription up under a lock, drops the lock
+  // and only then locks the subscription, without holding a reference (natsConn_processMsg;
+  // later releases retain it first). Destroying an unsubscribed subscription at once frees it
+  // under the read loop's feet when a message for it is in flight. So subscriptions ended by
+  // end() wait until a PING sent after their removal came back: the read loop handles the
+  // PONG after any message it was processing then. A failed flush (disconnected) is retried;
+  // the destructor destroys what is left after closing the connection, which joins the read
+  // loop.
+  void flush_loop() {
+    std::unique_lock lock(flush_mu_);
+    std::vector<natsSubscription*> batch;  // ended before the flush in progress was written
     while (true) {
-      reap_cv_.wait(lock, [&] { return stopping_ || !graveyard_.empty(); });
-      if (stopping_) return;
-      std::vector<natsSubscription*> batch;
-      batch.swap(graveyard_);
-      bool safe = false;
-      while (!safe) {
-        lock.unlock();
-        const natsStatus s = natsConnection_FlushTimeout(conn_, reap_flush_timeout_ms);
-        lock.lock();
-        safe = s == NATS_OK;
-        if (s == NATS_CONNECTION_CLOSED) {
-          // Closed is set when closing starts, before the read loop is joined; the closed
-          // callback comes after the join.
-          std::lock_guard closed_lock(state_->mu);
-          safe = state_->closed;
-        }
-        if (!safe && !stopping_) {
-          reap_cv_.wait_for(lock, reap_retry_delay, [&] { return stopping_; });
-        }
-        if (!safe && stopping_) {
-          graveyard_.insert(graveyard_.end(), batch.begin(), batch.end());
-          return;
-        }
-      }
+      flush_cv_.wait(lock, [&] {
+        return stopping_ || flush_wanted_.load(std::memory_order_relaxed) || !graveyard_.empty() ||
+               !batch.empty();  // a failed flush left subscriptions to free
+      });
+      if (stopping_) break;
+      flush_wanted_.store(false, std::memory_order_release);
+      batch.insert(batch.end(), graveyard_.begin(), graveyard_.end());
+      graveyard_.clear();
       lock.unlock();
-      for (natsSubscription* sub : batch)
-        natsSubscription_Destroy(sub);
+      const natsStatus s = natsConnection_FlushTimeout(conn_, flush_timeout_ms);
+      bool safe = s == NATS_OK;
+      if (s == NATS_CONNECTION_CLOSED) {
+        // Closed is set when closing starts, before the read loop is joined; the closed
+        // callback comes after the join.
+        std::lock_guard closed_lock(state_->mu);
+        safe = state_->closed;
+      }
+      if (safe) {
+        for (natsSubscription* sub : batch)
+          natsSubscription_Destroy(sub);
+        batch.clear();
+      }
       lock.lock();
+      // Not connected: libnats sends the buffer after the reconnect; try again a bit later.
+      if (!safe && !stopping_)
+        flush_cv_.wait_for(lock, flush_retry_delay, [&] { return stopping_; });
     }
+    graveyard_.insert(graveyard_.end(), batch.begin(), batch.end());
   }
 
   natsConnection* const conn_;
@@ -495,11 +565,12 @@ class nats_bus final : public bus {
   std::unordered_map<subscription_id, entry> subs_;  // guarded by mu_
   subscription_id next_id_ = 1;                      // guarded by mu_
   std::atomic<std::uint64_t> dropped_{0};
-  std::mutex reap_mu_;
-  std::condition_variable reap_cv_;
-  std::vector<natsSubscription*> graveyard_;  // guarded by reap_mu_: ended, not yet destroyed
-  bool stopping_ = false;                     // guarded by reap_mu_
-  std::thread reaper_;                        // runs reap(); started last, joined by ~nats_bus
+  std::mutex flush_mu_;
+  std::condition_variable flush_cv_;
+  std::vector<natsSubscription*> graveyard_;  // guarded by flush_mu_: ended, not yet destroyed
+  bool stopping_ = false;                     // guarded by flush_mu_
+  std::atomic<bool> flush_wanted_{false};     // set (under flush_mu_) by publish
+  std::thread flusher_;  // runs flush_loop(); started last, joined by ~nats_bus
 };
 
 struct options_deleter {

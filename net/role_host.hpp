@@ -158,7 +158,6 @@ class role_host final : public link_events, public std::enable_shared_from_this<
         std::visit([this](auto& x) { execute(x); }, a);
     }
     batch_.clear();
-    flush_outbox();
     arm_timer();
   }
 
@@ -189,12 +188,19 @@ class role_host final : public link_events, public std::enable_shared_from_this<
     bus_of(*this, u.bus)->unsubscribe(it->second);
     subs_.erase(it);
   }
-  // Sends are gathered per link and handed over once per batch of actions (one post to
-  // the link's strand instead of one per frame); a close flushes its link's first.
+  // Sends are gathered per link and handed over once per turn of the strand: the first send
+  // posts flush_outbox, which runs after what the strand is doing now (a whole batch of bus
+  // messages, say), so a link gets one post for many frames instead of one per frame. A
+  // close flushes its link's frames first.
   void execute(core::act::send& s) {
-    if (links_.contains(s.link)) outbox_[s.link].push_back(std::move(s.frame));
+    if (!links_.contains(s.link)) return;
+    outbox_[s.link].push_back(std::move(s.frame));
+    if (outbox_posted_) return;
+    outbox_posted_ = true;
+    boost::asio::post(strand_, [self = this->shared_from_this()] { self->flush_outbox(); });
   }
   void flush_outbox() {
+    outbox_posted_ = false;
     for (auto& [id, frames] : outbox_)
       if (auto it = links_.find(id); it != links_.end()) it->second->send(std::move(frames));
     outbox_.clear();
@@ -248,7 +254,8 @@ class role_host final : public link_events, public std::enable_shared_from_this<
   std::vector<core::action> batch_;
   std::map<std::pair<core::bus_kind, std::string>, subscription_id> subs_;
   std::map<core::link_id, std::shared_ptr<link>> links_;
-  std::map<core::link_id, std::vector<core::frame_ptr>> outbox_;  // sends of this batch
+  std::map<core::link_id, std::vector<core::frame_ptr>> outbox_;  // sends of this turn
+  bool outbox_posted_ = false;                                    // flush_outbox is posted
   std::set<core::link_id> dialing_;
   std::atomic<core::link_id> last_link_id_{0};
   bool armed_ = false;
