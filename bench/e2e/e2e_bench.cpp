@@ -12,7 +12,7 @@
 //          process's RSS and heap deltas are the proxy's alone. Runs first, on a fresh heap.
 //   raw    one libnats publisher connection -> one subscriber connection, frames of the same
 //          size as the chain's, libnats defaults (the baseline), then the same through
-//          net::open_bus (ccp's NATS bus: send-asap, a post per message) for information.
+//          net::open_bus (ccp's NATS bus: its flusher, batched posts) for information.
 //   chain  mgmt -> NATS backbone -> proxy -> websocket -> agent -> host bus -> endpoint:
 //          notifications paced by a window of W in flight (sent - delivered - refused); the
 //          rate is what the endpoint receives, refused (overloaded, ...) errors are counted.
@@ -491,8 +491,8 @@ rate_run raw_nats_once(const std::string& url, std::size_t n, std::size_t size) 
   return r;
 }
 
-// The same through ccp's NATS bus (net::open_bus): its publish writes at once (send-asap)
-// and each received message is copied and posted to an executor.
+// The same through ccp's NATS bus (net::open_bus): its publish buffers and the bus's flusher
+// writes; each received message is copied and handed to an executor in batches.
 rate_run ccp_bus_once(asio::io_context& ioc, const std::string& url, std::size_t n,
                       std::size_t size) {
   net::bus_options po, so;
@@ -1088,7 +1088,7 @@ int run(const options& o, const std::string& self_exe) {
       auto [bus_rate, bus_last] =
           repeated([&](std::size_t n) { return ccp_bus_once(rt.ioc, url, n, o.frame_bytes); },
                    o.seconds, warm / 2);
-      rep.add({"ccp_bus_msgs_per_s", "ccp NATS bus pub->sub (send-asap, posted)", bus_rate, "msg/s",
+      rep.add({"ccp_bus_msgs_per_s", "ccp NATS bus pub->sub (flusher, batched)", bus_rate, "msg/s",
                fmt("%.2f of raw", bus_rate / raw), ""});
     } catch (const std::exception& e) {
       failed("raw", e);
