@@ -1,8 +1,10 @@
 #pragma once
 // The NATS bus: libnats (the NATS C client) behind net::bus.
 //
-// libnats calls back on its own threads; every message is copied into a frame and posted
-// to the subscriber's executor (STYLE rule 11). Reconnects forever with a bounded
+// libnats calls back on its own threads; every message is copied into a frame and handed to
+// the subscriber's executor (STYLE rule 11) in batches: one post per batch, the handler
+// called once per message, one call at a time and in the order libnats received them,
+// whatever the executor. Reconnects forever with a bounded
 // reconnect buffer; libnats re-sends the subscriptions after a reconnect. No blocking
 // libnats call (Request, Flush, NextMsg) is made on a caller's thread.
 //
@@ -12,9 +14,11 @@
 //   `disconnected` (detail: libnats' last error) and `reconnected` (the URL) as the
 //   connection goes, and `closed` only if libnats gives up, which it does not by itself
 //   (it retries forever). Nothing is reported once the bus's destructor has begun.
-// - publish writes to the socket in the caller's thread (no 1 ms coalescing delay: the
-//   latency of a request matters more here than bulk throughput). While the server does not
-//   read, it blocks for at most the write deadline (2 s) and then drops and counts the
+// - publish appends to libnats' write buffer; the bus's flusher thread writes it at once
+//   when idle, else right after its previous flush (a PING/PONG round trip), so a burst
+//   leaves in a few large writes and a lone publication waits only for that thread to wake.
+//   A full buffer (32 KiB) is written in the caller's thread: while the server does not
+//   read, that blocks for at most the write deadline (2 s) and then drops and counts the
 //   frame. While disconnected, frames go to an 8 MiB reconnect buffer, sent after the
 //   reconnect; past it they are dropped and counted. Frames over the server's max_payload
 //   (1 MiB by default) and subjects holding blanks or control characters are dropped and
@@ -24,7 +28,7 @@
 //   they returned. The destructor also closes the connection.
 // - libnats 3.4.1 may still touch an unsubscribed subscription from its read loop, so the
 //   bus frees it later, from a thread of its own, once a PING/PONG round trip proved the
-//   read loop moved on (see nats_bus::reap).
+//   read loop moved on (the flusher's round trips; see nats_bus::flush_loop).
 // - Each subscription queues up to 1 M messages / 1 GiB inside libnats before libnats drops
 //   them (a slow consumer: our callback only copies and posts, so that needs a starved
 //   process).

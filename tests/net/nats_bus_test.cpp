@@ -424,6 +424,50 @@ TEST_F(NatsBusTest, FramesOf256KiBPassIntact) {
   EXPECT_EQ(pub->dropped(), 0u);
 }
 
+// A burst larger than any one batch, to a handler on the io_context itself (two threads, no
+// strand): every frame arrives, in the publisher's order, and the handler is never called
+// twice at once (the bus drains one batch at a time).
+TEST_F(NatsBusTest, BurstArrivesWholeInOrderOneHandlerCallAtATime) {
+  auto pub = open();
+  auto sub = open();
+  const std::string subject = "ccp.test.burst";
+  // Shared with the handler: it may still be returning on an io thread when the test ends.
+  struct seen {
+    std::atomic<int> inside{0};
+    std::atomic<bool> overlapped{false};
+    std::atomic<std::size_t> probes{0};
+    std::mutex mu;
+    std::vector<std::string> frames;  // guarded by mu
+    std::size_t count() {
+      std::lock_guard lock(mu);
+      return frames.size();
+    }
+  };
+  auto st = std::make_shared<seen>();
+  auto handler = [st](std::string_view, ccp::core::frame_buf f) {
+    if (st->inside.fetch_add(1) != 0) st->overlapped.store(true);
+    if (*f == probe_payload) {
+      st->probes.fetch_add(1);
+    } else {
+      std::lock_guard lock(st->mu);
+      st->frames.push_back(std::move(*f));
+    }
+    st->inside.fetch_sub(1);
+  };
+  ASSERT_TRUE(sub->subscribe(subject, "", ioc_.get_executor(), handler));
+  ASSERT_TRUE(probe_until(*pub, subject, [&] { return st->probes.load() > 0; }));
+
+  constexpr std::size_t n = 20'000;
+  for (std::size_t i = 0; i < n; ++i)
+    pub->publish(subject, make_frame("m" + std::to_string(i)));
+  ASSERT_TRUE(wait_for([&] { return st->count() == n; })) << st->count() << " of " << n;
+  EXPECT_FALSE(st->overlapped.load());
+  std::lock_guard lock(st->mu);
+  for (std::size_t i = 0; i < n; ++i)
+    ASSERT_EQ(st->frames[i], "m" + std::to_string(i)) << "at " << i;
+  EXPECT_EQ(pub->dropped(), 0u);
+}
+
 TEST_F(NatsBusTest, PublishCountsFramesItCannotSend) {
   auto pub = open();
   pub->publish("ccp.test.ok", make_frame("fine"));
