@@ -77,6 +77,7 @@ class role_host final : public link_events, public std::enable_shared_from_this<
       if (self->stopped_) return;
       self->stopped_ = true;
       self->timer_.cancel();
+      self->flush_outbox();  // what the role sent before stopping (a bye) goes out first
       for (auto& [key, id] : self->subs_)
         bus_of(*self, key.first)->unsubscribe(id);
       self->subs_.clear();
