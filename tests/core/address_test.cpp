@@ -404,6 +404,71 @@ TEST(ParseAddressView, CanonicalOnlyRejectsUpperCaseAndNonRfc5952) {
   }
 }
 
+// The frame path classifies HOST/LAST 16 bytes at a time when it is 5 to 64 bytes long: hosts
+// and ids at the edges of the host rules, at lengths around those steps, parse with
+// canonical_only exactly as the full parser says (valid and canonical, or an error).
+TEST(ParseAddressView, CanonicalOnlyAgreesWithTheFullParserAtTheHostRulesEdges) {
+  struct row {
+    std::string host;
+    bool valid;
+  };
+  const std::string l63(63, 'a');
+  for (const row& r : std::vector<row>{
+           {"1.2.3.4", true},
+           {"0.0.0.0", true},
+           {"255.255.255.255", true},
+           {"10.7.0.1", true},
+           {"256.1.1.1", false},
+           {"1.2.3.256", false},
+           {"01.2.3.4", false},
+           {"1.2.3.00", false},
+           {"1.2.3", false},
+           {"1.2.3.4.5", false},
+           {"1234.1.1.1", false},
+           {"1..2.3", false},
+           {".1.2.3.4", false},
+           {"1.2.3.4.", false},
+           {"1.2.3.x4", true},  // last label not all digits: a DNS name
+           {"x.1.2.3", false},  // last label all digits but no dotted quad
+           {"a", true},
+           {"a-b.c", true},
+           {"-a.b", false},
+           {"a-.b", false},
+           {"a.-b", false},
+           {"a.b-", false},
+           {"a..b", false},
+           {"a.b.", false},
+           {"a_b.c", false},
+           {"a b", false},
+           {"A.b", false},  // valid, not canonical
+           {"web-01.example.com", true},
+           {"xn--bcher-kva.example", true},
+           {std::string(30, 'h'), true},
+           {std::string(40, 'h') + ".example.com", true},
+           {l63 + ".b", true},
+           {std::string(64, 'a') + ".b", false},
+       }) {
+    for (const std::string& last : {std::string("e1"), std::string("any"),
+                                    std::string("billing-worker_1.A"), std::string("ALL")}) {
+      const std::string text = "ccp://endpoint/" + r.host + "/" + last;
+      SCOPED_TRACE(text);
+      const bool last_ok = last != "ALL";
+      auto full = parse_address_view(text);
+      auto fast = parse_address_view(text, true);
+      const bool canonical = r.valid && last_ok;
+      EXPECT_EQ(fast.has_value(), canonical);
+      if (r.host != "A.b") {
+        EXPECT_EQ(full.has_value(), canonical);
+      }
+      if (fast) {
+        ASSERT_TRUE(full.has_value());
+        EXPECT_TRUE(address_equal::same(*fast, *full));
+        EXPECT_EQ(fast->host.data(), text.data() + 15);
+      }
+    }
+  }
+}
+
 // ---- Builders and canonical_host -----------------------------------------------------------
 
 TEST(AddressBuilders, OneMatchesParse) {
