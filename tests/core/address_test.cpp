@@ -404,9 +404,10 @@ TEST(ParseAddressView, CanonicalOnlyRejectsUpperCaseAndNonRfc5952) {
   }
 }
 
-// The frame path classifies HOST/LAST 16 bytes at a time when it is 5 to 64 bytes long: hosts
-// and ids at the edges of the host rules, at lengths around those steps, parse with
-// canonical_only exactly as the full parser says (valid and canonical, or an error).
+// Frames are parsed with canonical_only, whose fast path scans dotted quads and DNS names on
+// its own and leaves everything else to the full parser: hosts and ids at the edges of the
+// host rules parse with canonical_only exactly as the full parser says (valid and canonical,
+// or an error).
 TEST(ParseAddressView, CanonicalOnlyAgreesWithTheFullParserAtTheHostRulesEdges) {
   struct row {
     std::string host;
