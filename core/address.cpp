@@ -275,20 +275,40 @@ constexpr std::uint8_t char_class(char c) {
 }
 
 // The length of the dotted-quad IPv4 host that starts `s` and ends at its first '/', or 0
-// when `s` does not start with one that parse_ipv4 accepts followed by '/'.
+// when `s` does not start with one that parse_ipv4 accepts followed by '/' and at least
+// one more byte (an address with such a host is at least "1.2.3.4/x", 9 bytes).
 std::size_t scan_dotted_quad(std::string_view s) {
-  std::size_t i = 0;
-  for (int part = 0; part < 4; ++part) {
-    const std::size_t start = i;
-    unsigned v = 0;
-    while (i < s.size() && i - start < 3 && is_digit(s[i]))
-      v = v * 10 + unsigned(s[i++] - '0');
-    const std::size_t len = i - start;
-    if (len == 0 || v > 255 || (len > 1 && s[start] == '0') || i == s.size()) return 0;
-    if (s[i] != (part == 3 ? '/' : '.')) return 0;
-    if (part < 3) ++i;
+  // The host and its '/' are at most 16 bytes. They are read from a copy padded with zero
+  // bytes (neither digit nor separator), so no step needs a bounds check: two overlapping
+  // 8-byte copies when `s` is shorter than 16.
+  if (s.size() < 9) return 0;
+  unsigned char b[16] = {};
+  if (s.size() >= 16) {
+    std::memcpy(b, s.data(), 16);
+  } else {
+    std::memcpy(b, s.data(), 8);
+    std::memcpy(b + s.size() - 8, s.data() + s.size() - 8, 8);
   }
-  return i;
+  auto digit = [&b](std::size_t at) { return static_cast<unsigned>(b[at]) - '0'; };
+  std::size_t i = 0;
+  for (int part = 0; part < 4; ++part) {  // 1 to 3 digits, no leading zero, at most 255
+    unsigned v = digit(i);
+    if (v > 9) return 0;
+    if (unsigned d = digit(i + 1); d <= 9) {
+      if (v == 0) return 0;
+      v = v * 10 + d;
+      if (d = digit(i + 2); d <= 9) {
+        v = v * 10 + d;
+        if (v > 255) return 0;
+        ++i;
+      }
+      ++i;
+    }
+    ++i;
+    if (b[i] != (part == 3 ? '/' : '.')) return 0;
+    ++i;
+  }
+  return i - 1;
 }
 
 // The length of the canonical host that starts `s` and ends at its first '/', or 0 when
@@ -317,17 +337,6 @@ std::size_t scan_canonical_host(std::string_view s) {
     label_all_digits = true;
   }
   return 0;  // no '/', or longer than any DNS name
-}
-
-// Literal comparisons with a length known at compile time: GCC expands these memcmp calls
-// inline (string_view's starts_with and == call the library's memcmp).
-template <std::size_t N>
-bool starts_with_lit(std::string_view s, const char (&lit)[N]) {
-  return s.size() >= N - 1 && std::memcmp(s.data(), lit, N - 1) == 0;
-}
-template <std::size_t N>
-bool equals_lit(std::string_view s, const char (&lit)[N]) {
-  return s.size() == N - 1 && std::memcmp(s.data(), lit, N - 1) == 0;
 }
 
 // Whether `id` is a valid id: 1 to max_id_bytes id characters, not any/all in any case.
@@ -638,13 +647,13 @@ bool is_member(const address_view& m, const address_view& g) noexcept {
   if (m.form != scope::one || m.type != g.type) return false;
   switch (g.form) {
     case scope::one:
-      return m.host == g.host && m.id == g.id;
+      return same_bytes(m.host, g.host) && same_bytes(m.id, g.id);
     case scope::any:
     case scope::all:
       return true;
     case scope::host_any:
     case scope::host_all:
-      return m.host == g.host;
+      return same_bytes(m.host, g.host);
   }
   return false;
 }

@@ -20,6 +20,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/bytes.hpp"
 #include "core/error.hpp"
 
 namespace ccp::core {
@@ -130,7 +131,8 @@ struct address_hash {
 struct address_equal {
   using is_transparent = void;
   static bool same(const address_view& a, const address_view& b) noexcept {
-    return a.type == b.type && a.form == b.form && a.host == b.host && a.id == b.id;
+    return a.type == b.type && a.form == b.form && same_bytes(a.host, b.host) &&
+           same_bytes(a.id, b.id);
   }
   bool operator()(const address& a, const address& b) const noexcept { return a == b; }
   bool operator()(const address& a, const address_view& b) const noexcept {

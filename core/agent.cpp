@@ -155,7 +155,7 @@ void agent::on_link_frame(link_id link, frame_buf f, micros now) {
     return;
   }
   if (status_ != link_status::up) return;
-  if (h->type.starts_with("ccp.") && h->kind == msg_kind::notification) {
+  if (is_control_type(h->type) && h->kind == msg_kind::notification) {
     if (h->type == "ccp.drain") {
       // Move elsewhere, spread over a short random delay, and avoid this proxy a while.
       avoid_[target_] = now + drain_avoid;
@@ -185,7 +185,7 @@ void agent::on_link_frame(link_id link, frame_buf f, micros now) {
 
 bool agent::local(const address_view& to) const {
   if (to.form == scope::any || to.form == scope::all) return false;  // fleet-wide: via proxy
-  if (to.host != self_.host()) return false;
+  if (!same_bytes(to.host, self_.host())) return false;
   return to.type == role::endpoint || to.type == role::agent;
 }
 
@@ -195,11 +195,11 @@ void agent::on_bus(std::string_view /*subject*/, frame_buf f, micros now) {
     ++stats_.malformed;
     return;
   }
-  if (h->from.type != role::endpoint || h->from.host != self_.host()) {
+  if (h->from.type != role::endpoint || !same_bytes(h->from.host, self_.host())) {
     ++stats_.dropped;  // only this host's endpoints speak on this bus
     return;
   }
-  if (h->type.starts_with("ccp.") && h->kind != msg_kind::response && h->kind != msg_kind::error) {
+  if (is_control_type(h->type) && h->kind != msg_kind::response && h->kind != msg_kind::error) {
     endpoint_control(*h, now);
     return;
   }
@@ -262,7 +262,7 @@ void agent::to_endpoints(frame_buf f, const frame_header& h, micros now) {
     actions().emplace_back(std::in_place_type<act::publish>, bus_kind::host, reg.subject,
                            std::move(shared));
   };
-  if (to.form != scope::any && to.form != scope::all && to.host != self_.host()) {
+  if (to.form != scope::any && to.form != scope::all && !same_bytes(to.host, self_.host())) {
     bounce(h, errc::unreachable, "host " + std::string(to.host) + " is not this host", now);
     return;
   }

@@ -56,9 +56,7 @@ class agent final : public node {
   [[nodiscard]] std::uint64_t epoch() const noexcept { return epoch_; }
   [[nodiscard]] const std::string& proxy_target() const noexcept { return target_; }
   [[nodiscard]] std::size_t endpoint_count() const noexcept { return endpoints_.size(); }
-  [[nodiscard]] bool has_endpoint(std::string_view id) const {
-    return endpoints_.contains(std::string(id));
-  }
+  [[nodiscard]] bool has_endpoint(std::string_view id) const { return endpoints_.contains(id); }
 
  protected:
   void route_out(frame_buf f, const frame_header& h, micros now) override;
@@ -108,7 +106,7 @@ class agent final : public node {
   bool endpoints_dirty_ = false;  // the proxy has not seen the current endpoint list
   std::map<std::string, micros, std::less<>> avoid_;  // drained proxy -> until
   // Ordered: `all` delivery order and `any` choice must not depend on hashing.
-  std::map<std::string, endpoint_reg, std::less<>> endpoints_;
+  std::map<std::string, endpoint_reg, bytes_less> endpoints_;
 };
 
 }  // namespace ccp::core

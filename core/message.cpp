@@ -27,6 +27,7 @@ enum : std::size_t {
   off_body_len = 40,
 };
 static_assert(off_body_len + 4 == header_bytes);
+static_assert(off_hops == 3);  // set_hops in message.hpp
 
 template <typename T>
 T load(const char* p) noexcept {
@@ -291,10 +292,6 @@ std::expected<std::string, errc> encode(const message& m) {
   out.reserve(encoded_size(m));
   if (auto ok = encode(m, out); !ok) return std::unexpected(ok.error());
   return out;
-}
-
-void set_hops(std::string& frame, std::uint8_t hops) noexcept {
-  if (frame.size() > off_hops) frame[off_hops] = static_cast<char>(hops);
 }
 
 }  // namespace ccp::core

@@ -117,7 +117,16 @@ struct frame_header {
 // Size of the frame `m` encodes to.
 [[nodiscard]] std::size_t encoded_size(const message& m) noexcept;
 
-// Sets the hop byte of a frame in place (the only byte a router changes).
-void set_hops(std::string& frame, std::uint8_t hops) noexcept;
+// Sets the hop byte of a frame in place (the only byte a router changes). Inline: it is
+// one store on every forwarding path.
+inline void set_hops(std::string& frame, std::uint8_t hops) noexcept {
+  if (frame.size() > 3) frame[3] = static_cast<char>(hops);  // offset 3: see the table above
+}
+
+// Whether `type` names one of ccp's own control operations ("ccp." prefix), which
+// applications may not send.
+[[nodiscard]] inline bool is_control_type(std::string_view type) noexcept {
+  return starts_with_lit(type, "ccp.");
+}
 
 }  // namespace ccp::core

@@ -16,7 +16,7 @@ void mgmt::on_bus(std::string_view /*subject*/, frame_buf f, micros now) {
   }
   // Control traffic (route announcements, heartbeats) is addressed to the proxies but
   // read by every backbone member.
-  bool control = h->type.starts_with("ccp.") && h->to.type == role::proxy;
+  bool control = is_control_type(h->type) && h->to.type == role::proxy;
   if (is_member(self_.view(), h->to) || control)
     accept(*f, *h, now);
   else

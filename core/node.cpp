@@ -37,7 +37,7 @@ std::expected<std::uint64_t, errc> node::originate_internal(message m, micros no
 
 std::expected<std::uint64_t, errc> node::send(const address& to, std::string_view type,
                                               std::string body, micros now) {
-  if (!valid_type(type) || type.starts_with("ccp.")) return std::unexpected(errc::bad_request);
+  if (!valid_type(type) || is_control_type(type)) return std::unexpected(errc::bad_request);
   message m;
   m.kind = msg_kind::notification;
   m.to = to;
@@ -48,7 +48,7 @@ std::expected<std::uint64_t, errc> node::send(const address& to, std::string_vie
 
 std::expected<std::uint64_t, errc> node::request(const address& to, std::string_view type,
                                                  std::string body, micros timeout, micros now) {
-  if (!valid_type(type) || type.starts_with("ccp.")) return std::unexpected(errc::bad_request);
+  if (!valid_type(type) || is_control_type(type)) return std::unexpected(errc::bad_request);
   if (pending_.size() >= max_pending_requests) return std::unexpected(errc::overloaded);
   if (timeout <= 0) timeout = default_request_timeout;
   message m;
@@ -127,7 +127,7 @@ void node::accept(std::string_view frame, const frame_header& h, micros now) {
     on_reply(decode(frame, h), now);
     return;
   }
-  if (h.type.starts_with("ccp.")) {
+  if (is_control_type(h.type)) {
     control(h, now);
     return;
   }

@@ -248,7 +248,7 @@ void proxy::hello(link_id link, link_state& ls, const frame_header& h, micros no
 
 void proxy::from_agent(link_id link, link_state& ls, frame_buf f, const frame_header& h,
                        micros now) {
-  if (h.type.starts_with("ccp.") && h.kind == msg_kind::notification) {
+  if (is_control_type(h.type) && h.kind == msg_kind::notification) {
     if (h.type == "ccp.endpoints") {
       auto body = parse_flat_json(h.body);
       const auto* eps = body ? body->strings("endpoints") : nullptr;
@@ -269,7 +269,7 @@ void proxy::from_agent(link_id link, link_state& ls, frame_buf f, const frame_he
     return;  // ccp.hb and unknown control: liveness only
   }
   // No spoofing: an agent speaks for itself and the endpoints of its own host.
-  bool own = h.from.host == ls.host &&
+  bool own = same_bytes(h.from.host, ls.host) &&
              (h.from.type == role::endpoint ||
               (h.from.type == role::agent && address_equal::same(h.from, ls.agent.view())));
   if (!own) {
@@ -334,7 +334,7 @@ void proxy::on_bus(std::string_view /*subject*/, frame_buf f, micros now) {
   }
   const address_view& to = h->to;
   if (to.type == role::proxy || to.type == role::mgmt) {
-    if (is_member(self_.view(), to) || h->type.starts_with("ccp."))
+    if (is_member(self_.view(), to) || is_control_type(h->type))
       accept(*f, *h, now);
     else
       ++stats_.dropped;

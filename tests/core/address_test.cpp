@@ -419,7 +419,10 @@ TEST(ParseAddressView, CanonicalOnlyAgreesWithTheFullParserAtTheHostRulesEdges) 
            {"0.0.0.0", true},
            {"255.255.255.255", true},
            {"10.7.0.1", true},
+           {"100.200.250.255", true},  // with its '/', the 16 bytes the quad scan reads
            {"256.1.1.1", false},
+           {"1.22.333.4", false},
+           {"1.2.3.2555", false},
            {"1.2.3.256", false},
            {"01.2.3.4", false},
            {"1.2.3.00", false},
@@ -449,7 +452,7 @@ TEST(ParseAddressView, CanonicalOnlyAgreesWithTheFullParserAtTheHostRulesEdges) 
            {l63 + ".b", true},
            {std::string(64, 'a') + ".b", false},
        }) {
-    for (const std::string& last : {std::string("e1"), std::string("any"),
+    for (const std::string& last : {std::string("e1"), std::string("x"), std::string("any"),
                                     std::string("billing-worker_1.A"), std::string("ALL")}) {
       const std::string text = "ccp://endpoint/" + r.host + "/" + last;
       SCOPED_TRACE(text);
