@@ -88,9 +88,15 @@ bool valid_type(std::string_view s) noexcept {
     return t;
   }();
   if (s.empty() || s.size() > max_type_bytes) return false;
+  auto is = [&s](std::size_t i) { return type_char[static_cast<unsigned char>(s[i])]; };
+  // Four bytes a step, and-ed as a tree: half the loop overhead and a shorter chain of
+  // dependent ands than one byte a step (every forwarded frame's type passes here).
   bool ok = true;
-  for (char c : s)
-    ok &= type_char[static_cast<unsigned char>(c)];
+  std::size_t i = 0;
+  for (; i + 4 <= s.size(); i += 4)
+    ok &= (is(i) & is(i + 1)) & (is(i + 2) & is(i + 3));
+  for (; i < s.size(); ++i)
+    ok &= is(i);
   return ok;
 }
 
