@@ -11,6 +11,7 @@
 #include "core/error.hpp"
 #include "core/limits.hpp"
 #include "core/message.hpp"
+#include "core/subject_text.hpp"
 
 namespace ccp::core {
 
@@ -28,7 +29,7 @@ namespace act {
 
 struct publish {
   bus_kind bus;
-  std::string subject;
+  subject_text subject;  // inline when short: no allocation per forwarded frame
   frame_ptr frame;
 };
 struct subscribe {

@@ -31,8 +31,7 @@ void agent::start(micros now) {
   up.to = *address::host_group(role::endpoint, self_.host(), scope::host_all);
   up.type = "ccp.agent-up";
   auto f = std::make_shared<std::string>();
-  if (encode(up, *f))
-    push(act::publish{bus_kind::host, std::string(subject_endpoints), std::move(f)});
+  if (encode(up, *f)) push(act::publish{bus_kind::host, subject_endpoints, std::move(f)});
   next_dial_ = now;
   next_expiry_scan_ = now + heartbeat_interval;
 }

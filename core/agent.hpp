@@ -69,7 +69,7 @@ class agent final : public node {
   struct endpoint_reg {
     std::uint64_t nonce = 0;
     micros last_seen = 0;
-    std::string subject;  // endpoint_subject(id), built once
+    subject_text subject;  // endpoint_subject(id), built once: copied without allocating
   };
 
   void dial(micros now);

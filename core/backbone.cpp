@@ -31,7 +31,7 @@ void backbone_node::announce(std::string_view subject, std::string_view type, st
   m.type = type;
   m.body = std::move(body);
   auto f = std::make_shared<std::string>();
-  if (encode(m, *f)) push(act::publish{bus_kind::backbone, std::string(subject), std::move(f)});
+  if (encode(m, *f)) push(act::publish{bus_kind::backbone, subject, std::move(f)});
 }
 
 void backbone_node::control(const frame_header& h, micros now) {
@@ -163,7 +163,7 @@ void backbone_node::route_backbone(frame_buf f, const frame_header& h, micros no
       return;
     }
   }
-  push(act::publish{bus_kind::backbone, backbone_subject(to), std::move(f)});
+  push(act::publish{bus_kind::backbone, backbone_subject_text(to), std::move(f)});
 }
 
 std::size_t backbone_node::expected_replies(const address& to) const {

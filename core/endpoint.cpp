@@ -40,7 +40,7 @@ void endpoint::stop(micros now) {
 void endpoint::send_control(std::string_view type, msg_kind kind, std::uint64_t id, micros now) {
   auto f = std::make_shared<std::string>();
   (void)encode(control_message(type, kind, id), *f);
-  push(act::publish{bus_kind::host, std::string(subject_agent_inbox), std::move(f)});
+  push(act::publish{bus_kind::host, subject_agent_inbox, std::move(f)});
   (void)now;
 }
 
@@ -48,8 +48,8 @@ void endpoint::send_heartbeat() {
   // Every heartbeat is the same frame but for its id: encoded once, then copied.
   if (heartbeat_frame_.empty())
     (void)encode(control_message("ccp.hb", msg_kind::notification, 1), heartbeat_frame_);
-  actions().emplace_back(std::in_place_type<act::publish>, bus_kind::host,
-                         std::string(subject_agent_inbox), restamp(heartbeat_frame_, next_id()));
+  actions().emplace_back(std::in_place_type<act::publish>, bus_kind::host, subject_agent_inbox,
+                         restamp(heartbeat_frame_, next_id()));
 }
 
 void endpoint::send_register(micros now) {
@@ -108,7 +108,7 @@ void endpoint::route_out(frame_buf f, const frame_header& h, micros now) {
     accept(*f, h, now);
     return;
   }
-  push(act::publish{bus_kind::host, std::string(subject_agent_inbox), std::move(f)});
+  push(act::publish{bus_kind::host, subject_agent_inbox, std::move(f)});
 }
 
 void endpoint::role_tick(micros now) {

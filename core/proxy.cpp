@@ -39,7 +39,7 @@ proxy::proxy(address self, std::uint64_t seed, const credential_verifier& verifi
   for (int r = 0; r < role_count; ++r)
     for (scope form : {scope::any, scope::all})
       group_subjects_[group_index(static_cast<role>(r), form)] =
-          backbone_subject(address::group(static_cast<role>(r), form).view());
+          backbone_subject_text(address::group(static_cast<role>(r), form).view());
 }
 
 void proxy::start(micros now) {
@@ -308,12 +308,12 @@ void proxy::route(frame_buf f, const frame_header& h, micros now) {
     // What route_backbone does for these types (the directory only vouches for hosts),
     // with the action built in place and the subject of a group address cached.
     if (to.form == scope::any || to.form == scope::all) {
-      const std::string& subject = group_subjects_[group_index(to.type, to.form)];
+      const subject_text& subject = group_subjects_[group_index(to.type, to.form)];
       actions().emplace_back(std::in_place_type<act::publish>, bus_kind::backbone, subject,
                              std::move(f));
     } else {
       actions().emplace_back(std::in_place_type<act::publish>, bus_kind::backbone,
-                             backbone_subject(to), std::move(f));
+                             backbone_subject_text(to), std::move(f));
     }
     return;
   }

@@ -108,7 +108,7 @@ class proxy final : public backbone_node {
 
   const credential_verifier& verifier_;
   // Backbone subjects of ccp://TYPE/any and ccp://TYPE/all, by group_index.
-  std::array<std::string, role_count * 2> group_subjects_;
+  std::array<subject_text, role_count * 2> group_subjects_;
   std::map<link_id, link_state> links_;
   std::map<std::string, link_id, bytes_less> hosts_;  // attached host -> its link
   link_set with_agents_;

@@ -32,6 +32,7 @@
 #include <string_view>
 
 #include "core/address.hpp"
+#include "core/subject_text.hpp"
 
 namespace ccp::core {
 
@@ -41,6 +42,8 @@ void append_id_token(std::string_view id, std::string& out);
 
 // Backbone subject that carries messages to `to`. Every address has one.
 [[nodiscard]] std::string backbone_subject(const address_view& to);
+// The same built into a subject_text, for the publish action of a forwarded frame.
+[[nodiscard]] subject_text backbone_subject_text(const address_view& to);
 // Queue group for an `any` subject on the backbone, empty for plain subjects.
 [[nodiscard]] std::string backbone_queue(const address_view& to);
 

@@ -252,7 +252,7 @@ frame_buf world::hand_over(frame_ptr& frame, bool last) {
   return std::make_shared<std::string>(*frame);
 }
 
-void world::publish(std::uint32_t from, bus_kind bus, const std::string& subject, frame_ptr frame) {
+void world::publish(std::uint32_t from, bus_kind bus, std::string_view subject, frame_ptr frame) {
   const subject_map* m = nullptr;
   micros lat = 0;
   if (bus == bus_kind::backbone) {

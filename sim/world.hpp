@@ -239,7 +239,16 @@ class world {
     std::size_t unwritten_by_proxy = 0;  // the proxy host's write queue
     bool reported = false;
   };
-  using subject_map = std::unordered_map<std::string, std::vector<sub>>;
+  // Searched with the publish action's subject_text as a view: std::hash<std::string_view>
+  // hashes like std::hash<std::string>, so the iteration order is what it was.
+  struct subject_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
+  using subject_map =
+      std::unordered_map<std::string, std::vector<sub>, subject_hash, std::equal_to<>>;
 
   void build();
   std::uint32_t add_node(std::unique_ptr<core::node> n, core::role r, int host, int index);
@@ -249,7 +258,7 @@ class world {
   void fire(event& e);
   void drain(std::uint32_t i);  // executes a node's actions
   void reschedule(std::uint32_t i);
-  void publish(std::uint32_t from, core::bus_kind bus, const std::string& subject,
+  void publish(std::uint32_t from, core::bus_kind bus, std::string_view subject,
                core::frame_ptr frame);
   void send_on_link(std::uint32_t from, core::link_id id, core::frame_ptr frame);
   static core::frame_buf hand_over(core::frame_ptr& frame, bool last);

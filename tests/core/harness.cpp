@@ -154,7 +154,7 @@ void fleet::after(core::node* n) {
   node_ref r = ref_of(n);
   for (auto& a : acts) {
     if (auto* p = std::get_if<act::publish>(&a)) {
-      publish(p->bus, r.host, p->subject, p->frame);
+      publish(p->bus, r.host, p->subject.str(), p->frame);
     } else if (auto* s = std::get_if<act::subscribe>(&a)) {
       auto& v = subs_[{s->bus == bus_kind::backbone ? "" : r.host, s->subject}];
       if (std::none_of(v.begin(), v.end(), [&](const sub& x) { return x.who.n == n; }))

@@ -327,6 +327,17 @@ RC_GTEST_PROP(SubjectProps, EveryTokenIsValidForNats, ()) {
   }
 }
 
+// The publish actions of forwarded frames build the subject into a subject_text: the same
+// bytes as the std::string the subscriptions use, inline or not.
+RC_GTEST_PROP(SubjectProps, SubjectTextIsTheSameSubject, ()) {
+  const auto a = *test::gen_address();
+  const std::string want = backbone_subject(a.view());
+  const subject_text got = backbone_subject_text(a.view());
+  RC_TAG(got.on_heap() ? "on the heap" : "inline");
+  RC_ASSERT(got == want);
+  RC_ASSERT(got.on_heap() == (want.size() > subject_text::inline_bytes));
+}
+
 // Host and id tokens are one-to-one on their own: different canonical hosts (ids) never
 // give the same token.
 RC_GTEST_PROP(SubjectProps, HostTokensAreOneToOne, ()) {
