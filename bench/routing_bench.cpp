@@ -34,6 +34,7 @@
 #include "core/agent.hpp"
 #include "core/message.hpp"
 #include "core/proxy.hpp"
+#include "core/subject.hpp"
 #include "text/message_json.hpp"
 
 namespace {
@@ -300,13 +301,15 @@ BENCHMARK(BM_ProxyLinkToBusLongSubject);
 // Proxy: a frame for an endpoint of an attached host arrives on the bus (subject
 // ccp.host.H) and leaves on that agent's link. With `swap_host`, the host takes the
 // actions as tests/core/harness.cpp does (swap into its own vector), so the role starts
-// every call with an empty vector.
-void proxy_bus_to_link(benchmark::State& state, bool swap_host) {
-  proxy_fixture fx(1);
+// every call with an empty vector. With `agents` attached, the frame is for the host of
+// the one in the middle: the route lookup at fleet scale.
+void proxy_bus_to_link(benchmark::State& state, bool swap_host, std::size_t agents = 1) {
+  proxy_fixture fx(agents);
   core::proxy& p = fx.proxy_role();
-  const link_id link = fx.links().front();
-  const std::string subject = "ccp.host.10_7_0_1";
-  auto buf = buffer_of(request(mgmt_text, "ccp://endpoint/" + agent_host(0) + "/e1"));
+  const std::size_t target = agents / 2;
+  const link_id link = fx.links()[target];
+  const std::string subject = core::host_subject(agent_host(target));
+  auto buf = buffer_of(request(mgmt_text, "ccp://endpoint/" + agent_host(target) + "/e1"));
   auto& acts = p.actions();
 
   p.on_bus(subject, buf, t0);
@@ -342,6 +345,12 @@ void BM_ProxyBusToLink(benchmark::State& state) {
   proxy_bus_to_link(state, false);
 }
 BENCHMARK(BM_ProxyBusToLink);
+
+// The same with 10,000 agents attached (the idle-connection target of one proxy).
+void BM_ProxyBusToLink10kAgents(benchmark::State& state) {
+  proxy_bus_to_link(state, false, 10'000);
+}
+BENCHMARK(BM_ProxyBusToLink10kAgents);
 
 void BM_ProxyBusToLinkSwapHost(benchmark::State& state) {
   proxy_bus_to_link(state, true);

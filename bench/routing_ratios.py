@@ -57,8 +57,9 @@ def run(binary, repetitions, extra):
 
 COPY = "BM_CopyFrame200"
 JSON = "BM_JsonParseEnvelope"
-# The forwarding paths the ratios are about (the *LongSubject/*LongId/*SwapHost variants
-# are printed in the table, for their allocations, but carry no target).
+# The forwarding paths the ratios are about (the *LongSubject, *LongId, *SwapHost and
+# *10kAgents variants are printed in the table, for their allocations and for scale, but
+# carry no target).
 FORWARDING = ["BM_ProxyLinkToBus", "BM_ProxyBusToLink", "BM_AgentLinkToEndpoint"]
 FAN_OUT = "BM_ProxyFanOutAll"
 FAN_OUT_SIZES = [10, 100, 1000]
