@@ -103,20 +103,30 @@ void proxy::send_direct(link_id link, message m) {
   push(act::send{link, std::move(f)});
 }
 
-void proxy::send_link(link_id link, frame_ptr f, const frame_header& h, micros now) {
-  auto it = links_.find(link);
-  if (it == links_.end() || !it->second.attached) {
+// Inlined into both callers: the fan-out to every agent goes through the other overload.
+[[gnu::always_inline]] inline void proxy::send_link(link_id link, link_state* ls, frame_ptr f,
+                                                    const frame_header& h, micros now) {
+  if (ls == nullptr || !ls->attached) [[unlikely]] {
     bounce(h, errc::unreachable, "link to host is gone", now);
     return;
   }
-  if (it->second.inflight >= link_queue_frames && !sabotage_.no_link_bound) {
-    bounce(h, errc::overloaded, "link queue to " + it->second.host + " is full", now);
+  if (ls->inflight >= link_queue_frames && !sabotage_.no_link_bound) [[unlikely]] {
+    link_full(*ls, h, now);
     return;
   }
-  ++it->second.inflight;
+  ++ls->inflight;
   ++stats_.forwarded;
   // Built in place: push() would move the action twice more (a variant visit each).
   actions().emplace_back(std::in_place_type<act::send>, link, std::move(f));
+}
+
+void proxy::send_link(link_id link, frame_ptr f, const frame_header& h, micros now) {
+  auto it = links_.find(link);
+  send_link(link, it == links_.end() ? nullptr : &it->second, std::move(f), h, now);
+}
+
+void proxy::link_full(const link_state& ls, const frame_header& h, micros now) {
+  bounce(h, errc::overloaded, "link queue to " + ls.host + " is full", now);
 }
 
 void proxy::on_link_flushed(link_id link, std::size_t frames) {
@@ -126,6 +136,9 @@ void proxy::on_link_flushed(link_id link, std::size_t frames) {
 }
 
 void proxy::on_link_up(link_id link, micros now) {
+  // A host that reuses the id of a live link ends its attachment first: hosts_ must never
+  // point at a state that is no longer attached.
+  detach(link, true, now);
   link_state ls;
   ls.opened = ls.last_rx = now;
   links_[link] = std::move(ls);
@@ -144,7 +157,7 @@ void proxy::detach(link_id link, bool announce_it, micros now) {
   with_agents_.erase(link);
   with_endpoints_.erase(link);
   auto h = hosts_.find(ls.host);
-  if (h != hosts_.end() && h->second == link) {
+  if (h != hosts_.end() && h->second.link == link) {
     hosts_.erase(h);
     push(act::unsubscribe{bus_kind::backbone, host_subject(ls.host)});
     if (announce_it) {
@@ -215,7 +228,7 @@ void proxy::hello(link_id link, link_state& ls, const frame_header& h, micros no
 
   // A previous link of the same host at this proxy is superseded.
   if (auto old = hosts_.find(host); old != hosts_.end()) {
-    link_id old_link = old->second;
+    link_id old_link = old->second.link;
     detach(old_link, false, now);
     push(act::close{old_link, errc::rejected});
   }
@@ -225,7 +238,7 @@ void proxy::hello(link_id link, link_state& ls, const frame_header& h, micros no
   ls.host = host;
   ls.epoch = *epoch;
   ls.endpoints = *eps;
-  hosts_[host] = link;
+  hosts_[host] = host_route{link, &ls};
   with_agents_.insert(link);
   if (!ls.endpoints.empty()) with_endpoints_.insert(link);
   push(act::subscribe{bus_kind::backbone, host_subject(host), {}});
@@ -319,7 +332,7 @@ void proxy::route(frame_buf f, const frame_header& h, micros now) {
   }
   if (to.form != scope::any && to.form != scope::all) {
     if (auto it = hosts_.find(to.host); it != hosts_.end()) {
-      send_link(it->second, std::move(f), h, now);
+      send_link(it->second.link, it->second.state, std::move(f), h, now);
       return;
     }
   }
@@ -356,7 +369,7 @@ void proxy::to_links(frame_buf f, const frame_header& h, micros now) {
     case scope::host_any:
     case scope::host_all:
       if (auto it = hosts_.find(to.host); it != hosts_.end())
-        send_link(it->second, std::move(shared), h, now);
+        send_link(it->second.link, it->second.state, std::move(shared), h, now);
       else
         bounce(h, errc::unreachable, "host " + std::string(to.host) + " is not attached here", now);
       return;
@@ -380,8 +393,8 @@ void proxy::to_links(frame_buf f, const frame_header& h, micros now) {
 void proxy::route_taken(std::string_view host, std::uint64_t epoch, micros now) {
   auto it = hosts_.find(host);
   if (it == hosts_.end()) return;
-  link_id link = it->second;
-  if (links_.at(link).epoch >= epoch || sabotage_.fencing_off) return;
+  const link_id link = it->second.link;
+  if (it->second.state->epoch >= epoch || sabotage_.fencing_off) return;
   // Fenced: a newer attachment of this host exists elsewhere. Drop the route silently
   // (the newer owner announced it) and close the stale link.
   detach(link, false, now);
@@ -391,16 +404,16 @@ void proxy::route_taken(std::string_view host, std::uint64_t epoch, micros now) 
 std::vector<std::pair<std::string, std::uint64_t>> proxy::own_routes() const {
   std::vector<std::pair<std::string, std::uint64_t>> r;
   r.reserve(hosts_.size());
-  for (const auto& [host, link] : hosts_)
-    r.emplace_back(host, links_.at(link).epoch);
+  for (const auto& [host, route] : hosts_)
+    r.emplace_back(host, route.state->epoch);
   return r;
 }
 
 std::optional<std::string> proxy::builtin(const message& m) {
   if (m.type != "agents") return std::nullopt;
   std::string list = "[";
-  for (const auto& [host, link] : hosts_) {
-    const link_state& ls = links_.at(link);
+  for (const auto& [host, route] : hosts_) {
+    const link_state& ls = *route.state;
     if (list.size() > 1) list += ',';
     list += flat_json_writer{}
                 .add("agent", ls.agent.str())

@@ -94,6 +94,10 @@ class proxy final : public backbone_node {
   void to_links(frame_buf f, const frame_header& h, micros now);
   // Queues a frame on a link, or bounces `overloaded` when its queue is full.
   void send_link(link_id link, frame_ptr f, const frame_header& h, micros now);
+  // The same for a link whose state the caller has (nullptr: the link is gone).
+  void send_link(link_id link, link_state* ls, frame_ptr f, const frame_header& h, micros now);
+  // Bounces `overloaded` for a full link: out of line, off the forwarding path.
+  [[gnu::noinline]] void link_full(const link_state& ls, const frame_header& h, micros now);
   // Sends a message this proxy makes straight on a link (replies during the handshake).
   void send_direct(link_id link, message m);
   void detach(link_id link, bool announce_it, micros now);
@@ -110,7 +114,13 @@ class proxy final : public backbone_node {
   // Backbone subjects of ccp://TYPE/any and ccp://TYPE/all, by group_index.
   std::array<subject_text, role_count * 2> group_subjects_;
   std::map<link_id, link_state> links_;
-  std::map<std::string, link_id, bytes_less> hosts_;  // attached host -> its link
+  // Attached host -> its link, and that link's state in links_ (map nodes stay put; detach
+  // removes the entry before the link goes), so a frame for a host costs one lookup.
+  struct host_route {
+    link_id link;
+    link_state* state;
+  };
+  std::map<std::string, host_route, bytes_less> hosts_;
   link_set with_agents_;
   link_set with_endpoints_;
   bool agents_subscribed_ = false;

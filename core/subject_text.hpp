@@ -116,7 +116,7 @@ class subject_text {
     capacity_ = 0;
   }
 
-  char* heap_ = nullptr;       // the text when longer than inline_bytes
+  char* heap_ = nullptr;        // the text when longer than inline_bytes
   std::uint32_t capacity_ = 0;  // of heap_, without its NUL
   std::uint32_t size_ = 0;
   char inline_[inline_bytes + 1] = {};

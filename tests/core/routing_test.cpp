@@ -432,6 +432,54 @@ TEST(Routing, HopLimitStopsAFrame) {
   }
 }
 
+// A host that brings up a link under the id of a live, attached link (it should not, but
+// the core must not trust it to) ends the old attachment: the host's route goes, and a
+// frame for that host afterwards bounces `unreachable` instead of reaching the stale link
+// (the route held a pointer to the link's state, which would dangle once the link went).
+TEST(Routing, ReusedLinkIdEndsTheOldAttachment) {
+  const shared_secret_verifier verifier("secret");
+  core::proxy p(*address::parse("ccp://proxy/10.0.1.1/p1"), 7, verifier);
+  const micros t0 = 1 * seconds;
+  p.start(t0);
+  p.actions().clear();
+  const link_id link = 100;
+  p.on_link_up(link, t0);
+  core::message hello;
+  hello.id = 1;
+  hello.kind = msg_kind::request;
+  hello.from = *address::parse("ccp://agent/10.0.0.1/agent");
+  hello.to = address::group(role::proxy, scope::any);
+  hello.type = "ccp.hello";
+  hello.ttl_ms = 5000;
+  hello.body = R"({"epoch":1,"token":"secret","endpoints":["e1"]})";
+  p.on_link_frame(link, std::make_shared<std::string>(*encode(hello)), t0);
+  ASSERT_TRUE(p.holds("10.0.0.1"));
+  p.actions().clear();
+
+  p.on_link_up(link, t0);  // the same id again
+  EXPECT_FALSE(p.holds("10.0.0.1"));
+  bool unsubscribed = false;
+  for (const auto& a : p.actions())
+    if (const auto* u = std::get_if<act::unsubscribe>(&a))
+      unsubscribed |= u->subject == "ccp.host.10_0_0_1";
+  EXPECT_TRUE(unsubscribed);
+  p.on_link_down(link, t0);
+  p.actions().clear();
+
+  core::message m;
+  m.id = 2;
+  m.kind = msg_kind::request;
+  m.from = *address::parse("ccp://mgmt/10.0.2.1/m1");
+  m.to = *address::parse("ccp://endpoint/10.0.0.1/e1");
+  m.type = "echo";
+  m.ttl_ms = 5000;
+  const auto errors = p.stats().errors_sent;
+  p.on_bus("ccp.host.10_0_0_1", std::make_shared<std::string>(*encode(m)), t0);
+  EXPECT_EQ(p.stats().errors_sent, errors + 1);
+  for (const auto& a : p.actions())
+    EXPECT_FALSE(std::holds_alternative<act::send>(a));
+}
+
 // Hundreds of agents lose their proxy at once: with shuffled proxy lists and jittered
 // backoff they spread over the survivors and over time, and all are back quickly.
 TEST(Routing, ReconnectAfterProxyLossIsSpreadNotStampeded) {
