@@ -36,6 +36,19 @@ struct topology {
   }
 };
 
+// A request as a frame injected by hand carries it; addresses must parse.
+core::message request_message(std::uint64_t id, std::string_view from, std::string_view to,
+                              std::string type, std::uint32_t ttl_ms = 0) {
+  core::message m;
+  m.id = id;
+  m.kind = msg_kind::request;
+  m.from = *address::parse(from);
+  m.to = *address::parse(to);
+  m.type = std::move(type);
+  m.ttl_ms = ttl_ms;
+  return m;
+}
+
 const act::complete& ended(fleet& f, core::node* n, std::uint64_t id) {
   const act::complete* c = f.outcome(n, id);
   if (!c) throw std::runtime_error("request " + std::to_string(id) + " did not end");
@@ -219,12 +232,8 @@ TEST(Routing, WrongTokenIsRejected) {
 
 TEST(Routing, SpoofedSourceIsRejectedAndAgentStaysConnected) {
   topology t;
-  core::message m;
-  m.id = 99;
-  m.kind = msg_kind::request;
-  m.from = *address::parse("ccp://endpoint/10.0.0.2/e1");  // not host 1
-  m.to = *address::parse("ccp://mgmt/any");
-  m.type = "ping";
+  core::message m =
+      request_message(99, "ccp://endpoint/10.0.0.2/e1", "ccp://mgmt/any", "ping");  // not host 1
   auto errors_before = t.p1->stats().errors_sent;
   t.f.inject_from_agent(t.agents[0], *encode(m));
   t.f.advance(100 * ms);
@@ -411,12 +420,8 @@ TEST(Routing, HopLimitStopsAFrame) {
   for (std::uint8_t hops : {std::uint8_t(max_hops - 1), max_hops}) {
     SCOPED_TRACE(int(hops));
     topology t;
-    core::message m;
-    m.id = 5;
-    m.kind = msg_kind::request;
-    m.from = *address::parse("ccp://endpoint/10.0.0.1/e1");
-    m.to = *address::parse("ccp://mgmt/mgmt-1.example/m1");
-    m.type = "unhandled";
+    core::message m = request_message(5, "ccp://endpoint/10.0.0.1/e1",
+                                      "ccp://mgmt/mgmt-1.example/m1", "unhandled");
     m.hops = hops;
     auto proxy_errors = t.p1->stats().errors_sent;
     auto mgmt_errors = t.m1->stats().errors_sent;
@@ -444,13 +449,8 @@ TEST(Routing, ReusedLinkIdEndsTheOldAttachment) {
   p.actions().clear();
   const link_id link = 100;
   p.on_link_up(link, t0);
-  core::message hello;
-  hello.id = 1;
-  hello.kind = msg_kind::request;
-  hello.from = *address::parse("ccp://agent/10.0.0.1/agent");
-  hello.to = address::group(role::proxy, scope::any);
-  hello.type = "ccp.hello";
-  hello.ttl_ms = 5000;
+  core::message hello =
+      request_message(1, "ccp://agent/10.0.0.1/agent", "ccp://proxy/any", "ccp.hello", 5000);
   hello.body = R"({"epoch":1,"token":"secret","endpoints":["e1"]})";
   p.on_link_frame(link, std::make_shared<std::string>(*encode(hello)), t0);
   ASSERT_TRUE(p.holds("10.0.0.1"));
@@ -466,13 +466,8 @@ TEST(Routing, ReusedLinkIdEndsTheOldAttachment) {
   p.on_link_down(link, t0);
   p.actions().clear();
 
-  core::message m;
-  m.id = 2;
-  m.kind = msg_kind::request;
-  m.from = *address::parse("ccp://mgmt/10.0.2.1/m1");
-  m.to = *address::parse("ccp://endpoint/10.0.0.1/e1");
-  m.type = "echo";
-  m.ttl_ms = 5000;
+  const core::message m =
+      request_message(2, "ccp://mgmt/10.0.2.1/m1", "ccp://endpoint/10.0.0.1/e1", "echo", 5000);
   const auto errors = p.stats().errors_sent;
   p.on_bus("ccp.host.10_0_0_1", std::make_shared<std::string>(*encode(m)), t0);
   EXPECT_EQ(p.stats().errors_sent, errors + 1);
