@@ -69,7 +69,6 @@ class subject_text {
   operator std::string_view() const noexcept { return view(); }  // NOLINT
   [[nodiscard]] const char* c_str() const noexcept { return data(); }
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
-  [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
   [[nodiscard]] bool on_heap() const noexcept { return heap_ != nullptr; }
   [[nodiscard]] std::string str() const { return std::string(view()); }
 
