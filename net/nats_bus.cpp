@@ -168,6 +168,18 @@ bool is_wire_token(std::string_view s) {
   return true;
 }
 
+// Whether a subject has a wildcard token ("*" or ">"), so that its messages may come on
+// other subjects.
+bool has_wildcard(std::string_view subject) {
+  while (true) {
+    const auto dot = subject.find('.');
+    const std::string_view token = subject.substr(0, dot);
+    if (token == "*" || token == ">") return true;
+    if (dot == std::string_view::npos) return false;
+    subject.remove_prefix(dot + 1);
+  }
+}
+
 std::string status_text(natsStatus s) {
   std::string text = natsStatus_GetText(s);
   // libnats keeps a per-thread description of the last failure, sometimes more precise than
@@ -263,12 +275,19 @@ void on_async_error(natsConnection*, natsSubscription*, natsStatus err, void* cl
 // message, which was the busiest thread of the e2e chain. At most one drain is posted or
 // running at a time, so the handler is never called concurrently and sees the NATS order,
 // whatever the executor.
+//
+// A subscription without wildcards receives only its own subject, so a message carries no
+// copy of it (an allocation per message for subjects past 15 bytes, such as ccp.host.H).
 struct sub_state : std::enable_shared_from_this<sub_state> {
-  sub_state(boost::asio::any_io_executor e, bus_handler h, std::size_t prefix)
-      : ex(std::move(e)), handler(std::move(h)), prefix_len(prefix) {}
+  sub_state(boost::asio::any_io_executor e, bus_handler h, std::size_t prefix,
+            std::string_view subscribed)
+      : ex(std::move(e)),
+        handler(std::move(h)),
+        prefix_len(prefix),
+        fixed_subject(has_wildcard(subscribed) ? std::string() : std::string(subscribed)) {}
 
   struct inbound {
-    std::string subject;
+    std::string subject;  // empty when it is fixed_subject
     core::frame_buf frame;
   };
 
@@ -277,7 +296,8 @@ struct sub_state : std::enable_shared_from_this<sub_state> {
     bool post = false;
     {
       std::lock_guard lock(inbox_mu);
-      inbox.push_back({std::string(subject), std::move(frame)});
+      inbox.push_back(
+          {fixed_subject.empty() ? std::string(subject) : std::string(), std::move(frame)});
       post = !std::exchange(drain_posted, true);
     }
     if (post) boost::asio::post(ex, [self = shared_from_this()] { self->drain(); });
@@ -292,7 +312,7 @@ struct sub_state : std::enable_shared_from_this<sub_state> {
     }
     for (auto& m : draining) {
       if (!alive.load(std::memory_order_acquire)) break;
-      handler(m.subject, std::move(m.frame));
+      handler(m.subject.empty() ? fixed_subject : m.subject, std::move(m.frame));
     }
     draining.clear();  // keeps its capacity for the next batch
     bool more = false;
@@ -310,6 +330,7 @@ struct sub_state : std::enable_shared_from_this<sub_state> {
   const boost::asio::any_io_executor ex;
   const bus_handler handler;
   const std::size_t prefix_len;
+  const std::string fixed_subject;  // the subscribed subject, or empty if it has wildcards
   std::mutex mu;
   std::condition_variable cv;
   bool complete = false;  // guarded by mu: libnats made its last callback
@@ -410,7 +431,7 @@ class nats_bus final : public bus {
 
     const std::string wire = prefix_ + std::string(subject);
     const std::string group(queue);
-    auto st = std::make_shared<sub_state>(std::move(ex), std::move(h), prefix_.size());
+    auto st = std::make_shared<sub_state>(std::move(ex), std::move(h), prefix_.size(), subject);
     auto closure = std::make_unique<sub_ref>(st);
     natsSubscription* sub = nullptr;
     natsStatus s =

@@ -394,6 +394,36 @@ TEST_F(NatsBusTest, PrefixIsOnTheWireAndHiddenFromHandlers) {
   EXPECT_TRUE(from_raw);
 }
 
+// A subscription without wildcards hands its own subject to the handler (the bus keeps no
+// per-message copy of it); one with wildcards hands each message the subject it came on.
+TEST_F(NatsBusTest, WildcardSubscriptionSeesEachMessagesSubject) {
+  inbox& exact = make_inbox();
+  inbox& star = make_inbox();
+  inbox& tail = make_inbox();
+  bus_options o;
+  o.prefix = "pw.";
+  auto pub = open(o);
+  auto sub = open(o);
+  ASSERT_TRUE(sub->subscribe("ccp.wild.a", "", strand(), exact.handler()));
+  ASSERT_TRUE(sub->subscribe("ccp.*.b", "", strand(), star.handler()));
+  ASSERT_TRUE(sub->subscribe("ccp.wild.>", "", strand(), tail.handler()));
+  ASSERT_TRUE(probe_until(*pub, "ccp.wild.a", [&] { return exact.probes() > 0; }));
+  ASSERT_TRUE(probe_until(*pub, "ccp.wild.b", [&] { return star.probes() > 0; }));
+  ASSERT_TRUE(probe_until(*pub, "ccp.wild.z", [&] { return tail.probes() > 0; }));
+
+  pub->publish("ccp.wild.a", make_frame("1"));
+  pub->publish("ccp.wild.b", make_frame("2"));
+  pub->publish("ccp.other.b", make_frame("3"));
+  pub->publish("ccp.wild.c.d", make_frame("4"));
+  ASSERT_TRUE(wait_for([&] { return exact.size() == 1 && star.size() == 2 && tail.size() == 3; }));
+  std::this_thread::sleep_for(settle);
+
+  using msgs = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(exact.msgs(), (msgs{{"ccp.wild.a", "1"}}));
+  EXPECT_EQ(star.msgs(), (msgs{{"ccp.wild.b", "2"}, {"ccp.other.b", "3"}}));
+  EXPECT_EQ(tail.msgs(), (msgs{{"ccp.wild.a", "1"}, {"ccp.wild.b", "2"}, {"ccp.wild.c.d", "4"}}));
+}
+
 TEST_F(NatsBusTest, FramesOf256KiBPassIntact) {
   inbox& in = make_inbox();
   auto pub = open();
