@@ -701,8 +701,22 @@ std::string body_for(const chain& c, std::size_t frame_bytes) {
   return m.body;
 }
 
+// CPU time (user + system) this process has used so far, in seconds.
+double process_cpu_seconds() {
+  rusage u{};
+  (void)::getrusage(RUSAGE_SELF, &u);
+  auto sec = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
+  return sec(u.ru_utime) + sec(u.ru_stime);
+}
+
 struct chain_result {
   double median_rate = NAN, mean_rate = NAN;
+  // CPU of this process (every role and its libnats threads; not nats-server) per
+  // notification delivered during the measured slices: steadier than a rate on a shared
+  // machine, for comparing builds.
+  double cpu_us_per_msg = NAN;
   std::uint64_t sent = 0, delivered = 0, refused = 0, overloaded = 0, send_errors = 0;
   std::uint64_t bus_dropped = 0;
 };
@@ -717,6 +731,7 @@ chain_result run_notifications(chain& c, const options& o) {
   const auto slice = std::chrono::duration<double>(o.seconds / slices);
   std::vector<double> rates;
   const auto t_start = steady::now();
+  const double cpu_start = process_cpu_seconds();
   const std::uint64_t start = c.delivered.load();
   std::uint64_t prev = start;
   auto t_prev = t_start;
@@ -731,6 +746,9 @@ chain_result run_notifications(chain& c, const options& o) {
   chain_result r;
   r.mean_rate = static_cast<double>(prev - start) / secs(t_prev - t_start);
   r.median_rate = median(rates);
+  if (prev > start)
+    r.cpu_us_per_msg =
+        (process_cpu_seconds() - cpu_start) * 1e6 / static_cast<double>(prev - start);
   p->stopping.store(true);
   // Let what is in flight arrive (or come back refused), bounded.
   const auto until = steady::now() + 3s;
@@ -1111,6 +1129,8 @@ int run(const options& o, const std::string& self_exe) {
         rep.add({"chain_" + hb + "_ratio", "  ratio chain/raw (host bus " + hb + ")", ratio, "",
                  fmt("target >= %.2f", target_chain_ratio),
                  std::isnan(ratio) ? "" : verdict(ratio >= target_chain_ratio)});
+        rep.add({"chain_" + hb + "_cpu_us_per_msg", "  CPU per notification (host bus " + hb + ")",
+                 r.cpu_us_per_msg, "us", "this process: all roles, not nats-server", ""});
         rep.notes.push_back(
             "chain (" + hb + "): window " + std::to_string(o.window) + ", " +
             std::to_string(r.sent) + " sent, " + std::to_string(r.delivered) + " delivered, " +
