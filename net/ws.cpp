@@ -97,6 +97,7 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<W
   // Copies queued frames, up to max_frame_bytes in all, into one websocket message. One
   // contiguous buffer: Beast walks a sequence of many small buffers (one per frame) at a
   // cost per buffer well above that of copying a frame, and the frames are freed at once.
+  // The buffer is reused while the queue keeps the writer busy and freed when it empties.
   void do_write() {
     out_.clear();
     std::size_t frames = 0;
@@ -120,8 +121,8 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<W
     if (ec) return fail();
     events_->link_flushed(id_, written_);
     written_ = 0;
-    if (out_.capacity() > keep_write_buffer_bytes) std::string().swap(out_);
     if (!queue_.empty()) return do_write();
+    std::string().swap(out_);  // an idle link keeps no write buffer
     if (closing_) do_close();
   }
 
@@ -145,8 +146,6 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<W
   std::shared_ptr<link_events> events_;
   beast::flat_buffer buf_;
   std::deque<core::frame_ptr> queue_;
-  // A link that once wrote a large burst does not keep its buffer: idle links stay small.
-  static constexpr std::size_t keep_write_buffer_bytes = 64 * 1024;
   std::string out_;          // the message being written: frames back to back
   std::size_t written_ = 0;  // how many frames it holds
   bool writing_ = false;
