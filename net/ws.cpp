@@ -108,19 +108,18 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<W
       ++frames;
       queue_.pop_front();
     }
-    written_ = frames;
     writing_ = true;
     ws_.async_write(asio::buffer(out_),
-                    [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-                      self->on_write(ec);
+                    [self = this->shared_from_this(), frames](beast::error_code ec, std::size_t) {
+                      self->on_write(ec, frames);
                     });
   }
 
-  void on_write(beast::error_code ec) {
+  // `frames`: how many frames the finished write carried.
+  void on_write(beast::error_code ec, std::size_t frames) {
     writing_ = false;
     if (ec) return fail();
-    events_->link_flushed(id_, written_);
-    written_ = 0;
+    events_->link_flushed(id_, frames);
     if (!queue_.empty()) return do_write();
     std::string().swap(out_);  // an idle link keeps no write buffer
     if (closing_) do_close();
@@ -146,8 +145,7 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<W
   std::shared_ptr<link_events> events_;
   beast::flat_buffer buf_;
   std::deque<core::frame_ptr> queue_;
-  std::string out_;          // the message being written: frames back to back
-  std::size_t written_ = 0;  // how many frames it holds
+  std::string out_;  // the message being written: frames back to back
   bool writing_ = false;
   bool closing_ = false;
   bool owner_closed_ = false;
