@@ -36,7 +36,7 @@ struct topology {
   }
 };
 
-// A request as a frame injected by hand carries it; addresses must parse.
+// A request for a test to encode and inject by hand; `from` and `to` must parse.
 core::message request_message(std::uint64_t id, std::string_view from, std::string_view to,
                               std::string type, std::uint32_t ttl_ms = 0) {
   core::message m;
