@@ -352,6 +352,55 @@ void BM_ProxyBusToLink10kAgents(benchmark::State& state) {
 }
 BENCHMARK(BM_ProxyBusToLink10kAgents);
 
+// 10,000 agents attached, and the frames spread over 1,024 of them (every 9th or 10th
+// host, in a shuffled order): the route lookup of a busy proxy, whose next frame is seldom
+// for the host of the last one, so the lookup's memory is not all in cache as it is when
+// every frame names the same host.
+void BM_ProxyBusToLink10kAgentsSpread(benchmark::State& state) {
+  constexpr std::size_t agents = 10'000;
+  constexpr std::size_t targets = 1'024;
+  proxy_fixture fx(agents);
+  core::proxy& p = fx.proxy_role();
+  struct target {
+    std::string subject;
+    core::frame_buf buf;
+    link_id link;
+  };
+  std::vector<target> ts;
+  ts.reserve(targets);
+  for (std::size_t k = 0; k < targets; ++k) {
+    const std::size_t i = (k * 7919) % targets * agents / targets;  // 7919: prime, a shuffle
+    ts.push_back({core::host_subject(agent_host(i)),
+                  buffer_of(request(mgmt_text, "ccp://endpoint/" + agent_host(i) + "/e1")),
+                  fx.links()[i]});
+  }
+  auto& acts = p.actions();
+  std::size_t k = 0;
+  std::size_t rounds = 0;
+  std::size_t sent = 0;
+  alloc_meter meter;
+  for (auto _ : state) {
+    target& t = ts[k];
+    k = k + 1 == targets ? 0 : k + 1;
+    (*t.buf)[3] = 0;
+    p.on_bus(t.subject, t.buf, t0);
+    sent += acts.size();
+    benchmark::DoNotOptimize(acts.data());
+    acts.clear();
+    if (k == 0 && ++rounds == flush_every) {  // each target's link has flush_every frames
+      for (const target& u : ts)
+        p.on_link_flushed(u.link, flush_every);
+      rounds = 0;
+    }
+  }
+  meter.report(state);
+  if (sent != static_cast<std::size_t>(state.iterations()))
+    die("proxy did not send every spread frame on a link");
+  check_clean(p);
+  forward_counters(state, 1);
+}
+BENCHMARK(BM_ProxyBusToLink10kAgentsSpread);
+
 void BM_ProxyBusToLinkSwapHost(benchmark::State& state) {
   proxy_bus_to_link(state, true);
 }
