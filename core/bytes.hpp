@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <string_view>
 
 namespace ccp::core {
@@ -76,6 +77,20 @@ struct bytes_less {
   using is_transparent = void;
   bool operator()(std::string_view a, std::string_view b) const noexcept {
     return compare_bytes(a, b) < 0;
+  }
+};
+
+// Hash and equality for unordered maps keyed by std::string and searched with string_view.
+struct bytes_hash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept {
+    return std::hash<std::string_view>{}(s);
+  }
+};
+struct bytes_equal {
+  using is_transparent = void;
+  bool operator()(std::string_view a, std::string_view b) const noexcept {
+    return same_bytes(a, b);
   }
 };
 

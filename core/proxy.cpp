@@ -406,14 +406,22 @@ std::vector<std::pair<std::string, std::uint64_t>> proxy::own_routes() const {
   r.reserve(hosts_.size());
   for (const auto& [host, route] : hosts_)
     r.emplace_back(host, route.state->epoch);
+  std::sort(r.begin(), r.end());
   return r;
 }
 
 std::optional<std::string> proxy::builtin(const message& m) {
   if (m.type != "agents") return std::nullopt;
+  std::vector<const decltype(hosts_)::value_type*> by_host;
+  by_host.reserve(hosts_.size());
+  for (const auto& entry : hosts_)
+    by_host.push_back(&entry);
+  std::sort(by_host.begin(), by_host.end(),
+            [](const auto* a, const auto* b) { return a->first < b->first; });
   std::string list = "[";
-  for (const auto& [host, route] : hosts_) {
-    const link_state& ls = *route.state;
+  for (const auto* entry : by_host) {
+    const std::string& host = entry->first;
+    const link_state& ls = *entry->second.state;
     if (list.size() > 1) list += ',';
     list += flat_json_writer{}
                 .add("agent", ls.agent.str())

@@ -1,7 +1,9 @@
 #include "core/bytes.hpp"
 
+#include <algorithm>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -68,6 +70,21 @@ RC_GTEST_PROP(Bytes, CompareBytesIsStringOrder, ()) {
                                  rc::gen::map(gen_bytes(), [a](std::string s) { return a + s; }));
   RC_ASSERT(compare_bytes(a, b) == sign(a.compare(b)));
   RC_ASSERT(compare_bytes(b, a) == sign(b.compare(a)));
+}
+
+// A map keyed by std::string and searched with string_view (as the proxy's route table
+// is) finds exactly the keys it holds: equal bytes hash alike, whatever holds them.
+RC_GTEST_PROP(Bytes, HashMapFindsByViewExactlyItsKeys, ()) {
+  const auto keys = *rc::gen::container<std::vector<std::string>>(gen_bytes());
+  std::unordered_map<std::string, int, bytes_hash, bytes_equal> m;
+  for (const auto& k : keys)
+    m.emplace(k, 0);
+  const auto probe = *rc::gen::oneOf(
+      rc::gen::elementOf(keys.empty() ? std::vector<std::string>{""} : keys), gen_bytes());
+  const std::string copy = probe;  // other storage, same bytes
+  const bool held = std::find(keys.begin(), keys.end(), probe) != keys.end();
+  RC_ASSERT(m.contains(std::string_view(copy)) == held);
+  RC_ASSERT(bytes_hash{}(std::string_view(copy)) == bytes_hash{}(probe));
 }
 
 }  // namespace

@@ -2,6 +2,10 @@
 // address form from every role, explicit outcomes, registration, fencing and failover.
 #include "tests/core/harness.hpp"
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 namespace ccp::test {
@@ -78,6 +82,41 @@ TEST(Routing, MgmtRequestReachesOneEndpointAndReplyRoutesBack) {
   EXPECT_EQ(c.replies[0].body, R"({"x":1})");
   EXPECT_EQ(c.replies[0].from.str(), "ccp://endpoint/10.0.0.2/e2");
   EXPECT_EQ(t.f.deliveries(t.m1->self(), id), 1u);
+}
+
+// The built-in operations: a proxy lists the hosts it holds, sorted by host, with their
+// epochs; an agent lists its endpoints. Hosts are added out of order so that the proxy's
+// (unordered) route table cannot hand them out sorted by chance.
+TEST(Routing, ProxyAnswersAgentsAndAgentAnswersEndpoints) {
+  fleet f{7};
+  core::mgmt* m = f.add_mgmt("mgmt-1.example", "m1");
+  f.add_proxy("10.0.1.1", "p1");
+  for (const char* host : {"10.0.0.9", "10.0.0.10", "10.0.0.2", "b.example", "a.example"})
+    f.add_agent(host, {"10.0.1.1/p1"});
+  f.add_endpoint("10.0.0.2", "e2");
+  f.add_endpoint("10.0.0.2", "e1");
+  f.advance(3 * seconds);
+
+  auto agents = f.request(m, "ccp://proxy/10.0.1.1/p1", "agents");
+  auto endpoints = f.request(m, "ccp://agent/10.0.0.2/any", "endpoints");
+  f.advance(100 * ms);
+  const auto& a = ended(f, m, agents);
+  ASSERT_EQ(a.code, errc{});
+  ASSERT_EQ(a.replies.size(), 1u);
+  const std::string& body = a.replies[0].body;
+  std::vector<std::size_t> at;
+  for (const char* host : {"10.0.0.10", "10.0.0.2", "10.0.0.9", "a.example", "b.example"}) {
+    at.push_back(body.find(std::string(R"("host":")") + host + '"'));
+    EXPECT_NE(at.back(), std::string::npos) << host << " missing from " << body;
+  }
+  EXPECT_TRUE(std::is_sorted(at.begin(), at.end())) << "hosts not in order: " << body;
+  EXPECT_NE(body.find(R"("epoch":)"), std::string::npos) << body;
+
+  const auto& e = ended(f, m, endpoints);
+  ASSERT_EQ(e.code, errc{});
+  ASSERT_EQ(e.replies.size(), 1u);
+  EXPECT_NE(e.replies[0].body.find("e1"), std::string::npos) << e.replies[0].body;
+  EXPECT_NE(e.replies[0].body.find("e2"), std::string::npos) << e.replies[0].body;
 }
 
 // Members of each type in the topology, to check `all` and `any` answers against.
