@@ -1,22 +1,21 @@
 #include "net/inproc_bus.hpp"
 
-#include <atomic>
-#include <boost/asio/post.hpp>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "net/inbox.hpp"
+
 namespace ccp::net {
 namespace {
 
+// The in-process bus has no wildcards: every message of a subscription has its subject, so
+// the inbox holds it once. Messages reach the executor in batches (net/inbox.hpp).
 struct subscriber {
   subscription_id id = 0;
-  boost::asio::any_io_executor ex;
-  // Shared with the posted deliveries: cleared by unsubscribe so that no delivery already
-  // posted reaches the handler afterwards (unsubscribe runs on the same executor).
-  std::shared_ptr<std::atomic<bool>> alive;
-  std::shared_ptr<bus_handler> handler;
+  std::shared_ptr<inbox> in;  // closed by unsubscribe (which runs on the same executor)
 };
 
 struct subject_entry {
@@ -32,8 +31,7 @@ class inproc_core {
                             boost::asio::any_io_executor ex, bus_handler h) {
     std::lock_guard lock(mu_);
     const subscription_id id = ++last_id_;
-    subscriber s{id, std::move(ex), std::make_shared<std::atomic<bool>>(true),
-                 std::make_shared<bus_handler>(std::move(h))};
+    subscriber s{id, std::make_shared<inbox>(std::move(ex), std::move(h), std::string(subject))};
     auto& e = subjects_[std::string(subject)];
     if (queue.empty()) {
       e.plain.push_back(std::move(s));
@@ -53,7 +51,7 @@ class inproc_core {
       auto drop = [id](std::vector<subscriber>& v) {
         std::erase_if(v, [id](subscriber& s) {
           if (s.id != id) return false;
-          s.alive->store(false);
+          s.in->close();
           return true;
         });
       };
@@ -73,19 +71,18 @@ class inproc_core {
     auto e = subjects_.find(subject);
     if (e == subjects_.end()) return;
     for (const auto& s : e->second.plain)
-      post(s, subject, *frame);
+      give(s, *frame);
     for (auto& [queue, members] : e->second.groups) {
       auto& n = e->second.next[queue];
-      post(members[n++ % members.size()], subject, *frame);
+      give(members[n++ % members.size()], *frame);
     }
   }
 
  private:
-  static void post(const subscriber& s, std::string_view subject, const std::string& bytes) {
-    boost::asio::post(s.ex, [alive = s.alive, h = s.handler, subj = std::string(subject),
-                             f = std::make_shared<std::string>(bytes)]() mutable {
-      if (alive->load()) (*h)(subj, std::move(f));
-    });
+  // Each receiver gets its own copy: handlers may change their frame (the hop count), and
+  // the publisher may hand the same frame to other subjects.
+  static void give(const subscriber& s, const std::string& bytes) {
+    s.in->push({}, std::make_shared<std::string>(bytes));
   }
 
   std::mutex mu_;

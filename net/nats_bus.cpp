@@ -21,6 +21,8 @@
 #include <utility>
 #include <vector>
 
+#include "net/inbox.hpp"
+
 namespace ccp::net {
 namespace {
 
@@ -266,92 +268,40 @@ void on_async_error(natsConnection*, natsSubscription*, natsStatus err, void* cl
 
 // One subscription's state. libnats' dispatcher thread owns a heap-allocated reference
 // (the message callback's closure) until the completion callback, which libnats runs after
-// the subscription closed and its last message callback returned. A posted drain holds
-// another reference, so the handler lives as long as something may still call it.
+// the subscription closed and its last message callback returned.
 //
-// Messages reach the executor in batches: on_message appends to the inbox and posts a drain
-// only when none is posted yet; the drain hands everything the inbox holds to the handler.
-// Under load that is one post (and at most one thread wake-up) per batch instead of one per
-// message, which was the busiest thread of the e2e chain. At most one drain is posted or
-// running at a time, so the handler is never called concurrently and sees the NATS order,
-// whatever the executor.
-//
-// A subscription without wildcards receives only its own subject, so a message carries no
-// copy of it (an allocation per message for subjects past 15 bytes, such as ccp.host.H).
-struct sub_state : std::enable_shared_from_this<sub_state> {
-  sub_state(boost::asio::any_io_executor e, bus_handler h, std::size_t prefix,
+// Messages go to the handler's executor through an inbox (net/inbox.hpp): in batches, one
+// drain at a time, in the NATS order. A subscription without wildcards receives only its
+// own subject, so a message carries no copy of it (an allocation per message for subjects
+// past 15 bytes, such as ccp.host.H).
+struct sub_state {
+  sub_state(boost::asio::any_io_executor ex, bus_handler h, std::size_t prefix,
             std::string_view subscribed)
-      : ex(std::move(e)),
-        handler(std::move(h)),
-        prefix_len(prefix),
-        fixed_subject(has_wildcard(subscribed) ? std::string() : std::string(subscribed)) {}
+      : prefix_len(prefix),
+        in(std::make_shared<inbox>(
+            std::move(ex), std::move(h),
+            has_wildcard(subscribed) ? std::string() : std::string(subscribed))) {}
 
-  struct inbound {
-    std::string subject;  // empty when it is fixed_subject
-    core::frame_buf frame;
-  };
-
-  // libnats' delivery thread.
-  void push(std::string_view subject, core::frame_buf frame) {
-    bool post = false;
-    {
-      std::lock_guard lock(inbox_mu);
-      inbox.push_back(
-          {fixed_subject.empty() ? std::string(subject) : std::string(), std::move(frame)});
-      post = !std::exchange(drain_posted, true);
-    }
-    if (post) boost::asio::post(ex, [self = shared_from_this()] { self->drain(); });
-  }
-
-  // On `ex`; one at a time (see above). Takes one batch, then posts itself again if more came
-  // meanwhile, so a busy subscription does not hold a strand for ever.
-  void drain() {
-    {
-      std::lock_guard lock(inbox_mu);
-      draining.swap(inbox);
-    }
-    for (auto& m : draining) {
-      if (!alive.load(std::memory_order_acquire)) break;
-      handler(m.subject.empty() ? fixed_subject : m.subject, std::move(m.frame));
-    }
-    draining.clear();  // keeps its capacity for the next batch
-    bool more = false;
-    {
-      std::lock_guard lock(inbox_mu);
-      more = !inbox.empty();
-      if (!more) drain_posted = false;
-    }
-    if (more) boost::asio::post(ex, [self = shared_from_this()] { self->drain(); });
-  }
-
-  // Cleared by unsubscribe before it asks libnats to stop; a posted message checks it on the
-  // executor, so nothing reaches the handler after unsubscribe returned there.
-  std::atomic<bool> alive{true};
-  const boost::asio::any_io_executor ex;
-  const bus_handler handler;
   const std::size_t prefix_len;
-  const std::string fixed_subject;  // the subscribed subject, or empty if it has wildcards
+  // Closed by unsubscribe before it asks libnats to stop: nothing reaches the handler after
+  // unsubscribe returned on its executor.
+  const std::shared_ptr<inbox> in;
   std::mutex mu;
   std::condition_variable cv;
   bool complete = false;  // guarded by mu: libnats made its last callback
-
-  std::mutex inbox_mu;
-  std::vector<inbound> inbox;     // guarded by inbox_mu: received, not yet drained
-  bool drain_posted = false;      // guarded by inbox_mu: a drain is posted or running
-  std::vector<inbound> draining;  // the running drain's batch (one drain at a time)
 };
 
 using sub_ref = std::shared_ptr<sub_state>;
 
 void on_message(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
   const sub_ref& st = *static_cast<sub_ref*>(closure);
-  if (st->alive.load(std::memory_order_acquire)) {
+  if (st->in->open()) {
     try {
       std::string_view subject = natsMsg_GetSubject(msg);
       if (subject.size() >= st->prefix_len) subject.remove_prefix(st->prefix_len);
       const int len = natsMsg_GetDataLength(msg);
-      st->push(subject, std::make_shared<std::string>(natsMsg_GetData(msg),
-                                                      static_cast<std::size_t>(len > 0 ? len : 0)));
+      st->in->push(subject, std::make_shared<std::string>(
+                                natsMsg_GetData(msg), static_cast<std::size_t>(len > 0 ? len : 0)));
     } catch (...) {
       // Out of memory: the message is lost, as libnats itself would lose it. Exceptions
       // must not unwind through libnats' C frames.
@@ -514,11 +464,11 @@ class nats_bus final : public bus {
   // flush_loop().
   //
   // `wait_until`: how long to wait for libnats to leave on_message. unsubscribe does not wait
-  // (it runs on a role's strand, and the alive flag already keeps the handler from running;
+  // (it runs on a role's strand, and the closed inbox already keeps the handler from running;
   // the closure belongs to libnats until on_sub_complete); the destructor waits, bounded by
   // one deadline for all its subscriptions.
   void end(entry& e, std::chrono::steady_clock::time_point wait_until) {
-    e.state->alive.store(false, std::memory_order_release);
+    e.state->in->close();
     (void)natsSubscription_Unsubscribe(e.sub);  // fails only when already closed
     if (e.has_complete_cb) {
       std::unique_lock lock(e.state->mu);

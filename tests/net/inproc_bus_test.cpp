@@ -2,9 +2,15 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "net/bus.hpp"
@@ -70,6 +76,52 @@ TEST(InprocBus, NoDeliveryAfterUnsubscribeEvenWhenAlreadyPosted) {
   bus->publish("s", frame("after"));
   ioc.run();
   EXPECT_TRUE(a.got.empty());
+}
+
+// A burst from another thread to a handler on an io_context run by two threads, no strand:
+// every frame arrives, in the publisher's order, and the handler is never called twice at
+// once (deliveries come in batches, one drain at a time).
+TEST(InprocBus, BurstArrivesWholeInOrderOneHandlerCallAtATime) {
+  boost::asio::io_context ioc;
+  auto work = boost::asio::make_work_guard(ioc);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 2; ++i)
+    threads.emplace_back([&ioc] { ioc.run(); });
+  auto bus = open_inproc_bus("burst", {});
+  constexpr std::size_t n = 20'000;
+  std::atomic<int> inside{0};
+  std::atomic<bool> overlapped{false};
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::string> got;  // guarded by mu
+  ASSERT_TRUE(bus->subscribe("s", "", ioc.get_executor(), [&](std::string_view, core::frame_buf f) {
+    if (inside.fetch_add(1) != 0) overlapped.store(true);
+    {
+      std::lock_guard lock(mu);
+      got.push_back(std::move(*f));
+    }
+    inside.fetch_sub(1);
+    cv.notify_all();
+  }));
+  std::thread publisher([&] {
+    for (std::size_t i = 0; i < n; ++i)
+      bus->publish("s", frame("m" + std::to_string(i)));
+  });
+  publisher.join();
+  {
+    std::unique_lock lock(mu);
+    EXPECT_TRUE(cv.wait_for(lock, std::chrono::seconds(20), [&] { return got.size() == n; }))
+        << got.size() << " of " << n;
+  }
+  work.reset();
+  ioc.stop();
+  for (auto& t : threads)
+    t.join();
+  EXPECT_FALSE(overlapped.load());
+  std::lock_guard lock(mu);
+  ASSERT_EQ(got.size(), n);
+  for (std::size_t i = 0; i < n; ++i)
+    ASSERT_EQ(got[i], "m" + std::to_string(i)) << "at " << i;
 }
 
 TEST(InprocBus, SameNameIsOneBusOtherNameOrPrefixIsAnother) {
