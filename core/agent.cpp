@@ -425,15 +425,7 @@ void agent::role_tick(micros now) {
       link_lost(now);
     } else if (now >= next_heartbeat_) {
       // The same frame every time but for its id: encoded once per welcoming proxy.
-      if (heartbeat_frame_.empty()) {
-        message m;
-        m.id = 1;
-        m.kind = msg_kind::notification;
-        m.from = self_;
-        m.to = proxy_;
-        m.type = "ccp.hb";
-        if (!encode(m, heartbeat_frame_)) heartbeat_frame_.clear();
-      }
+      if (heartbeat_frame_.empty()) heartbeat_frame_ = link_heartbeat(self_, proxy_);
       if (!heartbeat_frame_.empty()) {
         ++inflight_;
         actions().emplace_back(std::in_place_type<act::send>, link_,

@@ -252,4 +252,16 @@ std::shared_ptr<std::string> restamp(const std::string& frame, std::uint64_t id)
   return f;
 }
 
+std::string link_heartbeat(const address& from, const address& to) {
+  message m;
+  m.id = 1;
+  m.kind = msg_kind::notification;
+  m.from = from;
+  m.to = to;
+  m.type = "ccp.hb";
+  std::string frame;
+  if (!encode(m, frame)) frame.clear();
+  return frame;
+}
+
 }  // namespace ccp::core

@@ -12,6 +12,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/address.hpp"
 #include "core/error.hpp"
 
 namespace ccp::core {
@@ -48,6 +49,11 @@ class flat_json {
 // control message again (a heartbeat) without encoding it again. The id is the 8 bytes at
 // offset 8, little-endian (message.hpp). `frame` must be at least header_bytes long.
 [[nodiscard]] std::shared_ptr<std::string> restamp(const std::string& frame, std::uint64_t id);
+
+// The ccp.hb notification from `from` to `to`, encoded with id 1 for restamp(): what agent
+// and proxy send each other on their link at every heartbeat. Empty if it cannot be
+// encoded (an address too long for a frame).
+[[nodiscard]] std::string link_heartbeat(const address& from, const address& to);
 
 // Parses a flat object. Errors: parse_errc::bad_field with the offset of the first byte
 // that does not fit the subset (for a bad or cut-off escape, its backslash; for other input

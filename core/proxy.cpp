@@ -460,15 +460,7 @@ void proxy::role_tick(micros now) {
         dead.push_back(link);
       else if (ls.attached) {
         // The same frame every time but for its id: encoded once per attachment.
-        if (ls.heartbeat_frame.empty()) {
-          message m;
-          m.id = 1;
-          m.kind = msg_kind::notification;
-          m.from = self_;
-          m.to = ls.agent;
-          m.type = "ccp.hb";
-          if (!encode(m, ls.heartbeat_frame)) ls.heartbeat_frame.clear();
-        }
+        if (ls.heartbeat_frame.empty()) ls.heartbeat_frame = link_heartbeat(self_, ls.agent);
         if (!ls.heartbeat_frame.empty()) {
           ++ls.inflight;
           actions().emplace_back(std::in_place_type<act::send>, link,

@@ -401,5 +401,24 @@ RC_GTEST_PROP(FlatJsonProps, MutatedWriterOutputNeverCrashes, ()) {
   check_total(text);
 }
 
+// The heartbeat a role sends on its link, and restamp's copies of it: each decodes as a
+// ccp.hb notification between the two, with the id it was stamped with.
+TEST(LinkHeartbeat, RestampedCopiesDecodeWithTheirIds) {
+  const auto agent = *address::parse("ccp://agent/10.0.0.7/agent");
+  const auto proxy = *address::parse("ccp://proxy/10.0.1.1/p1");
+  const std::string hb = link_heartbeat(agent, proxy);
+  ASSERT_FALSE(hb.empty());
+  for (std::uint64_t id : {std::uint64_t{1}, std::uint64_t{2}, std::uint64_t{0x0102030405060708}}) {
+    auto m = decode(*restamp(hb, id));
+    ASSERT_TRUE(m) << m.error().message();
+    EXPECT_EQ(m->id, id);
+    EXPECT_EQ(m->kind, msg_kind::notification);
+    EXPECT_EQ(m->type, "ccp.hb");
+    EXPECT_EQ(m->from, agent);
+    EXPECT_EQ(m->to, proxy);
+    EXPECT_TRUE(m->body.empty());
+  }
+}
+
 }  // namespace
 }  // namespace ccp::core
