@@ -57,9 +57,9 @@ def run(binary, repetitions, extra):
 
 COPY = "BM_CopyFrame200"
 JSON = "BM_JsonParseEnvelope"
-# The forwarding paths the ratios are about (the *LongSubject, *LongId, *SwapHost and
-# *10kAgents variants are printed in the table, for their allocations and for scale, but
-# carry no target).
+# The forwarding paths the ratios are about (the *LongSubject, *LongId, *SwapHost,
+# *10kAgents and *10kAgentsSpread variants are printed in the table, for their allocations
+# and for scale, but carry no target).
 FORWARDING = ["BM_ProxyLinkToBus", "BM_ProxyBusToLink", "BM_AgentLinkToEndpoint"]
 FAN_OUT = "BM_ProxyFanOutAll"
 FAN_OUT_SIZES = [10, 100, 1000]
@@ -113,6 +113,12 @@ def main():
         if fwd in table and JSON in table:
             r = table[JSON][0] / table[fwd][0]
             rows.append((f"{JSON} / {fwd}", r, f"target >= 20: {'met' if r >= 20 else 'MISSED'}"))
+    # Scale, no target: the bus->link path with 10,000 agents attached, every frame for one
+    # host and frames spread over 1,024 hosts (the route lookup out of cache).
+    one = "BM_ProxyBusToLink"
+    for big in ["BM_ProxyBusToLink10kAgents", "BM_ProxyBusToLink10kAgentsSpread"]:
+        if big in table and one in table:
+            rows.append((f"{big} / {one}", table[big][0] / table[one][0], "scale, no target"))
     if rows:
         lwidth = max(len(label) for label, _, _ in rows)
         for label, r, verdict in rows:
