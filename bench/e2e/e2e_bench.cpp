@@ -12,7 +12,10 @@
 //          process's RSS and heap deltas are the proxy's alone. Runs first, on a fresh heap.
 //   raw    one libnats publisher connection -> one subscriber connection, frames of the same
 //          size as the chain's, libnats defaults (the baseline), then the same through
-//          net::open_bus (ccp's NATS bus: its flusher, batched posts) for information.
+//          net::open_bus (ccp's NATS bus: its flusher, batched posts) for information, and
+//          a two-hop relay in libnats alone (publisher -> relay connection republishing each
+//          message -> subscriber): the chain over the NATS host bus crosses the server twice,
+//          so this is its ceiling with libnats on this machine, with no ccp code in the path.
 //   chain  mgmt -> NATS backbone -> proxy -> websocket -> agent -> host bus -> endpoint:
 //          notifications paced by a window of W in flight (sent - delivered - refused); the
 //          rate is what the endpoint receives, refused (overloaded, ...) errors are counted.
@@ -488,6 +491,50 @@ rate_run raw_nats_once(const std::string& url, std::size_t n, std::size_t size) 
   r.rate = static_cast<double>(r.received) / std::max(1e-9, secs(last - t0));
   natsSubscription_Unsubscribe(s);
   natsSubscription_Destroy(s);
+  return r;
+}
+
+// Two hops through libnats alone: publisher -> relay connection, whose message callback
+// publishes each message again -> subscriber. The chain over the NATS host bus crosses
+// nats-server twice with a forwarding step between; this is what libnats and the server
+// give such a path with no ccp code in it, a ceiling for the chain on this machine.
+void relay_on_msg(natsConnection* nc, natsSubscription*, natsMsg* m, void*) {
+  natsConnection_Publish(nc, "bench.relay.out", natsMsg_GetData(m), natsMsg_GetDataLength(m));
+  natsMsg_Destroy(m);
+}
+
+rate_run relay_nats_once(const std::string& url, std::size_t n, std::size_t size) {
+  nats_conn pub, relay, sub;
+  connect(pub, url);
+  connect(relay, url);
+  connect(sub, url);
+  raw_counter c;
+  natsSubscription* out = nullptr;
+  natsSubscription* in = nullptr;
+  check(natsConnection_Subscribe(&out, sub.c, "bench.relay.out", raw_on_msg, &c), "subscribe");
+  check(natsConnection_Subscribe(&in, relay.c, "bench.relay.in", relay_on_msg, nullptr),
+        "subscribe");
+  natsSubscription_SetPendingLimits(out, -1, -1);
+  natsSubscription_SetPendingLimits(in, -1, -1);
+  check(natsConnection_Flush(sub.c), "flush");
+  check(natsConnection_Flush(relay.c), "flush");
+  const std::string payload(size, 'x');
+  const auto t0 = steady::now();
+  for (std::size_t i = 0; i < n; ++i)
+    natsConnection_Publish(pub.c, "bench.relay.in", payload.data(), static_cast<int>(size));
+  natsConnection_Flush(pub.c);
+  const auto until = steady::now() + 20s;
+  while (c.got.load() < n && steady::now() < until)
+    std::this_thread::sleep_for(1ms);
+  rate_run r;
+  r.sent = n;
+  r.received = c.got.load();
+  const auto last = steady::time_point(steady::duration(c.last_ns.load()));
+  r.rate = static_cast<double>(r.received) / std::max(1e-9, secs(last - t0));
+  natsSubscription_Unsubscribe(in);
+  natsSubscription_Destroy(in);
+  natsSubscription_Unsubscribe(out);
+  natsSubscription_Destroy(out);
   return r;
 }
 
@@ -1092,6 +1139,7 @@ int run(const options& o, const std::string& self_exe) {
   runtime rt;
 
   double raw = NAN;
+  double relay = NAN;
   if (has_phase(o, "raw") || has_phase(o, "chain")) {
     try {
       const std::size_t warm = o.quick ? 20'000 : 100'000;
@@ -1108,6 +1156,15 @@ int run(const options& o, const std::string& self_exe) {
                    o.seconds, warm / 2);
       rep.add({"ccp_bus_msgs_per_s", "ccp NATS bus pub->sub (flusher, batched)", bus_rate, "msg/s",
                fmt("%.2f of raw", bus_rate / raw), ""});
+      auto [relay_rate, relay_last] =
+          repeated([&](std::size_t n) { return relay_nats_once(url, n, o.frame_bytes); }, o.seconds,
+                   warm / 2);
+      relay = relay_rate;
+      rep.add({"relay_nats_msgs_per_s", "raw NATS relay, 2 hops (libnats only)", relay, "msg/s",
+               fmt("%.2f of raw", relay / raw), ""});
+      if (relay_last.received < relay_last.sent)
+        rep.notes.push_back("relay: the subscriber got " + std::to_string(relay_last.received) +
+                            " of " + std::to_string(relay_last.sent) + " in the last run");
     } catch (const std::exception& e) {
       failed("raw", e);
     }
@@ -1129,6 +1186,8 @@ int run(const options& o, const std::string& self_exe) {
         rep.add({"chain_" + hb + "_ratio", "  ratio chain/raw (host bus " + hb + ")", ratio, "",
                  fmt("target >= %.2f", target_chain_ratio),
                  std::isnan(ratio) ? "" : verdict(ratio >= target_chain_ratio)});
+        rep.add({"chain_" + hb + "_relay_ratio", "  ratio chain/relay (host bus " + hb + ")",
+                 r.median_rate / relay, "", "the libnats 2-hop relay above", ""});
         rep.add({"chain_" + hb + "_cpu_us_per_msg", "  CPU per notification (host bus " + hb + ")",
                  r.cpu_us_per_msg, "us", "this process: all roles, not nats-server", ""});
         rep.notes.push_back(
