@@ -82,8 +82,18 @@ void proxy::drain(micros now) {
   announce(subject_route, "ccp.bye", "{}", now);
 }
 
+std::vector<link_id> proxy::links_in_order() const {
+  std::vector<link_id> ids;
+  ids.reserve(links_.size());
+  for (const auto& [link, ls] : links_)
+    ids.push_back(link);
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
 void proxy::tell_agents_to_move() {
-  for (auto& [link, ls] : links_) {
+  for (link_id link : links_in_order()) {
+    const link_state& ls = links_.at(link);
     if (!ls.attached) continue;
     message m;
     m.id = next_id();
@@ -453,7 +463,8 @@ void proxy::role_tick(micros now) {
   if (now >= next_link_scan_) {
     next_link_scan_ = now + heartbeat_interval;
     std::vector<link_id> dead;
-    for (auto& [link, ls] : links_) {
+    for (link_id link : links_in_order()) {
+      link_state& ls = links_.at(link);
       if (!ls.attached && now - ls.opened > handshake_timeout)
         dead.push_back(link);
       else if (ls.attached && now - ls.last_rx > idle_timeout)
