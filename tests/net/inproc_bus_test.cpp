@@ -83,10 +83,6 @@ TEST(InprocBus, NoDeliveryAfterUnsubscribeEvenWhenAlreadyPosted) {
 // once (deliveries come in batches, one drain at a time).
 TEST(InprocBus, BurstArrivesWholeInOrderOneHandlerCallAtATime) {
   boost::asio::io_context ioc;
-  auto work = boost::asio::make_work_guard(ioc);
-  std::vector<std::thread> threads;
-  for (int i = 0; i < 2; ++i)
-    threads.emplace_back([&ioc] { ioc.run(); });
   auto bus = open_inproc_bus("burst", {});
   constexpr std::size_t n = 20'000;
   std::atomic<int> inside{0};
@@ -103,6 +99,10 @@ TEST(InprocBus, BurstArrivesWholeInOrderOneHandlerCallAtATime) {
     inside.fetch_sub(1);
     cv.notify_all();
   }));
+  auto work = boost::asio::make_work_guard(ioc);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 2; ++i)
+    threads.emplace_back([&ioc] { ioc.run(); });
   std::thread publisher([&] {
     for (std::size_t i = 0; i < n; ++i)
       bus->publish("s", frame("m" + std::to_string(i)));
