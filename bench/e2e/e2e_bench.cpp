@@ -467,6 +467,32 @@ struct rate_run {
   std::uint64_t sent = 0, received = 0;
 };
 
+// Publishes `n` frames of `size` bytes on `subject` as fast as libnats takes them, then
+// flushes. Returns when the first one was published.
+steady::time_point flood(natsConnection* pub, const char* subject, std::size_t n,
+                         std::size_t size) {
+  const std::string payload(size, 'x');
+  const auto t0 = steady::now();
+  for (std::size_t i = 0; i < n; ++i)
+    natsConnection_Publish(pub, subject, payload.data(), static_cast<int>(size));
+  natsConnection_Flush(pub);
+  return t0;
+}
+
+// Waits (at most `bound`) until `c` counted `n`, then the rate it saw since t0.
+rate_run received_rate(const raw_counter& c, std::size_t n, steady::time_point t0,
+                       steady::duration bound) {
+  const auto until = steady::now() + bound;
+  while (c.got.load() < n && steady::now() < until)
+    std::this_thread::sleep_for(1ms);
+  rate_run r;
+  r.sent = n;
+  r.received = c.got.load();
+  const auto last = steady::time_point(steady::duration(c.last_ns.load()));
+  r.rate = static_cast<double>(r.received) / std::max(1e-9, secs(last - t0));
+  return r;
+}
+
 rate_run raw_nats_once(const std::string& url, std::size_t n, std::size_t size) {
   nats_conn pub, sub;
   connect(pub, url);
@@ -476,19 +502,7 @@ rate_run raw_nats_once(const std::string& url, std::size_t n, std::size_t size) 
   check(natsConnection_Subscribe(&s, sub.c, "bench.raw", raw_on_msg, &c), "subscribe");
   natsSubscription_SetPendingLimits(s, -1, -1);  // measure throughput, not drops
   check(natsConnection_Flush(sub.c), "flush");   // the server knows the subscription
-  const std::string payload(size, 'x');
-  const auto t0 = steady::now();
-  for (std::size_t i = 0; i < n; ++i)
-    natsConnection_Publish(pub.c, "bench.raw", payload.data(), static_cast<int>(size));
-  natsConnection_Flush(pub.c);
-  const auto until = steady::now() + 10s;
-  while (c.got.load() < n && steady::now() < until)
-    std::this_thread::sleep_for(1ms);
-  rate_run r;
-  r.sent = n;
-  r.received = c.got.load();
-  const auto last = steady::time_point(steady::duration(c.last_ns.load()));
-  r.rate = static_cast<double>(r.received) / std::max(1e-9, secs(last - t0));
+  const rate_run r = received_rate(c, n, flood(pub.c, "bench.raw", n, size), 10s);
   natsSubscription_Unsubscribe(s);
   natsSubscription_Destroy(s);
   return r;
@@ -518,19 +532,7 @@ rate_run relay_nats_once(const std::string& url, std::size_t n, std::size_t size
   natsSubscription_SetPendingLimits(in, -1, -1);
   check(natsConnection_Flush(sub.c), "flush");
   check(natsConnection_Flush(relay.c), "flush");
-  const std::string payload(size, 'x');
-  const auto t0 = steady::now();
-  for (std::size_t i = 0; i < n; ++i)
-    natsConnection_Publish(pub.c, "bench.relay.in", payload.data(), static_cast<int>(size));
-  natsConnection_Flush(pub.c);
-  const auto until = steady::now() + 20s;
-  while (c.got.load() < n && steady::now() < until)
-    std::this_thread::sleep_for(1ms);
-  rate_run r;
-  r.sent = n;
-  r.received = c.got.load();
-  const auto last = steady::time_point(steady::duration(c.last_ns.load()));
-  r.rate = static_cast<double>(r.received) / std::max(1e-9, secs(last - t0));
+  const rate_run r = received_rate(c, n, flood(pub.c, "bench.relay.in", n, size), 20s);
   natsSubscription_Unsubscribe(in);
   natsSubscription_Destroy(in);
   natsSubscription_Unsubscribe(out);
@@ -560,14 +562,7 @@ rate_run ccp_bus_once(asio::io_context& ioc, const std::string& url, std::size_t
   const auto t0 = steady::now();
   for (std::size_t i = 0; i < n; ++i)
     (*pub)->publish("bench.bus", frame);
-  const auto until = steady::now() + 10s;
-  while (c->got.load() < n && steady::now() < until)
-    std::this_thread::sleep_for(1ms);
-  rate_run r;
-  r.sent = n;
-  r.received = c->got.load();
-  const auto last = steady::time_point(steady::duration(c->last_ns.load()));
-  r.rate = static_cast<double>(r.received) / std::max(1e-9, secs(last - t0));
+  const rate_run r = received_rate(*c, n, t0, 10s);
   (*sub)->unsubscribe(*id);
   return r;
 }
