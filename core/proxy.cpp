@@ -82,18 +82,27 @@ void proxy::drain(micros now) {
   announce(subject_route, "ccp.bye", "{}", now);
 }
 
-std::vector<link_id> proxy::links_in_order() const {
-  std::vector<link_id> ids;
-  ids.reserve(links_.size());
-  for (const auto& [link, ls] : links_)
-    ids.push_back(link);
-  std::sort(ids.begin(), ids.end());
-  return ids;
+std::vector<std::pair<link_id, proxy::link_state*>> proxy::links_in_order() {
+  std::vector<std::pair<link_id, link_state*>> r;
+  r.reserve(links_.size());
+  for (auto& [link, ls] : links_)
+    r.emplace_back(link, &ls);
+  std::sort(r.begin(), r.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  return r;
+}
+
+std::vector<std::pair<std::string_view, const proxy::link_state*>> proxy::hosts_in_order() const {
+  std::vector<std::pair<std::string_view, const link_state*>> r;
+  r.reserve(hosts_.size());
+  for (const auto& [host, route] : hosts_)
+    r.emplace_back(host, route.state);
+  std::sort(r.begin(), r.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  return r;
 }
 
 void proxy::tell_agents_to_move() {
-  for (link_id link : links_in_order()) {
-    const link_state& ls = links_.at(link);
+  for (const auto& [link, state] : links_in_order()) {
+    const link_state& ls = *state;
     if (!ls.attached) continue;
     message m;
     m.id = next_id();
@@ -414,24 +423,16 @@ void proxy::route_taken(std::string_view host, std::uint64_t epoch, micros now) 
 std::vector<std::pair<std::string, std::uint64_t>> proxy::own_routes() const {
   std::vector<std::pair<std::string, std::uint64_t>> r;
   r.reserve(hosts_.size());
-  for (const auto& [host, route] : hosts_)
-    r.emplace_back(host, route.state->epoch);
-  std::sort(r.begin(), r.end());
+  for (const auto& [host, ls] : hosts_in_order())
+    r.emplace_back(std::string(host), ls->epoch);
   return r;
 }
 
 std::optional<std::string> proxy::builtin(const message& m) {
   if (m.type != "agents") return std::nullopt;
-  std::vector<const decltype(hosts_)::value_type*> by_host;
-  by_host.reserve(hosts_.size());
-  for (const auto& entry : hosts_)
-    by_host.push_back(&entry);
-  std::sort(by_host.begin(), by_host.end(),
-            [](const auto* a, const auto* b) { return a->first < b->first; });
   std::string list = "[";
-  for (const auto* entry : by_host) {
-    const std::string& host = entry->first;
-    const link_state& ls = *entry->second.state;
+  for (const auto& [host, state] : hosts_in_order()) {
+    const link_state& ls = *state;
     if (list.size() > 1) list += ',';
     list += flat_json_writer{}
                 .add("agent", ls.agent.str())
@@ -463,8 +464,8 @@ void proxy::role_tick(micros now) {
   if (now >= next_link_scan_) {
     next_link_scan_ = now + heartbeat_interval;
     std::vector<link_id> dead;
-    for (link_id link : links_in_order()) {
-      link_state& ls = links_.at(link);
+    for (const auto& [link, state] : links_in_order()) {
+      link_state& ls = *state;
       if (!ls.attached && now - ls.opened > handshake_timeout)
         dead.push_back(link);
       else if (ls.attached && now - ls.last_rx > idle_timeout)

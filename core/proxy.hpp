@@ -101,8 +101,10 @@ class proxy final : public backbone_node {
   void send_direct(link_id link, message m);
   void detach(link_id link, bool announce_it, micros now);
   void tell_agents_to_move();  // ccp.drain to every attached agent
-  // The ids of links_, sorted: the order of every loop that acts per link.
-  [[nodiscard]] std::vector<link_id> links_in_order() const;
+  // links_ and hosts_ sorted by link id and by host: the order of every loop that acts per
+  // link or lists hosts, whatever the hashing.
+  [[nodiscard]] std::vector<std::pair<link_id, link_state*>> links_in_order();
+  [[nodiscard]] std::vector<std::pair<std::string_view, const link_state*>> hosts_in_order() const;
   void update_group_subscriptions();
   [[nodiscard]] link_id pick(const link_set& s);
 
@@ -117,8 +119,8 @@ class proxy final : public backbone_node {
   // Hash maps: at fleet scale (10,000 agents) a tree's lookup walked ~14 nodes, most of
   // them cache misses when consecutive frames are for different hosts (bench/:
   // BM_ProxyBusToLink10kAgentsSpread). Their order must reach no action and no reply (the
-  // simulator's traces are the same whatever the hashing): loops that act per link go in
-  // links_in_order(), lists we send out are sorted by host.
+  // simulator's traces are the same whatever the hashing): loops over them go through
+  // links_in_order() and hosts_in_order().
   std::unordered_map<link_id, link_state> links_;
   // Attached host -> its link, and that link's state in links_ (nodes stay put across
   // rehashes; detach removes the entry before the link goes), so a frame for a host costs
