@@ -91,7 +91,7 @@ TEST(Routing, MgmtRequestReachesOneEndpointAndReplyRoutesBack) {
 TEST(Routing, ProxyAnswersAgentsAndAgentAnswersEndpoints) {
   fleet f{7};
   core::mgmt* m = f.add_mgmt("mgmt-1.example", "m1");
-  f.add_proxy("10.0.1.1", "p1");
+  core::proxy* p = f.add_proxy("10.0.1.1", "p1");
   for (const char* host : {"10.0.0.9", "10.0.0.10", "10.0.0.2", "b.example", "a.example"})
     f.add_agent(host, {"10.0.1.1/p1"});
   f.add_endpoint("10.0.0.2", "e2");
@@ -118,6 +118,28 @@ TEST(Routing, ProxyAnswersAgentsAndAgentAnswersEndpoints) {
   ASSERT_EQ(e.replies.size(), 1u);
   EXPECT_NE(e.replies[0].body.find("e1"), std::string::npos) << e.replies[0].body;
   EXPECT_NE(e.replies[0].body.find("e2"), std::string::npos) << e.replies[0].body;
+
+  // What a peer proxy asks for when its directory disagrees with p1's heartbeat: the
+  // routes p1 holds (proxy::own_routes), in host order, with their epochs.
+  core::message sync;
+  sync.id = 99;
+  sync.kind = core::msg_kind::request;
+  sync.from = *address::parse("ccp://proxy/10.0.1.2/p2");
+  sync.to = p->self();
+  sync.type = "ccp.sync";
+  sync.body = "{}";
+  sync.ttl_ms = 1000;
+  p->on_bus("ccp.proxy.10_0_1_1.p1", std::make_shared<std::string>(*core::encode(sync)), f.now());
+  ASSERT_EQ(p->actions().size(), 1u);
+  const auto* reply = std::get_if<act::publish>(&p->actions().front());
+  ASSERT_NE(reply, nullptr);
+  auto r = core::decode(*reply->frame);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->correlation, sync.id);
+  EXPECT_EQ(r->body,
+            R"({"routes":["10.0.0.10 1","10.0.0.2 1","10.0.0.9 1","a.example 1","b.example 1"],)"
+            R"("last":1})");
+  f.flush(p);
 }
 
 // Members of each type in the topology, to check `all` and `any` answers against.
