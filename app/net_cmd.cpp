@@ -543,9 +543,16 @@ int up_main(std::span<const std::string_view> args, std::ostream& out, std::ostr
                            if (exit_after) {
                              fleet.shutdown();
                              asio::post(ioc, [&ioc] { ioc.stop(); });
+                           } else if (fo.backbone.starts_with("inproc://")) {
+                             // An in-process bus: no other process can join this fleet.
+                             out << "running; press Ctrl-C to stop (started with --nats URL, "
+                                    "other shells reach it with `ccp request ADDRESS TYPE "
+                                    "--backbone URL`)\n"
+                                 << std::flush;
                            } else {
-                             out << "running; try `ccp request ... --backbone " << fo.backbone
-                                 << "` from another shell with --nats, or press Ctrl-C\n"
+                             out << "running; from another shell try `ccp request "
+                                    "ccp://endpoint/all ping --backbone "
+                                 << fo.backbone << "`, or press Ctrl-C\n"
                                  << std::flush;
                            }
                          });

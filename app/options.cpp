@@ -157,16 +157,22 @@ std::vector<std::string> options::list(std::string_view name) const {
 std::string options_help(std::string_view usage, std::span<const option_spec> specs) {
   std::string h =
       "usage: " + std::string(usage) + "\n\noptions (flag > --config FILE > CCP_* env):\n";
-  for (const auto& s : specs) {
-    std::string left = "  --" + std::string(s.name);
-    if (!s.value.empty()) left += " " + std::string(s.value);
+  // "  --NAME VALUE" padded to one column for every option's help text.
+  auto line = [&h](std::string left, std::string_view help) {
     if (left.size() < 26)
       left.resize(26, ' ');
     else
       left += "  ";
-    h += left + std::string(s.help) + "  [" + env_name(s.name) + "]\n";
+    h += left;
+    h += help;
+  };
+  for (const auto& s : specs) {
+    std::string left = "  --" + std::string(s.name);
+    if (!s.value.empty()) left += " " + std::string(s.value);
+    line(std::move(left), s.help);
+    h += "  [" + env_name(s.name) + "]\n";
   }
-  h += "  --config FILE             JSON object of the options above\n";
+  line("  --config FILE", "JSON object of the options above\n");
   return h;
 }
 

@@ -5,6 +5,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
 
 namespace ccp::app {
 namespace {
@@ -79,6 +82,15 @@ TEST(Options, HelpListsEveryOptionWithItsEnvironmentVariable) {
   EXPECT_NE(h.find("--backbone URL"), std::string::npos);
   EXPECT_NE(h.find("[CCP_BACKBONE]"), std::string::npos);
   EXPECT_NE(h.find("--config FILE"), std::string::npos);
+  // Every help text starts in one column, --config's too.
+  std::istringstream lines(h);
+  std::set<std::size_t> columns;
+  for (std::string l; std::getline(lines, l);) {
+    if (!l.starts_with("  --")) continue;
+    const std::size_t gap = l.find("  ", 4);
+    columns.insert(l.find_first_not_of(' ', gap));
+  }
+  EXPECT_EQ(columns.size(), 1u) << h;
 }
 
 TEST(Durations, UnitsAndMistakes) {
