@@ -19,6 +19,7 @@
 
 #include "app/commands.hpp"
 #include "app/options.hpp"
+#include "core/message.hpp"
 #include "net/daemons.hpp"
 #include "net/fleet.hpp"
 #include "text/message_json.hpp"
@@ -121,6 +122,25 @@ void run(asio::io_context& ioc, std::size_t threads, std::function<void()> stop)
 
 std::string mgmt_client_address() {
   return "ccp://mgmt/localhost/cli-" + std::to_string(::getpid());
+}
+
+// What the core would refuse to send (as a bare bad_request), said before connecting and
+// with what is wrong: a type it cannot encode or one of the protocol's own, or a body that
+// is not the JSON the usage asks for. Empty when the message can go.
+std::string message_args_error(std::string_view type, std::string_view body) {
+  if (!core::valid_type(type))
+    return "type '" + std::string(type) + "': expected 1 to " +
+           std::to_string(core::max_type_bytes) + " bytes of a-z, 0-9, '_', '.' and '-'";
+  if (core::is_control_type(type))
+    return "type '" + std::string(type) + "': ccp.* types belong to the protocol";
+  try {
+    [[maybe_unused]] const auto parsed = nlohmann::json::parse(body);
+  } catch (const nlohmann::json::parse_error& e) {
+    std::string_view what = e.what();  // "[json.exception.parse_error.101] parse error at ..."
+    if (auto end = what.find("] "); end != std::string_view::npos) what.remove_prefix(end + 2);
+    return "body '" + std::string(body) + "' is not JSON: " + std::string(what);
+  }
+  return {};
 }
 
 // Prints a request's outcome: a table for people, or JSON lines with --json.
@@ -271,6 +291,8 @@ int endpoint_main(std::span<const std::string_view> args, std::ostream& out, std
     auto eq = a.find('=');
     if (eq == std::string::npos || eq == 0)
       return err << "ccp endpoint: --answer '" << a << "': expected TYPE=JSON\n", 2;
+    if (auto e = message_args_error(a.substr(0, eq), a.substr(eq + 1)); !e.empty())
+      return err << "ccp endpoint: --answer: " << e << '\n', 2;
     eo.answers[a.substr(0, eq)] = a.substr(eq + 1);
   }
   eo.on_message = [&lines](const core::message& m) {
@@ -283,6 +305,8 @@ int endpoint_main(std::span<const std::string_view> args, std::ostream& out, std
     if (!t)
       return err << "ccp endpoint: --request '" << *r << "': " << t.error().message() << '\n', 2;
     target = *t;
+    if (auto e = message_args_error(o->get_or("type", "ping"), o->get_or("body", "{}")); !e.empty())
+      return err << "ccp endpoint: --request: " << e << '\n', 2;
   }
   auto timeout = parse_duration_micros(o->get_or("timeout", "5s"));
   if (!timeout) return err << "ccp endpoint: --timeout: " << timeout.error() << '\n', 2;
@@ -409,6 +433,8 @@ int send_main(std::span<const std::string_view> args, std::ostream& out, std::os
     return err << "ccp send: '" << o->positional()[0] << "': " << to.error().message() << '\n', 2;
   std::string body = o->positional().size() > 2 ? o->positional()[2] : "{}";
   std::string type = o->positional()[1];
+  if (auto e = message_args_error(type, body); !e.empty())
+    return err << "ccp send: " << e << '\n', 2;
   return as_mgmt_client(
       *o, err, "send", [&](net::mgmt_service& m, std::function<void(int)> finish) {
         m.send(*to, type, body, [&, finish](std::expected<std::uint64_t, core::errc> r) {
@@ -437,6 +463,8 @@ int request_main(std::span<const std::string_view> args, std::ostream& out, std:
   if (!timeout) return err << "ccp request: --timeout: " << timeout.error() << '\n', 2;
   std::string body = o->positional().size() > 2 ? o->positional()[2] : "{}";
   std::string type = o->positional()[1];
+  if (auto e = message_args_error(type, body); !e.empty())
+    return err << "ccp request: " << e << '\n', 2;
   const bool json = o->on("json");
   return as_mgmt_client(
       *o, err, "request", [&](net::mgmt_service& m, std::function<void(int)> finish) {
