@@ -13,6 +13,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <limits>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -100,10 +101,14 @@ std::expected<std::size_t, std::string> count_option(const options& o, std::stri
   return static_cast<std::size_t>(v);
 }
 
-std::uint64_t seed_option(const options& o) {
-  if (auto s = o.get("seed")) return std::strtoull(s->c_str(), nullptr, 10);
-  return static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
-         static_cast<std::uint64_t>(::getpid());
+// The role's seed: --seed when given (a whole number), else one that differs per run.
+std::expected<std::uint64_t, std::string> seed_option(const options& o) {
+  if (!o.get("seed"))
+    return static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+           static_cast<std::uint64_t>(::getpid());
+  auto v = count_option(o, "seed", "", 0, std::numeric_limits<std::size_t>::max());
+  if (!v) return std::unexpected(v.error());
+  return static_cast<std::uint64_t>(*v);
 }
 
 // Runs `ioc` on `threads` threads until it stops; SIGINT/SIGTERM call `stop` once.
@@ -211,7 +216,9 @@ int proxy_main(std::span<const std::string_view> args, std::ostream& out, std::o
       return err << "ccp proxy: --tokens '" << *file << "': " << e.what() << '\n', 2;
     }
   }
-  po.seed = seed_option(*o);
+  auto seed = seed_option(*o);
+  if (!seed) return err << "ccp proxy: " << seed.error() << '\n', 2;
+  po.seed = *seed;
   auto threads = count_option(*o, "threads", "1", 1, 256);
   if (!threads) return err << "ccp proxy: " << threads.error() << '\n', 2;
   asio::io_context ioc;
@@ -252,7 +259,9 @@ int agent_main(std::span<const std::string_view> args, std::ostream& out, std::o
   ao.ca = o->get_or("ca", "");
   ao.host_bus = o->get_or("host-bus", default_nats);
   ao.endpoints = o->list("endpoints");
-  ao.seed = seed_option(*o);
+  auto seed = seed_option(*o);
+  if (!seed) return err << "ccp agent: " << seed.error() << '\n', 2;
+  ao.seed = *seed;
   asio::io_context ioc;
   auto a = net::agent_service::start(ioc, ao);
   if (!a) return err << "ccp agent: " << a.error() << '\n', 2;
@@ -298,7 +307,9 @@ int endpoint_main(std::span<const std::string_view> args, std::ostream& out, std
   eo.on_message = [&lines](const core::message& m) {
     lines.line(lines.out, text::to_json_text(m));
   };
-  eo.seed = seed_option(*o);
+  auto seed = seed_option(*o);
+  if (!seed) return err << "ccp endpoint: " << seed.error() << '\n', 2;
+  eo.seed = *seed;
   std::optional<core::address> target;
   if (auto r = o->get("request")) {
     auto t = core::address::parse(*r);
@@ -371,7 +382,9 @@ int mgmt_main(std::span<const std::string_view> args, std::ostream& out, std::os
   net::mgmt_options mo;
   mo.self = *self;
   mo.backbone = o->get_or("backbone", default_nats);
-  mo.seed = seed_option(*o);
+  auto seed = seed_option(*o);
+  if (!seed) return err << "ccp mgmt: " << seed.error() << '\n', 2;
+  mo.seed = *seed;
   mo.on_message = [&lines](const core::message& m) {
     lines.line(lines.out, text::to_json_text(m));
   };

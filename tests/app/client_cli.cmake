@@ -1,6 +1,7 @@
-# Runs the real ccp binary: a message the core would refuse (a bad type, a ccp.* type, a
-# body that is not JSON) is named on stderr with exit status 2, before any bus is tried.
-# The buses given are unreachable, so a command that went on to connect would exit 1.
+# Runs the real ccp binary: a bad argument (a message the core would refuse: a bad type,
+# a ccp.* type, a body that is not JSON; a seed that is not a number) is named on stderr
+# with exit status 2, before any bus is tried. The buses given are unreachable, so a
+# command that went on to connect would fail otherwise.
 function(expect_usage_error expected_err)
   execute_process(COMMAND ${CCP} ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err
                   TIMEOUT 20)
@@ -24,3 +25,5 @@ expect_usage_error("ccp endpoint: --answer: body '{1' is not JSON"
 expect_usage_error("ccp endpoint: --request: type 'a b': expected"
                    endpoint --address ccp://endpoint/h1/e1 --request ccp://mgmt/any --type "a b"
                    --host-bus ${bus})
+expect_usage_error("ccp mgmt: --seed 'x1': expected a number from 0 to"
+                   mgmt --seed x1 --backbone ${bus})
