@@ -23,6 +23,7 @@
 #include "core/message.hpp"
 #include "net/daemons.hpp"
 #include "net/fleet.hpp"
+#include "net/ws.hpp"
 #include "text/message_json.hpp"
 
 namespace ccp::app {
@@ -69,6 +70,18 @@ std::expected<core::address, std::string> address_option(const options& o, std::
   if (!a)
     return std::unexpected("--" + std::string(name) + " '" + text + "': " + a.error().message());
   return *a;
+}
+
+// A daemon's own address, --address (or `fallback`): a concrete address of its role.
+std::expected<core::address, std::string> self_option(const options& o, core::role r,
+                                                      std::string_view fallback) {
+  auto a = address_option(o, "address", fallback);
+  if (a && (a->type() != r || a->is_group())) {
+    const std::string role(core::to_string(r));
+    return std::unexpected("--address '" + a->str() + "': expected a concrete " + role +
+                           " address, ccp://" + role + "/HOST/ID");
+  }
+  return a;
 }
 
 std::expected<asio::ip::tcp::endpoint, std::string> endpoint_option(const std::string& text) {
@@ -196,7 +209,7 @@ int proxy_main(std::span<const std::string_view> args, std::ostream& out, std::o
       parse_or_explain(args, specs, 0, "ccp proxy --address ADDRESS [options]", out, err, status);
   if (!o) return status;
   net::proxy_options po;
-  auto self = address_option(*o, "address", "");
+  auto self = self_option(*o, core::role::proxy, "");
   if (!self) return err << "ccp proxy: " << self.error() << '\n', 2;
   po.self = *self;
   auto at = endpoint_option(o->get_or("listen", "0.0.0.0:7700"));
@@ -250,21 +263,28 @@ int agent_main(std::span<const std::string_view> args, std::ostream& out, std::o
                             out, err, status);
   if (!o) return status;
   net::agent_options ao;
-  auto self = address_option(*o, "address", "");
+  auto self = self_option(*o, core::role::agent, "");
   if (!self) return err << "ccp agent: " << self.error() << '\n', 2;
   ao.self = *self;
   ao.proxies = o->list("proxy");
+  if (ao.proxies.empty())
+    return err << "ccp agent: option --proxy is required (ws:// or wss:// URL, one or more)\n", 2;
+  for (const auto& p : ao.proxies)
+    if (auto t = net::parse_ws_target(p); !t) return err << "ccp agent: " << t.error() << '\n', 2;
   ao.shuffle = o->on("shuffle");
   ao.token = o->get_or("token", "");
   ao.ca = o->get_or("ca", "");
   ao.host_bus = o->get_or("host-bus", default_nats);
   ao.endpoints = o->list("endpoints");
+  for (const auto& id : ao.endpoints)
+    if (auto a = core::address::one(core::role::endpoint, ao.self.host(), id); !a)
+      return err << "ccp agent: --endpoints '" << id << "': " << a.error().message() << '\n', 2;
   auto seed = seed_option(*o);
   if (!seed) return err << "ccp agent: " << seed.error() << '\n', 2;
   ao.seed = *seed;
   asio::io_context ioc;
   auto a = net::agent_service::start(ioc, ao);
-  if (!a) return err << "ccp agent: " << a.error() << '\n', 2;
+  if (!a) return err << "ccp agent: " << a.error() << '\n', 1;
   err << "ccp agent: " << ao.self.str() << ", " << ao.proxies.size() << " proxies, host bus "
       << ao.host_bus << '\n';
   run(ioc, 1, [&] {
@@ -290,7 +310,7 @@ int endpoint_main(std::span<const std::string_view> args, std::ostream& out, std
   auto o = parse_or_explain(args, specs, 0, "ccp endpoint --address ADDRESS [options]", out, err,
                             status);
   if (!o) return status;
-  auto self = address_option(*o, "address", "");
+  auto self = self_option(*o, core::role::endpoint, "");
   if (!self) return err << "ccp endpoint: " << self.error() << '\n', 2;
   io lines{out, err, {}};
   net::endpoint_options eo;
@@ -323,7 +343,7 @@ int endpoint_main(std::span<const std::string_view> args, std::ostream& out, std
   if (!timeout) return err << "ccp endpoint: --timeout: " << timeout.error() << '\n', 2;
   asio::io_context ioc;
   auto e = net::endpoint_service::start(ioc, std::move(eo));
-  if (!e) return err << "ccp endpoint: " << e.error() << '\n', 2;
+  if (!e) return err << "ccp endpoint: " << e.error() << '\n', 1;
   err << "ccp endpoint: " << self->str() << " on host bus " << o->get_or("host-bus", default_nats)
       << '\n';
   int result = 0;
@@ -376,7 +396,7 @@ int mgmt_main(std::span<const std::string_view> args, std::ostream& out, std::os
   int status = 0;
   auto o = parse_or_explain(args, specs, 0, "ccp mgmt [options]", out, err, status);
   if (!o) return status;
-  auto self = address_option(*o, "address", "ccp://mgmt/localhost/mgmt-1");
+  auto self = self_option(*o, core::role::mgmt, "ccp://mgmt/localhost/mgmt-1");
   if (!self) return err << "ccp mgmt: " << self.error() << '\n', 2;
   io lines{out, err, {}};
   net::mgmt_options mo;
@@ -414,7 +434,7 @@ constexpr option_spec client_specs[] = {
 // calls finish(status) or on a signal (requests in flight end with shutting_down).
 int as_mgmt_client(const options& o, std::ostream& err, std::string_view cmd,
                    std::function<void(net::mgmt_service&, std::function<void(int)>)> act) {
-  auto self = address_option(o, "address", mgmt_client_address());
+  auto self = self_option(o, core::role::mgmt, mgmt_client_address());
   if (!self) return err << "ccp " << cmd << ": " << self.error() << '\n', 2;
   net::mgmt_options mo;
   mo.self = *self;

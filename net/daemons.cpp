@@ -108,6 +108,8 @@ std::expected<std::shared_ptr<asio::ssl::context>, std::string> client_tls(
 
 std::expected<std::shared_ptr<proxy_service>, std::string> proxy_service::start(
     asio::io_context& ioc, proxy_options opts) {
+  if (opts.self.type() != core::role::proxy || opts.self.is_group())
+    return std::unexpected("'" + opts.self.str() + "' is not a concrete proxy address");
   auto s = std::make_shared<proxy_service>();
   s->ioc_ = &ioc;
   auto backbone = open_bus(opts.backbone, logged_bus(ioc, opts.self.str(), "backbone"));
@@ -167,8 +169,8 @@ void proxy_service::stop() {
 
 std::expected<std::shared_ptr<endpoint_service>, std::string> endpoint_service::start(
     asio::io_context& ioc, endpoint_options opts) {
-  if (opts.self.type() != core::role::endpoint)
-    return std::unexpected("'" + opts.self.str() + "' is not an endpoint address");
+  if (opts.self.type() != core::role::endpoint || opts.self.is_group())
+    return std::unexpected("'" + opts.self.str() + "' is not a concrete endpoint address");
   auto hb = open_host_bus(ioc, opts.host_bus, opts.self.host(), opts.self.str());
   if (!hb) return std::unexpected(hb.error());
   auto s = std::make_shared<endpoint_service>();

@@ -1,12 +1,13 @@
-# Runs the real ccp binary: a bad argument (a message the core would refuse: a bad type,
-# a ccp.* type, a body that is not JSON; a seed that is not a number) is named on stderr
-# with exit status 2, before any bus is tried. The buses given are unreachable, so a
-# command that went on to connect would fail otherwise.
-function(expect_usage_error expected_err)
+# Runs the real ccp binary with bad arguments: each is named on stderr with exit status 2
+# (a usage error), before any bus is tried. A message the core would refuse (a bad type, a
+# ccp.* type, a body that is not JSON), a seed that is not a number, a daemon address of
+# the wrong kind or a group, an agent without proxies. The buses given are unreachable: a
+# command that went on to connect would exit 1 (cannot start), as the last checks show.
+function(expect_exit expected_rc expected_err)
   execute_process(COMMAND ${CCP} ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err
                   TIMEOUT 20)
-  if(NOT rc EQUAL 2)
-    message(FATAL_ERROR "ccp ${ARGN}: exit ${rc}, expected 2\n${out}${err}")
+  if(NOT rc EQUAL expected_rc)
+    message(FATAL_ERROR "ccp ${ARGN}: exit ${rc}, expected ${expected_rc}\n${out}${err}")
   endif()
   string(FIND "${err}" "${expected_err}" at)
   if(at EQUAL -1)
@@ -14,16 +15,34 @@ function(expect_usage_error expected_err)
   endif()
 endfunction()
 set(bus nats://127.0.0.1:1)
-expect_usage_error("ccp request: body '{bad' is not JSON: parse error at line 1, column 2"
-                   request ccp://endpoint/any ping "{bad" --backbone ${bus})
-expect_usage_error("ccp request: type 'Ping': expected 1 to 64 bytes of a-z, 0-9"
-                   request ccp://endpoint/any Ping --backbone ${bus})
-expect_usage_error("ccp send: type 'ccp.hb': ccp.* types belong to the protocol"
-                   send ccp://endpoint/any ccp.hb --backbone ${bus})
-expect_usage_error("ccp endpoint: --answer: body '{1' is not JSON"
-                   endpoint --address ccp://endpoint/h1/e1 --answer "status={1" --host-bus ${bus})
-expect_usage_error("ccp endpoint: --request: type 'a b': expected"
-                   endpoint --address ccp://endpoint/h1/e1 --request ccp://mgmt/any --type "a b"
-                   --host-bus ${bus})
-expect_usage_error("ccp mgmt: --seed 'x1': expected a number from 0 to"
-                   mgmt --seed x1 --backbone ${bus})
+expect_exit(2 "ccp request: body '{bad' is not JSON: parse error at line 1, column 2"
+            request ccp://endpoint/any ping "{bad" --backbone ${bus})
+expect_exit(2 "ccp request: type 'Ping': expected 1 to 64 bytes of a-z, 0-9"
+            request ccp://endpoint/any Ping --backbone ${bus})
+expect_exit(2 "ccp send: type 'ccp.hb': ccp.* types belong to the protocol"
+            send ccp://endpoint/any ccp.hb --backbone ${bus})
+expect_exit(2 "ccp endpoint: --answer: body '{1' is not JSON"
+            endpoint --address ccp://endpoint/h1/e1 --answer "status={1" --host-bus ${bus})
+expect_exit(2 "ccp endpoint: --request: type 'a b': expected"
+            endpoint --address ccp://endpoint/h1/e1 --request ccp://mgmt/any --type "a b"
+            --host-bus ${bus})
+expect_exit(2 "ccp mgmt: --seed 'x1': expected a number from 0 to"
+            mgmt --seed x1 --backbone ${bus})
+expect_exit(2 "ccp proxy: --address 'ccp://agent/all': expected a concrete proxy address"
+            proxy --address ccp://agent/all --backbone ${bus})
+expect_exit(2 "ccp endpoint: --address 'ccp://endpoint/h1/any': expected a concrete endpoint"
+            endpoint --address ccp://endpoint/h1/any --host-bus ${bus})
+expect_exit(2 "ccp agent: option --proxy is required"
+            agent --address ccp://agent/h1/agent --host-bus ${bus})
+expect_exit(2 "ccp agent: proxy URL 'http://p1': expected ws://host:port"
+            agent --address ccp://agent/h1/agent --proxy http://p1 --host-bus ${bus})
+expect_exit(2 "ccp agent: --endpoints 'a b': bad id"
+            agent --address ccp://agent/h1/agent --proxy ws://127.0.0.1:7700 --endpoints "a b"
+            --host-bus ${bus})
+expect_exit(2 "ccp agents: --address 'ccp://proxy/h1/p1': expected a concrete mgmt address"
+            agents --address ccp://proxy/h1/p1 --backbone ${bus})
+# Good arguments, no bus: the daemon cannot start.
+expect_exit(1 "ccp agent: bus URL '${bus}': no NATS server reachable"
+            agent --address ccp://agent/h1/agent --proxy ws://127.0.0.1:7700 --host-bus ${bus})
+expect_exit(1 "ccp endpoint: bus URL '${bus}': no NATS server reachable"
+            endpoint --address ccp://endpoint/h1/e1 --host-bus ${bus})

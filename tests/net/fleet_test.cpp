@@ -179,6 +179,16 @@ TEST(LocalFleet, StoppingMgmtEndsRequestsInFlightWithShuttingDown) {
   EXPECT_TRUE(code == core::errc::shutting_down || code == core::errc{});
 }
 
+// A proxy named `self` that listens on a free loopback port, on the in-process backbone
+// `backbone`.
+proxy_options loopback_proxy(std::string_view self, std::string backbone) {
+  proxy_options po;
+  po.self = *core::address::parse(self);
+  po.listen = {asio::ip::make_address("127.0.0.1"), 0};
+  po.backbone = "inproc://" + std::move(backbone);
+  return po;
+}
+
 // wss: the proxy serves TLS with a certificate, the agent verifies it against a CA file.
 struct tls_pair {
   running rt;
@@ -186,10 +196,7 @@ struct tls_pair {
   std::shared_ptr<agent_service> agent;
   tls_pair(std::string name, std::string ca) {
     const std::string certs = CCP_SOURCE_DIR "/tests/net/certs/";
-    proxy_options po;
-    po.self = *core::address::parse("ccp://proxy/127.0.1.1/tls");
-    po.listen = {asio::ip::make_address("127.0.0.1"), 0};
-    po.backbone = "inproc://" + name;
+    proxy_options po = loopback_proxy("ccp://proxy/127.0.1.1/tls", name);
     po.cert = certs + "proxy.pem";
     po.key = certs + "proxy.key";
     auto p = proxy_service::start(rt.ioc, po);
@@ -227,14 +234,28 @@ TEST(LocalFleet, AgentRefusesAProxyCertificateItsCaDoesNotVouchFor) {
 
 TEST(LocalFleet, MissingCertificateFileIsNamed) {
   running rt;
-  proxy_options po;
-  po.self = *core::address::parse("ccp://proxy/127.0.1.1/tls");
-  po.listen = {asio::ip::make_address("127.0.0.1"), 0};
+  proxy_options po = loopback_proxy("ccp://proxy/127.0.1.1/tls", "missing-cert");
   po.cert = "/nonexistent/cert.pem";
   po.key = "/nonexistent/key.pem";
   auto p = proxy_service::start(rt.ioc, po);
   ASSERT_FALSE(p);
   EXPECT_NE(p.error().find("/nonexistent/cert.pem"), std::string::npos) << p.error();
+}
+
+// A daemon is one concrete address of its role: a proxy started as ccp://agent/all, or an
+// endpoint as a host's `any`, is refused before it touches a bus.
+TEST(LocalFleet, ServicesRefuseAnAddressOfAnotherKindOrAGroup) {
+  running rt;
+  auto p = proxy_service::start(rt.ioc, loopback_proxy("ccp://agent/all", "refuse"));
+  ASSERT_FALSE(p);
+  EXPECT_EQ(p.error(), "'ccp://agent/all' is not a concrete proxy address");
+
+  endpoint_options eo;
+  eo.self = *core::address::parse("ccp://endpoint/10.0.0.1/any");
+  eo.host_bus = "inproc://refuse-hosts";
+  auto e = endpoint_service::start(rt.ioc, eo);
+  ASSERT_FALSE(e);
+  EXPECT_EQ(e.error(), "'ccp://endpoint/10.0.0.1/any' is not a concrete endpoint address");
 }
 
 }  // namespace
