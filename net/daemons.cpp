@@ -43,6 +43,7 @@ bus_options logged_bus(asio::io_context& ioc, std::string name, std::string what
   bus_options o;
   o.name = name;
   o.state_executor = ioc.get_executor();
+  o.io_executor = ioc.get_executor();
   o.on_state = [label = what + " of " + name](bus_state s, std::string_view detail) {
     if (s == bus_state::connected) return;  // the first connect: the caller says it started
     static constexpr std::string_view names[] = {"connected", "disconnected", "reconnected",

@@ -1,10 +1,15 @@
 #include "net/nats_bus.hpp"
 
+#include <fcntl.h>
 #include <nats/nats.h>
+#include <poll.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
 #include <chrono>
 #include <climits>
 #include <condition_variable>
@@ -15,6 +20,8 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -55,11 +62,11 @@ constexpr int max_pings_out = 3;
 // short may leave part of a frame on the wire; the server then rejects the stream and the
 // connection is re-established, which is the recovery we want from a stuck server anyway.
 constexpr std::int64_t write_deadline_ms = 2000;
-// Publish appends to libnats' write buffer and the bus's flusher thread (nats_bus::flush_loop)
-// writes it out: at once when it is idle, else as soon as its previous flush (a PING/PONG
-// round trip) ended, so a burst of publications leaves in a few large writes. Measured on the
-// 2-core dev box against a local nats-server 2.9.10 (libnats 3.4.1, 180-byte frames), the
-// three ways libnats offers:
+// Without an io executor, publish appends to libnats' write buffer and the bus's flusher
+// thread (nats_bus::flush_loop) writes it out: at once when it is idle, else as soon as its
+// previous flush (a PING/PONG round trip) ended, so a burst of publications leaves in a few large
+// writes. Measured on the 2-core dev box against a local nats-server 2.9.10 (libnats 3.4.1,
+// 180-byte frames), the three ways libnats offers:
 //  - send-asap (one write per publication): round trip fine (0.14 ms), but the chain of
 //    issue 5 reached 95-110 k msg/s with nats-server spending a whole core on tiny reads;
 //  - libnats' own flusher alone (it sleeps 1 ms before each write): bulk 520-690 k msg/s per
@@ -68,6 +75,12 @@ constexpr std::int64_t write_deadline_ms = 2000;
 // libnats' 1 ms flusher still runs: it bounds the delay of a publication made while our
 // flusher waits for a PONG that does not come.
 constexpr bool send_asap = false;
+// With an io executor (bus_options::io_executor) publish only appends to libnats' buffer and
+// the strand writes it without blocking, so a server that stops reading would let the buffer
+// grow until the ping timer declares the connection stale (15-20 s, see above). Past this
+// many unwritten bytes publish drops and counts frames instead: 8 MiB, as the reconnect
+// buffer, a few seconds of control traffic.
+constexpr int max_unwritten_bytes = 8 * 1024 * 1024;
 // How long the flusher waits for the PONG of one flush; past it (a slow or lost server) it
 // flushes again on the next publication, and libnats' flusher keeps writing meanwhile.
 constexpr std::int64_t flush_timeout_ms = 1000;
@@ -198,6 +211,214 @@ std::string status_text(natsStatus s) {
   return text;
 }
 
+// --- Driving libnats from an Asio executor -------------------------------------------------
+//
+// natsOptions_SetEventLoop: libnats does no socket reads of its own (no read-loop thread)
+// and, with send_asap, no flusher thread either; it asks this adapter to watch its socket.
+// Reads and writes then run on a strand of the caller's executor: one read per readiness
+// event, and publications are written together by the next write event.
+//
+// libnats calls these callbacks from any of its threads (the connecting thread, its
+// reconnect thread, its ping timer, a publisher, or our own strand inside a Process call),
+// sometimes holding its connection lock, so they never block and never call libnats: they
+// set flags and post to the strand.
+//
+// The strand watches a dup() of libnats' socket, so that Asio owns what it registered with
+// epoll (libnats closes its descriptor on its own schedule; the number may be reused at
+// once). Asio's reactor is edge-triggered and libnats reads at most one buffer per event, so
+// after each read the strand polls the socket and reads again while data is waiting, and
+// re-checks once more after arming a wait (an edge that came before the wait was armed is
+// not reported again). Writes are not waited for: the socket almost always has room, so a
+// write request runs the write at once and waits for room only when the socket was full.
+//
+// Why: the e2e chain (bench/e2e) crosses four NATS connections; with libnats' reader and
+// flusher threads every burst woke both, and each flush waited for a PING/PONG. Measured
+// 2026-11-29 on the 2-core dev VM, five alternating runs each, `--phases chain --host-bus
+// both --seconds 3`: chain over the NATS host bus 0.161 -> 0.193 of raw NATS (medians), CPU
+// of the process per notification 6.9 -> 5.85 us; over the in-process host bus 0.275 ->
+// 0.314. libnats' delivery thread still hands every message on (natsConnection has no
+// way to take asynchronous messages on the reading thread).
+class loop_attachment : public std::enable_shared_from_this<loop_attachment> {
+ public:
+  explicit loop_attachment(const boost::asio::any_io_executor& ex)
+      : strand_(boost::asio::make_strand(ex)) {}
+
+  // The `loop` handed to natsOptions_SetEventLoop: the executor every connection made with
+  // these options is attached to. Outlives the connection (owned by conn_state).
+  struct loop {
+    boost::asio::any_io_executor ex;
+    std::weak_ptr<loop_attachment> attached;  // set by the first on_attach
+  };
+
+  // Writes what libnats buffered, as far as the socket takes it without waiting (any
+  // thread; the bus's destructor, before it closes: libnats' close does not write for an
+  // event loop).
+  void write_now() { (void)write_buffered(); }
+
+  // Called by the bus once natsConnection_Close returned: after it, no handler touches the
+  // connection, so the caller may destroy it. Waits for a handler inside a Process call.
+  void forget_connection() {
+    std::lock_guard lock(nc_mu_);
+    nc_ = nullptr;
+  }
+
+  // Runs `f` on the strand, after any read in progress (the bus frees ended subscriptions
+  // this way: libnats 3.4.1's read path may still touch one it just looked up).
+  template <class F>
+  void run_on_strand(F f) {
+    boost::asio::post(strand_, [self = shared_from_this(), f = std::move(f)]() mutable { f(); });
+  }
+
+  static natsStatus on_attach(void** user, void* loop_ptr, natsConnection* nc, natsSock fd) {
+    try {
+      auto* self = static_cast<loop_attachment*>(*user);
+      if (self == nullptr) {
+        auto fresh = std::make_shared<loop_attachment>(static_cast<loop*>(loop_ptr)->ex);
+        fresh->self_ = fresh;
+        static_cast<loop*>(loop_ptr)->attached = fresh;
+        // Not shared with any other thread yet (the post below publishes it), and libnats
+        // holds its connection lock here: taking nc_mu_ would order the two locks both ways.
+        fresh->nc_ = nc;
+        self = fresh.get();
+        *user = self;
+      }
+      const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+      if (copy < 0) return NATS_SYS_ERROR;
+      self->want_read_.store(true, std::memory_order_release);
+      self->run_on_strand([self, copy] { self->reattach(copy); });
+      return NATS_OK;
+    } catch (...) {
+      return NATS_NO_MEMORY;
+    }
+  }
+
+  static natsStatus on_read(void* user, bool add) {
+    auto* self = static_cast<loop_attachment*>(user);
+    self->want_read_.store(add, std::memory_order_release);
+    if (!add) self->run_on_strand([self] { self->drop_socket(); });  // disconnected
+    return NATS_OK;
+  }
+
+  static natsStatus on_write(void* user, bool add) {
+    auto* self = static_cast<loop_attachment*>(user);
+    self->want_write_.store(add, std::memory_order_release);
+    if (add && !self->write_posted_.exchange(true, std::memory_order_acq_rel))
+      self->run_on_strand([self] { self->do_write(); });
+    return NATS_OK;
+  }
+
+  static natsStatus on_detach(void* user) {
+    auto* self = static_cast<loop_attachment*>(user);
+    self->want_read_.store(false, std::memory_order_release);
+    self->want_write_.store(false, std::memory_order_release);
+    // The posted handler keeps the attachment alive until the strand dropped the socket.
+    self->run_on_strand([self] { self->drop_socket(); });
+    self->self_.reset();
+    return NATS_OK;
+  }
+
+ private:
+  using descriptor = boost::asio::posix::stream_descriptor;
+
+  // On the strand: a new socket (first connect or a reconnect).
+  void reattach(int fd) {
+    drop_socket();
+    boost::system::error_code ec;
+    sd_.emplace(strand_);
+    sd_->assign(fd, ec);
+    if (ec) {
+      ::close(fd);
+      sd_.reset();
+      return;
+    }
+    ++generation_;
+    do_read();
+  }
+
+  void drop_socket() {
+    if (!sd_) return;
+    boost::system::error_code ec;
+    sd_->close(ec);
+    sd_.reset();
+    read_waiting_ = write_waiting_ = false;
+    ++generation_;
+  }
+
+  bool ready(short events) {
+    pollfd p{sd_->native_handle(), events, 0};
+    return ::poll(&p, 1, 0) > 0 && (p.revents & (events | POLLERR | POLLHUP)) != 0;
+  }
+
+  // On the strand: read while data waits (at most a few buffers, then yield), then wait.
+  void do_read() {
+    constexpr int reads_per_turn = 8;
+    for (int i = 0; i < reads_per_turn; ++i) {
+      if (!sd_ || !want_read_.load(std::memory_order_acquire)) return;
+      {
+        std::lock_guard lock(nc_mu_);
+        if (nc_ == nullptr) return;
+        natsConnection_ProcessReadEvent(nc_);
+      }
+      if (!sd_ || !ready(POLLIN)) {
+        arm_read();
+        return;
+      }
+    }
+    run_on_strand([this] { do_read(); });
+  }
+
+  void arm_read() {
+    if (!sd_ || read_waiting_ || !want_read_.load(std::memory_order_acquire)) return;
+    wait(descriptor::wait_read, read_waiting_, &loop_attachment::do_read);
+    if (ready(POLLIN)) run_on_strand([this] { do_read(); });
+  }
+
+  // Waits until the socket is ready for `what`, with `waiting` set meanwhile, then runs
+  // `next`; not if the wait failed or the socket was replaced or dropped meanwhile.
+  void wait(descriptor::wait_type what, bool& waiting, void (loop_attachment::*next)()) {
+    waiting = true;
+    sd_->async_wait(what, [self = shared_from_this(), &waiting, next,
+                           g = generation_](boost::system::error_code ec) {
+      if (g != self->generation_) return;
+      waiting = false;
+      if (!ec) ((*self).*next)();
+    });
+  }
+
+  // Writes libnats' buffer if it holds something. Only then: libnats takes a write of zero
+  // bytes for a closed connection and starts reconnecting.
+  bool write_buffered() {
+    std::lock_guard lock(nc_mu_);
+    if (nc_ == nullptr || !want_write_.load(std::memory_order_acquire)) return false;
+    natsConnection_ProcessWriteEvent(nc_);
+    return true;
+  }
+
+  // On the strand: write what libnats buffered; wait for room if the socket is full.
+  void do_write() {
+    write_posted_.store(false, std::memory_order_release);
+    if (!sd_ || !write_buffered()) return;
+    // libnats clears want_write_ (on_write(false)) once its buffer is empty.
+    if (!sd_ || !want_write_.load(std::memory_order_acquire) || write_waiting_) return;
+    wait(descriptor::wait_write, write_waiting_, &loop_attachment::do_write);
+    if (ready(POLLOUT) && !write_posted_.exchange(true, std::memory_order_acq_rel))
+      run_on_strand([this] { do_write(); });
+  }
+
+  boost::asio::strand<boost::asio::any_io_executor> strand_;
+  std::shared_ptr<loop_attachment> self_;  // libnats' reference, dropped by on_detach
+  std::mutex nc_mu_;
+  natsConnection* nc_ = nullptr;  // guarded by nc_mu_; null once the bus let go of it
+  std::atomic<bool> want_read_{false};
+  std::atomic<bool> want_write_{false};
+  std::atomic<bool> write_posted_{false};
+  // On the strand:
+  std::optional<descriptor> sd_;
+  bool read_waiting_ = false;
+  bool write_waiting_ = false;
+  std::uint64_t generation_ = 0;
+};
+
 // --- State shared with libnats' threads ----------------------------------------------------
 
 // The connection-level callbacks' closure. The bus holds one reference and libnats' callback
@@ -212,6 +433,8 @@ struct conn_state : std::enable_shared_from_this<conn_state> {
   // Not exposed yet: net::bus has no accessor for it.
   std::atomic<std::uint64_t> slow_consumers{0};
   std::shared_ptr<conn_state> libnats_ref;
+  // Set when libnats' socket I/O runs on an executor (bus_options::io_executor).
+  std::optional<loop_attachment::loop> loop;
   std::mutex mu;
   std::condition_variable cv;
   bool closed = false;  // guarded by mu: the closed callback has run
@@ -323,10 +546,16 @@ void on_sub_complete(void* closure) {
 
 class nats_bus final : public bus {
  public:
-  // Starts the flusher thread; throws std::system_error when it cannot.
+  // Starts the flusher thread (not with an io executor); throws std::system_error when it
+  // cannot, std::runtime_error when libnats did not attach to the io executor.
   nats_bus(natsConnection* conn, std::shared_ptr<conn_state> state, std::string prefix)
       : conn_(conn), state_(std::move(state)), prefix_(std::move(prefix)) {
-    flusher_ = std::thread([this] { flush_loop(); });
+    if (state_->loop) {
+      attachment_ = state_->loop->attached.lock();  // attached during natsConnection_Connect
+      if (!attachment_) throw std::runtime_error("libnats did not attach to the io executor");
+    } else {
+      flusher_ = std::thread([this] { flush_loop(); });
+    }
   }
 
   nats_bus(const nats_bus&) = delete;
@@ -342,18 +571,28 @@ class nats_bus final : public bus {
     const auto wait_until = std::chrono::steady_clock::now() + callback_drain_bound;
     for (auto& kv : subs)
       end(kv.second, wait_until);
-    // Close first (it writes what is buffered, for at most 500 ms): it joins the read loop, so
-    // no buried subscription can be reached any more, and releases the flusher if it waits
-    // in a flush.
+    // Close first (with libnats' threads it writes what is buffered, for at most 500 ms): it
+    // joins the read loop, so no buried subscription can be reached any more, and releases
+    // the flusher if it waits in a flush.
+    if (attachment_) attachment_->write_now();
     natsConnection_Close(conn_);
-    {
-      std::lock_guard lock(flush_mu_);
-      stopping_ = true;
+    if (attachment_) {
+      // No read can run on the strand any more: free what ended subscriptions left.
+      attachment_->forget_connection();
+      std::lock_guard lock(buried_->mu);
+      for (natsSubscription* sub : buried_->subs)
+        natsSubscription_Destroy(sub);
+      buried_->subs.clear();
+    } else {
+      {
+        std::lock_guard lock(flush_mu_);
+        stopping_ = true;
+      }
+      flush_cv_.notify_all();
+      flusher_.join();
+      for (natsSubscription* sub : graveyard_)
+        natsSubscription_Destroy(sub);
     }
-    flush_cv_.notify_all();
-    flusher_.join();
-    for (natsSubscription* sub : graveyard_)
-      natsSubscription_Destroy(sub);
     // The disconnected and closed callbacks run on libnats' callback thread. Wait (bounded)
     // for the closed one, the last, so that no callback of ours runs once we returned.
     natsConnection_Destroy(conn_);
@@ -429,6 +668,10 @@ class nats_bus final : public bus {
       dropped_.fetch_add(1, std::memory_order_relaxed);
       return;
     }
+    if (attachment_ && natsConnection_Buffered(conn_) > max_unwritten_bytes) {
+      dropped_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
     // One buffer per thread for the prefixed, NUL-terminated subject: no allocation per frame.
     thread_local std::string wire;
     wire.assign(prefix_).append(subject);
@@ -438,6 +681,7 @@ class nats_bus final : public bus {
       dropped_.fetch_add(1, std::memory_order_relaxed);
       return;
     }
+    if (attachment_) return;  // libnats asked the strand to write
     // Under load the flusher is already due (it is waiting for a PONG): no lock, no wake-up.
     if (flush_wanted_.load(std::memory_order_acquire)) return;
     {
@@ -473,6 +717,21 @@ class nats_bus final : public bus {
     if (e.has_complete_cb) {
       std::unique_lock lock(e.state->mu);
       e.state->cv.wait_until(lock, wait_until, [&] { return e.state->complete; });
+    }
+    if (attachment_) {
+      // The strand runs libnats' reads: once it got here, no read is inside this one.
+      {
+        std::lock_guard lock(buried_->mu);
+        buried_->subs.push_back(e.sub);
+      }
+      attachment_->run_on_strand([buried = buried_, sub = e.sub] {
+        std::lock_guard lock(buried->mu);
+        auto it = std::find(buried->subs.begin(), buried->subs.end(), sub);
+        if (it == buried->subs.end()) return;  // the bus's destructor freed it
+        buried->subs.erase(it);
+        natsSubscription_Destroy(sub);
+      });
+      return;
     }
     {
       std::lock_guard lock(flush_mu_);
@@ -542,6 +801,14 @@ class nats_bus final : public bus {
   bool stopping_ = false;                     // guarded by flush_mu_
   std::atomic<bool> flush_wanted_{false};     // set (under flush_mu_) by publish
   std::thread flusher_;  // runs flush_loop(); started last, joined by ~nats_bus
+  // With an io executor: the connection's attachment, and ended subscriptions waiting for
+  // the strand (or the destructor) to free them.
+  std::shared_ptr<loop_attachment> attachment_;
+  struct buried_subs {
+    std::mutex mu;
+    std::vector<natsSubscription*> subs;
+  };
+  const std::shared_ptr<buried_subs> buried_ = std::make_shared<buried_subs>();
 };
 
 struct options_deleter {
@@ -593,7 +860,17 @@ std::expected<std::shared_ptr<bus>, std::string> open_nats_bus(std::string_view 
   set(natsOptions_SetPingInterval(o.get(), ping_interval_ms));
   set(natsOptions_SetMaxPingsOut(o.get(), max_pings_out));
   set(natsOptions_SetWriteDeadline(o.get(), write_deadline_ms));
-  set(natsOptions_SetSendAsap(o.get(), send_asap));
+  if (opts.io_executor) {
+    state->loop.emplace();
+    state->loop->ex = opts.io_executor;
+    set(natsOptions_SetEventLoop(o.get(), &*state->loop, loop_attachment::on_attach,
+                                 loop_attachment::on_read, loop_attachment::on_write,
+                                 loop_attachment::on_detach));
+    // Publications wait in libnats' buffer until the strand's next write event.
+    set(natsOptions_SetSendAsap(o.get(), true));
+  } else {
+    set(natsOptions_SetSendAsap(o.get(), send_asap));
+  }
   // Without it libnats starts one delivery thread per subscription: a proxy subscribes one
   // subject per attached host, so 10,000 agents meant 10,000 threads (measured by the e2e
   // bench: ~10 KiB of stack per connection). The shared pool delivers them all; our

@@ -148,6 +148,14 @@ void nats_server::kill() {
   pid_ = -1;
 }
 
+void nats_server::pause() {
+  if (pid_ > 0) ::kill(pid_, SIGSTOP);
+}
+
+void nats_server::resume() {
+  if (pid_ > 0) ::kill(pid_, SIGCONT);
+}
+
 void nats_server::restart(std::chrono::milliseconds bound) {
   kill();
   start(bound);

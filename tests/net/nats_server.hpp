@@ -27,6 +27,10 @@ class nats_server {
   // Starts it again on the same port and waits until it accepts connections.
   void restart(std::chrono::milliseconds bound = std::chrono::seconds(10));
   [[nodiscard]] bool running() const noexcept { return pid_ > 0; }
+  // Stops the server (SIGSTOP) without closing anything: it reads and answers nothing until
+  // resume() (SIGCONT), as a hung server would.
+  void pause();
+  void resume();
 
  private:
   void start(std::chrono::milliseconds bound);
