@@ -32,8 +32,7 @@ struct bus_options {
   // Called on connection state changes, on `state_executor`. May be empty.
   std::function<void(bus_state, std::string_view detail)> on_state;
   boost::asio::any_io_executor state_executor;
-  // NATS: run the connection's socket reads and writes on this executor (a strand of it)
-  // instead of libnats' reader and flusher threads. Empty: libnats' threads.
+  // NATS (required there): the connection's socket reads and writes run on a strand of it.
   boost::asio::any_io_executor io_executor;
 };
 

@@ -23,7 +23,6 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -55,46 +54,24 @@ constexpr std::int64_t connect_timeout_ms = 2000;
 // i.e. within about 15-20 s, and the reconnect logic takes over.
 constexpr std::int64_t ping_interval_ms = 5000;
 constexpr int max_pings_out = 3;
-// libnats writes in the publishing thread while it holds the connection lock. Without a
-// deadline a server that stops reading (or a partition without RST) blocks publish, and the
-// ping timer that would detect it, until TCP gives up (minutes). With it a write fails after
-// 2 s, the frame is counted as dropped and the stale-connection logic can run. A write cut
-// short may leave part of a frame on the wire; the server then rejects the stream and the
+// libnats writes in its own threads while it (re)connects: the handshake, the re-sent
+// subscriptions and the reconnect buffer, on a blocking socket. Without a deadline a server
+// that stops reading (or a partition without RST) blocks that thread until TCP gives up
+// (minutes). With it such a write fails after 2 s and the reconnect logic goes on. A write
+// cut short may leave part of a frame on the wire; the server then rejects the stream and the
 // connection is re-established, which is the recovery we want from a stuck server anyway.
+// (Once connected, the strand writes without blocking; see loop_attachment.)
 constexpr std::int64_t write_deadline_ms = 2000;
-// Without an io executor, publish appends to libnats' write buffer and the bus's flusher
-// thread (nats_bus::flush_loop) writes it out: at once when it is idle, else as soon as its
-// previous flush (a PING/PONG round trip) ended, so a burst of publications leaves in a few large
-// writes. Measured on the 2-core dev box against a local nats-server 2.9.10 (libnats 3.4.1,
-// 180-byte frames), the three ways libnats offers:
-//  - send-asap (one write per publication): round trip fine (0.14 ms), but the chain of
-//    issue 5 reached 95-110 k msg/s with nats-server spending a whole core on tiny reads;
-//  - libnats' own flusher alone (it sleeps 1 ms before each write): bulk 520-690 k msg/s per
-//    connection, but every bus hop of a request waits that millisecond (round trip 2.0 ms);
-//  - this flusher: see the closing note of issue 5 and bench/e2e for the figures.
-// libnats' 1 ms flusher still runs: it bounds the delay of a publication made while our
-// flusher waits for a PONG that does not come.
-constexpr bool send_asap = false;
-// With an io executor (bus_options::io_executor) publish only appends to libnats' buffer and
-// the strand writes it without blocking, so a server that stops reading would let the buffer
-// grow until the ping timer declares the connection stale (15-20 s, see above). Past this
-// many unwritten bytes publish drops and counts frames instead: 8 MiB, as the reconnect
-// buffer, a few seconds of control traffic.
+// publish only appends to libnats' buffer and the strand writes it without blocking, so a
+// server that stops reading would let the buffer grow until the ping timer declares the
+// connection stale (15-20 s, see above). Past this many unwritten bytes publish drops and
+// counts frames instead: 8 MiB, as the reconnect buffer, a few seconds of control traffic.
 constexpr int max_unwritten_bytes = 8 * 1024 * 1024;
-// How long the flusher waits for the PONG of one flush; past it (a slow or lost server) it
-// flushes again on the next publication, and libnats' flusher keeps writing meanwhile.
-constexpr std::int64_t flush_timeout_ms = 1000;
 // How long the destructor waits, for all its subscriptions together, for libnats' threads to
 // leave our callbacks (normally microseconds: a callback only copies and posts). Past it it
-// returns anyway;
-// the state the callbacks use is reference-counted, so a late callback stays safe.
+// returns anyway; the state the callbacks use is reference-counted, so a late callback stays
+// safe.
 constexpr auto callback_drain_bound = std::chrono::seconds(2);
-
-// The flusher's round trip also frees ended subscriptions (see nats_bus::flush_loop): a
-// subscription's memory is freed at most a few round trips after it ended while connected,
-// or once the connection is back. A failed flush (disconnected) is retried after this delay;
-// what was published meanwhile waits in libnats' reconnect buffer.
-constexpr auto flush_retry_delay = std::chrono::milliseconds(250);
 
 constexpr std::string_view nats_scheme = "nats://";
 constexpr std::string_view url_grammar = "expected nats://host:port[,host:port...]";
@@ -215,8 +192,8 @@ std::string status_text(natsStatus s) {
 //
 // natsOptions_SetEventLoop: libnats does no socket reads of its own (no read-loop thread)
 // and, with send_asap, no flusher thread either; it asks this adapter to watch its socket.
-// Reads and writes then run on a strand of the caller's executor: one read per readiness
-// event, and publications are written together by the next write event.
+// Reads and writes then run on a strand of the bus's io executor: one read per readiness
+// event, and a publication posts one write that takes every publication made meanwhile.
 //
 // libnats calls these callbacks from any of its threads (the connecting thread, its
 // reconnect thread, its ping timer, a publisher, or our own strand inside a Process call),
@@ -225,19 +202,25 @@ std::string status_text(natsStatus s) {
 //
 // The strand watches a dup() of libnats' socket, so that Asio owns what it registered with
 // epoll (libnats closes its descriptor on its own schedule; the number may be reused at
-// once). Asio's reactor is edge-triggered and libnats reads at most one buffer per event, so
-// after each read the strand polls the socket and reads again while data is waiting, and
-// re-checks once more after arming a wait (an edge that came before the wait was armed is
-// not reported again). Writes are not waited for: the socket almost always has room, so a
-// write request runs the write at once and waits for room only when the socket was full.
+// once). Asio's epoll reactor is edge-triggered and libnats reads at most one buffer per
+// event. Asio (1.26, Boost 1.81) re-arms the descriptor when a wait starts, so data waiting
+// then is reported, but that is not part of its contract: the strand polls the socket after each
+// read and reads again while data waits (a few buffers, then it yields to other work), and
+// checks once more after arming a wait. Writes are not waited for: the socket almost always
+// has room, so a write request runs the write at once and waits for room only when the
+// socket was full.
 //
-// Why: the e2e chain (bench/e2e) crosses four NATS connections; with libnats' reader and
-// flusher threads every burst woke both, and each flush waited for a PING/PONG. Measured
-// 2026-11-29 on the 2-core dev VM, five alternating runs each, `--phases chain --host-bus
-// both --seconds 3`: chain over the NATS host bus 0.161 -> 0.193 of raw NATS (medians), CPU
-// of the process per notification 6.9 -> 5.85 us; over the in-process host bus 0.275 ->
-// 0.314. libnats' delivery thread still hands every message on (natsConnection has no
-// way to take asynchronous messages on the reading thread).
+// Why: the e2e chain (bench/e2e) crosses four NATS connections. Measured on the 2-core dev
+// VM against nats-server 2.9.10 (libnats 3.4.1, 180-byte frames), libnats writing from its
+// own threads: with send-asap (a write per publication) the chain reached 95-110 k msg/s,
+// nats-server spending a whole core on tiny reads; with libnats' flusher (it sleeps 1 ms
+// before each write) a request's round trip took 2.0 ms; with a flusher thread of ours that
+// wrote at once and then waited for a PING/PONG (until 71fdcee) every burst woke that thread
+// and libnats' reader. Against the latter, four alternating runs each (2026-11-29,
+// `--phases chain,req --host-bus both --seconds 3`, medians): chain over the NATS host bus
+// 0.161 -> 0.194 of raw NATS, CPU per notification 7.4 -> 6.1 us, request p50 0.96 -> 0.62
+// ms. libnats' delivery thread still hands every message on (natsConnection has no way to
+// take asynchronous messages on the reading thread).
 class loop_attachment : public std::enable_shared_from_this<loop_attachment> {
  public:
   explicit loop_attachment(const boost::asio::any_io_executor& ex)
@@ -433,8 +416,8 @@ struct conn_state : std::enable_shared_from_this<conn_state> {
   // Not exposed yet: net::bus has no accessor for it.
   std::atomic<std::uint64_t> slow_consumers{0};
   std::shared_ptr<conn_state> libnats_ref;
-  // Set when libnats' socket I/O runs on an executor (bus_options::io_executor).
-  std::optional<loop_attachment::loop> loop;
+  // The executor libnats' socket I/O runs on (bus_options::io_executor), for libnats.
+  loop_attachment::loop loop;
   std::mutex mu;
   std::condition_variable cv;
   bool closed = false;  // guarded by mu: the closed callback has run
@@ -546,16 +529,13 @@ void on_sub_complete(void* closure) {
 
 class nats_bus final : public bus {
  public:
-  // Starts the flusher thread (not with an io executor); throws std::system_error when it
-  // cannot, std::runtime_error when libnats did not attach to the io executor.
+  // Throws std::runtime_error when libnats did not attach to the io executor.
   nats_bus(natsConnection* conn, std::shared_ptr<conn_state> state, std::string prefix)
-      : conn_(conn), state_(std::move(state)), prefix_(std::move(prefix)) {
-    if (state_->loop) {
-      attachment_ = state_->loop->attached.lock();  // attached during natsConnection_Connect
-      if (!attachment_) throw std::runtime_error("libnats did not attach to the io executor");
-    } else {
-      flusher_ = std::thread([this] { flush_loop(); });
-    }
+      : conn_(conn),
+        state_(std::move(state)),
+        prefix_(std::move(prefix)),
+        attachment_(state_->loop.attached.lock()) {  // attached by natsConnection_Connect
+    if (!attachment_) throw std::runtime_error("libnats did not attach to the io executor");
   }
 
   nats_bus(const nats_bus&) = delete;
@@ -571,27 +551,16 @@ class nats_bus final : public bus {
     const auto wait_until = std::chrono::steady_clock::now() + callback_drain_bound;
     for (auto& kv : subs)
       end(kv.second, wait_until);
-    // Close first (with libnats' threads it writes what is buffered, for at most 500 ms): it
-    // joins the read loop, so no buried subscription can be reached any more, and releases
-    // the flusher if it waits in a flush.
-    if (attachment_) attachment_->write_now();
+    // libnats' close does not write for an event loop: write what is buffered first.
+    attachment_->write_now();
     natsConnection_Close(conn_);
-    if (attachment_) {
-      // No read can run on the strand any more: free what ended subscriptions left.
-      attachment_->forget_connection();
+    // No read can run on the strand any more: free what ended subscriptions left.
+    attachment_->forget_connection();
+    {
       std::lock_guard lock(buried_->mu);
       for (natsSubscription* sub : buried_->subs)
         natsSubscription_Destroy(sub);
       buried_->subs.clear();
-    } else {
-      {
-        std::lock_guard lock(flush_mu_);
-        stopping_ = true;
-      }
-      flush_cv_.notify_all();
-      flusher_.join();
-      for (natsSubscription* sub : graveyard_)
-        natsSubscription_Destroy(sub);
     }
     // The disconnected and closed callbacks run on libnats' callback thread. Wait (bounded)
     // for the closed one, the last, so that no callback of ours runs once we returned.
@@ -668,27 +637,17 @@ class nats_bus final : public bus {
       dropped_.fetch_add(1, std::memory_order_relaxed);
       return;
     }
-    if (attachment_ && natsConnection_Buffered(conn_) > max_unwritten_bytes) {
+    if (natsConnection_Buffered(conn_) > max_unwritten_bytes) {
       dropped_.fetch_add(1, std::memory_order_relaxed);
       return;
     }
     // One buffer per thread for the prefixed, NUL-terminated subject: no allocation per frame.
     thread_local std::string wire;
     wire.assign(prefix_).append(subject);
+    // libnats appends to its buffer and asks the strand to write it (loop_attachment).
     const natsStatus s =
         natsConnection_Publish(conn_, wire.c_str(), data.data(), static_cast<int>(data.size()));
-    if (s != NATS_OK) {
-      dropped_.fetch_add(1, std::memory_order_relaxed);
-      return;
-    }
-    if (attachment_) return;  // libnats asked the strand to write
-    // Under load the flusher is already due (it is waiting for a PONG): no lock, no wake-up.
-    if (flush_wanted_.load(std::memory_order_acquire)) return;
-    {
-      std::lock_guard lock(flush_mu_);  // so the flusher cannot miss the wake-up
-      if (flush_wanted_.exchange(true, std::memory_order_acq_rel)) return;
-    }
-    flush_cv_.notify_one();
+    if (s != NATS_OK) dropped_.fetch_add(1, std::memory_order_relaxed);
   }
 
   std::uint64_t dropped() const noexcept override {
@@ -704,13 +663,18 @@ class nats_bus final : public bus {
 
   // Ends a subscription: no handler call after this returns on the handler's executor, and
   // (bounded by callback_drain_bound) no libnats thread inside on_message either, so no post
-  // to the executor follows. The natsSubscription itself is buried, not destroyed: see
-  // flush_loop().
+  // to the executor follows.
   //
   // `wait_until`: how long to wait for libnats to leave on_message. unsubscribe does not wait
   // (it runs on a role's strand, and the closed inbox already keeps the handler from running;
   // the closure belongs to libnats until on_sub_complete); the destructor waits, bounded by
   // one deadline for all its subscriptions.
+  //
+  // The natsSubscription itself is freed later, on the strand that runs libnats' reads:
+  // libnats 3.4.1's read path looks a subscription up under a lock, drops the lock and only
+  // then locks the subscription, without holding a reference (natsConn_processMsg; later
+  // releases retain it first), so freeing it at once could free it under a read in progress.
+  // The destructor frees what the strand did not get to.
   void end(entry& e, std::chrono::steady_clock::time_point wait_until) {
     e.state->in->close();
     (void)natsSubscription_Unsubscribe(e.sub);  // fails only when already closed
@@ -718,97 +682,34 @@ class nats_bus final : public bus {
       std::unique_lock lock(e.state->mu);
       e.state->cv.wait_until(lock, wait_until, [&] { return e.state->complete; });
     }
-    if (attachment_) {
-      // The strand runs libnats' reads: once it got here, no read is inside this one.
-      {
-        std::lock_guard lock(buried_->mu);
-        buried_->subs.push_back(e.sub);
-      }
-      attachment_->run_on_strand([buried = buried_, sub = e.sub] {
-        std::lock_guard lock(buried->mu);
-        auto it = std::find(buried->subs.begin(), buried->subs.end(), sub);
-        if (it == buried->subs.end()) return;  // the bus's destructor freed it
-        buried->subs.erase(it);
-        natsSubscription_Destroy(sub);
-      });
-      return;
-    }
     {
-      std::lock_guard lock(flush_mu_);
-      graveyard_.push_back(e.sub);
+      std::lock_guard lock(buried_->mu);
+      buried_->subs.push_back(e.sub);
     }
-    flush_cv_.notify_one();
+    attachment_->run_on_strand([buried = buried_, sub = e.sub] {
+      std::lock_guard lock(buried->mu);
+      auto it = std::find(buried->subs.begin(), buried->subs.end(), sub);
+      if (it == buried->subs.end()) return;  // the bus's destructor freed it
+      buried->subs.erase(it);
+      natsSubscription_Destroy(sub);
+    });
   }
 
-  // Writes what publish buffered and frees ended subscriptions, one round trip at a time.
-  //
-  // Flushing: natsConnection_FlushTimeout writes libnats' buffer and a PING in this thread at
-  // once, then waits for the PONG. flush_wanted_ is cleared before that write, so a
-  // publication either went out with it or set the flag again for the next round.
-  //
-  // Freeing: libnats 3.4.1's read loop looks a subscription up under a lock, drops the lock
-  // and only then locks the subscription, without holding a reference (natsConn_processMsg;
-  // later releases retain it first). Destroying an unsubscribed subscription at once frees it
-  // under the read loop's feet when a message for it is in flight. So subscriptions ended by
-  // end() wait until a PING sent after their removal came back: the read loop handles the
-  // PONG after any message it was processing then. A failed flush (disconnected) is retried;
-  // the destructor destroys what is left after closing the connection, which joins the read
-  // loop.
-  void flush_loop() {
-    std::unique_lock lock(flush_mu_);
-    std::vector<natsSubscription*> batch;  // ended before the flush in progress was written
-    while (true) {
-      flush_cv_.wait(lock, [&] {
-        return stopping_ || flush_wanted_.load(std::memory_order_relaxed) || !graveyard_.empty() ||
-               !batch.empty();  // a failed flush left subscriptions to free
-      });
-      if (stopping_) break;
-      flush_wanted_.store(false, std::memory_order_release);
-      batch.insert(batch.end(), graveyard_.begin(), graveyard_.end());
-      graveyard_.clear();
-      lock.unlock();
-      const natsStatus s = natsConnection_FlushTimeout(conn_, flush_timeout_ms);
-      bool safe = s == NATS_OK;
-      if (s == NATS_CONNECTION_CLOSED) {
-        // Closed is set when closing starts, before the read loop is joined; the closed
-        // callback comes after the join.
-        std::lock_guard closed_lock(state_->mu);
-        safe = state_->closed;
-      }
-      if (safe) {
-        for (natsSubscription* sub : batch)
-          natsSubscription_Destroy(sub);
-        batch.clear();
-      }
-      lock.lock();
-      // Not connected: libnats sends the buffer after the reconnect; try again a bit later.
-      if (!safe && !stopping_)
-        flush_cv_.wait_for(lock, flush_retry_delay, [&] { return stopping_; });
-    }
-    graveyard_.insert(graveyard_.end(), batch.begin(), batch.end());
-  }
-
-  natsConnection* const conn_;
-  const std::shared_ptr<conn_state> state_;
-  const std::string prefix_;
-  std::mutex mu_;
-  std::unordered_map<subscription_id, entry> subs_;  // guarded by mu_
-  subscription_id next_id_ = 1;                      // guarded by mu_
-  std::atomic<std::uint64_t> dropped_{0};
-  std::mutex flush_mu_;
-  std::condition_variable flush_cv_;
-  std::vector<natsSubscription*> graveyard_;  // guarded by flush_mu_: ended, not yet destroyed
-  bool stopping_ = false;                     // guarded by flush_mu_
-  std::atomic<bool> flush_wanted_{false};     // set (under flush_mu_) by publish
-  std::thread flusher_;  // runs flush_loop(); started last, joined by ~nats_bus
-  // With an io executor: the connection's attachment, and ended subscriptions waiting for
-  // the strand (or the destructor) to free them.
-  std::shared_ptr<loop_attachment> attachment_;
+  // Ended subscriptions not freed yet (see end()).
   struct buried_subs {
     std::mutex mu;
     std::vector<natsSubscription*> subs;
   };
+
+  natsConnection* const conn_;
+  const std::shared_ptr<conn_state> state_;
+  const std::string prefix_;
+  const std::shared_ptr<loop_attachment> attachment_;  // runs the connection's socket I/O
   const std::shared_ptr<buried_subs> buried_ = std::make_shared<buried_subs>();
+  std::mutex mu_;
+  std::unordered_map<subscription_id, entry> subs_;  // guarded by mu_
+  subscription_id next_id_ = 1;                      // guarded by mu_
+  std::atomic<std::uint64_t> dropped_{0};
 };
 
 struct options_deleter {
@@ -830,6 +731,7 @@ std::expected<std::shared_ptr<bus>, std::string> open_nats_bus(std::string_view 
     return fail("the subject prefix must not hold blanks, controls or wildcards");
   }
   if (opts.on_state && !opts.state_executor) return fail("on_state needs a state_executor");
+  if (!opts.io_executor) return fail("no io_executor to run the connection's I/O on");
 
   natsOptions* raw = nullptr;
   natsStatus s = natsOptions_Create(&raw);
@@ -860,17 +762,12 @@ std::expected<std::shared_ptr<bus>, std::string> open_nats_bus(std::string_view 
   set(natsOptions_SetPingInterval(o.get(), ping_interval_ms));
   set(natsOptions_SetMaxPingsOut(o.get(), max_pings_out));
   set(natsOptions_SetWriteDeadline(o.get(), write_deadline_ms));
-  if (opts.io_executor) {
-    state->loop.emplace();
-    state->loop->ex = opts.io_executor;
-    set(natsOptions_SetEventLoop(o.get(), &*state->loop, loop_attachment::on_attach,
-                                 loop_attachment::on_read, loop_attachment::on_write,
-                                 loop_attachment::on_detach));
-    // Publications wait in libnats' buffer until the strand's next write event.
-    set(natsOptions_SetSendAsap(o.get(), true));
-  } else {
-    set(natsOptions_SetSendAsap(o.get(), send_asap));
-  }
+  state->loop.ex = opts.io_executor;
+  set(natsOptions_SetEventLoop(o.get(), &state->loop, loop_attachment::on_attach,
+                               loop_attachment::on_read, loop_attachment::on_write,
+                               loop_attachment::on_detach));
+  // A publication asks the strand to write at once (no libnats flusher thread).
+  set(natsOptions_SetSendAsap(o.get(), true));
   // Without it libnats starts one delivery thread per subscription: a proxy subscribes one
   // subject per attached host, so 10,000 agents meant 10,000 threads (measured by the e2e
   // bench: ~10 KiB of stack per connection). The shared pool delivers them all; our

@@ -14,29 +14,21 @@
 //   `disconnected` (detail: libnats' last error) and `reconnected` (the URL) as the
 //   connection goes, and `closed` only if libnats gives up, which it does not by itself
 //   (it retries forever). Nothing is reported once the bus's destructor has begun.
-// - Socket I/O, two ways (bus_options::io_executor chooses; the daemons give one):
-//   - With an io executor, libnats' socket is driven from a strand of it
-//     (natsOptions_SetEventLoop): no reader or flusher thread. publish appends to libnats'
-//     buffer and, when that was empty, posts a write to the strand, so publications made
-//     meanwhile leave in the same write; it never blocks. While the server reads nothing,
-//     past 8 MiB unwritten publish drops and counts frames. The destructor writes what is
-//     buffered as far as the socket takes it without waiting.
-//   - Without, libnats' reader thread reads, and the bus's flusher thread writes publish's
-//     buffer at once when idle, else right after its previous flush (a PING/PONG round
-//     trip). A full buffer (32 KiB) is written in the caller's thread: while the server does
-//     not read, that blocks for at most the write deadline (2 s) and then drops and counts
-//     the frame. Close writes what is buffered (for at most 500 ms).
-//   Either way, while disconnected, frames go to an 8 MiB reconnect buffer, sent after the
-//   reconnect; past it they are dropped and counted. Frames over the server's max_payload
-//   (1 MiB by default) and subjects holding blanks or control characters are dropped and
-//   counted too. Messages are delivered by libnats' delivery thread either way.
+// - libnats' socket I/O runs on a strand of bus_options::io_executor (required here):
+//   libnats has no reader or flusher thread of its own. publish appends to libnats' buffer
+//   and, when that was empty, posts a write to the strand, so publications made meanwhile
+//   leave in the same write; it never blocks. While the server reads nothing, past 8 MiB
+//   unwritten publish drops and counts frames. While disconnected, frames go to an 8 MiB
+//   reconnect buffer, sent after the reconnect; past it they are dropped and counted. Frames
+//   over the server's max_payload (1 MiB by default) and subjects holding blanks or control
+//   characters are dropped and counted too. The destructor writes what is buffered as far
+//   as the socket takes it without waiting. Messages are handed over by libnats' delivery
+//   thread.
 // - unsubscribe and the destructor wait (bounded, normally microseconds) until libnats'
 //   threads have left the bus's callbacks, so nothing is posted to a handler's executor once
 //   they returned. The destructor also closes the connection.
 // - libnats 3.4.1 may still touch an unsubscribed subscription from its read path, so the
-//   bus frees it later: on the strand that runs the reads (io executor), or from the
-//   flusher thread once a PING/PONG round trip proved the read loop moved on (see
-//   nats_bus::flush_loop).
+//   bus frees it later, on the strand that runs the reads.
 // - Each subscription queues up to 1 M messages / 1 GiB inside libnats before libnats drops
 //   them (a slow consumer: our callback only copies and posts, so that needs a starved
 //   process).
@@ -56,7 +48,8 @@ namespace ccp::net {
 // 2 s per server): call it at startup, not on a live io_context thread.
 // Errors (the message names the URL): the URL is malformed (scheme, empty host, port not in
 // 1..65535), opts.prefix holds blanks, controls or wildcards, opts.on_state is set without a
-// state_executor, or no server answered at start (with libnats' reason). The caller should
+// state_executor, opts.io_executor is empty, or no server answered at start (with libnats'
+// reason). The caller should
 // report it and exit or retry later; nothing is retried here.
 [[nodiscard]] std::expected<std::shared_ptr<bus>, std::string> open_nats_bus(std::string_view url,
                                                                              bus_options opts);

@@ -121,9 +121,7 @@ class state_log {
 };
 
 // One nats-server per test, and an io_context run by two threads (so that strands matter).
-// Every test runs twice: with libnats' reader and flusher threads, and with the socket I/O
-// on the io_context (bus_options::io_executor, what the daemons use).
-class NatsBusTest : public ::testing::TestWithParam<bool> {
+class NatsBusTest : public ::testing::Test {
  protected:
   NatsBusTest() : guard_(asio::make_work_guard(ioc_)) {
     for (int i = 0; i < 2; ++i)
@@ -137,7 +135,7 @@ class NatsBusTest : public ::testing::TestWithParam<bool> {
   }
 
   std::shared_ptr<bus> open(bus_options opts = {}) {
-    if (GetParam()) opts.io_executor = ioc_.get_executor();
+    if (!opts.io_executor) opts.io_executor = ioc_.get_executor();
     auto b = ccp::net::open_nats_bus(server_.url(), std::move(opts));
     if (!b) throw std::runtime_error("open_nats_bus: " + b.error());
     return *b;
@@ -162,7 +160,7 @@ class NatsBusTest : public ::testing::TestWithParam<bool> {
   std::vector<std::thread> threads_;
 };
 
-TEST_P(NatsBusTest, PlainSubscriptionFansOutToEverySubscriber) {
+TEST_F(NatsBusTest, PlainSubscriptionFansOutToEverySubscriber) {
   inbox& in1 = make_inbox();
   inbox& in2 = make_inbox();
   auto pub = open();
@@ -188,7 +186,7 @@ TEST_P(NatsBusTest, PlainSubscriptionFansOutToEverySubscriber) {
   EXPECT_EQ(pub->dropped(), 0u);
 }
 
-TEST_P(NatsBusTest, QueueGroupDeliversEachMessageToExactlyOneMember) {
+TEST_F(NatsBusTest, QueueGroupDeliversEachMessageToExactlyOneMember) {
   inbox& in1 = make_inbox();
   inbox& in2 = make_inbox();
   auto pub = open();
@@ -218,7 +216,7 @@ TEST_P(NatsBusTest, QueueGroupDeliversEachMessageToExactlyOneMember) {
   EXPECT_GT(in2.size(), 0u);
 }
 
-TEST_P(NatsBusTest, UnsubscribeFromTheHandlerStopsDeliveryAtOnce) {
+TEST_F(NatsBusTest, UnsubscribeFromTheHandlerStopsDeliveryAtOnce) {
   inbox& sentinel = make_inbox();
   auto pub = open();
   auto sub = open();
@@ -268,7 +266,7 @@ TEST_P(NatsBusTest, UnsubscribeFromTheHandlerStopsDeliveryAtOnce) {
   sub->unsubscribe(987654321);  // unknown: ignored
 }
 
-TEST_P(NatsBusTest, UnsubscribeFromAnotherThreadStopsDeliveryOnceDrained) {
+TEST_F(NatsBusTest, UnsubscribeFromAnotherThreadStopsDeliveryOnceDrained) {
   inbox& in = make_inbox();
   inbox& sentinel = make_inbox();
   auto pub = open();
@@ -306,7 +304,7 @@ TEST_P(NatsBusTest, UnsubscribeFromAnotherThreadStopsDeliveryOnceDrained) {
 // unsubscribed (see nats_bus::flush_loop, and the strand in loop_attachment): churn under traffic
 // is where freeing it early shows up (under ThreadSanitizer as a lock of a destroyed mutex,
 // otherwise as memory corruption).
-TEST_P(NatsBusTest, SubscribeUnsubscribeChurnUnderTraffic) {
+TEST_F(NatsBusTest, SubscribeUnsubscribeChurnUnderTraffic) {
   inbox& sentinel = make_inbox();
   auto pub = open();
   auto sub = open();
@@ -348,7 +346,7 @@ TEST_P(NatsBusTest, SubscribeUnsubscribeChurnUnderTraffic) {
   EXPECT_GT(calls.load(), 0);
 }
 
-TEST_P(NatsBusTest, PrefixIsOnTheWireAndHiddenFromHandlers) {
+TEST_F(NatsBusTest, PrefixIsOnTheWireAndHiddenFromHandlers) {
   inbox& in_a = make_inbox();
   inbox& in_b = make_inbox();
   inbox& raw_a = make_inbox();
@@ -400,7 +398,7 @@ TEST_P(NatsBusTest, PrefixIsOnTheWireAndHiddenFromHandlers) {
 
 // A subscription without wildcards hands its own subject to the handler (the bus keeps no
 // per-message copy of it); one with wildcards hands each message the subject it came on.
-TEST_P(NatsBusTest, WildcardSubscriptionSeesEachMessagesSubject) {
+TEST_F(NatsBusTest, WildcardSubscriptionSeesEachMessagesSubject) {
   inbox& exact = make_inbox();
   inbox& star = make_inbox();
   inbox& tail = make_inbox();
@@ -428,7 +426,7 @@ TEST_P(NatsBusTest, WildcardSubscriptionSeesEachMessagesSubject) {
   EXPECT_EQ(tail.msgs(), (msgs{{"ccp.wild.a", "1"}, {"ccp.wild.b", "2"}, {"ccp.wild.c.d", "4"}}));
 }
 
-TEST_P(NatsBusTest, FramesOf256KiBPassIntact) {
+TEST_F(NatsBusTest, FramesOf256KiBPassIntact) {
   inbox& in = make_inbox();
   auto pub = open();
   auto sub = open();
@@ -461,7 +459,7 @@ TEST_P(NatsBusTest, FramesOf256KiBPassIntact) {
 // A burst larger than any one batch, to a handler on the io_context itself (two threads, no
 // strand): every frame arrives, in the publisher's order, and the handler is never called
 // twice at once (the bus drains one batch at a time).
-TEST_P(NatsBusTest, BurstArrivesWholeInOrderOneHandlerCallAtATime) {
+TEST_F(NatsBusTest, BurstArrivesWholeInOrderOneHandlerCallAtATime) {
   auto pub = open();
   auto sub = open();
   const std::string subject = "ccp.test.burst";
@@ -502,7 +500,7 @@ TEST_P(NatsBusTest, BurstArrivesWholeInOrderOneHandlerCallAtATime) {
   EXPECT_EQ(pub->dropped(), 0u);
 }
 
-TEST_P(NatsBusTest, PublishCountsFramesItCannotSend) {
+TEST_F(NatsBusTest, PublishCountsFramesItCannotSend) {
   auto pub = open();
   pub->publish("ccp.test.ok", make_frame("fine"));
   EXPECT_EQ(pub->dropped(), 0u);
@@ -514,11 +512,7 @@ TEST_P(NatsBusTest, PublishCountsFramesItCannotSend) {
   EXPECT_EQ(pub->dropped(), 3u);
 }
 
-TEST_P(NatsBusTest, PublishDropsFramesWhileTheServerReadsNothingThenRecovers) {
-  if (!GetParam()) {
-    GTEST_SKIP() << "with libnats' threads a full buffer blocks publish up to the write "
-                    "deadline (2 s) per frame instead";
-  }
+TEST_F(NatsBusTest, PublishDropsFramesWhileTheServerReadsNothingThenRecovers) {
   inbox& in = make_inbox();
   auto pub = open();
   auto sub = open();
@@ -548,7 +542,7 @@ TEST_P(NatsBusTest, PublishDropsFramesWhileTheServerReadsNothingThenRecovers) {
   }));
 }
 
-TEST_P(NatsBusTest, SubscribeRefusesBadSubjectsNamingThem) {
+TEST_F(NatsBusTest, SubscribeRefusesBadSubjectsNamingThem) {
   auto b = open();
   auto r = b->subscribe("bad subject", "", strand(), [](std::string_view, ccp::core::frame_buf) {});
   ASSERT_FALSE(r);
@@ -559,7 +553,7 @@ TEST_P(NatsBusTest, SubscribeRefusesBadSubjectsNamingThem) {
   EXPECT_FALSE(r);
 }
 
-TEST_P(NatsBusTest, MalformedUrlGivesAnErrorNamingIt) {
+TEST_F(NatsBusTest, MalformedUrlGivesAnErrorNamingIt) {
   const std::string port = std::to_string(server_.port());
   for (const std::string& url : std::vector<std::string>{
            "http://127.0.0.1:" + port,
@@ -588,26 +582,35 @@ TEST_P(NatsBusTest, MalformedUrlGivesAnErrorNamingIt) {
            "nats://127.0.0.1:" + port + ",127.0.0.1:1",
            "nats://127.0.0.1:" + port + ",nats://localhost:" + port,
        }) {
-    auto b = ccp::net::open_nats_bus(url, {});
+    bus_options o;
+    o.io_executor = ioc_.get_executor();
+    auto b = ccp::net::open_nats_bus(url, o);
     EXPECT_TRUE(b) << url << ": " << b.error();
   }
   bus_options bad_prefix;
+  bad_prefix.io_executor = ioc_.get_executor();
   bad_prefix.prefix = "p*.";
   EXPECT_FALSE(ccp::net::open_nats_bus(server_.url(), bad_prefix));
+  // The connection's I/O needs an executor to run on.
+  auto no_executor = ccp::net::open_nats_bus(server_.url(), {});
+  ASSERT_FALSE(no_executor);
+  EXPECT_NE(no_executor.error().find("io_executor"), std::string::npos) << no_executor.error();
 }
 
-TEST_P(NatsBusTest, UnreachableServerAtStartIsAnError) {
+TEST_F(NatsBusTest, UnreachableServerAtStartIsAnError) {
   const std::string url = server_.url();
   server_.kill();
   const auto t0 = std::chrono::steady_clock::now();
-  auto b = ccp::net::open_nats_bus(url, {});
+  bus_options o;
+  o.io_executor = ioc_.get_executor();
+  auto b = ccp::net::open_nats_bus(url, o);
   ASSERT_FALSE(b);
   EXPECT_NE(b.error().find("'" + url + "'"), std::string::npos) << b.error();
   EXPECT_NE(b.error().find("no NATS server reachable"), std::string::npos) << b.error();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);  // refused, not retried
 }
 
-TEST_P(NatsBusTest, SubscriptionsKeepWorkingAfterTheServerRestarts) {
+TEST_F(NatsBusTest, SubscriptionsKeepWorkingAfterTheServerRestarts) {
   inbox& plain = make_inbox();
   inbox& queued = make_inbox();
   state_log& pub_states = make_state_log();
@@ -647,7 +650,7 @@ TEST_P(NatsBusTest, SubscriptionsKeepWorkingAfterTheServerRestarts) {
   EXPECT_EQ(sub_states.count(bus_state::closed), 0u);
 }
 
-TEST_P(NatsBusTest, NoHandlerOrStateCallbackAfterTheBusIsDestroyed) {
+TEST_F(NatsBusTest, NoHandlerOrStateCallbackAfterTheBusIsDestroyed) {
   inbox& sentinel = make_inbox();
   state_log& states = make_state_log();
   auto pub = open();
@@ -696,10 +699,5 @@ TEST_P(NatsBusTest, NoHandlerOrStateCallbackAfterTheBusIsDestroyed) {
   EXPECT_EQ(calls_after.load(), 0);
   EXPECT_EQ(states.count(bus_state::closed), 0u);  // not reported once destruction began
 }
-
-INSTANTIATE_TEST_SUITE_P(Io, NatsBusTest, ::testing::Bool(),
-                         [](const ::testing::TestParamInfo<bool>& p) {
-                           return p.param ? "AsioLoop" : "LibnatsThreads";
-                         });
 
 }  // namespace
