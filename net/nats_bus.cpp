@@ -416,7 +416,7 @@ struct conn_state : std::enable_shared_from_this<conn_state> {
   // Not exposed yet: net::bus has no accessor for it.
   std::atomic<std::uint64_t> slow_consumers{0};
   std::shared_ptr<conn_state> libnats_ref;
-  // The executor libnats' socket I/O runs on (bus_options::io_executor), for libnats.
+  // Handed to libnats (natsOptions_SetEventLoop): the executor its socket I/O runs on.
   loop_attachment::loop loop;
   std::mutex mu;
   std::condition_variable cv;

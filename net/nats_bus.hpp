@@ -4,9 +4,9 @@
 // libnats calls back on its own threads; every message is copied into a frame and handed to
 // the subscriber's executor (STYLE rule 11) in batches: one post per batch, the handler
 // called once per message, one call at a time and in the order libnats received them,
-// whatever the executor. Reconnects forever with a bounded
-// reconnect buffer; libnats re-sends the subscriptions after a reconnect. No blocking
-// libnats call (Request, Flush, NextMsg) is made on a caller's thread.
+// whatever the executor. Reconnects forever with a bounded reconnect buffer; libnats re-sends
+// the subscriptions after a reconnect. No blocking libnats call (Request, Flush, NextMsg) is
+// made on a caller's thread.
 //
 // Behaviour beyond net::bus's contract (the constants and their reasons are in
 // nats_bus.cpp):
@@ -24,9 +24,10 @@
 //   characters are dropped and counted too. The destructor writes what is buffered as far
 //   as the socket takes it without waiting. Messages are handed over by libnats' delivery
 //   thread.
-// - unsubscribe and the destructor wait (bounded, normally microseconds) until libnats'
-//   threads have left the bus's callbacks, so nothing is posted to a handler's executor once
-//   they returned. The destructor also closes the connection.
+// - The destructor waits (bounded, normally microseconds) until libnats' threads have left
+//   the bus's callbacks, so nothing is posted to a handler's executor once it returned, and
+//   closes the connection. unsubscribe does not wait: a drain posted after it returned finds
+//   the subscription closed and calls nothing.
 // - libnats 3.4.1 may still touch an unsubscribed subscription from its read path, so the
 //   bus frees it later, on the strand that runs the reads.
 // - Each subscription queues up to 1 M messages / 1 GiB inside libnats before libnats drops
