@@ -301,9 +301,8 @@ TEST_F(NatsBusTest, UnsubscribeFromAnotherThreadStopsDeliveryOnceDrained) {
 }
 
 // libnats 3.4.1's read loop may still hold a pointer to a subscription that was just
-// unsubscribed (see nats_bus::flush_loop, and the strand in loop_attachment): churn under traffic
-// is where freeing it early shows up (under ThreadSanitizer as a lock of a destroyed mutex,
-// otherwise as memory corruption).
+// unsubscribed (see nats_bus::end): churn under traffic is where freeing it early shows up
+// (under ThreadSanitizer as a lock of a destroyed mutex, otherwise as memory corruption).
 TEST_F(NatsBusTest, SubscribeUnsubscribeChurnUnderTraffic) {
   inbox& sentinel = make_inbox();
   auto pub = open();
