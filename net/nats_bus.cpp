@@ -238,8 +238,9 @@ class loop_attachment : public std::enable_shared_from_this<loop_attachment> {
   // event loop).
   void write_now() { (void)write_buffered(); }
 
-  // Called by the bus once natsConnection_Close returned: after it, no handler touches the
-  // connection, so the caller may destroy it. Waits for a handler inside a Process call.
+  // Called by the bus before natsConnection_Close: after it, no handler touches the
+  // connection, so the caller may close and destroy it. Waits for a handler inside a Process
+  // call.
   void forget_connection() {
     std::lock_guard lock(nc_mu_);
     nc_ = nullptr;
@@ -488,13 +489,20 @@ struct sub_state {
             std::move(ex), std::move(h),
             has_wildcard(subscribed) ? std::string() : std::string(subscribed))) {}
 
+  // Set once libnats made its last callback and dropped its reference to the sub_state.
+  struct completion {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool complete = false;  // guarded by mu
+  };
+
   const std::size_t prefix_len;
   // Closed by unsubscribe before it asks libnats to stop: nothing reaches the handler after
-  // unsubscribe returned on its executor.
+  // unsubscribe returned on its executor. Holds the handler's executor, so its last
+  // reference must not be dropped once that executor's io_context is gone: the bus keeps one
+  // until `done` (see nats_bus::end).
   const std::shared_ptr<inbox> in;
-  std::mutex mu;
-  std::condition_variable cv;
-  bool complete = false;  // guarded by mu: libnats made its last callback
+  const std::shared_ptr<completion> done = std::make_shared<completion>();
 };
 
 using sub_ref = std::shared_ptr<sub_state>;
@@ -518,11 +526,15 @@ void on_message(natsConnection*, natsSubscription*, natsMsg* msg, void* closure)
 
 void on_sub_complete(void* closure) {
   std::unique_ptr<sub_ref> ref(static_cast<sub_ref*>(closure));
+  // Drop libnats' reference before saying so: the waiter then holds the last one and frees
+  // the inbox on its own thread, while the handler's executor is still valid.
+  const std::shared_ptr<sub_state::completion> done = (*ref)->done;
+  ref.reset();
   {
-    std::lock_guard lock((*ref)->mu);
-    (*ref)->complete = true;
+    std::lock_guard lock(done->mu);
+    done->complete = true;
   }
-  (*ref)->cv.notify_all();
+  done->cv.notify_all();
 }
 
 // --- The bus -------------------------------------------------------------------------------
@@ -551,11 +563,20 @@ class nats_bus final : public bus {
     const auto wait_until = std::chrono::steady_clock::now() + callback_drain_bound;
     for (auto& kv : subs)
       end(kv.second, wait_until);
-    // libnats' close does not write for an event loop: write what is buffered first.
+    std::vector<std::shared_ptr<sub_state>> ending;
+    {
+      std::lock_guard lock(mu_);
+      ending.swap(ending_);
+    }
+    for (const auto& st : ending)
+      (void)wait_done(*st, wait_until);
+    // libnats' close does not write for an event loop: write what is buffered first. Then
+    // stop the strand's reads and writes before libnats closes the socket they use (a read in
+    // progress would race with the close: libnats reads outside its own lock).
     attachment_->write_now();
-    natsConnection_Close(conn_);
-    // No read can run on the strand any more: free what ended subscriptions left.
     attachment_->forget_connection();
+    natsConnection_Close(conn_);
+    // No read can run any more: free what ended subscriptions left.
     {
       std::lock_guard lock(buried_->mu);
       for (natsSubscription* sub : buried_->subs)
@@ -678,9 +699,13 @@ class nats_bus final : public bus {
   void end(entry& e, std::chrono::steady_clock::time_point wait_until) {
     e.state->in->close();
     (void)natsSubscription_Unsubscribe(e.sub);  // fails only when already closed
-    if (e.has_complete_cb) {
-      std::unique_lock lock(e.state->mu);
-      e.state->cv.wait_until(lock, wait_until, [&] { return e.state->complete; });
+    if (e.has_complete_cb && !wait_done(*e.state, wait_until)) {
+      // libnats still holds a reference: keep ours (see sub_state::in) until it let go.
+      std::lock_guard lock(mu_);
+      std::erase_if(ending_, [](const std::shared_ptr<sub_state>& st) {
+        return wait_done(*st, std::chrono::steady_clock::time_point::min());
+      });
+      ending_.push_back(e.state);
     }
     {
       std::lock_guard lock(buried_->mu);
@@ -693,6 +718,12 @@ class nats_bus final : public bus {
       buried->subs.erase(it);
       natsSubscription_Destroy(sub);
     });
+  }
+
+  // Waits until libnats made its last callback for `st`, at most until `until`.
+  static bool wait_done(sub_state& st, std::chrono::steady_clock::time_point until) {
+    std::unique_lock lock(st.done->mu);
+    return st.done->cv.wait_until(lock, until, [&] { return st.done->complete; });
   }
 
   // Ended subscriptions not freed yet (see end()).
@@ -708,7 +739,9 @@ class nats_bus final : public bus {
   const std::shared_ptr<buried_subs> buried_ = std::make_shared<buried_subs>();
   std::mutex mu_;
   std::unordered_map<subscription_id, entry> subs_;  // guarded by mu_
-  subscription_id next_id_ = 1;                      // guarded by mu_
+  // guarded by mu_: ended by unsubscribe, libnats' last callback still to come (see end()).
+  std::vector<std::shared_ptr<sub_state>> ending_;
+  subscription_id next_id_ = 1;  // guarded by mu_
   std::atomic<std::uint64_t> dropped_{0};
 };
 
