@@ -701,10 +701,14 @@ class nats_bus final : public bus {
     (void)natsSubscription_Unsubscribe(e.sub);  // fails only when already closed
     if (e.has_complete_cb && !wait_done(*e.state, wait_until)) {
       // libnats still holds a reference: keep ours (see sub_state::in) until it let go.
+      // Pruned when the list doubled, so that a burst of unsubscribes costs linear time.
       std::lock_guard lock(mu_);
-      std::erase_if(ending_, [](const std::shared_ptr<sub_state>& st) {
-        return wait_done(*st, std::chrono::steady_clock::time_point::min());
-      });
+      if (ending_.size() >= prune_ending_at_) {
+        std::erase_if(ending_, [](const std::shared_ptr<sub_state>& st) {
+          return wait_done(*st, std::chrono::steady_clock::time_point::min());
+        });
+        prune_ending_at_ = std::max<std::size_t>(64, 2 * ending_.size());
+      }
       ending_.push_back(e.state);
     }
     {
@@ -741,7 +745,8 @@ class nats_bus final : public bus {
   std::unordered_map<subscription_id, entry> subs_;  // guarded by mu_
   // guarded by mu_: ended by unsubscribe, libnats' last callback still to come (see end()).
   std::vector<std::shared_ptr<sub_state>> ending_;
-  subscription_id next_id_ = 1;  // guarded by mu_
+  std::size_t prune_ending_at_ = 64;  // guarded by mu_
+  subscription_id next_id_ = 1;       // guarded by mu_
   std::atomic<std::uint64_t> dropped_{0};
 };
 
