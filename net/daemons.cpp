@@ -3,6 +3,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <optional>
+#include <string>
 
 #include "core/subject.hpp"
 
@@ -35,6 +37,12 @@ void start_request(Role& role, waiting_map& waiting, core::address to, std::stri
     return;
   }
   waiting[*id] = std::move(done);
+}
+
+// Every service runs as one concrete address of its own role: the reason when `self` is not.
+std::optional<std::string> not_concrete(const core::address& self, core::role r) {
+  if (self.type() == r && !self.is_group()) return std::nullopt;
+  return "'" + self.str() + "' is not a concrete " + std::string(core::to_string(r)) + " address";
 }
 
 // Bus options that report connection changes on stderr ("backbone of X: reconnected"),
@@ -109,8 +117,7 @@ std::expected<std::shared_ptr<asio::ssl::context>, std::string> client_tls(
 
 std::expected<std::shared_ptr<proxy_service>, std::string> proxy_service::start(
     asio::io_context& ioc, proxy_options opts) {
-  if (opts.self.type() != core::role::proxy || opts.self.is_group())
-    return std::unexpected("'" + opts.self.str() + "' is not a concrete proxy address");
+  if (auto e = not_concrete(opts.self, core::role::proxy)) return std::unexpected(std::move(*e));
   auto s = std::make_shared<proxy_service>();
   s->ioc_ = &ioc;
   auto backbone = open_bus(opts.backbone, logged_bus(ioc, opts.self.str(), "backbone"));
@@ -170,8 +177,7 @@ void proxy_service::stop() {
 
 std::expected<std::shared_ptr<endpoint_service>, std::string> endpoint_service::start(
     asio::io_context& ioc, endpoint_options opts) {
-  if (opts.self.type() != core::role::endpoint || opts.self.is_group())
-    return std::unexpected("'" + opts.self.str() + "' is not a concrete endpoint address");
+  if (auto e = not_concrete(opts.self, core::role::endpoint)) return std::unexpected(std::move(*e));
   auto hb = open_host_bus(ioc, opts.host_bus, opts.self.host(), opts.self.str());
   if (!hb) return std::unexpected(hb.error());
   auto s = std::make_shared<endpoint_service>();
@@ -226,8 +232,7 @@ void endpoint_service::shutdown() {
 
 std::expected<std::shared_ptr<agent_service>, std::string> agent_service::start(
     asio::io_context& ioc, agent_options opts) {
-  if (opts.self.type() != core::role::agent || opts.self.is_group())
-    return std::unexpected("'" + opts.self.str() + "' is not a concrete agent address");
+  if (auto e = not_concrete(opts.self, core::role::agent)) return std::unexpected(std::move(*e));
   if (opts.proxies.empty()) return std::unexpected("an agent needs at least one proxy URL");
   for (const auto& p : opts.proxies)
     if (auto t = parse_ws_target(p); !t) return std::unexpected(t.error());
@@ -290,8 +295,7 @@ void agent_service::shutdown() {
 
 std::expected<std::shared_ptr<mgmt_service>, std::string> mgmt_service::start(asio::io_context& ioc,
                                                                               mgmt_options opts) {
-  if (opts.self.type() != core::role::mgmt || opts.self.is_group())
-    return std::unexpected("'" + opts.self.str() + "' is not a concrete mgmt address");
+  if (auto e = not_concrete(opts.self, core::role::mgmt)) return std::unexpected(std::move(*e));
   auto backbone = open_bus(opts.backbone, logged_bus(ioc, opts.self.str(), "backbone"));
   if (!backbone) return std::unexpected(backbone.error());
   auto s = std::make_shared<mgmt_service>();
