@@ -255,16 +255,21 @@ std::expected<void, parse_error> check_id(std::string_view id, std::size_t base)
 // Character classes of the canonical fast path, one table lookup per byte.
 enum : std::uint8_t {
   cc_label = 1,  // in a label of a canonical DNS name: [a-z0-9-]
-  cc_id = 2,     // id: [A-Za-z0-9._-]
   cc_digit = 4,  // [0-9]
 };
+// valid_id's table (address.hpp, the fast path's id check) agrees with check_id's.
+static_assert([] {
+  for (int c = 0; c < 256; ++c)
+    if (address_detail::id_char[static_cast<std::size_t>(c)] != is_id_char(static_cast<char>(c)))
+      return false;
+  return true;
+}());
 constexpr std::array<std::uint8_t, 256> char_classes = [] {
   std::array<std::uint8_t, 256> t{};
   for (int c = 0; c < 256; ++c) {
     auto ch = static_cast<char>(c);
     std::uint8_t k = 0;
     if (is_lower(ch) || is_digit(ch) || ch == '-') k |= cc_label;
-    if (is_id_char(ch)) k |= cc_id;
     if (is_digit(ch)) k |= cc_digit;
     t[static_cast<std::size_t>(c)] = k;
   }
@@ -339,15 +344,6 @@ std::size_t scan_canonical_host(std::string_view s) {
   return 0;  // no '/', or longer than any DNS name
 }
 
-// Whether `id` is a valid id: 1 to max_id_bytes id characters, not any/all in any case.
-bool fast_id(std::string_view id) {
-  if (id.empty() || id.size() > max_id_bytes) return false;
-  std::uint8_t all = cc_id;  // branch-free: one table load per byte
-  for (char c : id)
-    all &= char_class(c);
-  return all != 0 && !(id.size() == 3 && (iequals(id, "any") || iequals(id, "all")));
-}
-
 // The fast path of parse_address_view(text, true), for frames on the forwarding path:
 // stores the view and returns true when `text` is a canonical address with a DNS or IPv4
 // host (or none). Returns false for everything else (IPv6 hosts, every error), which the
@@ -385,7 +381,7 @@ bool fast_canonical_view(std::string_view text, address_view& v) {
     v.id = {};
     return true;
   }
-  if (!fast_id(last)) return false;  // also a third '/': the full parser says where
+  if (!valid_id(last)) return false;  // also a third '/': the full parser says where
   v.form = scope::one;
   v.id = last;
   return true;
@@ -567,6 +563,15 @@ std::expected<address_view, parse_error> parse_address_view(std::string_view tex
     if (fast_canonical_view(text, fast)) return fast;
   }
   return parse_address_view_full(text, canonical_only);
+}
+
+host_prefix::host_prefix(role type, std::string_view host) : type_(type) {
+  text_ = scheme;
+  text_ += to_string(type);
+  text_ += '/';
+  host_at_ = text_.size();
+  text_ += host;
+  text_ += '/';
 }
 
 std::expected<address, parse_error> address::parse(std::string_view text) {

@@ -13,10 +13,12 @@
 // Canonical form: DNS names in lower case, IPv6 in RFC 5952 form ("[2001:db8::1]").
 // Everything else (spaces, '?', '#', '%', extra or empty segments) is an error.
 
+#include <array>
 #include <compare>
 #include <cstddef>
 #include <cstdint>
 #include <expected>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -103,6 +105,72 @@ class address {
   scope form_ = scope::any;
   std::string host_;
   std::string id_;
+};
+
+namespace address_detail {
+// The bytes of an id: [A-Za-z0-9._-].
+inline constexpr std::array<bool, 256> id_char = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c)
+    t[static_cast<std::size_t>(c)] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                                     (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+  return t;
+}();
+}  // namespace address_detail
+
+// Whether `id` is the id of a concrete address: 1 to max_id_bytes id bytes, and not any
+// or all in any case. Inline: every frame from an agent has its sender's id checked.
+[[nodiscard, gnu::always_inline]] inline bool valid_id(std::string_view id) noexcept {
+  if (id.empty() || id.size() > max_id_bytes) return false;
+  bool ok = true;  // branch-free: one table load per byte
+  for (char c : id)
+    ok &= address_detail::id_char[static_cast<unsigned char>(c)];
+  if (!ok) return false;
+  if (id.size() != 3) return true;
+  // An id byte or-ed with 0x20 is lower case for letters and unchanged otherwise.
+  const char a = static_cast<char>(id[0] | 0x20);
+  const char b = static_cast<char>(id[1] | 0x20);
+  const char c = static_cast<char>(id[2] | 0x20);
+  return !(a == 'a' && ((b == 'n' && c == 'y') || (b == 'l' && c == 'l')));
+}
+
+// The form of a host's address whose last segment is `last`: one for a valid id, host_any
+// or host_all for any or all; nullopt otherwise.
+[[nodiscard, gnu::always_inline]] inline std::optional<scope> form_of_last(
+    std::string_view last) noexcept {
+  if (valid_id(last)) return scope::one;
+  if (last == "any") return scope::host_any;
+  if (last == "all") return scope::host_all;
+  return std::nullopt;
+}
+
+// The canonical start "ccp://TYPE/HOST/" of the addresses of one type on one host that
+// was checked already (a proxy's attached host, an agent's own): an address that starts
+// with it needs only its last segment checked, not the host.
+class host_prefix {
+ public:
+  host_prefix() = default;
+  host_prefix(role type, std::string_view host);
+
+  // What parse_address_view(text, true) returns when `text` is this prefix followed by a
+  // valid id (form one) or by any/all (host_any/host_all); nullopt for anything else,
+  // which the full parser then judges. Inline: it checks every frame of a forwarding path.
+  [[nodiscard, gnu::always_inline]] std::optional<address_view> parse(
+      std::string_view text) const noexcept {
+    const std::size_t n = text_.size();
+    if (n == 0 || text.size() <= n || !starts_with_bytes(text, text_)) return std::nullopt;
+    const std::string_view last(text.data() + n, text.size() - n);
+    const auto form = form_of_last(last);
+    if (!form) return std::nullopt;
+    return address_view{type_, *form, std::string_view(text.data() + host_at_, n - host_at_ - 1),
+                        *form == scope::one ? last : std::string_view{}};
+  }
+  [[nodiscard]] std::string_view text() const noexcept { return text_; }
+
+ private:
+  std::string text_;  // empty: matches nothing
+  role type_ = role::endpoint;
+  std::size_t host_at_ = 0;  // where HOST starts in text_
 };
 
 // The canonical text of a view (which is canonical when it came from a canonical parse).

@@ -44,6 +44,44 @@ inline T load(const char* p) noexcept {
   return n == 0 || (p[0] == q[0] && p[n / 2] == q[n / 2] && p[n - 1] == q[n - 1]);
 }
 
+// s.starts_with(prefix), inline: eight bytes at a time, the last word overlapping, where
+// std::string_view's compare is a call to memcmp.
+[[nodiscard, gnu::always_inline]] inline bool starts_with_bytes(std::string_view s,
+                                                                std::string_view prefix) noexcept {
+  using bytes_detail::load;
+  const std::size_t n = prefix.size();
+  if (s.size() < n) return false;
+  if (n < 8) return same_bytes(s.substr(0, n), prefix);
+  const char* p = s.data();
+  const char* q = prefix.data();
+  std::uint64_t diff = 0;
+  for (std::size_t i = 0; i + 8 < n; i += 8)
+    diff |= load<std::uint64_t>(p + i) ^ load<std::uint64_t>(q + i);
+  return (diff | (load<std::uint64_t>(p + n - 8) ^ load<std::uint64_t>(q + n - 8))) == 0;
+}
+
+// s.find(c, from), inline: eight bytes at a time (the zero bytes of a word xor-ed with c,
+// marked exactly, without the borrow of the shorter has-zero test), where
+// std::string_view's find is a call to memchr. For short strings such as hosts.
+[[nodiscard, gnu::always_inline]] inline std::size_t find_byte(std::string_view s, char c,
+                                                               std::size_t from) noexcept {
+  using bytes_detail::load;
+  constexpr std::uint64_t lows = 0x7F7F7F7F7F7F7F7FULL;
+  const std::uint64_t pattern = 0x0101010101010101ULL * static_cast<unsigned char>(c);
+  std::size_t i = from;
+  for (; i + 8 <= s.size(); i += 8) {
+    const std::uint64_t x = load<std::uint64_t>(s.data() + i) ^ pattern;
+    const std::uint64_t zero = ~(((x & lows) + lows) | x | lows);  // 0x80 where a byte is 0
+    if (zero == 0) continue;
+    const int bit = std::endian::native == std::endian::little ? std::countr_zero(zero)
+                                                               : std::countl_zero(zero);
+    return i + static_cast<std::size_t>(bit) / 8;
+  }
+  for (; i < s.size(); ++i)
+    if (s[i] == c) return i;
+  return std::string_view::npos;
+}
+
 // a.compare(b) as a sign: unsigned bytes, then the shorter first (char_traits<char>).
 // Eight bytes at a time as big-endian words, whose order is the bytes' order.
 [[nodiscard]] inline int compare_bytes(std::string_view a, std::string_view b) noexcept {

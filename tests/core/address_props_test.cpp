@@ -253,6 +253,35 @@ RC_GTEST_PROP(AddressProps, MembershipMatchesTheModel, ()) {
   if (m.is_group()) RC_ASSERT(!is_member(m, m));  // a group is never a member
 }
 
+// host_prefix's shortcut accepts only what the full parser accepts, with the same view,
+// and it accepts every address of its type on its host but a concrete one's host group
+// or a different host, type or malformed last segment (those go to the full parser).
+RC_GTEST_PROP(AddressProps, HostPrefixParsesAsTheFullParser, ()) {
+  address a = *gen_address();
+  address b = *rc::gen::weightedOneOf<address>(
+      {{1, rc::gen::just(a)}, {3, gen_related(a)}, {1, gen_address()}});
+  RC_PRE(b.form() != scope::any && b.form() != scope::all);
+  const host_prefix prefix(b.type(), b.host());
+  RC_ASSERT(prefix.text() ==
+            b.str().substr(0, b.str().size() - b.id().size() - (b.form() == scope::one ? 0 : 3)));
+  const std::string text =
+      *rc::gen::weightedOneOf<std::string>({{3, rc::gen::just(a.str())},
+                                            {1, gen_mutated(a.str())},
+                                            {1, rc::gen::just(std::string(prefix.text()))}});
+  auto fast = prefix.parse(text);
+  auto full = parse_address_view(text, true);
+  RC_CLASSIFY(fast.has_value());
+  if (fast) {
+    RC_ASSERT(full.has_value());
+    RC_ASSERT(address_equal::same(*fast, *full));
+    RC_ASSERT(fast->host.data() == full->host.data());  // views into `text`, as the parser's
+    RC_ASSERT(fast->id.data() == full->id.data() || fast->id.empty());
+  }
+  if (full && full->type == b.type() && full->form != scope::any && full->form != scope::all &&
+      full->host == b.host())
+    RC_ASSERT(fast.has_value());
+}
+
 RC_GTEST_PROP(AddressProps, OrderingAndHashingAgreeWithEquality, ()) {
   address a = *gen_address();
   address b = *rc::gen::weightedOneOf<address>(
