@@ -15,7 +15,10 @@ micros next_delay(unsigned attempt, rng& r) noexcept {
   return r.between(0, ceiling);
 }
 
-agent::agent(agent_config cfg) : node(cfg.self, cfg.seed), cfg_(std::move(cfg)) {
+agent::agent(agent_config cfg)
+    : node(cfg.self, cfg.seed),
+      cfg_(std::move(cfg)),
+      endpoints_here_(role::endpoint, self_.host()) {
   if (cfg_.shuffle)  // Fisher-Yates with our generator: the same seed, the same order
     for (std::size_t i = cfg_.proxies.size(); i > 1; --i)
       std::swap(cfg_.proxies[i - 1], cfg_.proxies[rng_.below(i)]);
@@ -128,8 +131,16 @@ void agent::on_link_flushed(link_id link, std::size_t frames) {
 void agent::on_link_frame(link_id link, frame_buf f, micros now) {
   if (link != link_ || status_ == link_status::down) return;
   last_rx_ = now;
-  auto h = read_header(*f);
-  if (!h) {
+  // Forwarded by `to`, mostly to an endpoint of this host, which needs no parse of the host;
+  // the sender is checked only if we answer it or take the frame.
+  auto h = read_header(*f, defer::from_and_to);
+  if (h) {
+    if (auto v = endpoints_here_.parse(h->to_text)) {
+      h->to = *v;
+      h->to_checked = true;
+    }
+  }
+  if (!h || !check_to(*h) || (status_ == link_status::handshaking && !check_from(*h))) {
     ++stats_.malformed;
     return;
   }
@@ -155,6 +166,10 @@ void agent::on_link_frame(link_id link, frame_buf f, micros now) {
   }
   if (status_ != link_status::up) return;
   if (is_control_type(h->type) && h->kind == msg_kind::notification) {
+    if (!check_from(*h)) {  // as any frame that is for us
+      ++stats_.malformed;
+      return;
+    }
     if (h->type == "ccp.drain") {
       // Move elsewhere, spread over a short random delay, and avoid this proxy a while.
       avoid_[target_] = now + drain_avoid;

@@ -86,6 +86,8 @@ class agent final : public node {
   [[nodiscard]] std::vector<std::string> endpoint_ids() const;
 
   agent_config cfg_;
+  // Where the frames from our proxy go, mostly: the endpoints of this host.
+  host_prefix endpoints_here_;
   link_status status_ = link_status::down;
   link_id link_ = 0;
   link_id last_link_id_ = 0;

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <bit>
+#include <cassert>
 #include <cstring>
 
 namespace ccp::core {
@@ -100,7 +101,7 @@ bool valid_type(std::string_view s) noexcept {
   return ok;
 }
 
-std::expected<frame_header, parse_error> read_header(std::string_view f) noexcept {
+std::expected<frame_header, parse_error> read_header(std::string_view f, defer d) noexcept {
   if (f.empty()) return fail(parse_errc::empty, 0, "frame");
   if (f.size() > max_frame_bytes) return fail(parse_errc::too_large, max_frame_bytes, "frame");
   const char* p = f.data();
@@ -148,12 +149,22 @@ std::expected<frame_header, parse_error> read_header(std::string_view f) noexcep
   // directly, without substr's bounds check (an out-of-line call, as it may throw).
   auto field = [p](std::size_t at, std::size_t n) { return std::string_view(p + at, n); };
   std::size_t pos = header_bytes;
-  auto from = parse_address_view(field(pos, from_len), true);
-  if (!from) return fail(from.error().code, pos + from.error().offset, "from");
-  if (from->form != scope::one) return fail(parse_errc::bad_field, pos, "from");
+  const std::string_view from_text = field(pos, from_len);
+  address_view from{};
+  if (d == defer::nothing) {
+    auto v = parse_address_view(from_text, true);
+    if (!v) return fail(v.error().code, pos + v.error().offset, "from");
+    if (v->form != scope::one) return fail(parse_errc::bad_field, pos, "from");
+    from = *v;
+  }
   pos += from_len;
-  auto to = parse_address_view(field(pos, to_len), true);
-  if (!to) return fail(to.error().code, pos + to.error().offset, "to");
+  const std::string_view to_text = field(pos, to_len);
+  address_view to{};
+  if (d != defer::from_and_to) {
+    auto v = parse_address_view(to_text, true);
+    if (!v) return fail(v.error().code, pos + v.error().offset, "to");
+    to = *v;
+  }
   pos += to_len;
   auto type = field(pos, type_len);
   if (!valid_type(type)) return fail(parse_errc::bad_field, pos, "type");
@@ -165,8 +176,24 @@ std::expected<frame_header, parse_error> read_header(std::string_view f) noexcep
   // `rep` string instructions that cost a quarter of read_header.
   return std::expected<frame_header, parse_error>(
       std::in_place, kind, static_cast<std::uint8_t>(p[off_hops]), id, correlation,
-      load<std::uint32_t>(p + off_ttl), static_cast<errc>(code), address_view(*from),
-      address_view(*to), type, text, field(pos, body_len));
+      load<std::uint32_t>(p + off_ttl), static_cast<errc>(code), from, to, type, text,
+      field(pos, body_len), from_text, to_text, d == defer::nothing, d != defer::from_and_to);
+}
+
+bool parse_deferred_from(frame_header& h) noexcept {
+  auto v = parse_address_view(h.from_text, true);
+  if (!v || v->form != scope::one) return false;
+  h.from = *v;
+  h.from_checked = true;
+  return true;
+}
+
+bool parse_deferred_to(frame_header& h) noexcept {
+  auto v = parse_address_view(h.to_text, true);
+  if (!v) return false;
+  h.to = *v;
+  h.to_checked = true;
+  return true;
 }
 
 namespace {
@@ -204,8 +231,10 @@ frame_header header_of_encoded(const message& m, std::string_view frame) noexcep
   h.correlation = m.correlation;
   h.ttl_ms = m.ttl_ms;
   h.code = m.code;
-  h.from = view_in(m.from, field(from_len));
-  h.to = view_in(m.to, field(to_len));
+  h.from_text = field(from_len);
+  h.from = view_in(m.from, h.from_text);
+  h.to_text = field(to_len);
+  h.to = view_in(m.to, h.to_text);
   h.type = field(type_len);
   h.text = field(text_len);
   h.body = field(body_len);
@@ -219,6 +248,7 @@ std::expected<message, parse_error> decode(std::string_view frame) {
 }
 
 message decode(std::string_view frame, const frame_header& h) {
+  assert(h.from_checked && h.to_checked);
   message m;
   m.id = h.id;
   m.kind = h.kind;

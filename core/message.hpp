@@ -88,12 +88,41 @@ struct frame_header {
   std::string_view type;
   std::string_view text;
   std::string_view body;
+  // The addresses as they stand in the frame, and whether `from` and `to` are their parsed
+  // views: false for an address read_header deferred, until check_from/check_to.
+  std::string_view from_text;
+  std::string_view to_text;
+  bool from_checked = true;
+  bool to_checked = true;
 };
 
-// Validates `frame` completely except for the body's content and returns its header.
-// Total and bounded: any byte string gives a header or a parse_error naming the field and
-// offset; it never reads past `frame` and never allocates.
-[[nodiscard]] std::expected<frame_header, parse_error> read_header(std::string_view frame) noexcept;
+// Which addresses read_header leaves to its caller, only delimited (from_text, to_text).
+// A router needs the sender only to answer it (an error) or when the frame is for itself,
+// and it can vouch for a destination more cheaply than a parse: a proxy by the route of
+// an attached host, an agent by its own host. Parsing both addresses was 40% of the
+// instructions of a hop (bench/routing_bench.cpp under callgrind). The receiver reads the
+// frame in full (decode), and a proxy still checks the sender of every frame from an agent
+// against the agent's host.
+enum class defer : std::uint8_t { nothing, from, from_and_to };
+
+// Validates `frame` completely except for the body's content (and the addresses it was
+// told to defer) and returns its header. Total and bounded: any byte string gives a
+// header or a parse_error naming the field and offset; it never reads past `frame` and
+// never allocates.
+[[nodiscard]] std::expected<frame_header, parse_error> read_header(
+    std::string_view frame, defer d = defer::nothing) noexcept;
+
+// Complete a header whose address was deferred: parse from_text (to_text) into `from`
+// (`to`) as the full read would have. False when it does not parse, or when a sender is
+// not a concrete address: the frame is malformed. True at once when already checked.
+[[nodiscard]] bool parse_deferred_from(frame_header& h) noexcept;
+[[nodiscard]] bool parse_deferred_to(frame_header& h) noexcept;
+[[nodiscard]] inline bool check_from(frame_header& h) noexcept {
+  return h.from_checked || parse_deferred_from(h);
+}
+[[nodiscard]] inline bool check_to(frame_header& h) noexcept {
+  return h.to_checked || parse_deferred_to(h);
+}
 
 // The header of `frame`, which must be exactly encode(m): what read_header(frame) returns,
 // built from `m` and the frame's length fields without validating again (a sender routes
@@ -102,9 +131,9 @@ struct frame_header {
 
 // Decodes a whole frame into an owning message (one copy of each field).
 [[nodiscard]] std::expected<message, parse_error> decode(std::string_view frame);
-// The same for a frame whose header `h` was read from it (read_header(frame)), without
-// reading it again. The hop count is the frame's current one: a router may have counted
-// its hop (set_hops) since it read `h`.
+// The same for a frame whose header `h` was read from it (read_header(frame), or deferred
+// and then checked), without reading it again. The hop count is the frame's current one:
+// a router may have counted its hop (set_hops) since it read `h`.
 [[nodiscard]] message decode(std::string_view frame, const frame_header& h);
 
 // Encodes `m`, appending to `out`. Errors: errc::bad_request when a field is invalid

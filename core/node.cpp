@@ -104,6 +104,15 @@ void node::bounce(const frame_header& h, errc code, std::string_view text, micro
     ++stats_.dropped;
     return;
   }
+  if (!h.from_checked || !h.to_checked) {  // read for forwarding: checked only now
+    frame_header checked = h;
+    if (!check_from(checked) || !check_to(checked)) {
+      ++stats_.malformed;
+      return;
+    }
+    bounce(checked, code, text, now);
+    return;
+  }
   message m;
   m.id = next_id();
   m.kind = msg_kind::error;
@@ -123,6 +132,15 @@ void node::bounce(const frame_header& h, errc code, std::string_view text, micro
 
 void node::accept(std::string_view frame, const frame_header& h, micros now) {
   // `h` was read from `frame` by the caller: the message is built from it, not parsed again.
+  if (!h.from_checked || !h.to_checked) {  // read for forwarding, and it is for us
+    frame_header checked = h;
+    if (!check_from(checked) || !check_to(checked)) {
+      ++stats_.malformed;
+      return;
+    }
+    accept(frame, checked, now);
+    return;
+  }
   if (h.kind == msg_kind::response || h.kind == msg_kind::error) {
     on_reply(decode(frame, h), now);
     return;

@@ -99,7 +99,9 @@ class node {
   // unknown (wait for the deadline).
   [[nodiscard]] virtual std::size_t expected_replies(const address& /*to*/) const { return 0; }
 
-  // A frame addressed to this node (to == self, or a group that contains self).
+  // A frame addressed to this node (to == self, or a group that contains self). Both this
+  // and bounce check addresses that read_header deferred, and count the frame as malformed
+  // when one does not parse.
   void accept(std::string_view frame, const frame_header& h, micros now);
   // Answers the sender of `h` with an error (never for a response or an error). When this
   // node itself sent `h`, the outcome is delivered locally instead.

@@ -73,10 +73,18 @@ class proxy final : public backbone_node {
     micros last_rx = 0;
     address agent;
     std::string host;
+    // The addresses of the endpoints and of the agent of `host`: the senders it may use.
+    host_prefix endpoints_at;
+    host_prefix agent_at;
     std::uint64_t epoch = 0;
     std::vector<std::string> endpoints;
     std::size_t inflight = 0;     // frames handed to the host, not yet flushed
     std::string heartbeat_frame;  // our encoded ccp.hb to `agent`, built at the first beat
+  };
+  // An attached host's link and its state (in links_).
+  struct host_route {
+    link_id link;
+    link_state* state;
   };
   // Links in a vector for O(1) random choice, with positions for O(1) removal.
   struct link_set {
@@ -88,8 +96,15 @@ class proxy final : public backbone_node {
   };
 
   void hello(link_id link, link_state& ls, const frame_header& h, micros now);
-  void from_agent(link_id link, link_state& ls, frame_buf f, const frame_header& h, micros now);
+  void from_agent(link_id link, link_state& ls, frame_buf f, frame_header& h, micros now);
+  // Whether the sender of `h` (read with its `from` deferred) is the agent of `ls` or an
+  // endpoint of its host; sets h.from when it is. Malformed senders are not own.
+  [[nodiscard]] static bool own_source(const link_state& ls, frame_header& h);
   void route(frame_buf f, const frame_header& h, micros now);
+  // For a header read with its addresses deferred: the route of the attached host that a
+  // `to` of an endpoint or agent names, with h.to set from it (the route vouches for the
+  // host; the rest is checked). nullptr when there is none: check_to decides then.
+  [[nodiscard]] const host_route* attached_route(frame_header& h) const;
   void to_links(frame_buf f, const frame_header& h, micros now);
   // Queues a frame on a link, or bounces `overloaded` when its queue is full.
   void send_link(link_id link, frame_ptr f, const frame_header& h, micros now);
@@ -125,10 +140,6 @@ class proxy final : public backbone_node {
   // Attached host -> its link, and that link's state in links_ (nodes stay put across
   // rehashes; detach removes the entry before the link goes), so a frame for a host costs
   // one lookup.
-  struct host_route {
-    link_id link;
-    link_state* state;
-  };
   std::unordered_map<std::string, host_route, bytes_hash, bytes_equal> hosts_;
   link_set with_agents_;
   link_set with_endpoints_;

@@ -319,6 +319,20 @@ void fleet::inject_from_agent(core::agent* a, std::string frame) {
   throw std::logic_error("agent has no open link");
 }
 
+void fleet::inject_to_agent(core::agent* a, std::string frame) {
+  for (auto& l : links_) {
+    if (l.a != a || !l.agent_open || !l.proxy_open) continue;
+    auto f = std::make_shared<std::string>(std::move(frame));
+    queue_.push_back({[this, a, id = l.a_id, f] {
+      if (!alive_.contains(a)) return;
+      a->on_link_frame(id, f, now_);
+      after(a);
+    }});
+    return;
+  }
+  throw std::logic_error("agent has no open link");
+}
+
 std::uint64_t fleet::request(core::node* n, const std::string& to, const std::string& type,
                              std::string body, micros timeout) {
   auto id = n->request(must(address::parse(to)), type, std::move(body), timeout, now_);

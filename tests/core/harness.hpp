@@ -86,6 +86,8 @@ class fleet {
 
   // Injects a raw frame on an agent's link towards its proxy (tests of bad input).
   void inject_from_agent(core::agent* a, std::string frame);
+  // The same the other way: a raw frame from its proxy on an agent's link.
+  void inject_to_agent(core::agent* a, std::string frame);
 
  private:
   struct node_ref {

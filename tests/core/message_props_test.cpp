@@ -19,13 +19,55 @@ namespace wire = test::wire;
 using test::gen_bytes;
 using test::gen_message;
 
+// A read that defers addresses (defer::from, defer::from_and_to) fails exactly where the
+// full read fails outside them. When it reads the frame, check_from and check_to complete
+// it to the full read's header, with views into the same bytes; or one of them fails where
+// the full read failed, at `from` or `to`. Otherwise it fails at a later field.
+void check_deferred_reads(std::string_view frame,
+                          const std::expected<frame_header, parse_error>& h) {
+  for (defer d : {defer::from, defer::from_and_to}) {
+    auto r = read_header(frame, d);
+    const bool deferred_field =
+        !h && (h.error().field == "from" || (h.error().field == "to" && d == defer::from_and_to));
+    if (!h && !deferred_field) {
+      RC_ASSERT(!r.has_value());
+      RC_ASSERT(r.error() == h.error());
+      continue;
+    }
+    if (!r) {
+      RC_ASSERT(deferred_field);
+      RC_ASSERT(r.error().offset > h.error().offset);
+      continue;
+    }
+    RC_ASSERT(!r->from_checked);
+    RC_ASSERT(r->to_checked == (d == defer::from));
+    const bool from_ok = check_from(*r);
+    const bool to_ok = check_to(*r);
+    RC_ASSERT((from_ok && to_ok) == h.has_value());
+    if (!h) {
+      const bool as_full = h.error().field == "from" ? !from_ok : (from_ok && !to_ok);
+      RC_ASSERT(as_full);
+      continue;
+    }
+    RC_ASSERT(r->from_checked && r->to_checked);
+    RC_ASSERT(r->from_text == to_string(h->from) && r->to_text == to_string(h->to));
+    for (auto [x, y] : {std::pair{r->from, h->from}, std::pair{r->to, h->to}}) {
+      RC_ASSERT(address_equal::same(x, y));
+      RC_ASSERT(x.host.data() == y.host.data() && x.id.data() == y.id.data());
+    }
+    RC_ASSERT(r->type == h->type && r->body == h->body && r->id == h->id);
+  }
+}
+
 // What every byte string must satisfy: read_header and decode agree; an error lies inside
 // the frame and names a field; an accepted frame is exactly the encoding of what it decodes
-// to (so the decoder accepts nothing the encoder cannot produce), and its views lie inside.
+// to (so the decoder accepts nothing the encoder cannot produce), and its views lie inside;
+// and the reads that defer addresses agree with the full read.
 void check_frame_total(const std::string& frame) {
   test::exact_bytes bytes(frame);  // ASan sees any read past the end
   auto h = read_header(bytes.view());
   auto d = decode(bytes.view());
+  check_deferred_reads(bytes.view(), h);
   RC_ASSERT(h.has_value() == d.has_value());
   RC_CLASSIFY(h.has_value());
   if (!h) {

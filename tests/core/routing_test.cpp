@@ -3,10 +3,14 @@
 #include "tests/core/harness.hpp"
 
 #include <algorithm>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
+
+#include "core/subject.hpp"
+#include "tests/core/generators.hpp"
 
 namespace ccp::test {
 namespace {
@@ -305,6 +309,119 @@ TEST(Routing, SpoofedSourceIsRejectedAndAgentStaysConnected) {
   EXPECT_EQ(t.m1->stats().completed + t.m2->stats().completed, 0u);
   // Nothing answered the spoofed request: no stray reply reached host 2's endpoint.
   EXPECT_EQ(t.endpoints[2]->stats().dropped, 0u);
+}
+
+// `frame` with byte `at` of its sender's address (which starts right after the fixed
+// header) replaced by `c`: a frame whose framing reads and whose `from` does not.
+std::string with_bad_sender(std::string frame, std::size_t at, char c) {
+  frame[header_bytes + at] = c;
+  return frame;
+}
+
+// A proxy checks the sender of every frame from an agent against the agent's host by its
+// prefix, without parsing it: the agent's own address and its host's endpoints pass,
+// another agent of the same host is rejected with an error, and a sender that does not
+// parse is dropped as malformed (nothing can answer it), the link staying up.
+TEST(Routing, ProxyChecksEverySenderFromAnAgent) {
+  topology t;
+  auto* agent = t.agents[0];
+  const std::string own = agent->self().str();
+  auto errors = t.p1->stats().errors_sent;
+  auto mgmt_answers = [&t] { return t.m1->stats().errors_sent + t.m2->stats().errors_sent; };
+  const auto answered = mgmt_answers();
+  // The agent itself, then an endpoint of its host (even one it has not registered); mgmt
+  // answers each with no_handler.
+  t.f.inject_from_agent(agent, *encode(request_message(91, own, "ccp://mgmt/any", "x")));
+  t.f.inject_from_agent(agent, *encode(request_message(92, "ccp://endpoint/10.0.0.1/unlisted",
+                                                       "ccp://mgmt/any", "x")));
+  t.f.advance(100 * ms);
+  EXPECT_EQ(t.p1->stats().errors_sent, errors);
+  EXPECT_EQ(mgmt_answers(), answered + 2);
+
+  // Another agent id on the same host: rejected, as a foreign host is.
+  const std::string other = "ccp://agent/10.0.0.1/not-" + std::string(agent->self().id());
+  t.f.inject_from_agent(agent, *encode(request_message(93, other, "ccp://mgmt/any", "x")));
+  t.f.advance(100 * ms);
+  EXPECT_EQ(t.p1->stats().errors_sent, errors + 1);
+  EXPECT_EQ(mgmt_answers(), answered + 2);
+
+  // "ccp://endpoint/10.0.0.1/e1" with a space in the id, and with an upper-case scheme.
+  const std::string ok =
+      *encode(request_message(94, "ccp://endpoint/10.0.0.1/e1", "ccp://mgmt/any", "x"));
+  auto malformed = t.p1->stats().malformed;
+  t.f.inject_from_agent(agent, with_bad_sender(ok, 25, ' '));
+  t.f.inject_from_agent(agent, with_bad_sender(ok, 0, 'C'));
+  t.f.advance(100 * ms);
+  EXPECT_EQ(t.p1->stats().malformed, malformed + 2);
+  EXPECT_EQ(t.p1->stats().errors_sent, errors + 1);
+  EXPECT_EQ(mgmt_answers(), answered + 2);
+  EXPECT_EQ(agent->status(), core::agent::link_status::up);
+}
+
+// A proxy forwards a frame from the backbone by its `to` and parses the sender only to
+// answer it: one it cannot answer (unreachable host) with a sender that does not parse is
+// dropped as malformed, with no error sent anywhere; to an attached host it goes on, and
+// the endpoint, which reads it in full, drops it.
+TEST(Routing, ProxyParsesABackboneSenderOnlyToAnswerIt) {
+  topology t;
+  auto send_on_backbone = [&](std::string frame, std::string_view to) {
+    auto subject = core::backbone_subject(address::parse(to)->view());
+    t.p1->on_bus(subject, std::make_shared<std::string>(std::move(frame)), t.f.now());
+    t.f.flush(t.p1);
+    t.f.run();
+  };
+  auto errors = t.p1->stats().errors_sent;
+  auto malformed = t.p1->stats().malformed;
+  const char* unattached = "ccp://endpoint/10.9.9.9/e1";
+  std::string f = *encode(request_message(95, "ccp://mgmt/mgmt-1.example/m1", unattached, "x"));
+  send_on_backbone(with_bad_sender(f, 6, '#'), unattached);
+  EXPECT_EQ(t.p1->stats().malformed, malformed + 1);
+  EXPECT_EQ(t.p1->stats().errors_sent, errors);
+  // The same sender, well formed: the proxy answers `unreachable`.
+  send_on_backbone(f, unattached);
+  EXPECT_EQ(t.p1->stats().errors_sent, errors + 1);
+
+  const char* attached = "ccp://endpoint/10.0.0.1/e1";
+  auto* e = t.endpoints[0];
+  auto e_malformed = e->stats().malformed;
+  f = *encode(request_message(96, "ccp://mgmt/mgmt-1.example/m1", attached, "x"));
+  send_on_backbone(with_bad_sender(f, 6, '#'), attached);
+  EXPECT_EQ(e->stats().malformed, e_malformed + 1);
+  EXPECT_EQ(t.p1->stats().errors_sent, errors + 1);
+}
+
+// A destination is vouched for by a route (proxy) or by the agent's own host, and only
+// its last segment is checked then: a bad id on an attached host is still malformed, at
+// the proxy (from the backbone) and at the agent (from its proxy), never forwarded.
+TEST(Routing, DestinationsWithAKnownHostAreStillCheckedInFull) {
+  topology t;
+  const std::string to = "ccp://endpoint/10.0.0.1/e1";
+  const core::message m = request_message(97, "ccp://mgmt/mgmt-1.example/m1", to, "echo");
+  const std::string f = *encode(m);
+  // The '1' of "e1" in `to`, which follows `from` after the fixed header.
+  const std::size_t id_at = header_bytes + get_le(f, wire::from_len, 2) + to.size() - 1;
+  std::string bad = f;
+  bad[id_at] = '?';
+  auto malformed = t.p1->stats().malformed;
+  auto forwarded = t.p1->stats().forwarded;
+  t.p1->on_bus(core::host_subject("10.0.0.1"), std::make_shared<std::string>(bad), t.f.now());
+  t.f.flush(t.p1);
+  t.f.run();
+  EXPECT_EQ(t.p1->stats().malformed, malformed + 1);
+  EXPECT_EQ(t.p1->stats().forwarded, forwarded);
+
+  auto* agent = t.agents[0];
+  malformed = agent->stats().malformed;
+  forwarded = agent->stats().forwarded;
+  t.f.inject_to_agent(agent, bad);
+  t.f.run();
+  EXPECT_EQ(agent->stats().malformed, malformed + 1);
+  EXPECT_EQ(agent->stats().forwarded, forwarded);
+  // The frame as sent reaches the endpoint through both.
+  t.p1->on_bus(core::host_subject("10.0.0.1"), std::make_shared<std::string>(f), t.f.now());
+  t.f.flush(t.p1);
+  t.f.run();
+  EXPECT_EQ(t.f.deliveries(m.from, 97), 1u);
 }
 
 TEST(Routing, GarbageAndOversizedFramesAreDroppedWithoutHarm) {
