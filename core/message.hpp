@@ -25,7 +25,8 @@
 //   44     ...  from, to, type, text, body, in that order, with no padding
 //
 // A router reads this header (read_header) and forwards the bytes unchanged apart from
-// the hop byte: it never parses or copies the body. The deadline is a relative ttl, never
+// the hop byte: it never parses or copies the body, and it parses the addresses only as
+// far as it must (see `defer` below). The deadline is a relative ttl, never
 // a sender's wall clock: each receiver turns it into a deadline on its own clock.
 
 #include <cstddef>
