@@ -254,8 +254,8 @@ RC_GTEST_PROP(AddressProps, MembershipMatchesTheModel, ()) {
 }
 
 // host_prefix's shortcut accepts only what the full parser accepts, with the same view,
-// and it accepts every address of its type on its host but a concrete one's host group
-// or a different host, type or malformed last segment (those go to the full parser).
+// and it accepts every concrete or host-group address of its type and host; anything else
+// is left to the full parser.
 RC_GTEST_PROP(AddressProps, HostPrefixParsesAsTheFullParser, ()) {
   address a = *gen_address();
   address b = *rc::gen::weightedOneOf<address>(
