@@ -99,18 +99,20 @@ void node::reply_error(const message& req, errc code, std::string_view text, mic
   (void)originate(std::move(m), now);
 }
 
+std::optional<frame_header> node::completed(const frame_header& h) {
+  frame_header c = h;
+  if (check_from(c) && check_to(c)) return c;
+  ++stats_.malformed;
+  return std::nullopt;
+}
+
 void node::bounce(const frame_header& h, errc code, std::string_view text, micros now) {
   if (h.kind == msg_kind::response || h.kind == msg_kind::error) {
     ++stats_.dropped;
     return;
   }
   if (!h.from_checked || !h.to_checked) {  // read for forwarding: checked only now
-    frame_header checked = h;
-    if (!check_from(checked) || !check_to(checked)) {
-      ++stats_.malformed;
-      return;
-    }
-    bounce(checked, code, text, now);
+    if (auto c = completed(h)) bounce(*c, code, text, now);
     return;
   }
   message m;
@@ -133,12 +135,7 @@ void node::bounce(const frame_header& h, errc code, std::string_view text, micro
 void node::accept(std::string_view frame, const frame_header& h, micros now) {
   // `h` was read from `frame` by the caller: the message is built from it, not parsed again.
   if (!h.from_checked || !h.to_checked) {  // read for forwarding, and it is for us
-    frame_header checked = h;
-    if (!check_from(checked) || !check_to(checked)) {
-      ++stats_.malformed;
-      return;
-    }
-    accept(frame, checked, now);
+    if (auto c = completed(h)) accept(frame, *c, now);
     return;
   }
   if (h.kind == msg_kind::response || h.kind == msg_kind::error) {

@@ -106,6 +106,9 @@ class node {
   // Answers the sender of `h` with an error (never for a response or an error). When this
   // node itself sent `h`, the outcome is delivered locally instead.
   void bounce(const frame_header& h, errc code, std::string_view text, micros now);
+  // A copy of `h` with the addresses read_header deferred parsed; nullopt, counted as
+  // malformed, when one does not parse.
+  [[nodiscard]] std::optional<frame_header> completed(const frame_header& h);
   // Encodes `m` (from = self, fresh id unless set) and routes it. Returns the id.
   std::expected<std::uint64_t, errc> originate(message m, micros now);
   // Sends a core-internal request (a sync, a registration): its replies, any number of

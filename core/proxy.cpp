@@ -322,16 +322,13 @@ void proxy::from_agent(link_id link, link_state& ls, frame_buf f, frame_header& 
     return;  // ccp.hb and unknown control: liveness only
   }
   // No spoofing: an agent speaks for itself and the endpoints of its own host. Any other
-  // sender is parsed in full, to tell a malformed one from a foreign one.
-  bool own = own_source(ls, h);
-  if (!own && !check_from(h)) {
-    ++stats_.malformed;
-    return;
-  }
-  own = own || (same_bytes(h.from.host, ls.host) &&
-                (h.from.type == role::endpoint ||
-                 (h.from.type == role::agent && address_equal::same(h.from, ls.agent.view()))));
-  if (!own) {
+  // sender is parsed in full, to tell a malformed one from a foreign one (a canonical
+  // address of this host, which the full parse accepts, has own_source's prefix).
+  if (!own_source(ls, h)) {
+    if (!check_from(h)) {
+      ++stats_.malformed;
+      return;
+    }
     message m;
     m.id = next_id();
     m.kind = msg_kind::error;
