@@ -100,10 +100,11 @@ struct frame_header {
 // Which addresses read_header leaves to its caller, only delimited (from_text, to_text).
 // A router needs the sender only to answer it (an error) or when the frame is for itself,
 // and it can vouch for a destination more cheaply than a parse: a proxy by the route of
-// an attached host, an agent by its own host. Parsing both addresses was 40% of the
-// instructions of a hop (bench/routing_bench.cpp under callgrind). The receiver reads the
-// frame in full (decode), and a proxy still checks the sender of every frame from an agent
-// against the agent's host.
+// an attached host, an agent by its own host, any router a fleet-wide group by literal
+// compares (check_to). Parsing both addresses was 40% of the instructions of a hop
+// (bench/routing_bench.cpp under callgrind). The receiver reads the frame in full
+// (decode), and a proxy still checks the sender of every frame from an agent against the
+// agent's host.
 enum class defer : std::uint8_t { nothing, from, from_and_to };
 
 // Validates `frame` completely except for the body's content (and the addresses it was
@@ -121,8 +122,15 @@ enum class defer : std::uint8_t { nothing, from, from_and_to };
 [[nodiscard]] inline bool check_from(frame_header& h) noexcept {
   return h.from_checked || parse_deferred_from(h);
 }
+// A fleet-wide group (ccp://mgmt/any, ...) is recognized by literal compares, inline.
 [[nodiscard]] inline bool check_to(frame_header& h) noexcept {
-  return h.to_checked || parse_deferred_to(h);
+  if (h.to_checked) return true;
+  if (auto g = parse_group(h.to_text)) {
+    h.to = *g;
+    h.to_checked = true;
+    return true;
+  }
+  return parse_deferred_to(h);
 }
 
 // The header of `frame`, which must be exactly encode(m): what read_header(frame) returns,

@@ -198,9 +198,10 @@ void proxy::on_link_frame(link_id link, frame_buf f, micros now) {
   if (it == links_.end()) return;
   link_state& ls = it->second;
   ls.last_rx = now;
-  // The sender is checked against the agent's host in from_agent, not parsed here.
-  auto h = read_header(*f, defer::from);
-  if (!h || (!ls.attached && !check_from(*h))) {
+  // The sender is checked against the agent's host in from_agent, not parsed here; a
+  // group destination is recognized without the parser (check_to).
+  auto h = read_header(*f, defer::from_and_to);
+  if (!h || !check_to(*h) || (!ls.attached && !check_from(*h))) {
     // A frame we cannot read is dropped; the link and every other agent carry on.
     ++stats_.malformed;
     return;

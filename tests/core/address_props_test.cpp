@@ -282,6 +282,25 @@ RC_GTEST_PROP(AddressProps, HostPrefixParsesAsTheFullParser, ()) {
     RC_ASSERT(fast.has_value());
 }
 
+// parse_group's literal compares accept only what the full parser accepts, with the same
+// view, and they accept every fleet-wide group (ccp://TYPE/any, ccp://TYPE/all).
+RC_GTEST_PROP(AddressProps, GroupParsesAsTheFullParser, ()) {
+  const address a = *rc::gen::weightedOneOf<address>(
+      {{2, gen_address(rc::gen::element(scope::any, scope::all))}, {1, gen_address()}});
+  const std::string text =
+      *rc::gen::weightedOneOf<std::string>({{2, rc::gen::just(a.str())},
+                                            {2, gen_mutated(a.str())},
+                                            {1, rc::gen::arbitrary<std::string>()}});
+  const auto fast = parse_group(text);
+  const auto full = parse_address_view(text, true);
+  RC_CLASSIFY(fast.has_value());
+  if (fast) {
+    RC_ASSERT(full.has_value());
+    RC_ASSERT(address_equal::same(*fast, *full));
+  }
+  if (full && (full->form == scope::any || full->form == scope::all)) RC_ASSERT(fast.has_value());
+}
+
 RC_GTEST_PROP(AddressProps, OrderingAndHashingAgreeWithEquality, ()) {
   address a = *gen_address();
   address b = *rc::gen::weightedOneOf<address>(
