@@ -32,6 +32,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <expected>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -113,6 +114,14 @@ enum class defer : std::uint8_t { nothing, from, from_and_to };
 // never allocates.
 [[nodiscard]] std::expected<frame_header, parse_error> read_header(
     std::string_view frame, defer d = defer::nothing) noexcept;
+
+// For tests: read_header's checks of the fixed header and the lengths, as the merged
+// test of the forwarding path (plain: nothing wrong) and as the sequence that names the
+// first failing check (nullopt: nothing wrong). They agree on every frame.
+namespace message_detail {
+[[nodiscard]] bool fixed_header_plain(std::string_view frame) noexcept;
+[[nodiscard]] std::optional<parse_error> fixed_header_error(std::string_view frame) noexcept;
+}  // namespace message_detail
 
 // Complete a header whose address was deferred: parse from_text (to_text) into `from`
 // (`to`) as the full read would have. False when it does not parse, or when a sender is
