@@ -233,7 +233,7 @@ void agent::route_out(frame_buf f, const frame_header& h, micros now) {
   route_from_host(std::move(f), h, now);
 }
 
-void agent::route_from_host(frame_buf f, const frame_header& h, micros now) {
+void agent::route_from_host(frame_buf&& f, const frame_header& h, micros now) {
   const address_view& to = h.to;
   if (!local(to)) {
     send_up(std::move(f), h, now);
@@ -248,7 +248,7 @@ void agent::route_from_host(frame_buf f, const frame_header& h, micros now) {
   }
 }
 
-void agent::send_up(frame_ptr f, const frame_header& h, micros now) {
+void agent::send_up(frame_ptr&& f, const frame_header& h, micros now) {
   if (status_ != link_status::up) {
     bounce(h, errc::unreachable, "agent " + self_.str() + " has no proxy link", now);
     return;
@@ -262,7 +262,7 @@ void agent::send_up(frame_ptr f, const frame_header& h, micros now) {
   push(act::send{link_, std::move(f)});
 }
 
-void agent::to_endpoints(frame_buf f, const frame_header& h, micros now) {
+void agent::to_endpoints(frame_buf&& f, const frame_header& h, micros now) {
   const address_view& to = h.to;
   frame_ptr shared = std::move(f);
   // A copy of `shared` per receiver of an `all`; the one receiver of the other forms

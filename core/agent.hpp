@@ -75,9 +75,10 @@ class agent final : public node {
   void dial(micros now);
   void link_lost(micros now);
   void send_hello(micros now);
-  void send_up(frame_ptr f, const frame_header& h, micros now);
-  void route_from_host(frame_buf f, const frame_header& h, micros now);
-  void to_endpoints(frame_buf f, const frame_header& h, micros now);
+  // By rvalue reference, as the proxy's forwarding steps (proxy.hpp).
+  void send_up(frame_ptr&& f, const frame_header& h, micros now);
+  void route_from_host(frame_buf&& f, const frame_header& h, micros now);
+  void to_endpoints(frame_buf&& f, const frame_header& h, micros now);
   void endpoint_control(const frame_header& h, micros now);
   void reply_instance(std::uint64_t nonce, const frame_header& h, msg_kind kind, errc code,
                       std::string text);
