@@ -297,7 +297,10 @@ void proxy::hello(link_id link, link_state& ls, const frame_header& h, micros no
   send_direct(link, std::move(w));
 }
 
-void proxy::from_agent(link_id link, link_state& ls, frame_buf&& f, frame_header& h, micros now) {
+// Inlined into on_link_frame, as route is into it and route_out: each call was a frame of
+// saved registers, 15 instructions of a forwarded frame's 490 (callgrind).
+[[gnu::always_inline]] inline void proxy::from_agent(link_id link, link_state& ls, frame_buf&& f,
+                                                     frame_header& h, micros now) {
   if (is_control_type(h.type) && h.kind == msg_kind::notification) {
     if (!check_from(h)) {  // as any frame that is for us
       ++stats_.malformed;
@@ -355,7 +358,7 @@ void proxy::route_out(frame_buf f, const frame_header& h, micros now) {
   route(std::move(f), h, now);
 }
 
-void proxy::route(frame_buf&& f, const frame_header& h, micros now) {
+[[gnu::always_inline]] inline void proxy::route(frame_buf&& f, const frame_header& h, micros now) {
   const address_view& to = h.to;
   if (address_equal::same(to, self_.view())) {
     accept(*f, h, now);
