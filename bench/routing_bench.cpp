@@ -446,6 +446,38 @@ void BM_AgentLinkToEndpointLongId(benchmark::State& state) {
 }
 BENCHMARK(BM_AgentLinkToEndpointLongId);
 
+// Agent: a request from endpoint e1 of its host arrives on the host bus for ccp://mgmt/any
+// and leaves on the proxy link: the first hop of every request an application makes.
+void BM_AgentEndpointToLink(benchmark::State& state) {
+  agent_fixture fx({"e1", "billing-worker-1"});
+  core::agent& a = fx.agent_role();
+  auto buf = buffer_of(request("ccp://endpoint/" + agent_host(0) + "/e1", "ccp://mgmt/any"));
+  auto& acts = a.actions();
+
+  a.on_bus("ccp.agent", buf, t0);
+  auto snd = take_one<core::act::send>(acts, "agent did not send the frame");
+  if (snd.link != fx.link() || snd.frame != buf || (*buf)[3] != 1)
+    die("agent sent on another link, another buffer, or without counting the hop");
+  a.on_link_flushed(fx.link(), 1);
+
+  std::size_t unflushed = 0;
+  alloc_meter meter;
+  for (auto _ : state) {
+    (*buf)[3] = 0;
+    a.on_bus("ccp.agent", buf, t0);
+    benchmark::DoNotOptimize(acts.data());
+    acts.clear();
+    if (++unflushed == flush_every) {
+      a.on_link_flushed(fx.link(), unflushed);
+      unflushed = 0;
+    }
+  }
+  meter.report(state);
+  check_clean(a);
+  forward_counters(state, 1);
+}
+BENCHMARK(BM_AgentEndpointToLink);
+
 // Proxy fan-out: a frame for ccp://agent/all arrives on the bus (ccp.agent.all) and is
 // sent on every agent link. Items are targets: ns per item is the cost per agent.
 void BM_ProxyFanOutAll(benchmark::State& state) {

@@ -60,7 +60,8 @@ JSON = "BM_JsonParseEnvelope"
 # The forwarding paths the ratios are about (the *LongSubject, *LongId, *SwapHost,
 # *10kAgents and *10kAgentsSpread variants are printed in the table, for their allocations
 # and for scale, but carry no target).
-FORWARDING = ["BM_ProxyLinkToBus", "BM_ProxyBusToLink", "BM_AgentLinkToEndpoint"]
+FORWARDING = ["BM_ProxyLinkToBus", "BM_ProxyBusToLink", "BM_AgentLinkToEndpoint",
+              "BM_AgentEndpointToLink"]
 FAN_OUT = "BM_ProxyFanOutAll"
 FAN_OUT_SIZES = [10, 100, 1000]
 # Largest / smallest ns per target still called linear: per-target work is a map lookup
