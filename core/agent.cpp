@@ -128,19 +128,23 @@ void agent::on_link_flushed(link_id link, std::size_t frames) {
   if (link == link_) inflight_ -= std::min(frames, inflight_);
 }
 
+// Inlined into both forwarding paths, as check_to is.
+[[gnu::always_inline]] inline bool agent::check_to_here(frame_header& h) const {
+  if (auto v = endpoints_here_.parse(h.to_text)) {
+    h.to = *v;
+    h.to_checked = true;
+    return true;
+  }
+  return check_to(h);
+}
+
 void agent::on_link_frame(link_id link, frame_buf f, micros now) {
   if (link != link_ || status_ == link_status::down) return;
   last_rx_ = now;
   // Forwarded by `to`, mostly to an endpoint of this host, which needs no parse of the host;
   // the sender is checked only if we answer it or take the frame.
   auto h = read_header(*f, defer::from_and_to);
-  if (h) {
-    if (auto v = endpoints_here_.parse(h->to_text)) {
-      h->to = *v;
-      h->to_checked = true;
-    }
-  }
-  if (!h || !check_to(*h) || (status_ == link_status::handshaking && !check_from(*h))) {
+  if (!h || !check_to_here(*h) || (status_ == link_status::handshaking && !check_from(*h))) {
     ++stats_.malformed;
     return;
   }
@@ -204,13 +208,22 @@ bool agent::local(const address_view& to) const {
 }
 
 void agent::on_bus(std::string_view /*subject*/, frame_buf f, micros now) {
-  auto h = read_header(*f);
-  if (!h) {
+  // The sender is checked with the prefix of this host's endpoints, not parsed; so is a
+  // destination on this host, and a fleet-wide group by check_to.
+  auto h = read_header(*f, defer::from_and_to);
+  if (!h || !check_to_here(*h)) {
     ++stats_.malformed;
     return;
   }
-  if (h->from.type != role::endpoint || !same_bytes(h->from.host, self_.host())) {
-    ++stats_.dropped;  // only this host's endpoints speak on this bus
+  if (auto v = endpoints_here_.parse(h->from_text); v && v->form == scope::one) {
+    h->from = *v;
+    h->from_checked = true;
+  } else {
+    if (!check_from(*h)) {
+      ++stats_.malformed;
+    } else {
+      ++stats_.dropped;  // only this host's endpoints speak on this bus
+    }
     return;
   }
   if (is_control_type(h->type) && h->kind != msg_kind::response && h->kind != msg_kind::error) {

@@ -75,6 +75,9 @@ class agent final : public node {
   void dial(micros now);
   void link_lost(micros now);
   void send_hello(micros now);
+  // check_to for a header read with `to` deferred, trying the prefix of this host's
+  // endpoints first (no parse of the host).
+  [[nodiscard]] bool check_to_here(frame_header& h) const;
   // By rvalue reference, as the proxy's forwarding steps (proxy.hpp).
   void send_up(frame_ptr&& f, const frame_header& h, micros now);
   void route_from_host(frame_buf&& f, const frame_header& h, micros now);

@@ -424,6 +424,49 @@ TEST(Routing, DestinationsWithAKnownHostAreStillCheckedInFull) {
   EXPECT_EQ(t.f.deliveries(m.from, 97), 1u);
 }
 
+// An agent checks the sender of every frame on its host bus by the prefix of its host's
+// endpoints, without parsing it: a registered endpoint is forwarded, an endpoint of
+// another host or one not registered is dropped, and a sender or destination that does
+// not parse (or a group sender) is malformed; none of them is forwarded.
+TEST(Routing, AgentChecksEverySenderOnItsHostBus) {
+  topology t;
+  auto* agent = t.agents[0];
+  const std::string own = t.endpoints[0]->self().str();
+  ASSERT_EQ(t.endpoints[0]->self().host(), agent->self().host());
+  auto on_host_bus = [&](std::string frame) {
+    agent->on_bus("ccp.agent", std::make_shared<std::string>(std::move(frame)), t.f.now());
+    t.f.flush(agent);
+    t.f.run();
+  };
+  const auto dropped = agent->stats().dropped;
+  const auto malformed = agent->stats().malformed;
+  auto forwarded = agent->stats().forwarded;
+  const std::string ok = *encode(request_message(81, own, "ccp://mgmt/any", "x"));
+  on_host_bus(ok);
+  // Up the link, and mgmt's no_handler answer back down to the endpoint.
+  EXPECT_EQ(agent->stats().forwarded, forwarded + 2);
+  forwarded = agent->stats().forwarded;
+
+  on_host_bus(*encode(request_message(82, "ccp://endpoint/10.0.0.2/e1", "ccp://mgmt/any", "x")));
+  on_host_bus(
+      *encode(request_message(83, "ccp://endpoint/10.0.0.1/unlisted", "ccp://mgmt/any", "x")));
+  EXPECT_EQ(agent->stats().dropped, dropped + 2);
+
+  // A space in the sender's id; the sender's scheme in upper case; a '?' in `to`.
+  on_host_bus(with_bad_sender(ok, own.size() - 1, ' '));
+  on_host_bus(with_bad_sender(ok, 0, 'C'));
+  on_host_bus(with_bad_sender(ok, own.size() + 6, '?'));
+  // A host group as the sender ("abc" made "all" in place): it parses, but a sender must be
+  // concrete.
+  const std::string abc = "ccp://endpoint/10.0.0.1/abc";
+  std::string group = *encode(request_message(84, abc, "ccp://mgmt/any", "x"));
+  group.replace(header_bytes + abc.size() - 3, 3, "all");
+  on_host_bus(group);
+  EXPECT_EQ(agent->stats().malformed, malformed + 4);
+  EXPECT_EQ(agent->stats().dropped, dropped + 2);
+  EXPECT_EQ(agent->stats().forwarded, forwarded);
+}
+
 TEST(Routing, GarbageAndOversizedFramesAreDroppedWithoutHarm) {
   topology t;
   t.f.inject_from_agent(t.agents[0], "garbage");
