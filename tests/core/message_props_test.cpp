@@ -59,10 +59,6 @@ void check_deferred_reads(std::string_view frame,
   }
 }
 
-// What every byte string must satisfy: read_header and decode agree; an error lies inside
-// the frame and names a field; an accepted frame is exactly the encoding of what it decodes
-// to (so the decoder accepts nothing the encoder cannot produce), and its views lie inside;
-// and the reads that defer addresses agree with the full read.
 // read_header's merged check of the fixed header and the sequence that names the failing
 // field agree, and a frame either refuses gets that field's error from read_header.
 void check_fixed_header_checks(std::string_view frame,
@@ -76,6 +72,11 @@ void check_fixed_header_checks(std::string_view frame,
   }
 }
 
+// What every byte string must satisfy: read_header and decode agree; an error lies inside
+// the frame and names a field; an accepted frame is exactly the encoding of what it decodes
+// to (so the decoder accepts nothing the encoder cannot produce), and its views lie inside;
+// the reads that defer addresses agree with the full read, and the two checks of the
+// fixed header with each other.
 void check_frame_total(const std::string& frame) {
   test::exact_bytes bytes(frame);  // ASan sees any read past the end
   auto h = read_header(bytes.view());
