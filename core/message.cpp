@@ -103,6 +103,14 @@ bool valid_type(std::string_view s) noexcept {
 
 namespace {
 
+// The frame size the header's field lengths add up to, summed in 64 bits so that no
+// overflow can hide a short frame.
+std::uint64_t declared_size(const char* p) noexcept {
+  return std::uint64_t{header_bytes} + load<std::uint16_t>(p + off_from_len) +
+         load<std::uint16_t>(p + off_to_len) + static_cast<unsigned char>(p[off_type_len]) +
+         load<std::uint16_t>(p + off_text_len) + load<std::uint32_t>(p + off_body_len);
+}
+
 // read_header's checks of the fixed header and of the lengths, merged into a few compares
 // that do not say which one failed: the forwarding path's case, every frame. Accepts
 // exactly what fixed_header_error finds nothing wrong with (a property test compares
@@ -124,13 +132,9 @@ namespace {
   const unsigned have = static_cast<unsigned>(load<std::uint64_t>(p + off_correlation) != 0) |
                         static_cast<unsigned>(code != 0) << 1;
   // Bytes 32-39: to_len, type_len, flags, text_len, reserved; flags and reserved must be 0.
-  // The lengths are summed in 64 bits, so no overflow can hide a short frame.
   const auto w = load<std::uint64_t>(p + off_to_len);
   constexpr std::uint64_t flags_and_reserved = 0xffff'0000'ff00'0000;
-  const std::uint64_t total =
-      std::uint64_t{header_bytes} + load<std::uint16_t>(p + off_from_len) +
-      load<std::uint16_t>(p + off_to_len) + static_cast<unsigned char>(p[off_type_len]) +
-      load<std::uint16_t>(p + off_text_len) + load<std::uint32_t>(p + off_body_len);
+  const std::uint64_t total = declared_size(p);
   return load<std::uint16_t>(p + off_magic) == (wire_magic | wire_version << 8) &&
          nonzero[static_cast<unsigned char>(p[off_kind])] == have && code <= errc_max &&
          load<std::uint32_t>(p + off_length) == size && load<std::uint64_t>(p + off_id) != 0 &&
@@ -177,11 +181,7 @@ std::optional<parse_error> fixed_header_error(std::string_view f) noexcept {
   if (load<std::uint16_t>(p + off_reserved) != 0)
     return parse_error{parse_errc::bad_field, off_reserved, "reserved"};
 
-  // Lengths are summed in 64 bits, so no overflow can hide a short frame.
-  std::uint64_t total =
-      std::uint64_t{header_bytes} + load<std::uint16_t>(p + off_from_len) +
-      load<std::uint16_t>(p + off_to_len) + static_cast<unsigned char>(p[off_type_len]) +
-      load<std::uint16_t>(p + off_text_len) + load<std::uint32_t>(p + off_body_len);
+  const std::uint64_t total = declared_size(p);
   if (total > length) return parse_error{parse_errc::truncated, length, "lengths"};
   if (total < length) return parse_error{parse_errc::trailing_bytes, total, "lengths"};
   if (load<std::uint16_t>(p + off_text_len) > max_text_bytes)
