@@ -305,32 +305,30 @@ void fleet::half_open(core::agent* a) {
   }
 }
 
-void fleet::inject_from_agent(core::agent* a, std::string frame) {
-  for (auto& l : links_) {
-    if (l.a != a || !l.agent_open || !l.proxy_open) continue;
-    auto f = std::make_shared<std::string>(std::move(frame));
-    queue_.push_back({[this, p = l.p, id = l.p_id, f] {
-      if (!alive_.contains(p)) return;
-      p->on_link_frame(id, f, now_);
-      after(p);
-    }});
-    return;
-  }
+const fleet::link& fleet::open_link_of(const core::agent* a) const {
+  for (const auto& l : links_)
+    if (l.a == a && l.agent_open && l.proxy_open) return l;
   throw std::logic_error("agent has no open link");
 }
 
+void fleet::inject_from_agent(core::agent* a, std::string frame) {
+  const link& l = open_link_of(a);
+  auto f = std::make_shared<std::string>(std::move(frame));
+  queue_.push_back({[this, p = l.p, id = l.p_id, f] {
+    if (!alive_.contains(p)) return;
+    p->on_link_frame(id, f, now_);
+    after(p);
+  }});
+}
+
 void fleet::inject_to_agent(core::agent* a, std::string frame) {
-  for (auto& l : links_) {
-    if (l.a != a || !l.agent_open || !l.proxy_open) continue;
-    auto f = std::make_shared<std::string>(std::move(frame));
-    queue_.push_back({[this, a, id = l.a_id, f] {
-      if (!alive_.contains(a)) return;
-      a->on_link_frame(id, f, now_);
-      after(a);
-    }});
-    return;
-  }
-  throw std::logic_error("agent has no open link");
+  const link& l = open_link_of(a);
+  auto f = std::make_shared<std::string>(std::move(frame));
+  queue_.push_back({[this, a, id = l.a_id, f] {
+    if (!alive_.contains(a)) return;
+    a->on_link_frame(id, f, now_);
+    after(a);
+  }});
 }
 
 std::uint64_t fleet::request(core::node* n, const std::string& to, const std::string& type,

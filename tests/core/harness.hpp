@@ -111,6 +111,8 @@ class fleet {
     std::function<void()> fire;
   };
 
+  // The link of `a` that is open at both ends (tests inject frames on it).
+  [[nodiscard]] const link& open_link_of(const core::agent* a) const;
   void after(core::node* n);  // executes n's actions
   void publish(bus_kind b, const std::string& host, const std::string& subject, frame_ptr f);
   void deliver_bus(const node_ref& r, const std::string& subject, frame_ptr f);
