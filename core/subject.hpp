@@ -27,6 +27,10 @@
 //   ccp.eps                              the agent's announcements to all endpoints
 //   ccp.ep.ID                            endpoint ID's inbox, subscribed once registered
 //   ccp.epi.NONCE                        one endpoint instance's registration replies
+//
+// Payloads. A message on any of these subjects is one frame (core/message.hpp, first byte
+// 0xCC) or, from the NATS bus, a batch of frames for that subject (first byte 0xCB; format
+// and rules in net/frame_batch.hpp). The in-process bus carries single frames only.
 
 #include <string>
 #include <string_view>

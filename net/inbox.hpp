@@ -18,6 +18,7 @@
 #include <boost/asio/post.hpp>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -36,12 +37,18 @@ class inbox : public std::enable_shared_from_this<inbox> {
 
   // Any thread. `subject` is ignored when the inbox has a fixed subject.
   void push(std::string_view subject, core::frame_buf frame) {
+    push_all(subject, std::span(&frame, 1));
+  }
+  // The same for several frames of one subject, in order (a NATS batch, net/frame_batch.hpp):
+  // one lock and at most one post for all of them. Moves from `frames`.
+  void push_all(std::string_view subject, std::span<core::frame_buf> frames) {
     if (!open()) return;
     bool post = false;
     {
       std::lock_guard lock(mu_);
-      queued_.push_back(
-          {fixed_subject_.empty() ? std::string(subject) : std::string(), std::move(frame)});
+      for (auto& f : frames)
+        queued_.push_back(
+            {fixed_subject_.empty() ? std::string(subject) : std::string(), std::move(f)});
       post = !std::exchange(drain_posted_, true);
     }
     if (post) boost::asio::post(ex_, [self = shared_from_this()] { self->drain(); });

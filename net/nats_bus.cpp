@@ -27,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "net/frame_batch.hpp"
 #include "net/inbox.hpp"
 
 namespace ccp::net {
@@ -67,6 +68,11 @@ constexpr std::int64_t write_deadline_ms = 2000;
 // connection stale (15-20 s, see above). Past this many unwritten bytes publish drops and
 // counts frames instead: 8 MiB, as the reconnect buffer, a few seconds of control traffic.
 constexpr int max_unwritten_bytes = 8 * 1024 * 1024;
+// A run of publications to one subject leaves as one NATS message (net/frame_batch.hpp) of at
+// most this many frame bytes: far below the server's max_payload (1 MiB by default), and
+// enough that a burst of small frames costs the server and both clients one message per
+// few hundred frames. A frame at least this long leaves alone.
+constexpr std::size_t batch_frame_bytes = 64 * 1024;
 // How long the destructor waits, for all its subscriptions together, for libnats' threads to
 // leave our callbacks (normally microseconds: a callback only copies and posts). Past it it
 // returns anyway; the state the callbacks use is reference-counted, so a late callback stays
@@ -507,6 +513,8 @@ struct sub_state {
 
 using sub_ref = std::shared_ptr<sub_state>;
 
+// libnats' delivery thread. A batch (net/frame_batch.hpp) is handed on as its frames, anything
+// else (a frame, or a payload that only looks like a batch) as it came.
 void on_message(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
   const sub_ref& st = *static_cast<sub_ref*>(closure);
   if (st->in->open()) {
@@ -514,8 +522,17 @@ void on_message(natsConnection*, natsSubscription*, natsMsg* msg, void* closure)
       std::string_view subject = natsMsg_GetSubject(msg);
       if (subject.size() >= st->prefix_len) subject.remove_prefix(st->prefix_len);
       const int len = natsMsg_GetDataLength(msg);
-      st->in->push(subject, std::make_shared<std::string>(
-                                natsMsg_GetData(msg), static_cast<std::size_t>(len > 0 ? len : 0)));
+      const std::string_view data(natsMsg_GetData(msg),
+                                  static_cast<std::size_t>(len > 0 ? len : 0));
+      // Reused by every message this thread delivers: no allocation per batch.
+      thread_local std::vector<std::string_view> views;
+      thread_local std::vector<core::frame_buf> frames;
+      if (!needs_batch(data) || !split_batch(data, views)) views.assign(1, data);
+      frames.clear();
+      for (std::string_view v : views)
+        frames.push_back(std::make_shared<std::string>(v));
+      st->in->push_all(subject, frames);
+      frames.clear();  // what a closed inbox did not take
     } catch (...) {
       // Out of memory: the message is lost, as libnats itself would lose it. Exceptions
       // must not unwind through libnats' C frames.
@@ -537,6 +554,125 @@ void on_sub_complete(void* closure) {
   done->cv.notify_all();
 }
 
+// --- Publications on their way to libnats -------------------------------------------------
+//
+// publish appends to runs of consecutive publications to one subject and posts one flush to
+// the strand that writes the socket; the flush hands each run to libnats as one NATS message
+// (a batch of its frames, net/frame_batch.hpp) and libnats' write follows on the same strand.
+// That is where libnats coalesced the bytes of those publications anyway (the write posted by
+// the first of them took them all), so batching adds no wait; it saves the server and both
+// clients their work per message: one PUB, one routing step, one MSG, one natsMsg, one
+// delivery and one free per run instead of per frame.
+//
+// Shared with the posted flushes, which may run after the bus began its destruction.
+class outbox {
+ public:
+  outbox(natsConnection* conn, std::string prefix)
+      : prefix_(std::move(prefix)), conn_(conn), max_payload_(natsConnection_GetMaxPayload(conn)) {}
+
+  // Any thread. False when the frame is dropped at once: longer than the server takes, or
+  // past max_unwritten_bytes waiting (this and libnats' buffer as of the last flush; a frame
+  // counts with its length field in a batch, so that empty frames are bounded too). True
+  // when queued, and then `post_flush` is true when the caller must post a flush.
+  [[nodiscard]] bool add(std::string_view subject, core::frame_ptr frame, bool& post_flush) {
+    const std::size_t n = frame ? frame->size() : 0;
+    if (n > INT_MAX || std::cmp_greater(n, max_payload_.load(std::memory_order_relaxed))) {
+      return false;
+    }
+    std::lock_guard lock(mu_);
+    const std::size_t cost = n + batch_length_bytes;
+    if (bytes_ + static_cast<std::size_t>(buffered_.load(std::memory_order_relaxed)) + cost >
+        static_cast<std::size_t>(max_unwritten_bytes)) {
+      return false;
+    }
+    run* r = used_ > 0 ? &runs_[used_ - 1] : nullptr;
+    if (r == nullptr || r->subject != subject || r->frames.size() == max_batch_frames ||
+        r->bytes + n > batch_frame_bytes) {
+      if (used_ == runs_.size()) runs_.emplace_back();
+      r = &runs_[used_++];
+      r->subject.assign(subject);  // keeps its capacity from earlier runs
+    }
+    r->frames.push_back(std::move(frame));
+    r->bytes += n;
+    bytes_ += cost;
+    post_flush = !std::exchange(flush_posted_, true);
+    return true;
+  }
+
+  // Hands what is queued to libnats (the strand, or the bus's destructor before it closes).
+  // Frames libnats refuses, or that find its buffer past max_unwritten_bytes, are counted.
+  void flush() {
+    std::lock_guard flushing(flush_mu_);
+    std::size_t n = 0;
+    {
+      std::lock_guard lock(mu_);
+      runs_.swap(flushing_);
+      n = std::exchange(used_, 0);
+      bytes_ = 0;
+      flush_posted_ = false;
+    }
+    // Reused by every flush of this thread: no allocation per run.
+    thread_local std::string wire;
+    thread_local std::string batch;
+    for (std::size_t i = 0; i < n; ++i) {
+      run& r = flushing_[i];
+      bool sent = false;
+      if (conn_ != nullptr && natsConnection_Buffered(conn_) <= max_unwritten_bytes) {
+        wire.assign(prefix_).append(r.subject);
+        std::string_view data;
+        if (r.frames.front()) data = *r.frames.front();
+        if (r.frames.size() > 1 || needs_batch(data)) {
+          encode_batch(r.frames, batch);
+          data = batch;
+        }
+        sent = natsConnection_Publish(conn_, wire.c_str(), data.data(),
+                                      static_cast<int>(data.size())) == NATS_OK;
+      }
+      if (!sent) dropped_.fetch_add(r.frames.size(), std::memory_order_relaxed);
+      r.frames.clear();  // keeps its capacity
+      r.bytes = 0;
+    }
+    if (conn_ != nullptr) {
+      buffered_.store(std::max(0, natsConnection_Buffered(conn_)), std::memory_order_relaxed);
+      // 0 while no server's INFO is known (reconnecting): keep the last one.
+      if (const std::int64_t m = natsConnection_GetMaxPayload(conn_); m > 0)
+        max_payload_.store(m, std::memory_order_relaxed);
+    }
+  }
+
+  // The bus's destructor, after its last flush: a flush posted before runs after the
+  // connection is gone and counts what it finds as dropped (nothing, normally).
+  void close() {
+    std::lock_guard flushing(flush_mu_);
+    conn_ = nullptr;
+  }
+
+  void count_dropped() noexcept { dropped_.fetch_add(1, std::memory_order_relaxed); }
+  [[nodiscard]] std::uint64_t dropped() const noexcept {
+    return dropped_.load(std::memory_order_relaxed);
+  }
+
+ private:
+  struct run {
+    std::string subject;  // the core's, without the prefix
+    std::vector<core::frame_ptr> frames;
+    std::size_t bytes = 0;  // of frames
+  };
+
+  const std::string prefix_;
+  std::mutex mu_;
+  std::vector<run> runs_;         // guarded by mu_: [0, used_) queued, the rest empty for reuse
+  std::size_t used_ = 0;          // guarded by mu_
+  std::size_t bytes_ = 0;         // guarded by mu_: what is queued costs, see add()
+  bool flush_posted_ = false;     // guarded by mu_
+  std::mutex flush_mu_;           // one flush at a time; guards what follows
+  std::vector<run> flushing_;     // the runs being handed over, swapped with runs_
+  natsConnection* conn_;          // null once the bus closed it
+  std::atomic<int> buffered_{0};  // libnats' unwritten bytes after the last flush
+  std::atomic<std::int64_t> max_payload_;  // the server's, as of the last flush
+  std::atomic<std::uint64_t> dropped_{0};
+};
+
 // --- The bus -------------------------------------------------------------------------------
 
 class nats_bus final : public bus {
@@ -546,7 +682,8 @@ class nats_bus final : public bus {
       : conn_(conn),
         state_(std::move(state)),
         prefix_(std::move(prefix)),
-        attachment_(state_->loop.attached.lock()) {  // attached by natsConnection_Connect
+        attachment_(state_->loop.attached.lock()),  // attached by natsConnection_Connect
+        outbox_(std::make_shared<outbox>(conn, prefix_)) {
     if (!attachment_) throw std::runtime_error("libnats did not attach to the io executor");
   }
 
@@ -570,6 +707,10 @@ class nats_bus final : public bus {
     }
     for (const auto& st : ending)
       (void)wait_done(*st, wait_until);
+    // Hand libnats what is still queued; a flush posted meanwhile finds nothing, or no
+    // connection.
+    outbox_->flush();
+    outbox_->close();
     // libnats' close does not write for an event loop: write what is buffered first. Then
     // stop the strand's reads and writes before libnats closes the socket they use (a read in
     // progress would race with the close: libnats reads outside its own lock).
@@ -651,29 +792,19 @@ class nats_bus final : public bus {
     end(e, std::chrono::steady_clock::now());
   }
 
+  // Queues the frame in the outbox; the first publication after a flush posts the next one
+  // to the strand, where libnats' write follows it.
   void publish(std::string_view subject, core::frame_ptr frame) override {
-    static const std::string empty;
-    const std::string& data = frame ? *frame : empty;
-    if (subject.empty() || !is_wire_token(subject) || data.size() > INT_MAX) {
-      dropped_.fetch_add(1, std::memory_order_relaxed);
+    bool post_flush = false;
+    if (subject.empty() || !is_wire_token(subject) ||
+        !outbox_->add(subject, std::move(frame), post_flush)) {
+      outbox_->count_dropped();
       return;
     }
-    if (natsConnection_Buffered(conn_) > max_unwritten_bytes) {
-      dropped_.fetch_add(1, std::memory_order_relaxed);
-      return;
-    }
-    // One buffer per thread for the prefixed, NUL-terminated subject: no allocation per frame.
-    thread_local std::string wire;
-    wire.assign(prefix_).append(subject);
-    // libnats appends to its buffer and asks the strand to write it (loop_attachment).
-    const natsStatus s =
-        natsConnection_Publish(conn_, wire.c_str(), data.data(), static_cast<int>(data.size()));
-    if (s != NATS_OK) dropped_.fetch_add(1, std::memory_order_relaxed);
+    if (post_flush) attachment_->run_on_strand([ob = outbox_] { ob->flush(); });
   }
 
-  std::uint64_t dropped() const noexcept override {
-    return dropped_.load(std::memory_order_relaxed);
-  }
+  std::uint64_t dropped() const noexcept override { return outbox_->dropped(); }
 
  private:
   struct entry {
@@ -745,9 +876,9 @@ class nats_bus final : public bus {
   std::unordered_map<subscription_id, entry> subs_;  // guarded by mu_
   // guarded by mu_: ended by unsubscribe, libnats' last callback still to come (see end()).
   std::vector<std::shared_ptr<sub_state>> ending_;
-  std::size_t prune_ending_at_ = 64;  // guarded by mu_
-  subscription_id next_id_ = 1;       // guarded by mu_
-  std::atomic<std::uint64_t> dropped_{0};
+  std::size_t prune_ending_at_ = 64;      // guarded by mu_
+  subscription_id next_id_ = 1;           // guarded by mu_
+  const std::shared_ptr<outbox> outbox_;  // publications on their way to libnats
 };
 
 struct options_deleter {

@@ -15,15 +15,17 @@
 //   connection goes, and `closed` only if libnats gives up, which it does not by itself
 //   (it retries forever). Nothing is reported once the bus's destructor has begun.
 // - libnats' socket I/O runs on a strand of bus_options::io_executor (required here):
-//   libnats has no reader or flusher thread of its own. publish appends to libnats' buffer
-//   and, when that was empty, posts a write to the strand, so publications made meanwhile
-//   leave in the same write; it never blocks. While the server reads nothing, past 8 MiB
-//   unwritten publish drops and counts frames. While disconnected, frames go to an 8 MiB
-//   reconnect buffer, sent after the reconnect; past it they are dropped and counted. Frames
-//   over the server's max_payload (1 MiB by default) and subjects holding blanks or control
-//   characters are dropped and counted too. The destructor writes what is buffered as far
-//   as the socket takes it without waiting. Messages are handed over by libnats' delivery
-//   thread.
+//   libnats has no reader or flusher thread of its own. publish queues the frame and, when
+//   nothing was queued, posts a flush to the strand, which hands libnats what was published
+//   meanwhile and writes it; it never blocks. Consecutive publications to one subject leave
+//   as one NATS message (net/frame_batch.hpp, up to 64 KiB of frames), split again by the
+//   receiving bus, so handlers still get one frame per call, in order. While the server
+//   reads nothing, past 8 MiB unwritten publish drops and counts frames. While
+//   disconnected, frames go to an 8 MiB reconnect buffer, sent after the reconnect; past it
+//   they are dropped and counted. Frames over the server's max_payload (1 MiB by default)
+//   and subjects holding blanks or control characters are dropped and counted too. The
+//   destructor writes what is queued and buffered as far as the socket takes it without
+//   waiting. Messages are handed over by libnats' delivery thread.
 // - The destructor waits (bounded, normally microseconds) until libnats' threads have left
 //   the bus's callbacks, so nothing is posted to a handler's executor once it returned, and
 //   closes the connection. unsubscribe does not wait: a drain posted after it returned finds

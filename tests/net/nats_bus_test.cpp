@@ -1,7 +1,9 @@
 #include "net/nats_bus.hpp"
 
 #include <gtest/gtest.h>
+#include <nats/nats.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -13,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -21,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "net/frame_batch.hpp"
 #include "tests/net/nats_server.hpp"
 
 namespace {
@@ -198,9 +202,14 @@ TEST_F(NatsBusTest, QueueGroupDeliversEachMessageToExactlyOneMember) {
   // The server picks a member at random: probe until both have been picked once.
   ASSERT_TRUE(probe_until(*pub, subject, [&] { return in1.probes() > 0 && in2.probes() > 0; }));
 
+  // A run of publications to one subject leaves as one batch, which one member takes whole:
+  // 20 bursts apart in time, so that the server picks a member 20 times or more (all 20
+  // picks alike: 1 in 2^19).
   constexpr int n = 200;
-  for (int i = 0; i < n; ++i)
+  for (int i = 0; i < n; ++i) {
     pub->publish(subject, make_frame(std::to_string(i)));
+    if (i % 10 == 9) std::this_thread::sleep_for(5ms);
+  }
   ASSERT_TRUE(wait_for([&] { return in1.size() + in2.size() >= n; }));
   std::this_thread::sleep_for(settle);  // a duplicate would arrive by now
 
@@ -497,6 +506,130 @@ TEST_F(NatsBusTest, BurstArrivesWholeInOrderOneHandlerCallAtATime) {
   for (std::size_t i = 0; i < n; ++i)
     ASSERT_EQ(st->frames[i], "m" + std::to_string(i)) << "at " << i;
   EXPECT_EQ(pub->dropped(), 0u);
+}
+
+// A plain libnats connection next to the buses: what is on the wire, and payloads that no
+// ccp bus would publish. Blocking calls, on the test's thread only.
+class raw_nats {
+ public:
+  explicit raw_nats(const std::string& url) {
+    if (natsConnection_ConnectTo(&nc_, url.c_str()) != NATS_OK)
+      throw std::runtime_error("raw libnats connection failed");
+  }
+  ~raw_nats() {
+    if (sub_ != nullptr) natsSubscription_Destroy(sub_);
+    natsConnection_Destroy(nc_);
+  }
+  raw_nats(const raw_nats&) = delete;
+  raw_nats& operator=(const raw_nats&) = delete;
+
+  void subscribe(const std::string& subject) {
+    ASSERT_EQ(natsConnection_SubscribeSync(&sub_, nc_, subject.c_str()), NATS_OK);
+    ASSERT_EQ(natsConnection_Flush(nc_), NATS_OK);
+  }
+  // The next payload on the subscription, or nullopt after `bound`.
+  std::optional<std::string> next(std::chrono::milliseconds bound = wait_bound) {
+    natsMsg* m = nullptr;
+    if (natsSubscription_NextMsg(&m, sub_, bound.count()) != NATS_OK) return std::nullopt;
+    std::string payload(natsMsg_GetData(m), static_cast<std::size_t>(natsMsg_GetDataLength(m)));
+    natsMsg_Destroy(m);
+    return payload;
+  }
+  void publish(const std::string& subject, const std::string& payload) {
+    ASSERT_EQ(natsConnection_Publish(nc_, subject.c_str(), payload.data(),
+                                     static_cast<int>(payload.size())),
+              NATS_OK);
+    ASSERT_EQ(natsConnection_Flush(nc_), NATS_OK);
+  }
+
+ private:
+  natsConnection* nc_ = nullptr;
+  natsSubscription* sub_ = nullptr;
+};
+
+// Publications to one subject leave in batches (net/frame_batch.hpp): fewer NATS messages
+// than frames on the wire, each one a frame or a well-formed batch, and the subscriber gets
+// back every frame in order. Publications alternating between two subjects stay in their
+// order for a subscriber of both.
+TEST_F(NatsBusTest, RunsOfOneSubjectLeaveAsBatchesAndArriveAsTheirFrames) {
+  inbox& in = make_inbox();
+  inbox& both = make_inbox();
+  auto pub = open();
+  auto sub = open();
+  raw_nats wire(server_.url());
+  wire.subscribe("ccp.batch.a");
+  ASSERT_TRUE(sub->subscribe("ccp.batch.a", "", strand(), in.handler()));
+  ASSERT_TRUE(sub->subscribe("ccp.batch.*", "", strand(), both.handler()));
+  ASSERT_TRUE(probe_until(*pub, "ccp.batch.a", [&] { return in.probes() > 0; }));
+  ASSERT_TRUE(probe_until(*pub, "ccp.batch.b", [&] { return both.probes() > 1; }));
+  while (wire.next(settle)) {
+  }  // the probes
+
+  constexpr std::size_t n = 5000;
+  for (std::size_t i = 0; i < n; ++i)
+    pub->publish("ccp.batch.a", make_frame("a" + std::to_string(i)));
+  std::size_t frames = 0;
+  std::size_t messages = 0;
+  while (frames < n) {
+    auto payload = wire.next();
+    ASSERT_TRUE(payload) << "after " << frames << " frames";
+    ++messages;
+    std::vector<std::string_view> views;
+    if (ccp::net::needs_batch(*payload)) {
+      ASSERT_TRUE(ccp::net::split_batch(*payload, views)) << "message " << messages;
+    } else {
+      views.assign(1, *payload);
+    }
+    for (auto v : views)
+      ASSERT_EQ(v, "a" + std::to_string(frames++));
+  }
+  EXPECT_LT(messages, n) << "no publication was batched";
+  ASSERT_TRUE(wait_for([&] { return in.size() == n; })) << in.size() << " of " << n;
+  const auto got = in.msgs();
+  for (std::size_t i = 0; i < n; ++i)
+    ASSERT_EQ(got[i].second, "a" + std::to_string(i)) << "at " << i;
+
+  // Alternating subjects: runs of one frame, in the order published.
+  ASSERT_TRUE(wait_for([&] { return both.size() == n; }));
+  const std::size_t before = n;
+  std::vector<std::pair<std::string, std::string>> sent;
+  for (std::size_t i = 0; i < 1000; ++i) {
+    const std::string subject = i % 3 == 0 ? "ccp.batch.b" : "ccp.batch.a";
+    sent.emplace_back(subject, "x" + std::to_string(i));
+    pub->publish(subject, make_frame(sent.back().second));
+  }
+  ASSERT_TRUE(wait_for([&] { return both.size() == before + sent.size(); }));
+  const auto all = both.msgs();
+  EXPECT_TRUE(
+      std::equal(sent.begin(), sent.end(), all.begin() + static_cast<std::ptrdiff_t>(before)));
+  EXPECT_EQ(pub->dropped(), 0u);
+}
+
+// Payloads that start with the batch magic but are no batch reach the handler as they were
+// sent: published through a bus (which sends them as a batch of one) or by a foreign client.
+// A foreign client's well-formed batch is split like a bus's.
+TEST_F(NatsBusTest, PayloadsThatOnlyLookLikeBatchesArriveUnchanged) {
+  inbox& in = make_inbox();
+  auto pub = open();
+  auto sub = open();
+  raw_nats foreign(server_.url());
+  const std::string subject = "ccp.test.magic";
+  ASSERT_TRUE(sub->subscribe(subject, "", strand(), in.handler()));
+  ASSERT_TRUE(probe_until(*pub, subject, [&] { return in.probes() > 0; }));
+
+  const std::string looks_like_a_batch("\xCB\x01\x01\x00\x01\x00\x00\x00z", 9);  // a batch of "z"
+  pub->publish(subject, make_frame(looks_like_a_batch));
+  pub->publish(subject, make_frame("\xCB"));
+  ASSERT_TRUE(wait_for([&] { return in.size() == 2; }));
+  foreign.publish(subject, "\xCB\x01\x05\x00junk");
+  foreign.publish(subject, looks_like_a_batch);
+  ASSERT_TRUE(wait_for([&] { return in.size() == 4; }));
+  std::this_thread::sleep_for(settle);
+  using msgs = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(in.msgs(), (msgs{{subject, looks_like_a_batch},
+                             {subject, "\xCB"},
+                             {subject, "\xCB\x01\x05\x00junk"},
+                             {subject, "z"}}));
 }
 
 TEST_F(NatsBusTest, PublishCountsFramesItCannotSend) {
