@@ -68,11 +68,16 @@ constexpr std::int64_t write_deadline_ms = 2000;
 // connection stale (15-20 s, see above). Past this many unwritten bytes publish drops and
 // counts frames instead: 8 MiB, as the reconnect buffer, a few seconds of control traffic.
 constexpr int max_unwritten_bytes = 8 * 1024 * 1024;
-// A run of publications to one subject leaves as one NATS message (net/frame_batch.hpp) of at
-// most this many frame bytes: far below the server's max_payload (1 MiB by default), and
-// enough that a burst of small frames costs the server and both clients one message per
-// few hundred frames. A frame at least this long leaves alone.
+// A run of publications to one subject leaves as one NATS message (net/frame_batch.hpp) of
+// at most this many bytes of frames and their length fields (a longer frame leaves alone):
+// far below the server's max_payload (1 MiB by default), and enough that a burst of small
+// frames costs the server and both clients one message per few hundred frames.
 constexpr std::size_t batch_frame_bytes = 64 * 1024;
+// The outbox keeps the buffers of this many runs, each with room for this many frames, from
+// one flush to the next (no allocation per publication in a steady stream); a burst that
+// needed more gives the rest back.
+constexpr std::size_t retained_runs = 64;
+constexpr std::size_t retained_frames_per_run = 1024;
 // How long the destructor waits, for all its subscriptions together, for libnats' threads to
 // leave our callbacks (normally microseconds: a callback only copies and posts). Past it it
 // returns anyway; the state the callbacks use is reference-counted, so a late callback stays
@@ -588,13 +593,13 @@ class outbox {
     }
     run* r = used_ > 0 ? &runs_[used_ - 1] : nullptr;
     if (r == nullptr || r->subject != subject || r->frames.size() == max_batch_frames ||
-        r->bytes + n > batch_frame_bytes) {
+        r->bytes + cost > batch_frame_bytes) {
       if (used_ == runs_.size()) runs_.emplace_back();
       r = &runs_[used_++];
       r->subject.assign(subject);  // keeps its capacity from earlier runs
     }
     r->frames.push_back(std::move(frame));
-    r->bytes += n;
+    r->bytes += cost;
     bytes_ += cost;
     post_flush = !std::exchange(flush_posted_, true);
     return true;
@@ -630,9 +635,11 @@ class outbox {
                                       static_cast<int>(data.size())) == NATS_OK;
       }
       if (!sent) dropped_.fetch_add(r.frames.size(), std::memory_order_relaxed);
-      r.frames.clear();  // keeps its capacity
+      r.frames.clear();  // keeps its capacity, up to a bound
+      if (r.frames.capacity() > retained_frames_per_run) r.frames = {};
       r.bytes = 0;
     }
+    if (flushing_.size() > retained_runs) flushing_.resize(retained_runs);
     if (conn_ != nullptr) {
       buffered_.store(std::max(0, natsConnection_Buffered(conn_)), std::memory_order_relaxed);
       // 0 while no server's INFO is known (reconnecting): keep the last one.
@@ -657,7 +664,7 @@ class outbox {
   struct run {
     std::string subject;  // the core's, without the prefix
     std::vector<core::frame_ptr> frames;
-    std::size_t bytes = 0;  // of frames
+    std::size_t bytes = 0;  // what its frames cost, see add()
   };
 
   const std::string prefix_;
