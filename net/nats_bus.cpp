@@ -69,9 +69,9 @@ constexpr std::int64_t write_deadline_ms = 2000;
 // counts frames instead: 8 MiB, as the reconnect buffer, a few seconds of control traffic.
 constexpr int max_unwritten_bytes = 8 * 1024 * 1024;
 // A run of publications to one subject leaves as one NATS message (net/frame_batch.hpp) of
-// at most this many bytes of frames and their length fields (a longer frame leaves alone):
-// far below the server's max_payload (1 MiB by default), and enough that a burst of small
-// frames costs the server and both clients one message per few hundred frames.
+// at most this many bytes of frames and their length fields (a longer frame leaves alone),
+// or the server's max_payload if that is less: far below its default (1 MiB), and enough that a
+// burst of small frames costs the server and both clients one message per few hundred frames.
 constexpr std::size_t batch_frame_bytes = 64 * 1024;
 // The outbox keeps the buffers of this many runs, each with room for this many frames, from
 // one flush to the next (no allocation per publication in a steady stream); a burst that
@@ -582,9 +582,13 @@ class outbox {
   // when queued, and then `post_flush` is true when the caller must post a flush.
   [[nodiscard]] bool add(std::string_view subject, core::frame_ptr frame, bool& post_flush) {
     const std::size_t n = frame ? frame->size() : 0;
-    if (n > INT_MAX || std::cmp_greater(n, max_payload_.load(std::memory_order_relaxed))) {
-      return false;
-    }
+    const std::int64_t max_payload = max_payload_.load(std::memory_order_relaxed);
+    if (n > INT_MAX || std::cmp_greater(n, max_payload)) return false;
+    // A batch must fit the server's max_payload too (configurable, and smaller than ours on
+    // some servers).
+    const std::size_t limit =
+        std::min(batch_frame_bytes, static_cast<std::size_t>(std::max<std::int64_t>(
+                                        0, max_payload - std::int64_t{batch_header_bytes})));
     std::lock_guard lock(mu_);
     const std::size_t cost = n + batch_length_bytes;
     if (bytes_ + static_cast<std::size_t>(buffered_.load(std::memory_order_relaxed)) + cost >
@@ -593,7 +597,7 @@ class outbox {
     }
     run* r = used_ > 0 ? &runs_[used_ - 1] : nullptr;
     if (r == nullptr || r->subject != subject || r->frames.size() == max_batch_frames ||
-        r->bytes + cost > batch_frame_bytes) {
+        r->bytes + cost > limit) {
       if (used_ == runs_.size()) runs_.emplace_back();
       r = &runs_[used_++];
       r->subject.assign(subject);  // keeps its capacity from earlier runs

@@ -605,6 +605,36 @@ TEST_F(NatsBusTest, RunsOfOneSubjectLeaveAsBatchesAndArriveAsTheirFrames) {
   EXPECT_EQ(pub->dropped(), 0u);
 }
 
+// A server whose max_payload is below the bus's batch size: batches stay within it, so a
+// burst of small frames arrives whole, and a frame over it is dropped at once.
+TEST_F(NatsBusTest, BatchesFitAServersSmallerMaxPayload) {
+  ccp::test::nats_server small("max_payload: 4096\n");
+  auto open_small = [&] {
+    bus_options o;
+    o.io_executor = ioc_.get_executor();
+    auto b = ccp::net::open_nats_bus(small.url(), std::move(o));
+    if (!b) throw std::runtime_error("open_nats_bus: " + b.error());
+    return *b;
+  };
+  inbox& in = make_inbox();
+  auto pub = open_small();
+  auto sub = open_small();
+  const std::string subject = "ccp.test.small";
+  ASSERT_TRUE(sub->subscribe(subject, "", strand(), in.handler()));
+  ASSERT_TRUE(probe_until(*pub, subject, [&] { return in.probes() > 0; }));
+
+  pub->publish(subject, make_frame(std::string(4097, 'x')));
+  EXPECT_EQ(pub->dropped(), 1u);
+  constexpr std::size_t n = 2000;  // 200 KiB in all: 50 times the server's max_payload
+  for (std::size_t i = 0; i < n; ++i)
+    pub->publish(subject, make_frame(std::string(96, 'a') + std::to_string(i)));
+  ASSERT_TRUE(wait_for([&] { return in.size() == n; })) << in.size() << " of " << n;
+  const auto got = in.msgs();
+  for (std::size_t i = 0; i < n; ++i)
+    ASSERT_EQ(got[i].second, std::string(96, 'a') + std::to_string(i)) << "at " << i;
+  EXPECT_EQ(pub->dropped(), 1u);
+}
+
 // Payloads that start with the batch magic but are no batch reach the handler as they were
 // sent: published through a bus (which sends them as a batch of one) or by a foreign client.
 // A foreign client's well-formed batch is split like a bus's.

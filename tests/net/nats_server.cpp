@@ -124,12 +124,31 @@ void kill_and_reap(pid_t pid) {
 
 }  // namespace
 
-nats_server::nats_server() {
+nats_server::nats_server(const std::string& config) {
+  if (!config.empty()) {
+    std::string path = "/tmp/ccp-nats-test-XXXXXX.conf";
+    const int fd = ::mkstemps(path.data(), 5);
+    if (fd < 0) throw sys_error("mkstemps");
+    const bool written =
+        ::write(fd, config.data(), config.size()) == static_cast<ssize_t>(config.size());
+    ::close(fd);
+    config_path_ = path;
+    if (!written) {
+      ::unlink(config_path_.c_str());
+      throw std::runtime_error("nats_server: cannot write " + config_path_);
+    }
+  }
   port_ = free_port();
-  start(std::chrono::duration_cast<std::chrono::milliseconds>(start_bound));
+  try {
+    start(std::chrono::duration_cast<std::chrono::milliseconds>(start_bound));
+  } catch (...) {
+    if (!config_path_.empty()) ::unlink(config_path_.c_str());
+    throw;
+  }
 }
 
 nats_server::~nats_server() {
+  if (!config_path_.empty()) ::unlink(config_path_.c_str());
   if (pid_ <= 0) return;
   ::kill(pid_, SIGTERM);
   if (!reap_within(pid_, std::chrono::duration_cast<std::chrono::milliseconds>(term_bound))) {
@@ -165,6 +184,7 @@ void nats_server::start(std::chrono::milliseconds bound) {
   const std::string binary = server_binary();
   const std::string port = std::to_string(port_);
   std::vector<std::string> args = {binary, "-a", "127.0.0.1", "-p", port};
+  if (!config_path_.empty()) args.insert(args.end(), {"-c", config_path_});
   std::vector<char*> argv;
   for (auto& a : args)
     argv.push_back(a.data());

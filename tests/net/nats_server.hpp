@@ -13,8 +13,10 @@ namespace ccp::test {
 class nats_server {
  public:
   // Starts the server and waits (bounded) until it accepts connections. Throws
-  // std::runtime_error naming the cause when it cannot.
-  nats_server();
+  // std::runtime_error naming the cause when it cannot. `config`: the text of a
+  // configuration file for it (such as "max_payload: 4096"), written to a temporary file
+  // that the destructor removes; empty for none.
+  explicit nats_server(const std::string& config = {});
   ~nats_server();
   nats_server(const nats_server&) = delete;
   nats_server& operator=(const nats_server&) = delete;
@@ -36,6 +38,7 @@ class nats_server {
   void start(std::chrono::milliseconds bound);
   int port_ = 0;
   pid_t pid_ = -1;
+  std::string config_path_;  // empty: no configuration file
 };
 
 }  // namespace ccp::test
