@@ -138,9 +138,11 @@ class NatsBusTest : public ::testing::Test {
       t.join();
   }
 
-  std::shared_ptr<bus> open(bus_options opts = {}) {
+  std::shared_ptr<bus> open(bus_options opts = {}) { return open_on(server_, std::move(opts)); }
+  // The same on another server than the fixture's.
+  std::shared_ptr<bus> open_on(const ccp::test::nats_server& server, bus_options opts = {}) {
     if (!opts.io_executor) opts.io_executor = ioc_.get_executor();
-    auto b = ccp::net::open_nats_bus(server_.url(), std::move(opts));
+    auto b = ccp::net::open_nats_bus(server.url(), std::move(opts));
     if (!b) throw std::runtime_error("open_nats_bus: " + b.error());
     return *b;
   }
@@ -609,16 +611,9 @@ TEST_F(NatsBusTest, RunsOfOneSubjectLeaveAsBatchesAndArriveAsTheirFrames) {
 // burst of small frames arrives whole, and a frame over it is dropped at once.
 TEST_F(NatsBusTest, BatchesFitAServersSmallerMaxPayload) {
   ccp::test::nats_server small("max_payload: 4096\n");
-  auto open_small = [&] {
-    bus_options o;
-    o.io_executor = ioc_.get_executor();
-    auto b = ccp::net::open_nats_bus(small.url(), std::move(o));
-    if (!b) throw std::runtime_error("open_nats_bus: " + b.error());
-    return *b;
-  };
   inbox& in = make_inbox();
-  auto pub = open_small();
-  auto sub = open_small();
+  auto pub = open_on(small);
+  auto sub = open_on(small);
   const std::string subject = "ccp.test.small";
   ASSERT_TRUE(sub->subscribe(subject, "", strand(), in.handler()));
   ASSERT_TRUE(probe_until(*pub, subject, [&] { return in.probes() > 0; }));
