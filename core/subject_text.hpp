@@ -19,7 +19,7 @@ class subject_text {
  public:
   static constexpr std::size_t inline_bytes = 63;
 
-  subject_text() noexcept = default;
+  subject_text() noexcept { inline_[0] = '\0'; }
   // Implicit: call sites pass literals, std::string and views where a subject is wanted.
   subject_text(std::string_view s) { append(s); }  // NOLINT(google-explicit-constructor)
   subject_text(const std::string& s) : subject_text(std::string_view(s)) {}  // NOLINT
@@ -90,8 +90,8 @@ class subject_text {
   void append_slow(std::string_view s);
   void copy_from(const subject_text& o) {
     size_ = o.size_;
-    if (o.heap_ == nullptr) {
-      std::memcpy(inline_, o.inline_, sizeof inline_);  // fixed size: a few vector moves
+    if (o.heap_ == nullptr) [[likely]] {
+      copy_inline(o);
     } else {
       heap_ = new char[o.size_ + 1];
       capacity_ = o.size_;
@@ -103,11 +103,18 @@ class subject_text {
     size_ = o.size_;
     heap_ = o.heap_;
     capacity_ = o.capacity_;
-    if (heap_ == nullptr) std::memcpy(inline_, o.inline_, sizeof inline_);
+    if (heap_ == nullptr) copy_inline(o);
     o.heap_ = nullptr;
     o.capacity_ = 0;
     o.size_ = 0;
     o.inline_[0] = '\0';
+  }
+  // The inline text with its NUL, 16 bytes a step: one vector move for most subjects. What
+  // follows the NUL in the last step is copied as it is and never read.
+  void copy_inline(const subject_text& o) noexcept {
+    static_assert(sizeof inline_ % 16 == 0);
+    for (std::size_t i = 0; i <= o.size_; i += 16)
+      std::memcpy(inline_ + i, o.inline_ + i, 16);
   }
   void release() noexcept {
     delete[] heap_;
@@ -118,7 +125,9 @@ class subject_text {
   char* heap_ = nullptr;        // the text when longer than inline_bytes
   std::uint32_t capacity_ = 0;  // of heap_, without its NUL
   std::uint32_t size_ = 0;
-  char inline_[inline_bytes + 1] = {};
+  // Not zeroed: only the text and its NUL are ever written, copied or read (a copy zeroed
+  // all 64 bytes first, then copied them, on every forwarded frame's publish action).
+  char inline_[inline_bytes + 1];  // NOLINT(cppcoreguidelines-pro-type-member-init)
 };
 
 std::ostream& operator<<(std::ostream& os, const subject_text& s);
