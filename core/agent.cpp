@@ -143,8 +143,9 @@ void agent::on_link_frame(link_id link, frame_buf f, micros now) {
   last_rx_ = now;
   // Forwarded by `to`, mostly to an endpoint of this host, which needs no parse of the host;
   // the sender is checked only if we answer it or take the frame.
-  auto h = read_header(*f, defer::from_and_to);
-  if (!h || !check_to_here(*h) || (status_ == link_status::handshaking && !check_from(*h))) {
+  auto h = read_header(*f, defer::forwarding);
+  if (!h || !check_to_here(*h) ||
+      (status_ == link_status::handshaking && (!check_from(*h) || !check_type(*h)))) {
     ++stats_.malformed;
     return;
   }
@@ -170,7 +171,7 @@ void agent::on_link_frame(link_id link, frame_buf f, micros now) {
   }
   if (status_ != link_status::up) return;
   if (is_control_type(h->type) && h->kind == msg_kind::notification) {
-    if (!check_from(*h)) {  // as any frame that is for us
+    if (!check_from(*h) || !check_type(*h)) {  // as any frame that is for us
       ++stats_.malformed;
       return;
     }
@@ -210,7 +211,7 @@ bool agent::local(const address_view& to) const {
 void agent::on_bus(std::string_view /*subject*/, frame_buf f, micros now) {
   // The sender is checked with the prefix of this host's endpoints, not parsed; so is a
   // destination on this host, and a fleet-wide group by check_to.
-  auto h = read_header(*f, defer::from_and_to);
+  auto h = read_header(*f, defer::forwarding);
   if (!h || !check_to_here(*h)) {
     ++stats_.malformed;
     return;
@@ -227,7 +228,10 @@ void agent::on_bus(std::string_view /*subject*/, frame_buf f, micros now) {
     return;
   }
   if (is_control_type(h->type) && h->kind != msg_kind::response && h->kind != msg_kind::error) {
-    endpoint_control(*h, now);
+    if (check_type(*h))  // its replies name it
+      endpoint_control(*h, now);
+    else
+      ++stats_.malformed;
     return;
   }
   if (!endpoints_.contains(h->from.id)) {

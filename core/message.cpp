@@ -226,14 +226,15 @@ std::expected<frame_header, parse_error> read_header(std::string_view f, defer d
   pos += from_len;
   const std::string_view to_text = field(pos, to_len);
   address_view to{};
-  if (d != defer::from_and_to) {
+  const bool to_deferred = d == defer::from_and_to || d == defer::forwarding;
+  if (!to_deferred) {
     auto v = parse_address_view(to_text, true);
     if (!v) return fail(v.error().code, pos + v.error().offset, "to");
     to = *v;
   }
   pos += to_len;
   auto type = field(pos, type_len);
-  if (!valid_type(type)) return fail(parse_errc::bad_field, pos, "type");
+  if (d != defer::forwarding && !valid_type(type)) return fail(parse_errc::bad_field, pos, "type");
   pos += type_len;
   auto text = field(pos, text_len);
   pos += text_len;
@@ -243,7 +244,8 @@ std::expected<frame_header, parse_error> read_header(std::string_view f, defer d
   return std::expected<frame_header, parse_error>(
       std::in_place, kind, static_cast<std::uint8_t>(p[off_hops]), id, correlation,
       load<std::uint32_t>(p + off_ttl), static_cast<errc>(code), from, to, type, text,
-      field(pos, body_len), from_text, to_text, d == defer::nothing, d != defer::from_and_to);
+      field(pos, body_len), from_text, to_text, d == defer::nothing, !to_deferred,
+      d != defer::forwarding);
 }
 
 bool parse_deferred_from(frame_header& h) noexcept {
@@ -314,7 +316,7 @@ std::expected<message, parse_error> decode(std::string_view frame) {
 }
 
 message decode(std::string_view frame, const frame_header& h) {
-  assert(h.from_checked && h.to_checked);
+  assert(fully_checked(h));
   message m;
   m.id = h.id;
   m.kind = h.kind;

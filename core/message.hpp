@@ -96,17 +96,24 @@ struct frame_header {
   std::string_view to_text;
   bool from_checked = true;
   bool to_checked = true;
+  // Whether `type` was found a valid operation name: false when read for forwarding, until
+  // check_type.
+  bool type_checked = true;
 };
 
-// Which addresses read_header leaves to its caller, only delimited (from_text, to_text).
+// Which fields read_header leaves to its caller: the addresses only delimited (from_text,
+// to_text), and with `forwarding` the type's bytes unchecked too.
 // A router needs the sender only to answer it (an error) or when the frame is for itself,
 // and it can vouch for a destination more cheaply than a parse: a proxy by the route of
 // an attached host, an agent by its own host, any router a fleet-wide group by literal
 // compares (check_to). Parsing both addresses was 40% of the instructions of a hop
-// (bench/routing_bench.cpp under callgrind). The receiver reads the frame in full
-// (decode), and a proxy still checks the sender of every frame from an agent against the
-// agent's host.
-enum class defer : std::uint8_t { nothing, from, from_and_to };
+// (bench/routing_bench.cpp under callgrind). Of the type a router needs only whether it
+// is a control operation (the "ccp." prefix); checking its bytes was a tenth of a hop.
+// The receiver reads the frame in full (decode) and drops it as malformed there, a
+// router checks what it deferred before it answers a frame or takes it (node::completed),
+// and a proxy still checks the sender of every frame from an agent against the agent's
+// host.
+enum class defer : std::uint8_t { nothing, from, from_and_to, forwarding };
 
 // Validates `frame` completely except for the body's content (and the addresses it was
 // told to defer) and returns its header. Total and bounded: any byte string gives a
@@ -130,6 +137,17 @@ namespace message_detail {
 [[nodiscard]] bool parse_deferred_to(frame_header& h) noexcept;
 [[nodiscard]] inline bool check_from(frame_header& h) noexcept {
   return h.from_checked || parse_deferred_from(h);
+}
+// Complete a header read for forwarding: false when its type is not a valid operation
+// name (the frame is malformed). True at once when already checked.
+[[nodiscard]] inline bool check_type(frame_header& h) noexcept {
+  if (h.type_checked) return true;
+  h.type_checked = valid_type(h.type);
+  return h.type_checked;
+}
+// Whether nothing of `h` is left to check.
+[[nodiscard]] inline bool fully_checked(const frame_header& h) noexcept {
+  return h.from_checked && h.to_checked && h.type_checked;
 }
 // A fleet-wide group (ccp://mgmt/any, ...) is recognized by literal compares, inline.
 [[nodiscard]] inline bool check_to(frame_header& h) noexcept {

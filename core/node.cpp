@@ -101,7 +101,7 @@ void node::reply_error(const message& req, errc code, std::string_view text, mic
 
 std::optional<frame_header> node::completed(const frame_header& h) {
   frame_header c = h;
-  if (check_from(c) && check_to(c)) return c;
+  if (check_from(c) && check_to(c) && check_type(c)) return c;
   ++stats_.malformed;
   return std::nullopt;
 }
@@ -111,7 +111,7 @@ void node::bounce(const frame_header& h, errc code, std::string_view text, micro
     ++stats_.dropped;
     return;
   }
-  if (!h.from_checked || !h.to_checked) {  // read for forwarding: checked only now
+  if (!fully_checked(h)) {  // read for forwarding: checked only now
     if (auto c = completed(h)) bounce(*c, code, text, now);
     return;
   }
@@ -134,7 +134,7 @@ void node::bounce(const frame_header& h, errc code, std::string_view text, micro
 
 void node::accept(std::string_view frame, const frame_header& h, micros now) {
   // `h` was read from `frame` by the caller: the message is built from it, not parsed again.
-  if (!h.from_checked || !h.to_checked) {  // read for forwarding, and it is for us
+  if (!fully_checked(h)) {  // read for forwarding, and it is for us
     if (auto c = completed(h)) accept(frame, *c, now);
     return;
   }

@@ -100,14 +100,14 @@ class node {
   [[nodiscard]] virtual std::size_t expected_replies(const address& /*to*/) const { return 0; }
 
   // A frame addressed to this node (to == self, or a group that contains self). Both this
-  // and bounce check addresses that read_header deferred, and count the frame as malformed
-  // when one does not parse.
+  // and bounce check what read_header deferred (the addresses, the type), and count the
+  // frame as malformed when that fails.
   void accept(std::string_view frame, const frame_header& h, micros now);
   // Answers the sender of `h` with an error (never for a response or an error). When this
   // node itself sent `h`, the outcome is delivered locally instead.
   void bounce(const frame_header& h, errc code, std::string_view text, micros now);
-  // A copy of `h` with the addresses read_header deferred parsed; nullopt, counted as
-  // malformed, when one does not parse.
+  // A copy of `h` with what read_header deferred checked (addresses parsed, the type
+  // checked); nullopt, counted as malformed, when one fails.
   [[nodiscard]] std::optional<frame_header> completed(const frame_header& h);
   // Encodes `m` (from = self, fresh id unless set) and routes it. Returns the id.
   std::expected<std::uint64_t, errc> originate(message m, micros now);

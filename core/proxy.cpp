@@ -200,8 +200,8 @@ void proxy::on_link_frame(link_id link, frame_buf f, micros now) {
   ls.last_rx = now;
   // The sender is checked against the agent's host in from_agent, not parsed here; a
   // group destination is recognized without the parser (check_to).
-  auto h = read_header(*f, defer::from_and_to);
-  if (!h || !check_to(*h) || (!ls.attached && !check_from(*h))) {
+  auto h = read_header(*f, defer::forwarding);
+  if (!h || !check_to(*h) || (!ls.attached && (!check_from(*h) || !check_type(*h)))) {
     // A frame we cannot read is dropped; the link and every other agent carry on.
     ++stats_.malformed;
     return;
@@ -302,7 +302,7 @@ void proxy::hello(link_id link, link_state& ls, const frame_header& h, micros no
 [[gnu::always_inline]] inline void proxy::from_agent(link_id link, link_state& ls, frame_buf&& f,
                                                      frame_header& h, micros now) {
   if (is_control_type(h.type) && h.kind == msg_kind::notification) {
-    if (!check_from(h)) {  // as any frame that is for us
+    if (!check_from(h) || !check_type(h)) {  // as any frame that is for us
       ++stats_.malformed;
       return;
     }
@@ -329,7 +329,7 @@ void proxy::hello(link_id link, link_state& ls, const frame_header& h, micros no
   // sender is parsed in full, to tell a malformed one from a foreign one (a canonical
   // address of this host, which the full parse accepts, has own_source's prefix).
   if (!own_source(ls, h)) {
-    if (!check_from(h)) {
+    if (!check_from(h) || !check_type(h)) {  // the error names both
       ++stats_.malformed;
       return;
     }
@@ -416,7 +416,7 @@ const proxy::host_route* proxy::attached_route(frame_header& h) const {
 void proxy::on_bus(std::string_view /*subject*/, frame_buf f, micros now) {
   // Forwarded by `to`, whose host the route of an attached host vouches for; the sender is
   // checked only if we answer it or take the frame.
-  auto h = read_header(*f, defer::from_and_to);
+  auto h = read_header(*f, defer::forwarding);
   if (!h) {
     ++stats_.malformed;
     return;

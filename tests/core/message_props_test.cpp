@@ -19,16 +19,20 @@ namespace wire = test::wire;
 using test::gen_bytes;
 using test::gen_message;
 
-// A read that defers addresses (defer::from, defer::from_and_to) fails exactly where the
-// full read fails outside them. When it reads the frame, check_from and check_to complete
-// it to the full read's header, with views into the same bytes; or one of them fails where
-// the full read failed, at `from` or `to`. Otherwise it fails at a later field.
+// A read that defers fields (defer::from, defer::from_and_to, defer::forwarding) fails
+// exactly where the full read fails outside them. When it reads the frame, check_from,
+// check_to and check_type complete it to the full read's header, with views into the same
+// bytes; or one of them fails where the full read failed, at `from`, `to` or `type`.
+// Otherwise it fails at a later field.
 void check_deferred_reads(std::string_view frame,
                           const std::expected<frame_header, parse_error>& h) {
-  for (defer d : {defer::from, defer::from_and_to}) {
+  for (defer d : {defer::from, defer::from_and_to, defer::forwarding}) {
     auto r = read_header(frame, d);
-    const bool deferred_field =
-        !h && (h.error().field == "from" || (h.error().field == "to" && d == defer::from_and_to));
+    const bool to_deferred = d != defer::from;
+    const bool type_deferred = d == defer::forwarding;
+    const std::string_view failed = h ? std::string_view{} : h.error().field;
+    const bool deferred_field = !h && (failed == "from" || (failed == "to" && to_deferred) ||
+                                       (failed == "type" && type_deferred));
     if (!h && !deferred_field) {
       RC_ASSERT(!r.has_value());
       RC_ASSERT(r.error() == h.error());
@@ -40,16 +44,22 @@ void check_deferred_reads(std::string_view frame,
       continue;
     }
     RC_ASSERT(!r->from_checked);
-    RC_ASSERT(r->to_checked == (d == defer::from));
+    RC_ASSERT(r->to_checked == !to_deferred);
+    RC_ASSERT(r->type_checked == !type_deferred);
+    RC_ASSERT(!fully_checked(*r));
     const bool from_ok = check_from(*r);
     const bool to_ok = check_to(*r);
-    RC_ASSERT((from_ok && to_ok) == h.has_value());
+    const bool type_ok = check_type(*r);
+    RC_ASSERT((from_ok && to_ok && type_ok) == h.has_value());
     if (!h) {
-      const bool as_full = h.error().field == "from" ? !from_ok : (from_ok && !to_ok);
+      // The first check that fails is the full read's failing field.
+      const bool as_full = failed == "from" ? !from_ok
+                           : failed == "to" ? from_ok && !to_ok
+                                            : from_ok && to_ok && !type_ok;
       RC_ASSERT(as_full);
       continue;
     }
-    RC_ASSERT(r->from_checked && r->to_checked);
+    RC_ASSERT(fully_checked(*r));
     RC_ASSERT(r->from_text == to_string(h->from) && r->to_text == to_string(h->to));
     for (auto [x, y] : {std::pair{r->from, h->from}, std::pair{r->to, h->to}}) {
       RC_ASSERT(address_equal::same(x, y));

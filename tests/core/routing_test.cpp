@@ -424,6 +424,94 @@ TEST(Routing, DestinationsWithAKnownHostAreStillCheckedInFull) {
   EXPECT_EQ(t.f.deliveries(m.from, 97), 1u);
 }
 
+// `frame` with the first byte of its type replaced by `c`.
+std::string with_bad_type(std::string frame, char c) {
+  frame[header_bytes + get_le(frame, wire::from_len, 2) + get_le(frame, wire::to_len, 2)] = c;
+  return frame;
+}
+
+// Routers read a frame for forwarding without checking its type's bytes (defer::forwarding):
+// a frame whose type is not an operation name travels on, and its receiver, which reads it
+// in full, drops it as malformed. A router that must answer such a frame (an error) or take
+// it counts it as malformed instead, and answers nothing: an error names the type.
+TEST(Routing, RoutersCheckTheTypeOnlyWhenTheyAnswerOrTakeAFrame) {
+  topology t;
+  auto* agent = t.agents[0];
+  auto mgmt_malformed = [&t] { return t.m1->stats().malformed + t.m2->stats().malformed; };
+  auto errors = [&t] {
+    std::uint64_t n = t.p1->stats().errors_sent + t.p2->stats().errors_sent;
+    for (auto* a : t.agents)
+      n += a->stats().errors_sent;
+    return n;
+  };
+  const auto errors_before = errors();
+
+  // Up: endpoint -> agent -> proxy -> mgmt; the proxy forwards it, mgmt drops it.
+  const std::string up =
+      *encode(request_message(71, "ccp://endpoint/10.0.0.1/e1", "ccp://mgmt/any", "config.get"));
+  auto p_malformed = t.p1->stats().malformed;
+  auto m_malformed = mgmt_malformed();
+  t.f.inject_from_agent(agent, with_bad_type(up, 'X'));
+  t.f.advance(100 * ms);
+  EXPECT_EQ(t.p1->stats().malformed, p_malformed);
+  EXPECT_EQ(mgmt_malformed(), m_malformed + 1);
+  EXPECT_EQ(t.f.deliveries(address::parse("ccp://endpoint/10.0.0.1/e1").value(), 71), 0u);
+
+  // Down: backbone -> proxy -> agent -> endpoint; the endpoint drops it.
+  const std::string to = "ccp://endpoint/10.0.0.1/e1";
+  const std::string down =
+      *encode(request_message(72, "ccp://mgmt/mgmt-1.example/m1", to, "config.get"));
+  auto* e = t.endpoints[0];
+  ASSERT_EQ(e->self().str(), to);
+  const auto e_malformed = e->stats().malformed;
+  const auto e_delivered = e->stats().delivered;
+  const auto a_forwarded = agent->stats().forwarded;
+  const auto p_forwarded = t.p1->stats().forwarded;
+  t.p1->on_bus(core::host_subject("10.0.0.1"),
+               std::make_shared<std::string>(with_bad_type(down, 'X')), t.f.now());
+  t.f.flush(t.p1);
+  t.f.run();
+  EXPECT_EQ(t.p1->stats().forwarded, p_forwarded + 1);
+  EXPECT_EQ(agent->stats().forwarded, a_forwarded + 1);
+  EXPECT_EQ(e->stats().malformed, e_malformed + 1);
+  EXPECT_EQ(e->stats().delivered, e_delivered);
+
+  // Frames a router must answer: for a host nobody holds, and from a spoofed sender; each
+  // well-formed twin is answered, which shows the path taken.
+  const char* unattached = "ccp://endpoint/10.9.9.9/e1";
+  const std::string lost =
+      *encode(request_message(73, "ccp://mgmt/mgmt-1.example/m1", unattached, "config.get"));
+  p_malformed = t.p1->stats().malformed;
+  t.p1->on_bus(core::backbone_subject(address::parse(unattached)->view()),
+               std::make_shared<std::string>(with_bad_type(lost, 'X')), t.f.now());
+  t.f.flush(t.p1);
+  t.f.run();
+  const std::string spoofed =
+      *encode(request_message(74, "ccp://endpoint/10.0.0.2/e1", "ccp://mgmt/any", "config.get"));
+  t.f.inject_from_agent(agent, with_bad_type(spoofed, 'X'));
+  t.f.advance(100 * ms);
+  EXPECT_EQ(t.p1->stats().malformed, p_malformed + 2);
+  EXPECT_EQ(errors(), errors_before);
+  t.p1->on_bus(core::backbone_subject(address::parse(unattached)->view()),
+               std::make_shared<std::string>(lost), t.f.now());
+  t.f.flush(t.p1);
+  t.f.run();
+  t.f.inject_from_agent(agent, spoofed);
+  t.f.advance(100 * ms);
+  EXPECT_EQ(errors(), errors_before + 2);
+
+  // A control operation on the host bus is taken by the agent: checked there.
+  const auto a_malformed = agent->stats().malformed;
+  core::message reg = request_message(75, to, "ccp://agent/10.0.0.1/any", "ccp.register");
+  reg.body = R"({"nonce":5})";
+  std::string bad_reg = *encode(reg);
+  bad_reg[header_bytes + to.size() + std::string_view("ccp://agent/10.0.0.1/any").size() + 4] =
+      'R';  // ccp.Register
+  agent->on_bus("ccp.agent", std::make_shared<std::string>(bad_reg), t.f.now());
+  EXPECT_EQ(agent->stats().malformed, a_malformed + 1);
+  EXPECT_TRUE(agent->actions().empty());
+}
+
 // An agent checks the sender of every frame on its host bus by the prefix of its host's
 // endpoints, without parsing it: a registered endpoint is forwarded, an endpoint of
 // another host or one not registered is dropped, and a sender or destination that does
