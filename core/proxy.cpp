@@ -85,8 +85,8 @@ void proxy::drain(micros now) {
 std::vector<std::pair<link_id, proxy::link_state*>> proxy::links_in_order() {
   std::vector<std::pair<link_id, link_state*>> r;
   r.reserve(links_.size());
-  for (auto& [link, ls] : links_)
-    r.emplace_back(link, &ls);
+  links_.for_each(
+      [&r](link_id link, std::unique_ptr<link_state>& ls) { r.emplace_back(link, ls.get()); });
   std::sort(r.begin(), r.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   return r;
 }
@@ -94,8 +94,9 @@ std::vector<std::pair<link_id, proxy::link_state*>> proxy::links_in_order() {
 std::vector<std::pair<std::string_view, const proxy::link_state*>> proxy::hosts_in_order() const {
   std::vector<std::pair<std::string_view, const link_state*>> r;
   r.reserve(hosts_.size());
-  for (const auto& [host, route] : hosts_)
+  hosts_.for_each([&r](const std::string& host, const host_route& route) {
     r.emplace_back(host, route.state);
+  });
   std::sort(r.begin(), r.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   return r;
 }
@@ -117,8 +118,7 @@ void proxy::tell_agents_to_move() {
 void proxy::send_direct(link_id link, message m) {
   auto f = std::make_shared<std::string>();
   if (!encode(m, *f)) return;
-  auto it = links_.find(link);
-  if (it != links_.end()) ++it->second.inflight;
+  if (auto* ls = links_.find(link)) ++(*ls)->inflight;
   push(act::send{link, std::move(f)});
 }
 
@@ -140,8 +140,8 @@ void proxy::send_direct(link_id link, message m) {
 }
 
 void proxy::send_link(link_id link, frame_ptr f, const frame_header& h, micros now) {
-  auto it = links_.find(link);
-  send_link(link, it == links_.end() ? nullptr : &it->second, std::move(f), h, now);
+  auto* ls = links_.find(link);
+  send_link(link, ls ? ls->get() : nullptr, std::move(f), h, now);
 }
 
 void proxy::link_full(const link_state& ls, const frame_header& h, micros now) {
@@ -149,18 +149,18 @@ void proxy::link_full(const link_state& ls, const frame_header& h, micros now) {
 }
 
 void proxy::on_link_flushed(link_id link, std::size_t frames) {
-  auto it = links_.find(link);
-  if (it == links_.end()) return;
-  it->second.inflight -= std::min(frames, it->second.inflight);
+  auto* ls = links_.find(link);
+  if (!ls) return;
+  (*ls)->inflight -= std::min(frames, (*ls)->inflight);
 }
 
 void proxy::on_link_up(link_id link, micros now) {
   // A host that reuses the id of a live link ends its attachment first: hosts_ must never
   // point at a state that is no longer attached.
   detach(link, true, now);
-  link_state ls;
-  ls.opened = ls.last_rx = now;
-  links_[link] = std::move(ls);
+  auto ls = std::make_unique<link_state>();
+  ls->opened = ls->last_rx = now;
+  links_.assign(link, std::move(ls));
 }
 
 void proxy::on_link_down(link_id link, micros now) {
@@ -169,15 +169,14 @@ void proxy::on_link_down(link_id link, micros now) {
 }
 
 void proxy::detach(link_id link, bool announce_it, micros now) {
-  auto it = links_.find(link);
-  if (it == links_.end() || !it->second.attached) return;
-  link_state& ls = it->second;
+  auto* found = links_.find(link);
+  if (!found || !(*found)->attached) return;
+  link_state& ls = **found;
   ls.attached = false;
   with_agents_.erase(link);
   with_endpoints_.erase(link);
-  auto h = hosts_.find(ls.host);
-  if (h != hosts_.end() && h->second.link == link) {
-    hosts_.erase(h);
+  if (const host_route* r = hosts_.find(ls.host); r && r->link == link) {
+    hosts_.erase(ls.host);
     push(act::unsubscribe{bus_kind::backbone, host_subject(ls.host)});
     if (announce_it) {
       dir_.detach(ls.host, ls.epoch, self_text_);
@@ -194,9 +193,9 @@ void proxy::detach(link_id link, bool announce_it, micros now) {
 }
 
 void proxy::on_link_frame(link_id link, frame_buf f, micros now) {
-  auto it = links_.find(link);
-  if (it == links_.end()) return;
-  link_state& ls = it->second;
+  auto* found = links_.find(link);
+  if (!found) return;
+  link_state& ls = **found;
   ls.last_rx = now;
   // The sender is checked against the agent's host in from_agent, not parsed here; a
   // group destination is recognized without the parser (check_to).
@@ -263,8 +262,8 @@ void proxy::hello(link_id link, link_state& ls, const frame_header& h, micros no
     return reject(errc::rejected, "stale epoch " + std::to_string(*epoch) + " for host " + host);
 
   // A previous link of the same host at this proxy is superseded.
-  if (auto old = hosts_.find(host); old != hosts_.end()) {
-    link_id old_link = old->second.link;
+  if (const host_route* old = hosts_.find(host)) {
+    link_id old_link = old->link;
     detach(old_link, false, now);
     push(act::close{old_link, errc::rejected});
   }
@@ -276,7 +275,7 @@ void proxy::hello(link_id link, link_state& ls, const frame_header& h, micros no
   ls.host = host;
   ls.epoch = *epoch;
   ls.endpoints = *eps;
-  hosts_[host] = host_route{link, &ls};
+  hosts_.assign(host, host_route{link, &ls});
   with_agents_.insert(link);
   if (!ls.endpoints.empty()) with_endpoints_.insert(link);
   push(act::subscribe{bus_kind::backbone, host_subject(host), {}});
@@ -378,8 +377,8 @@ void proxy::route_out(frame_buf f, const frame_header& h, micros now) {
     return;
   }
   if (to.form != scope::any && to.form != scope::all) {
-    if (auto it = hosts_.find(to.host); it != hosts_.end()) {
-      send_link(it->second.link, it->second.state, std::move(f), h, now);
+    if (const host_route* r = hosts_.find(to.host)) {
+      send_link(r->link, r->state, std::move(f), h, now);
       return;
     }
   }
@@ -406,11 +405,11 @@ const proxy::host_route* proxy::attached_route(frame_header& h) const {
   // An attached host's text is canonical and checked: so is the same text in `to`.
   const auto form = form_of_last(last);
   if (!form) return nullptr;
-  auto it = hosts_.find(host);
-  if (it == hosts_.end()) return nullptr;
+  const host_route* r = hosts_.find(host);
+  if (!r) return nullptr;
   h.to = address_view{type, *form, host, *form == scope::one ? last : std::string_view{}};
   h.to_checked = true;
-  return &it->second;
+  return r;
 }
 
 void proxy::on_bus(std::string_view /*subject*/, frame_buf f, micros now) {
@@ -452,8 +451,8 @@ void proxy::to_links(frame_buf f, const frame_header& h, micros now) {
     case scope::one:
     case scope::host_any:
     case scope::host_all:
-      if (auto it = hosts_.find(to.host); it != hosts_.end())
-        send_link(it->second.link, it->second.state, std::move(shared), h, now);
+      if (const host_route* r = hosts_.find(to.host))
+        send_link(r->link, r->state, std::move(shared), h, now);
       else
         bounce(h, errc::unreachable, "host " + std::string(to.host) + " is not attached here", now);
       return;
@@ -475,10 +474,10 @@ void proxy::to_links(frame_buf f, const frame_header& h, micros now) {
 }
 
 void proxy::route_taken(std::string_view host, std::uint64_t epoch, micros now) {
-  auto it = hosts_.find(host);
-  if (it == hosts_.end()) return;
-  const link_id link = it->second.link;
-  if (it->second.state->epoch >= epoch || sabotage_.fencing_off) return;
+  const host_route* r = hosts_.find(host);
+  if (!r) return;
+  const link_id link = r->link;
+  if (r->state->epoch >= epoch || sabotage_.fencing_off) return;
   // Fenced: a newer attachment of this host exists elsewhere. Drop the route silently
   // (the newer owner announced it) and close the stale link.
   detach(link, false, now);

@@ -11,9 +11,11 @@
 // not subscribed to ccp.agent.any / ccp.endpoint.any, so it never swallows an `any`.
 
 #include <array>
+#include <memory>
 #include <unordered_map>
 
 #include "core/backbone.hpp"
+#include "core/flat_map.hpp"
 
 namespace ccp::core {
 
@@ -52,9 +54,7 @@ class proxy final : public backbone_node {
   void on_link_flushed(link_id link, std::size_t frames);
 
   [[nodiscard]] std::size_t attached() const noexcept { return hosts_.size(); }
-  [[nodiscard]] bool holds(std::string_view host) const {
-    return hosts_.find(host) != hosts_.end();
-  }
+  [[nodiscard]] bool holds(std::string_view host) const { return hosts_.contains(host); }
   [[nodiscard]] bool draining() const noexcept { return draining_; }
   [[nodiscard]] bool cut_off() const noexcept { return cut_off_; }
 
@@ -135,14 +135,15 @@ class proxy final : public backbone_node {
   std::array<subject_text, role_count * 2> group_subjects_;
   // Hash maps: at fleet scale (10,000 agents) a tree's lookup walked ~14 nodes, most of
   // them cache misses when consecutive frames are for different hosts (bench/:
-  // BM_ProxyBusToLink10kAgentsSpread). Their order must reach no action and no reply (the
-  // simulator's traces are the same whatever the hashing): loops over them go through
-  // links_in_order() and hosts_in_order().
-  std::unordered_map<link_id, link_state> links_;
-  // Attached host -> its link, and that link's state in links_ (nodes stay put across
-  // rehashes; detach removes the entry before the link goes), so a frame for a host costs
-  // one lookup.
-  std::unordered_map<std::string, host_route, bytes_hash, bytes_equal> hosts_;
+  // BM_ProxyBusToLink10kAgentsSpread), and flat ones (flat_map.hpp): a link's frames and a
+  // host's cost one multiplication and one probe or two to find their state. Their order
+  // must reach no action and no reply (the simulator's traces are the same whatever the
+  // hashing): loops over them go through links_in_order() and hosts_in_order().
+  // A link's state stays put (hosts_ points at it) while the table moves its pointer.
+  flat_map<link_id, std::unique_ptr<link_state>, std::hash<link_id>, std::equal_to<>> links_;
+  // Attached host -> its link, and that link's state in links_; detach removes the entry
+  // before the link goes, so a frame for a host costs one lookup.
+  flat_map<std::string, host_route, bytes_hash, bytes_equal> hosts_;
   link_set with_agents_;
   link_set with_endpoints_;
   bool agents_subscribed_ = false;
