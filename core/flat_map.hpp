@@ -93,6 +93,7 @@ class flat_map {
 
   void clear() {
     slots_.assign(min_slots, slot{});
+    mask_ = min_slots - 1;
     shift_ = 64 - std::countr_zero(min_slots);
     size_ = 0;
   }
@@ -121,9 +122,7 @@ class flat_map {
   [[nodiscard, gnu::always_inline]] std::size_t home(std::size_t hash) const noexcept {
     return static_cast<std::size_t>((std::uint64_t{hash} * 0x9e37'79b9'7f4a'7c15ULL) >> shift_);
   }
-  [[nodiscard]] std::size_t next(std::size_t i) const noexcept {
-    return (i + 1) & (slots_.size() - 1);
-  }
+  [[nodiscard]] std::size_t next(std::size_t i) const noexcept { return (i + 1) & mask_; }
   // The first empty slot of the probe sequence of `hash`.
   [[nodiscard]] std::size_t free_slot(std::size_t hash) const noexcept {
     std::size_t i = home(hash);
@@ -134,12 +133,14 @@ class flat_map {
   void grow() {
     std::vector<slot> old(slots_.size() * 2);
     old.swap(slots_);
+    mask_ = slots_.size() - 1;
     --shift_;
     for (slot& s : old)
       if (s.used) slots_[free_slot(Hash{}(s.key))] = std::move(s);
   }
 
   std::vector<slot> slots_;
+  std::size_t mask_ = min_slots - 1;  // slots_.size() - 1, which a division would compute
   int shift_ = 64 - std::countr_zero(min_slots);  // home() keeps log2(slots) bits
   std::size_t size_ = 0;
 };
