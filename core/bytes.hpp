@@ -26,7 +26,8 @@ inline T load(const char* p) noexcept {
 
 // a == b. Up to 16 bytes with two overlapping loads from each side, the way memcmp's
 // short cases do it.
-[[nodiscard]] inline bool same_bytes(std::string_view a, std::string_view b) noexcept {
+[[nodiscard, gnu::always_inline]] inline bool same_bytes(std::string_view a,
+                                                         std::string_view b) noexcept {
   using bytes_detail::load;
   const std::size_t n = a.size();
   if (n != b.size()) return false;
@@ -124,7 +125,7 @@ struct bytes_less {
 // proxy's route lookup (callgrind). Longer strings use std::hash.
 struct bytes_hash {
   using is_transparent = void;
-  std::size_t operator()(std::string_view s) const noexcept {
+  [[gnu::always_inline]] std::size_t operator()(std::string_view s) const noexcept {
     using bytes_detail::load;
     const std::size_t n = s.size();
     const char* p = s.data();
@@ -148,7 +149,7 @@ struct bytes_hash {
 };
 struct bytes_equal {
   using is_transparent = void;
-  bool operator()(std::string_view a, std::string_view b) const noexcept {
+  [[gnu::always_inline]] bool operator()(std::string_view a, std::string_view b) const noexcept {
     return same_bytes(a, b);
   }
 };
