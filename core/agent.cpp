@@ -120,6 +120,23 @@ void agent::send_hello(micros /*now*/) {
   }
 }
 
+bool agent::endpoint_table::set(std::string_view id, endpoint_reg reg) {
+  if (endpoint_reg* r = find(id)) {
+    *r = std::move(reg);
+    return false;
+  }
+  auto [it, added] = tree_.emplace(std::string(id), std::move(reg));
+  index_.assign(std::string_view(it->first), &it->second);
+  return added;
+}
+
+void agent::endpoint_table::erase(std::string_view id) {
+  auto it = tree_.find(id);
+  if (it == tree_.end()) return;
+  index_.erase(id);
+  tree_.erase(it);
+}
+
 void agent::on_link_down(link_id link, micros now) {
   if (link == link_ && status_ != link_status::down) link_lost(now);
 }
@@ -276,7 +293,8 @@ void agent::send_up(frame_ptr&& f, const frame_header& h, micros now) {
   }
   ++inflight_;
   ++stats_.forwarded;
-  push(act::send{link_, std::move(f)});
+  // Built in place: push() would move the action twice more (a variant visit each).
+  actions().emplace_back(std::in_place_type<act::send>, link_, std::move(f));
 }
 
 void agent::to_endpoints(frame_buf&& f, const frame_header& h, micros now) {
@@ -299,14 +317,14 @@ void agent::to_endpoints(frame_buf&& f, const frame_header& h, micros now) {
   }
   switch (to.form) {
     case scope::one: {
-      auto it = endpoints_.find(to.id);
-      if (it == endpoints_.end()) {
+      const endpoint_reg* reg = endpoints_.find(to.id);
+      if (reg == nullptr) {
         bounce(h, errc::unreachable, "no endpoint " + to_string(to), now);
       } else if (sabotage_.misroute) {
-        for (const auto& [id, reg] : endpoints_)
-          publish_to(reg);
+        for (const auto& [id, each] : endpoints_)
+          publish_to(each);
       } else {
-        publish_once(it->second);
+        publish_once(*reg);
       }
       return;
     }
@@ -367,9 +385,9 @@ void agent::endpoint_control(const frame_header& h, micros now) {
   // The common case first, without parsing the body: a heartbeat of a registered instance,
   // which is all that the parse below would conclude too.
   if (h.type == "ccp.hb" && h.from.form == scope::one) {
-    auto it = endpoints_.find(h.from.id);
-    if (it != endpoints_.end() && is_heartbeat_body(h.body, it->second.nonce)) {
-      it->second.last_seen = now;
+    endpoint_reg* reg = endpoints_.find(h.from.id);
+    if (reg != nullptr && is_heartbeat_body(h.body, reg->nonce)) {
+      reg->last_seen = now;
       return;
     }
   }
@@ -379,30 +397,30 @@ void agent::endpoint_control(const frame_header& h, micros now) {
     ++stats_.malformed;
     return;
   }
-  auto it = endpoints_.find(h.from.id);
-  bool mine = it != endpoints_.end() && it->second.nonce == *nonce;
+  endpoint_reg* reg = endpoints_.find(h.from.id);
+  bool mine = reg != nullptr && reg->nonce == *nonce;
   if (h.type == "ccp.register") {
-    if (it != endpoints_.end() && !mine && now - it->second.last_seen <= idle_timeout) {
+    if (reg != nullptr && !mine && now - reg->last_seen <= idle_timeout) {
       reply_instance(*nonce, h, msg_kind::error, errc::rejected,
                      to_string(h.from) + " is held by another live instance");
       return;
     }
-    if (it == endpoints_.end() && endpoints_.size() >= max_endpoints_per_agent) {
+    if (reg == nullptr && endpoints_.size() >= max_endpoints_per_agent) {
       reply_instance(*nonce, h, msg_kind::error, errc::overloaded,
                      "too many endpoints on this host");
       return;
     }
-    bool changed = it == endpoints_.end();
-    endpoints_[std::string(h.from.id)] = endpoint_reg{*nonce, now, endpoint_subject(h.from.id)};
+    bool changed =
+        endpoints_.set(h.from.id, endpoint_reg{*nonce, now, endpoint_subject(h.from.id)});
     reply_instance(*nonce, h, msg_kind::response, errc{}, {});
     if (changed) endpoints_changed(now);
   } else if (h.type == "ccp.hb") {
     if (mine)
-      it->second.last_seen = now;
+      reg->last_seen = now;
     else
       reply_instance(*nonce, h, msg_kind::notification, errc{}, {});
   } else if (h.type == "ccp.unregister" && mine) {
-    endpoints_.erase(it);
+    endpoints_.erase(h.from.id);
     endpoints_changed(now);
   }
 }
@@ -468,16 +486,9 @@ void agent::role_tick(micros now) {
   }
   if (now >= next_expiry_scan_) {
     next_expiry_scan_ = now + heartbeat_interval;
-    bool changed = false;
-    for (auto it = endpoints_.begin(); it != endpoints_.end();) {
-      if (now - it->second.last_seen > idle_timeout) {
-        it = endpoints_.erase(it);
-        changed = true;
-      } else {
-        ++it;
-      }
-    }
-    if (changed) endpoints_changed(now);
+    if (endpoints_.erase_if(
+            [now](const endpoint_reg& reg) { return now - reg.last_seen > idle_timeout; }))
+      endpoints_changed(now);
   }
 }
 
