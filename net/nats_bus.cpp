@@ -577,9 +577,11 @@ class outbox {
       : prefix_(std::move(prefix)), conn_(conn), max_payload_(natsConnection_GetMaxPayload(conn)) {}
 
   // Any thread. False when the frame is dropped at once: longer than the server takes, or
-  // past max_unwritten_bytes waiting (this and libnats' buffer as of the last flush; a frame
-  // counts with its length field in a batch, so that empty frames are bounded too). True
-  // when queued, and then `post_flush` is true when the caller must post a flush.
+  // past max_unwritten_bytes queued here, waiting for the strand (a frame counts with its
+  // length field in a batch, so that empty frames are bounded too). True when queued, and
+  // then `post_flush` is true when the caller must post a flush. libnats' own buffer is not
+  // counted here: only the flush measures it, and a figure kept from the last flush would be
+  // stale once the server reads again and refuse every frame with no flush to renew it.
   [[nodiscard]] bool add(std::string_view subject, core::frame_ptr frame, bool& post_flush) {
     const std::size_t n = frame ? frame->size() : 0;
     const std::int64_t max_payload = max_payload_.load(std::memory_order_relaxed);
@@ -591,10 +593,7 @@ class outbox {
                                         0, max_payload - std::int64_t{batch_header_bytes})));
     std::lock_guard lock(mu_);
     const std::size_t cost = n + batch_length_bytes;
-    if (bytes_ + static_cast<std::size_t>(buffered_.load(std::memory_order_relaxed)) + cost >
-        static_cast<std::size_t>(max_unwritten_bytes)) {
-      return false;
-    }
+    if (bytes_ + cost > static_cast<std::size_t>(max_unwritten_bytes)) return false;
     run* r = used_ > 0 ? &runs_[used_ - 1] : nullptr;
     if (r == nullptr || r->subject != subject || r->frames.size() == max_batch_frames ||
         r->bytes + cost > limit) {
@@ -610,7 +609,9 @@ class outbox {
   }
 
   // Hands what is queued to libnats (the strand, or the bus's destructor before it closes).
-  // Frames libnats refuses, or that find its buffer past max_unwritten_bytes, are counted.
+  // Frames libnats refuses, or that find its buffer past max_unwritten_bytes, are counted:
+  // while the server reads nothing, libnats holds at most that plus one run, and the outbox
+  // at most that again.
   void flush() {
     std::lock_guard flushing(flush_mu_);
     std::size_t n = 0;
@@ -645,7 +646,6 @@ class outbox {
     }
     if (flushing_.size() > retained_runs) flushing_.resize(retained_runs);
     if (conn_ != nullptr) {
-      buffered_.store(std::max(0, natsConnection_Buffered(conn_)), std::memory_order_relaxed);
       // 0 while no server's INFO is known (reconnecting): keep the last one.
       if (const std::int64_t m = natsConnection_GetMaxPayload(conn_); m > 0)
         max_payload_.store(m, std::memory_order_relaxed);
@@ -673,14 +673,13 @@ class outbox {
 
   const std::string prefix_;
   std::mutex mu_;
-  std::vector<run> runs_;         // guarded by mu_: [0, used_) queued, the rest empty for reuse
-  std::size_t used_ = 0;          // guarded by mu_
-  std::size_t bytes_ = 0;         // guarded by mu_: what is queued costs, see add()
-  bool flush_posted_ = false;     // guarded by mu_
-  std::mutex flush_mu_;           // one flush at a time; guards what follows
-  std::vector<run> flushing_;     // the runs being handed over, swapped with runs_
-  natsConnection* conn_;          // null once the bus closed it
-  std::atomic<int> buffered_{0};  // libnats' unwritten bytes after the last flush
+  std::vector<run> runs_;      // guarded by mu_: [0, used_) queued, the rest empty for reuse
+  std::size_t used_ = 0;       // guarded by mu_
+  std::size_t bytes_ = 0;      // guarded by mu_: what is queued costs, see add()
+  bool flush_posted_ = false;  // guarded by mu_
+  std::mutex flush_mu_;        // one flush at a time; guards what follows
+  std::vector<run> flushing_;  // the runs being handed over, swapped with runs_
+  natsConnection* conn_;       // null once the bus closed it
   std::atomic<std::int64_t> max_payload_;  // the server's, as of the last flush
   std::atomic<std::uint64_t> dropped_{0};
 };

@@ -686,17 +686,23 @@ TEST_F(NatsBusTest, PublishDropsFramesWhileTheServerReadsNothingThenRecovers) {
     pub->publish(subject, big);
     ++sent;
   }
+  // The strand hands what is queued to libnats while the server still reads nothing: the
+  // bound is measured at its fullest before the server reads again.
+  std::this_thread::sleep_for(100ms);
   server_.resume();
   EXPECT_GT(pub->dropped(), 0u) << "after " << sent << " frames of 64 KiB";
-  // The connection survived: what was buffered arrives, and so do new frames.
-  const auto f = make_frame("after");
+  // The connection survived: what was buffered arrives, and so do new frames, as large as
+  // those that filled the buffer (the bound must be measured again once the server reads).
+  const std::string after = "after" + std::string(64 * 1024 - 5, 'y');
+  const auto f = make_frame(after);
   ASSERT_TRUE(wait_for([&] {
     pub->publish(subject, f);
     std::this_thread::sleep_for(20ms);
     for (const auto& m : in.msgs())
-      if (m.second == "after") return true;
+      if (m.second == after) return true;
     return false;
-  }));
+  })) << pub->dropped()
+      << " dropped";
 }
 
 TEST_F(NatsBusTest, SubscribeRefusesBadSubjectsNamingThem) {
