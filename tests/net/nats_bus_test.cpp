@@ -679,8 +679,8 @@ TEST_F(NatsBusTest, PublishDropsFramesWhileTheServerReadsNothingThenRecovers) {
 
   server_.pause();
   const auto big = make_frame(std::string(64 * 1024, 'x'));
-  // The kernel's socket buffers take a few MiB, then libnats' buffer up to its bound (8 MiB):
-  // 64 MiB in all is far past both.
+  // The kernel's socket buffers take a few MiB, then libnats' buffer up to its bound (8 MiB),
+  // and the bus's queue as much again until the strand takes it: 64 MiB is far past all.
   int sent = 0;
   while (pub->dropped() == 0 && sent < 1024) {
     pub->publish(subject, big);
