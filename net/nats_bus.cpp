@@ -584,7 +584,7 @@ class outbox {
   // stale once the server reads again and refuse every frame with no flush to renew it.
   [[nodiscard]] bool add(std::string_view subject, core::frame_ptr frame, bool& post_flush) {
     const std::size_t n = frame ? frame->size() : 0;
-    const std::int64_t max_payload = max_payload_.load(std::memory_order_relaxed);
+    const std::int64_t max_payload = max_payload_for(n);
     if (n > INT_MAX || std::cmp_greater(n, max_payload)) return false;
     // A batch must fit the server's max_payload too (configurable, and smaller than ours on
     // some servers).
@@ -645,11 +645,7 @@ class outbox {
       r.bytes = 0;
     }
     if (flushing_.size() > retained_runs) flushing_.resize(retained_runs);
-    if (conn_ != nullptr) {
-      // 0 while no server's INFO is known (reconnecting): keep the last one.
-      if (const std::int64_t m = natsConnection_GetMaxPayload(conn_); m > 0)
-        max_payload_.store(m, std::memory_order_relaxed);
-    }
+    renew_max_payload();
   }
 
   // The bus's destructor, after its last flush: a flush posted before runs after the
@@ -671,6 +667,27 @@ class outbox {
     std::size_t bytes = 0;  // what its frames cost, see add()
   };
 
+  // The server's max_payload as of the last flush or, for a frame longer than that, as
+  // libnats knows it now: a server restarted with a larger one takes such frames at once,
+  // though a refused frame posts no flush that would renew the figure.
+  [[nodiscard]] std::int64_t max_payload_for(std::size_t n) {
+    const std::int64_t m = max_payload_.load(std::memory_order_relaxed);
+    if (std::cmp_less_equal(n, m)) return m;
+    std::lock_guard flushing(flush_mu_);  // for conn_; taken before mu_, as flush() does
+    return renew_max_payload();
+  }
+
+  // With flush_mu_ held: reads the server's max_payload from libnats into max_payload_,
+  // and returns it.
+  std::int64_t renew_max_payload() {
+    // 0 while no server's INFO is known (reconnecting): keep the last one.
+    if (conn_ != nullptr) {
+      if (const std::int64_t m = natsConnection_GetMaxPayload(conn_); m > 0)
+        max_payload_.store(m, std::memory_order_relaxed);
+    }
+    return max_payload_.load(std::memory_order_relaxed);
+  }
+
   const std::string prefix_;
   std::mutex mu_;
   std::vector<run> runs_;      // guarded by mu_: [0, used_) queued, the rest empty for reuse
@@ -680,7 +697,7 @@ class outbox {
   std::mutex flush_mu_;        // one flush at a time; guards what follows
   std::vector<run> flushing_;  // the runs being handed over, swapped with runs_
   natsConnection* conn_;       // null once the bus closed it
-  std::atomic<std::int64_t> max_payload_;  // the server's, as of the last flush
+  std::atomic<std::int64_t> max_payload_;  // the server's, see renew_max_payload()
   std::atomic<std::uint64_t> dropped_{0};
 };
 

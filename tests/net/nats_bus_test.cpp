@@ -630,6 +630,35 @@ TEST_F(NatsBusTest, BatchesFitAServersSmallerMaxPayload) {
   EXPECT_EQ(pub->dropped(), 1u);
 }
 
+// A server restarted with a larger max_payload takes longer frames at once, though the bus
+// publishes nothing shorter meanwhile (which would make it read the server's new figure).
+TEST_F(NatsBusTest, AServerRestartedWithALargerMaxPayloadTakesLongerFrames) {
+  ccp::test::nats_server grown("max_payload: 4096\n");
+  inbox& in = make_inbox();
+  auto pub = open_on(grown);
+  auto sub = open_on(grown);
+  const std::string subject = "ccp.test.grown";
+  ASSERT_TRUE(sub->subscribe(subject, "", strand(), in.handler()));
+  ASSERT_TRUE(probe_until(*pub, subject, [&] { return in.probes() > 0; }));
+  const std::string longer(8192, 'x');
+  pub->publish(subject, make_frame(longer));
+  EXPECT_EQ(pub->dropped(), 1u);
+
+  grown.set_config("max_payload: 65536\n");
+  grown.restart();
+  // Refused while the bus reconnects; then taken, and delivered once the subscriber's
+  // subscription is back.
+  const auto f = make_frame(longer);
+  ASSERT_TRUE(wait_for([&] {
+    pub->publish(subject, f);
+    std::this_thread::sleep_for(20ms);
+    for (const auto& m : in.msgs())
+      if (m.second == longer) return true;
+    return false;
+  })) << pub->dropped()
+      << " dropped";
+}
+
 // Payloads that start with the batch magic but are no batch reach the handler as they were
 // sent: published through a bus (which sends them as a batch of one) or by a foreign client.
 // A foreign client's well-formed batch is split like a bus's.

@@ -116,6 +116,13 @@ bool reap_within(pid_t pid, std::chrono::milliseconds bound) {
   }
 }
 
+// Writes all of `text` to `fd` and closes it; false when the write fell short.
+bool write_and_close(int fd, const std::string& text) {
+  const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ::close(fd);
+  return written;
+}
+
 void kill_and_reap(pid_t pid) {
   ::kill(pid, SIGKILL);
   while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
@@ -129,9 +136,7 @@ nats_server::nats_server(const std::string& config) {
     std::string path = "/tmp/ccp-nats-test-XXXXXX.conf";
     const int fd = ::mkstemps(path.data(), 5);
     if (fd < 0) throw sys_error("mkstemps");
-    const bool written =
-        ::write(fd, config.data(), config.size()) == static_cast<ssize_t>(config.size());
-    ::close(fd);
+    const bool written = write_and_close(fd, config);
     config_path_ = path;
     if (!written) {
       ::unlink(config_path_.c_str());
@@ -178,6 +183,15 @@ void nats_server::resume() {
 void nats_server::restart(std::chrono::milliseconds bound) {
   kill();
   start(bound);
+}
+
+void nats_server::set_config(const std::string& config) {
+  if (config_path_.empty())
+    throw std::runtime_error("nats_server: set_config needs a server started with a config");
+  const int fd = ::open(config_path_.c_str(), O_WRONLY | O_TRUNC);
+  if (fd < 0) throw sys_error("open " + config_path_);
+  if (!write_and_close(fd, config))
+    throw std::runtime_error("nats_server: cannot write " + config_path_);
 }
 
 void nats_server::start(std::chrono::milliseconds bound) {

@@ -28,6 +28,9 @@ class nats_server {
   void kill();
   // Starts it again on the same port and waits until it accepts connections.
   void restart(std::chrono::milliseconds bound = std::chrono::seconds(10));
+  // Replaces the text of the configuration file of a server started with one; the next
+  // restart() reads it (a server reconfigured under its clients). Throws when it cannot.
+  void set_config(const std::string& config);
   [[nodiscard]] bool running() const noexcept { return pid_ > 0; }
   // Stops the server (SIGSTOP) without closing anything: it reads and answers nothing until
   // resume() (SIGCONT), as a hung server would.
