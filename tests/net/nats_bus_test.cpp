@@ -102,6 +102,20 @@ class inbox {
   std::size_t probes_ = 0;
 };
 
+// Publishes `payload` on `subject` every 20 ms until `in` received it (bounded): a frame
+// that must get through once the bus has recovered.
+bool publish_until_received(bus& pub, std::string_view subject, const std::string& payload,
+                            const inbox& in) {
+  const auto f = make_frame(payload);
+  return wait_for([&] {
+    pub.publish(subject, f);
+    std::this_thread::sleep_for(20ms);
+    const auto msgs = in.msgs();
+    return std::any_of(msgs.begin(), msgs.end(),
+                       [&](const auto& m) { return m.second == payload; });
+  });
+}
+
 // Records on_state reports.
 class state_log {
  public:
@@ -648,15 +662,7 @@ TEST_F(NatsBusTest, AServerRestartedWithALargerMaxPayloadTakesLongerFrames) {
   grown.restart();
   // Refused while the bus reconnects; then taken, and delivered once the subscriber's
   // subscription is back.
-  const auto f = make_frame(longer);
-  ASSERT_TRUE(wait_for([&] {
-    pub->publish(subject, f);
-    std::this_thread::sleep_for(20ms);
-    for (const auto& m : in.msgs())
-      if (m.second == longer) return true;
-    return false;
-  })) << pub->dropped()
-      << " dropped";
+  ASSERT_TRUE(publish_until_received(*pub, subject, longer, in)) << pub->dropped() << " dropped";
 }
 
 // Payloads that start with the batch magic but are no batch reach the handler as they were
@@ -723,15 +729,7 @@ TEST_F(NatsBusTest, PublishDropsFramesWhileTheServerReadsNothingThenRecovers) {
   // The connection survived: what was buffered arrives, and so do new frames, as large as
   // those that filled the buffer (the bound must be measured again once the server reads).
   const std::string after = "after" + std::string(64 * 1024 - 5, 'y');
-  const auto f = make_frame(after);
-  ASSERT_TRUE(wait_for([&] {
-    pub->publish(subject, f);
-    std::this_thread::sleep_for(20ms);
-    for (const auto& m : in.msgs())
-      if (m.second == after) return true;
-    return false;
-  })) << pub->dropped()
-      << " dropped";
+  ASSERT_TRUE(publish_until_received(*pub, subject, after, in)) << pub->dropped() << " dropped";
 }
 
 TEST_F(NatsBusTest, SubscribeRefusesBadSubjectsNamingThem) {
