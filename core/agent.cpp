@@ -161,8 +161,7 @@ void agent::on_link_frame(link_id link, frame_buf f, micros now) {
   // Forwarded by `to`, mostly to an endpoint of this host, which needs no parse of the host;
   // the sender is checked only if we answer it or take the frame.
   auto h = read_header(*f, defer::forwarding);
-  if (!h || !check_to_here(*h) ||
-      (status_ == link_status::handshaking && (!check_from(*h) || !check_type(*h)))) {
+  if (!h || !check_to_here(*h) || (status_ == link_status::handshaking && !check_deferred(*h))) {
     ++stats_.malformed;
     return;
   }
@@ -188,7 +187,7 @@ void agent::on_link_frame(link_id link, frame_buf f, micros now) {
   }
   if (status_ != link_status::up) return;
   if (is_control_type(h->type) && h->kind == msg_kind::notification) {
-    if (!check_from(*h) || !check_type(*h)) {  // as any frame that is for us
+    if (!check_deferred(*h)) {  // as any frame that is for us
       ++stats_.malformed;
       return;
     }
@@ -245,7 +244,7 @@ void agent::on_bus(std::string_view /*subject*/, frame_buf f, micros now) {
     return;
   }
   if (is_control_type(h->type) && h->kind != msg_kind::response && h->kind != msg_kind::error) {
-    if (check_type(*h))  // its replies name it
+    if (check_deferred(*h))  // its replies name the type
       endpoint_control(*h, now);
     else
       ++stats_.malformed;

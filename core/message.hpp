@@ -159,6 +159,11 @@ namespace message_detail {
   }
   return parse_deferred_to(h);
 }
+// Complete all that read_header deferred (the addresses, the type), in place, as a node
+// does before it answers a frame or takes it: false when one fails (the frame is malformed).
+[[nodiscard]] inline bool check_deferred(frame_header& h) noexcept {
+  return check_from(h) && check_to(h) && check_type(h);
+}
 
 // The header of `frame`, which must be exactly encode(m): what read_header(frame) returns,
 // built from `m` and the frame's length fields without validating again (a sender routes

@@ -101,7 +101,7 @@ void node::reply_error(const message& req, errc code, std::string_view text, mic
 
 std::optional<frame_header> node::completed(const frame_header& h) {
   frame_header c = h;
-  if (check_from(c) && check_to(c) && check_type(c)) return c;
+  if (check_deferred(c)) return c;
   ++stats_.malformed;
   return std::nullopt;
 }

@@ -200,7 +200,7 @@ void proxy::on_link_frame(link_id link, frame_buf f, micros now) {
   // The sender is checked against the agent's host in from_agent, not parsed here; a
   // group destination is recognized without the parser (check_to).
   auto h = read_header(*f, defer::forwarding);
-  if (!h || !check_to(*h) || (!ls.attached && (!check_from(*h) || !check_type(*h)))) {
+  if (!h || !check_to(*h) || (!ls.attached && !check_deferred(*h))) {
     // A frame we cannot read is dropped; the link and every other agent carry on.
     ++stats_.malformed;
     return;
@@ -301,7 +301,7 @@ void proxy::hello(link_id link, link_state& ls, const frame_header& h, micros no
 [[gnu::always_inline]] inline void proxy::from_agent(link_id link, link_state& ls, frame_buf&& f,
                                                      frame_header& h, micros now) {
   if (is_control_type(h.type) && h.kind == msg_kind::notification) {
-    if (!check_from(h) || !check_type(h)) {  // as any frame that is for us
+    if (!check_deferred(h)) {  // as any frame that is for us
       ++stats_.malformed;
       return;
     }
@@ -328,7 +328,7 @@ void proxy::hello(link_id link, link_state& ls, const frame_header& h, micros no
   // sender is parsed in full, to tell a malformed one from a foreign one (a canonical
   // address of this host, which the full parse accepts, has own_source's prefix).
   if (!own_source(ls, h)) {
-    if (!check_from(h) || !check_type(h)) {  // the error names both
+    if (!check_deferred(h)) {  // the error names the sender and the type
       ++stats_.malformed;
       return;
     }
