@@ -354,7 +354,7 @@ int endpoint_main(std::span<const std::string_view> args, std::ostream& out, std
     auto started = std::chrono::steady_clock::now();
     auto poll = std::make_shared<std::function<void()>>();
     *poll = [&, timer, started, poll] {
-      auto& role = (*e)->host()->role();
+      auto& role = (*e)->role();
       if (role.state() != core::endpoint::status::registered &&
           std::chrono::steady_clock::now() - started < std::chrono::seconds(5)) {
         timer->expires_after(std::chrono::milliseconds(20));

@@ -429,7 +429,7 @@ void BM_MemoryPerProcess(benchmark::State& state) {
   state.counters["endpoint_alone_bytes"] = static_cast<double>(lone_bytes<core::endpoint>([] {
     auto e = std::make_unique<core::endpoint>(
         must(core::address::one(core::role::endpoint, "10.0.0.1", "e1")), 1);
-    e->handle("echo");
+    e->serve("echo");
     return e;
   }));
   state.counters["agent_alone_bytes"] = static_cast<double>(lone_bytes<core::agent>([] {

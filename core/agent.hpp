@@ -44,14 +44,14 @@ class agent final : public node {
 
   explicit agent(agent_config cfg);
 
-  void start(micros now);
+  void start(micros now) override;
   // Graceful stop: says bye to the proxy and closes the link.
-  void stop(micros now);
-  void on_bus(std::string_view subject, frame_buf f, micros now);
-  void on_link_up(link_id link, micros now);
-  void on_link_frame(link_id link, frame_buf f, micros now);
-  void on_link_down(link_id link, micros now);
-  void on_link_flushed(link_id link, std::size_t frames);
+  void stop(micros now) override;
+  void on_bus(std::string_view subject, frame_buf f, micros now) override;
+  void on_link_up(link_id link, micros now) override;
+  void on_link_frame(link_id link, frame_buf f, micros now) override;
+  void on_link_down(link_id link, micros now) override;
+  void on_link_flushed(link_id link, std::size_t frames) override;
 
   [[nodiscard]] link_status status() const noexcept { return status_; }
   [[nodiscard]] std::uint64_t epoch() const noexcept { return epoch_; }

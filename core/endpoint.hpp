@@ -16,11 +16,11 @@ class endpoint final : public node {
   endpoint(address self, std::uint64_t seed);
 
   // Subscribes its instance inbox and registers with the agent.
-  void start(micros now);
+  void start(micros now) override;
   // Unregisters and unsubscribes (graceful stop).
-  void stop(micros now);
+  void stop(micros now) override;
   // A frame arrived on the host bus on `subject`.
-  void on_bus(std::string_view subject, frame_buf f, micros now);
+  void on_bus(std::string_view subject, frame_buf f, micros now) override;
 
   [[nodiscard]] status state() const noexcept { return state_; }
   [[nodiscard]] std::uint64_t nonce() const noexcept { return nonce_; }

@@ -13,8 +13,8 @@ class mgmt final : public backbone_node {
   // `self` must be a concrete mgmt address.
   mgmt(address self, std::uint64_t seed);
 
-  void start(micros now);
-  void on_bus(std::string_view subject, frame_buf f, micros now);
+  void start(micros now) override;
+  void on_bus(std::string_view subject, frame_buf f, micros now) override;
 
  protected:
   void route_out(frame_buf f, const frame_header& h, micros now) override;

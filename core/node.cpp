@@ -12,7 +12,22 @@ std::string ping_body(const address& self) {
 
 node::node(address self, std::uint64_t seed) : self_(std::move(self)), rng_(seed) {}
 
-void node::handle(std::string_view type) {
+void node::handle(event&& e, micros now) {
+  struct dispatch {
+    node& n;
+    micros now;
+    void operator()(in::start&) const { n.start(now); }
+    void operator()(in::stop&) const { n.stop(now); }
+    void operator()(in::bus_frame& b) const { n.on_bus(b.subject, std::move(b.frame), now); }
+    void operator()(in::link_up& l) const { n.on_link_up(l.link, now); }
+    void operator()(in::link_frame& l) const { n.on_link_frame(l.link, std::move(l.frame), now); }
+    void operator()(in::link_down& l) const { n.on_link_down(l.link, now); }
+    void operator()(in::link_flushed& l) const { n.on_link_flushed(l.link, l.frames); }
+  };
+  std::visit(dispatch{*this, now}, e);
+}
+
+void node::serve(std::string_view type) {
   handled_.emplace(type);
 }
 

@@ -18,6 +18,7 @@
 
 #include "core/action.hpp"
 #include "core/address.hpp"
+#include "core/event.hpp"
 #include "core/limits.hpp"
 #include "core/message.hpp"
 #include "core/random.hpp"
@@ -45,10 +46,14 @@ class node {
   [[nodiscard]] const address& self() const noexcept { return self_; }
   [[nodiscard]] const node_stats& stats() const noexcept { return stats_; }
 
-  // The application handles requests and notifications of operation `type`. Requests of
-  // a type nobody handles are answered with errc::no_handler; built-in operations
+  // The one entry point of every role: the host reports what happened (core/event.hpp),
+  // then executes the actions it produced. A role ignores events that are not its kind's.
+  void handle(event&& e, micros now);
+
+  // The application serves requests and notifications of operation `type`. Requests of
+  // a type nobody serves are answered with errc::no_handler; built-in operations
   // (ping, and each role's own) are answered by the core.
-  void handle(std::string_view type);
+  void serve(std::string_view type);
 
   // Sends a notification. Returns its message id. Errors: bad_request (invalid type or
   // `to`), too_large. A routing failure comes back later as a deliver of an error message.
@@ -82,6 +87,16 @@ class node {
   void set_sabotage(const sabotage& s) noexcept { sabotage_ = s; }
 
  protected:
+  // What handle() dispatches to. Each role overrides those of its kind (and makes them
+  // public, for tests and benchmarks that drive one role directly); the rest do nothing.
+  virtual void start(micros now) = 0;
+  virtual void stop(micros /*now*/) {}
+  virtual void on_bus(std::string_view subject, frame_buf f, micros now) = 0;
+  virtual void on_link_up(link_id /*link*/, micros /*now*/) {}
+  virtual void on_link_frame(link_id /*link*/, frame_buf /*f*/, micros /*now*/) {}
+  virtual void on_link_down(link_id /*link*/, micros /*now*/) {}
+  virtual void on_link_flushed(link_id /*link*/, std::size_t /*frames*/) {}
+
   // Sends a frame this node originated (or a reply it generated) on its way.
   virtual void route_out(frame_buf f, const frame_header& h, micros now) = 0;
   // Role timers; called from tick.

@@ -42,16 +42,18 @@ class proxy final : public backbone_node {
   // `self` must be a concrete proxy address; `verifier` must outlive the proxy.
   proxy(address self, std::uint64_t seed, const credential_verifier& verifier);
 
-  void start(micros now);
+  void start(micros now) override;
   // Graceful shutdown: tells every agent to move (ccp.drain), refuses new agents, and
   // leaves the `any` subjects. The host closes the process once links are gone.
   void drain(micros now);
-  void on_bus(std::string_view subject, frame_buf f, micros now);
-  void on_link_up(link_id link, micros now);
-  void on_link_frame(link_id link, frame_buf f, micros now);
-  void on_link_down(link_id link, micros now);
+  // The graceful stop of a proxy is its drain.
+  void stop(micros now) override { drain(now); }
+  void on_bus(std::string_view subject, frame_buf f, micros now) override;
+  void on_link_up(link_id link, micros now) override;
+  void on_link_frame(link_id link, frame_buf f, micros now) override;
+  void on_link_down(link_id link, micros now) override;
   // The host wrote `frames` frames of `link` to the network (frees queue space).
-  void on_link_flushed(link_id link, std::size_t frames);
+  void on_link_flushed(link_id link, std::size_t frames) override;
 
   [[nodiscard]] std::size_t attached() const noexcept { return hosts_.size(); }
   [[nodiscard]] bool holds(std::string_view host) const { return hosts_.contains(host); }

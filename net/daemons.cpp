@@ -13,31 +13,47 @@ namespace {
 
 namespace asio = boost::asio;
 
-using waiting_map = std::map<std::uint64_t, std::function<void(core::act::complete&)>>;
+}  // namespace
 
-// Hooks that hand a request's outcome to the callback waiting for it.
-std::function<void(core::act::complete&)> complete_hook(std::shared_ptr<waiting_map> waiting) {
-  return [waiting](core::act::complete& c) {
-    auto it = waiting->find(c.request);
-    if (it == waiting->end()) return;
-    auto done = std::move(it->second);
-    waiting->erase(it);
-    done(c);
-  };
-}
+// The application of a service (on its host's strand): reports what it receives, answers
+// as the sample application does when it has one (endpoints), and hands each of its
+// requests' outcomes to whoever waits for it.
+class service_app final : public host::application {
+ public:
+  using done_fn = std::function<void(core::act::complete&)>;
 
-template <class Role>
-void start_request(Role& role, waiting_map& waiting, core::address to, std::string type,
-                   std::string body, core::micros timeout, core::micros now,
-                   std::function<void(core::act::complete&)> done) {
-  auto id = role.request(to, type, std::move(body), timeout, now);
-  if (!id) {
-    core::act::complete c{0, id.error(), {}};
-    done(c);
-    return;
+  void deliver(core::node& role, const core::message& m, core::micros now) override {
+    if (on_message) on_message(m);
+    if (sample) sample->deliver(role, m, now);
   }
-  waiting[*id] = std::move(done);
-}
+  void complete(core::node&, core::act::complete& c, core::micros) override {
+    auto it = waiting_.find(c.request);
+    if (it == waiting_.end()) return;
+    auto done = std::move(it->second);
+    waiting_.erase(it);
+    done(c);
+  }
+  // Starts a request of the role; `done` runs once with its outcome (at once when the role
+  // refuses to send it).
+  void request(core::node& role, const core::address& to, std::string_view type, std::string body,
+               core::micros timeout, core::micros now, done_fn done) {
+    auto id = role.request(to, type, std::move(body), timeout, now);
+    if (!id) {
+      core::act::complete c{0, id.error(), {}};
+      done(c);
+      return;
+    }
+    waiting_[*id] = std::move(done);
+  }
+
+  std::function<void(const core::message&)> on_message;  // may be empty
+  std::optional<host::sample_app> sample;
+
+ private:
+  std::map<std::uint64_t, done_fn> waiting_;
+};
+
+namespace {
 
 // Every service runs as one concrete address of its own role: the reason when `self` is not.
 std::optional<std::string> not_concrete(const core::address& self, core::role r) {
@@ -123,9 +139,8 @@ std::expected<std::shared_ptr<proxy_service>, std::string> proxy_service::start(
   auto backbone = open_bus(opts.backbone, logged_bus(ioc, opts.self.str(), "backbone"));
   if (!backbone) return std::unexpected(backbone.error());
   s->verifier_ = std::make_unique<token_verifier>(opts.tokens, opts.secret);
-  s->host_ = std::make_shared<role_host<core::proxy>>(
-      ioc, std::make_unique<core::proxy>(opts.self, opts.seed, *s->verifier_), *backbone, nullptr,
-      app_hooks{});
+  s->host_role(ioc, std::make_unique<core::proxy>(opts.self, opts.seed, *s->verifier_), *backbone,
+               nullptr, nullptr);
   ws_server_options wo;
   wo.at = opts.listen;
   if (!opts.cert.empty() || !opts.key.empty()) {
@@ -142,13 +157,13 @@ std::expected<std::shared_ptr<proxy_service>, std::string> proxy_service::start(
   auto l = listen_ws(ioc, std::move(wo), s->host_);
   if (!l) return std::unexpected(l.error());
   s->listener_ = *l;
-  s->host_->post([](core::proxy& p, core::micros now) { p.start(now); });
+  s->host_->handle(core::in::start{});
   return s;
 }
 
 void proxy_service::shutdown(std::chrono::milliseconds bound, std::function<void()> done) {
   listener_->close();
-  host_->post([](core::proxy& p, core::micros now) { p.drain(now); });
+  host_->handle(core::in::stop{});  // a proxy's graceful stop is its drain
   // Wait (bounded) for the agents to leave, polling on the role's strand.
   auto timer = std::make_shared<asio::steady_timer>(host_->executor());
   auto until = std::chrono::steady_clock::now() + bound;
@@ -181,50 +196,29 @@ std::expected<std::shared_ptr<endpoint_service>, std::string> endpoint_service::
   auto hb = open_host_bus(ioc, opts.host_bus, opts.self.host(), opts.self.str());
   if (!hb) return std::unexpected(hb.error());
   auto s = std::make_shared<endpoint_service>();
-  s->waiting_ = std::make_shared<waiting_map>();
+  auto app = std::make_unique<service_app>();
+  app->on_message = std::move(opts.on_message);
+  app->sample.emplace(std::move(opts.answers));
   auto role = std::make_unique<core::endpoint>(opts.self, opts.seed);
-  role->handle("echo");
-  for (const auto& [type, body] : opts.answers)
-    role->handle(type);
-  // The hooks reach the role through a weak pointer set below (the host owns the role).
-  auto weak = std::make_shared<std::weak_ptr<role_host<core::endpoint>>>();
-  app_hooks hooks;
-  hooks.deliver = [weak, answers = std::move(opts.answers),
-                   on_message = std::move(opts.on_message)](const core::message& m) {
-    if (on_message) on_message(m);
-    if (m.kind != core::msg_kind::request) return;
-    auto h = weak->lock();
-    if (!h) return;
-    if (m.type == "echo") {
-      h->role().reply(m, m.body, now_micros());
-    } else if (auto it = answers.find(m.type); it != answers.end()) {
-      h->role().reply(m, it->second, now_micros());
-    }
-  };
-  hooks.complete = complete_hook(s->waiting_);
-  s->host_ = std::make_shared<role_host<core::endpoint>>(ioc, std::move(role), nullptr, *hb,
-                                                         std::move(hooks));
-  *weak = s->host_;
-  s->host_->post([](core::endpoint& e, core::micros now) { e.start(now); });
+  app->sample->serve_on(*role);
+  s->app_ = app.get();
+  s->host_role(ioc, std::move(role), nullptr, *hb, std::move(app));
+  s->host_->handle(core::in::start{});
   return s;
 }
 
 void endpoint_service::request(core::address to, std::string type, std::string body,
                                core::micros timeout,
                                std::function<void(core::act::complete&)> done) {
-  host_->post([waiting = waiting_, to = std::move(to), type = std::move(type),
-               body = std::move(body), timeout,
-               done = std::move(done)](core::endpoint& e, core::micros now) mutable {
-    start_request(e, *waiting, std::move(to), std::move(type), std::move(body), timeout, now,
-                  std::move(done));
+  host_->post([app = app_, to = std::move(to), type = std::move(type), body = std::move(body),
+               timeout, done = std::move(done)](core::node& n, core::micros now) mutable {
+    app->request(n, to, type, std::move(body), timeout, now, std::move(done));
   });
 }
 
 void endpoint_service::shutdown() {
-  host_->post([](core::endpoint& e, core::micros now) {
-    e.abort_pending(core::errc::shutting_down);
-    e.stop(now);
-  });
+  host_->post([](core::node& e, core::micros) { e.abort_pending(core::errc::shutting_down); });
+  host_->handle(core::in::stop{});
   host_->stop();
 }
 
@@ -262,10 +256,9 @@ std::expected<std::shared_ptr<agent_service>, std::string> agent_service::start(
                                      .count());
   cfg.seed = opts.seed;
   auto s = std::make_shared<agent_service>();
-  s->host_ =
-      std::make_shared<role_host<core::agent>>(ioc, std::make_unique<core::agent>(std::move(cfg)),
-                                               nullptr, *hb, app_hooks{}, std::move(dial));
-  s->host_->post([](core::agent& a, core::micros now) { a.start(now); });
+  s->host_role(ioc, std::make_unique<core::agent>(std::move(cfg)), nullptr, *hb, nullptr,
+               std::move(dial));
+  s->host_->handle(core::in::start{});
   std::uint64_t seed = opts.seed;
   for (const auto& id : opts.endpoints) {
     auto addr = core::address::parse("ccp://endpoint/" + std::string(opts.self.host()) + "/" + id);
@@ -284,10 +277,8 @@ std::expected<std::shared_ptr<agent_service>, std::string> agent_service::start(
 void agent_service::shutdown() {
   for (auto& e : endpoints_)
     e->shutdown();
-  host_->post([](core::agent& a, core::micros now) {
-    a.abort_pending(core::errc::shutting_down);
-    a.stop(now);
-  });
+  host_->post([](core::node& a, core::micros) { a.abort_pending(core::errc::shutting_down); });
+  host_->handle(core::in::stop{});
   host_->stop();
 }
 
@@ -299,14 +290,12 @@ std::expected<std::shared_ptr<mgmt_service>, std::string> mgmt_service::start(as
   auto backbone = open_bus(opts.backbone, logged_bus(ioc, opts.self.str(), "backbone"));
   if (!backbone) return std::unexpected(backbone.error());
   auto s = std::make_shared<mgmt_service>();
-  s->waiting_ = std::make_shared<waiting_map>();
-  app_hooks hooks;
-  hooks.deliver = std::move(opts.on_message);
-  hooks.complete = complete_hook(s->waiting_);
-  s->host_ = std::make_shared<role_host<core::mgmt>>(
-      ioc, std::make_unique<core::mgmt>(opts.self, opts.seed), *backbone, nullptr,
-      std::move(hooks));
-  s->host_->post([](core::mgmt& m, core::micros now) { m.start(now); });
+  auto app = std::make_unique<service_app>();
+  app->on_message = std::move(opts.on_message);
+  s->app_ = app.get();
+  s->host_role(ioc, std::make_unique<core::mgmt>(opts.self, opts.seed), *backbone, nullptr,
+               std::move(app));
+  s->host_->handle(core::in::start{});
   return s;
 }
 
@@ -322,7 +311,7 @@ void mgmt_service::poll_ready(std::shared_ptr<asio::steady_timer> t, core::micro
                               std::function<void()> then) {
   const core::micros waited = now_micros() - started;
   const bool heard_all = waited >= core::heartbeat_interval + core::heartbeat_interval / 5;
-  if ((heard_all && !host_->role().syncing()) || waited >= 3 * core::heartbeat_interval) {
+  if ((heard_all && !role().syncing()) || waited >= 3 * core::heartbeat_interval) {
     then();
     return;
   }
@@ -334,25 +323,23 @@ void mgmt_service::poll_ready(std::shared_ptr<asio::steady_timer> t, core::micro
 
 void mgmt_service::request(core::address to, std::string type, std::string body,
                            core::micros timeout, std::function<void(core::act::complete&)> done) {
-  host_->post([waiting = waiting_, to = std::move(to), type = std::move(type),
-               body = std::move(body), timeout,
-               done = std::move(done)](core::mgmt& m, core::micros now) mutable {
-    start_request(m, *waiting, std::move(to), std::move(type), std::move(body), timeout, now,
-                  std::move(done));
+  host_->post([app = app_, to = std::move(to), type = std::move(type), body = std::move(body),
+               timeout, done = std::move(done)](core::node& n, core::micros now) mutable {
+    app->request(n, to, type, std::move(body), timeout, now, std::move(done));
   });
 }
 
 void mgmt_service::send(core::address to, std::string type, std::string body,
                         std::function<void(std::expected<std::uint64_t, core::errc>)> sent) {
   host_->post([to = std::move(to), type = std::move(type), body = std::move(body),
-               sent = std::move(sent)](core::mgmt& m, core::micros now) mutable {
+               sent = std::move(sent)](core::node& m, core::micros now) mutable {
     auto r = m.send(to, type, std::move(body), now);
     if (sent) sent(r);
   });
 }
 
 void mgmt_service::shutdown() {
-  host_->post([](core::mgmt& m, core::micros) { m.abort_pending(core::errc::shutting_down); });
+  host_->post([](core::node& m, core::micros) { m.abort_pending(core::errc::shutting_down); });
   host_->stop();
 }
 

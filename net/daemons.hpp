@@ -57,6 +57,35 @@ class token_verifier final : public core::credential_verifier {
 [[nodiscard]] std::expected<std::shared_ptr<boost::asio::ssl::context>, std::string> client_tls(
     const std::string& ca_file);
 
+// What every service of one role offers: its host, and the role it built, typed (the
+// service knows its role; the host does not).
+template <class Role>
+class role_service {
+ public:
+  [[nodiscard]] std::shared_ptr<role_host> host() const { return host_; }
+  [[nodiscard]] const role_host::strand& executor() const { return host_->executor(); }
+  // The role; on the host's strand only.
+  [[nodiscard]] Role& role() const { return *role_; }
+  // Runs f(role, now) on the strand, then carries out the role's actions. From any thread.
+  template <class F>
+  void post(F f) {
+    host_->post(
+        [r = role_, f = std::move(f)](core::node&, core::micros now) mutable { f(*r, now); });
+  }
+
+ protected:
+  // Builds the host around `role`.
+  void host_role(boost::asio::io_context& ioc, std::unique_ptr<Role> role,
+                 std::shared_ptr<bus> backbone, std::shared_ptr<bus> host_bus,
+                 std::unique_ptr<host::application> app, ws_dial_options dial = {}) {
+    role_ = role.get();
+    host_ = std::make_shared<role_host>(ioc, std::move(role), std::move(backbone),
+                                        std::move(host_bus), std::move(app), std::move(dial));
+  }
+  std::shared_ptr<role_host> host_;
+  Role* role_ = nullptr;
+};
+
 struct proxy_options {
   core::address self;                          // ccp://proxy/HOST/ID
   boost::asio::ip::tcp::endpoint listen;       // port 0: a free port (see port())
@@ -67,7 +96,7 @@ struct proxy_options {
   std::uint64_t seed = 1;
 };
 
-class proxy_service {
+class proxy_service : public role_service<core::proxy> {
  public:
   // Opens the backbone, binds the listener and starts the role. Errors name what failed.
   static std::expected<std::shared_ptr<proxy_service>, std::string> start(
@@ -78,12 +107,10 @@ class proxy_service {
   void shutdown(std::chrono::milliseconds bound, std::function<void()> done);
   // Hard stop (a crash, for tests): closes links and leaves the bus at once.
   void stop();
-  [[nodiscard]] std::shared_ptr<role_host<core::proxy>> host() const { return host_; }
 
  private:
   boost::asio::io_context* ioc_ = nullptr;
   std::unique_ptr<token_verifier> verifier_;
-  std::shared_ptr<role_host<core::proxy>> host_;
   std::shared_ptr<ws_listener> listener_;
 };
 
@@ -97,7 +124,9 @@ struct endpoint_options {
   std::uint64_t seed = 1;
 };
 
-class endpoint_service {
+class service_app;
+
+class endpoint_service : public role_service<core::endpoint> {
  public:
   static std::expected<std::shared_ptr<endpoint_service>, std::string> start(
       boost::asio::io_context& ioc, endpoint_options opts);
@@ -106,11 +135,9 @@ class endpoint_service {
                std::function<void(core::act::complete&)> done);
   // Unregisters, ends requests in flight with shutting_down, and leaves the bus.
   void shutdown();
-  [[nodiscard]] std::shared_ptr<role_host<core::endpoint>> host() const { return host_; }
 
  private:
-  std::shared_ptr<role_host<core::endpoint>> host_;
-  std::shared_ptr<std::map<std::uint64_t, std::function<void(core::act::complete&)>>> waiting_;
+  service_app* app_ = nullptr;  // owned by the host
 };
 
 struct agent_options {
@@ -124,16 +151,14 @@ struct agent_options {
   std::uint64_t seed = 1;
 };
 
-class agent_service {
+class agent_service : public role_service<core::agent> {
  public:
   static std::expected<std::shared_ptr<agent_service>, std::string> start(
       boost::asio::io_context& ioc, agent_options opts);
   // Says bye to the proxy, stops the sample endpoints, and leaves the bus.
   void shutdown();
-  [[nodiscard]] std::shared_ptr<role_host<core::agent>> host() const { return host_; }
 
  private:
-  std::shared_ptr<role_host<core::agent>> host_;
   std::vector<std::shared_ptr<endpoint_service>> endpoints_;
 };
 
@@ -144,7 +169,7 @@ struct mgmt_options {
   std::uint64_t seed = 1;
 };
 
-class mgmt_service {
+class mgmt_service : public role_service<core::mgmt> {
  public:
   static std::expected<std::shared_ptr<mgmt_service>, std::string> start(
       boost::asio::io_context& ioc, mgmt_options opts);
@@ -161,13 +186,11 @@ class mgmt_service {
             std::function<void(std::expected<std::uint64_t, core::errc>)> sent);
   // Ends requests in flight with shutting_down (their `done` runs) and leaves the bus.
   void shutdown();
-  [[nodiscard]] std::shared_ptr<role_host<core::mgmt>> host() const { return host_; }
 
  private:
   void poll_ready(std::shared_ptr<boost::asio::steady_timer> t, core::micros started,
                   std::function<void()> then);
-  std::shared_ptr<role_host<core::mgmt>> host_;
-  std::shared_ptr<std::map<std::uint64_t, std::function<void(core::act::complete&)>>> waiting_;
+  service_app* app_ = nullptr;  // owned by the host
 };
 
 }  // namespace ccp::net

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstdio>
 #include <stdexcept>
+#include <type_traits>
 
 namespace ccp::sim {
 namespace {
@@ -87,34 +88,34 @@ world::world(const scenario& sc, std::uint64_t seed, trace_sink& trace)
 
 world::~world() = default;
 
-std::uint32_t world::add_node(std::unique_ptr<core::node> n, role r, int host, int index) {
+template <class Role>
+std::uint32_t world::add_node(std::unique_ptr<Role> n, int host, int index) {
   n->set_sabotage(sabotage_);
+  const auto i = static_cast<std::uint32_t>(nodes_.size());
   sim_node s;
-  s.n = std::move(n);
-  s.r = r;
+  if constexpr (std::is_same_v<Role, core::mgmt>) {
+    s.mgmt = n.get();
+    s.r = role::mgmt;
+  } else if constexpr (std::is_same_v<Role, core::proxy>) {
+    s.proxy = n.get();
+    s.r = role::proxy;
+  } else if constexpr (std::is_same_v<Role, core::agent>) {
+    s.agent = n.get();
+    s.r = role::agent;
+  } else {
+    static_assert(std::is_same_v<Role, core::endpoint>);
+    sample_.serve_on(*n);
+    s.r = role::endpoint;
+  }
+  s.p = std::make_unique<process>(*this, i, std::move(n));
   s.host = host;
   s.index = index;
   nodes_.push_back(std::move(s));
-  return static_cast<std::uint32_t>(nodes_.size() - 1);
+  return i;
 }
 
 void world::start_node(std::uint32_t i) {
-  sim_node& s = nodes_[i];
-  switch (s.r) {
-    case role::mgmt:
-      static_cast<core::mgmt*>(s.n.get())->start(now_);
-      break;
-    case role::proxy:
-      static_cast<core::proxy*>(s.n.get())->start(now_);
-      break;
-    case role::agent:
-      static_cast<core::agent*>(s.n.get())->start(now_);
-      break;
-    case role::endpoint:
-      static_cast<core::endpoint*>(s.n.get())->start(now_);
-      break;
-  }
-  drain(i);
+  nodes_[i].kernel().handle(in::start{}, now_);
 }
 
 void world::build() {
@@ -125,7 +126,7 @@ void world::build() {
   for (int j = 0; j < t.mgmt; ++j) {
     auto self = must(address::one(role::mgmt, "mgmt-" + std::to_string(j + 1) + ".sim",
                                   "m" + std::to_string(j + 1)));
-    mgmts_.push_back(add_node(std::make_unique<core::mgmt>(self, rng_.next()), role::mgmt, -1, j));
+    mgmts_.push_back(add_node(std::make_unique<core::mgmt>(self, rng_.next()), -1, j));
   }
   for (int p = 0; p < t.proxies; ++p) {
     std::string host = "10.200." + std::to_string(p / 250) + "." + std::to_string(p % 250 + 1);
@@ -133,8 +134,7 @@ void world::build() {
     proxy_names_.push_back(host + "/" + id);
     proxy_by_name_[proxy_names_.back()] = p;
     auto self = must(address::one(role::proxy, host, id));
-    proxies_.push_back(
-        add_node(std::make_unique<core::proxy>(self, rng_.next(), verifier_), role::proxy, p, p));
+    proxies_.push_back(add_node(std::make_unique<core::proxy>(self, rng_.next(), verifier_), p, p));
   }
   proxy_held_ever_.assign(static_cast<std::size_t>(t.proxies), false);
   endpoints_.resize(static_cast<std::size_t>(t.hosts));
@@ -148,10 +148,8 @@ void world::build() {
       std::string id = "e";
       id += std::to_string(k + 1);
       auto self = must(address::one(role::endpoint, host_names_[static_cast<std::size_t>(h)], id));
-      auto e = std::make_unique<core::endpoint>(self, rng_.next());
-      e->handle("echo");
       endpoints_[static_cast<std::size_t>(h)].push_back(
-          add_node(std::move(e), role::endpoint, h, k));
+          add_node(std::make_unique<core::endpoint>(self, rng_.next()), h, k));
     }
   }
   for (std::uint32_t i = 0; i < nodes_.size(); ++i)
@@ -175,7 +173,7 @@ void world::restart_host_agent(int h) {
   int restarts = agent_starts_[static_cast<std::size_t>(h)]++;
   cfg.epoch_base = static_cast<std::uint64_t>(restarts) << 32;
   cfg.seed = rng_.next();
-  std::uint32_t i = add_node(std::make_unique<core::agent>(std::move(cfg)), role::agent, h, h);
+  std::uint32_t i = add_node(std::make_unique<core::agent>(std::move(cfg)), h, h);
   agents_[static_cast<std::size_t>(h)] = i;
 }
 
@@ -189,59 +187,55 @@ micros world::link_delay() {
   return static_cast<micros>(static_cast<double>(d) * latency_factor_);
 }
 
-void world::reschedule(std::uint32_t i) {
-  sim_node& s = nodes_[i];
-  if (!s.alive) return;
-  micros w = s.n->next_wake();
-  if (w == never || w >= s.wake) return;
-  s.wake = w;
-  ++s.wake_gen;
-  push(std::max(w, now_), ev::tick, i, s.wake_gen);
+void world::run_actions(std::uint32_t i) {
+  nodes_[i].kernel().run_actions(now_);
 }
 
-void world::drain(std::uint32_t i) {
-  // The actions are taken one at a time, by index: executing one may append more (an echo
-  // reply). The vector keeps its capacity, so the next call of the role does not allocate,
-  // unless a burst (a fan-out) grew it beyond what a process usually needs.
-  constexpr std::size_t kept_capacity = 16;
-  std::vector<action>& out = nodes_[i].n->actions();
-  for (std::size_t k = 0; k < out.size(); ++k) {
-    action a = std::move(out[k]);
-    if (auto* p = std::get_if<act::publish>(&a)) {
-      publish(i, p->bus, p->subject, std::move(p->frame));
-    } else if (auto* s = std::get_if<act::subscribe>(&a)) {
-      subject_map& m = s->bus == bus_kind::backbone
-                           ? backbone_
-                           : host_bus_[static_cast<std::size_t>(nodes_[i].host)];
-      auto& v = m[s->subject];
-      if (std::none_of(v.begin(), v.end(), [&](const sub& x) { return x.node == i; }))
-        v.push_back({i, s->queue});
-    } else if (auto* u = std::get_if<act::unsubscribe>(&a)) {
-      subject_map& m = u->bus == bus_kind::backbone
-                           ? backbone_
-                           : host_bus_[static_cast<std::size_t>(nodes_[i].host)];
-      if (auto it = m.find(u->subject); it != m.end())
-        std::erase_if(it->second, [&](const sub& x) { return x.node == i; });
-    } else if (auto* snd = std::get_if<act::send>(&a)) {
-      send_on_link(i, snd->link, std::move(snd->frame));
-    } else if (auto* c = std::get_if<act::close>(&a)) {
-      close_link(i, c->link);
-    } else if (auto* d = std::get_if<act::dial>(&a)) {
-      dial(i, d->link, d->target);
-    } else if (auto* dv = std::get_if<act::deliver>(&a)) {
-      on_deliver(i, dv->msg);
-      if (nodes_[i].r == role::endpoint && dv->msg.kind == msg_kind::request &&
-          dv->msg.type == "echo")
-        nodes_[i].n->reply(dv->msg, dv->msg.body, now_);
-    } else if (auto* cp = std::get_if<act::complete>(&a)) {
-      on_complete(i, *cp);
-    }
-  }
-  if (out.capacity() > kept_capacity)
-    std::vector<action>().swap(out);
-  else
-    out.clear();
-  reschedule(i);
+// The process's port and application: the simulated world, for one process.
+
+void world::process::publish(bus_kind bus, std::string_view subject, frame_ptr frame) {
+  w.publish(i, bus, subject, std::move(frame));
+}
+
+bool world::process::subscribe(bus_kind bus, const std::string& subject, const std::string& queue) {
+  subject_map& m = bus == bus_kind::backbone
+                       ? w.backbone_
+                       : w.host_bus_[static_cast<std::size_t>(w.nodes_[i].host)];
+  m[subject].push_back({i, queue});
+  return true;
+}
+
+void world::process::unsubscribe(bus_kind bus, const std::string& subject) {
+  subject_map& m = bus == bus_kind::backbone
+                       ? w.backbone_
+                       : w.host_bus_[static_cast<std::size_t>(w.nodes_[i].host)];
+  if (auto it = m.find(subject); it != m.end())
+    std::erase_if(it->second, [this](const sub& x) { return x.node == i; });
+}
+
+void world::process::send(link_id link, frame_ptr frame) {
+  w.send_on_link(i, link, std::move(frame));
+}
+
+void world::process::close(link_id link) {
+  w.close_link(i, link);
+}
+
+void world::process::dial(link_id link, const std::string& target) {
+  w.dial(i, link, target);
+}
+
+void world::process::wake_at(micros at, std::uint64_t generation) {
+  if (w.nodes_[i].alive) w.push(std::max(at, w.now_), ev::tick, i, generation);
+}
+
+void world::process::deliver(core::node& role, const message& m, micros now) {
+  w.on_deliver(i, m);
+  w.sample_.deliver(role, m, now);
+}
+
+void world::process::complete(core::node&, act::complete& c, micros) {
+  w.on_complete(i, c);
 }
 
 // The frame a receiver gets: the sender's own buffer when nobody else holds it any more
@@ -397,9 +391,9 @@ void world::kill(std::uint32_t i) {
 void world::restart_proxy(int p) {
   std::uint32_t old = proxies_[static_cast<std::size_t>(p)];
   kill(old);
-  auto self = nodes_[old].n->self();
+  auto self = nodes_[old].role().self();
   proxies_[static_cast<std::size_t>(p)] =
-      add_node(std::make_unique<core::proxy>(self, rng_.next(), verifier_), role::proxy, p, p);
+      add_node(std::make_unique<core::proxy>(self, rng_.next(), verifier_), p, p);
   proxy_held_ever_[static_cast<std::size_t>(p)] = false;
   start_node(proxies_[static_cast<std::size_t>(p)]);
 }
@@ -437,10 +431,9 @@ void world::fire(event& e) {
         restart_host_agent(host);
         start_node(agents_[static_cast<std::size_t>(host)]);
       } else if (s.r == role::endpoint && !s.alive) {
-        auto self = s.n->self();
-        auto ep = std::make_unique<core::endpoint>(self, rng_.next());
-        ep->handle("echo");
-        std::uint32_t i = add_node(std::move(ep), role::endpoint, host, index);
+        auto self = s.role().self();
+        std::uint32_t i =
+            add_node(std::make_unique<core::endpoint>(self, rng_.next()), host, index);
         endpoints_[static_cast<std::size_t>(host)][static_cast<std::size_t>(index)] = i;
         start_node(i);
       }
@@ -455,61 +448,32 @@ void world::fire(event& e) {
     push(s.stalled_until, e.kind, e.node, e.a, std::move(e.frame));
     return;
   }
-  core::node* n = s.n.get();
+  host::kernel& k = s.kernel();
   switch (e.kind) {
     case ev::bus:
-      switch (s.r) {
-        case role::mgmt:
-          static_cast<core::mgmt*>(n)->on_bus({}, std::move(e.frame), now_);
-          break;
-        case role::proxy:
-          static_cast<core::proxy*>(n)->on_bus({}, std::move(e.frame), now_);
-          break;
-        case role::agent:
-          static_cast<core::agent*>(n)->on_bus({}, std::move(e.frame), now_);
-          break;
-        case role::endpoint:
-          static_cast<core::endpoint*>(n)->on_bus({}, std::move(e.frame), now_);
-          break;
-      }
-      break;
+      k.handle(in::bus_frame{{}, std::move(e.frame)}, now_);
+      return;
     case ev::link_frame:
-      if (s.r == role::agent) {
-        static_cast<core::agent*>(n)->on_link_frame(e.a, std::move(e.frame), now_);
-      } else {
-        static_cast<core::proxy*>(n)->on_link_frame(e.a, std::move(e.frame), now_);
-      }
-      break;
+      k.handle(in::link_frame{e.a, std::move(e.frame)}, now_);
+      return;
     case ev::link_up:
-      if (s.r == role::agent)
-        static_cast<core::agent*>(n)->on_link_up(e.a, now_);
-      else
-        static_cast<core::proxy*>(n)->on_link_up(e.a, now_);
-      break;
+      k.handle(in::link_up{e.a}, now_);
+      return;
     case ev::link_down:
-      if (s.r == role::agent)
-        static_cast<core::agent*>(n)->on_link_down(e.a, now_);
-      else
-        static_cast<core::proxy*>(n)->on_link_down(e.a, now_);
-      break;
+      k.handle(in::link_down{e.a}, now_);
+      return;
     case ev::flushed:
-      if (s.r == role::agent) {
-        static_cast<core::agent*>(n)->on_link_flushed(e.a, 1);
-      } else {
+      if (s.r == role::proxy)
         if (auto it = link_by_proxy_.find(e.a); it != link_by_proxy_.end())
           --links_[it->second].unwritten_by_proxy;
-        static_cast<core::proxy*>(n)->on_link_flushed(e.a, 1);
-      }
-      break;
+      k.handle(in::link_flushed{e.a, 1}, now_);
+      return;
     case ev::tick:
-      if (e.a != s.wake_gen) return;  // superseded by an earlier wake
-      s.wake = never;
-      n->tick(now_);
-      break;
+      k.wake(e.a, now_);
+      return;
     default:
       return;
   }
-  drain(e.node);
 }
 
 void world::work(std::size_t item) {
@@ -544,7 +508,7 @@ void world::work(std::size_t item) {
                                             std::max(1, sc_.topo.endpoints_per_host)))));
   auto addr = address::parse(to);
   if (!addr) return;  // the scenario parser checked the pattern
-  core::node* n = nodes_[from].n.get();
+  core::node* n = &nodes_[from].role();
   if (w.request) {
     auto id = n->request(*addr, w.type, "{}", w.timeout, now_);
     if (id) {
@@ -555,7 +519,7 @@ void world::work(std::size_t item) {
   } else if (n->send(*addr, w.type, "{}", now_)) {
     ++result_.notifications;
   }
-  drain(from);
+  run_actions(from);
 }
 
 void world::start_fault(std::size_t f) {
@@ -596,8 +560,7 @@ void world::start_fault(std::size_t f) {
     for (int p : proxies_hit()) {
       std::uint32_t i = proxies_[static_cast<std::size_t>(p)];
       if (!nodes_[i].alive) continue;
-      static_cast<core::proxy*>(nodes_[i].n.get())->drain(now_);
-      drain(i);
+      nodes_[i].kernel().handle(in::stop{}, now_);  // a proxy's graceful stop is its drain
     }
   } else if (x.kind == "kill_agent") {
     for (int h : hosts_hit()) {
@@ -633,8 +596,7 @@ void world::start_fault(std::size_t f) {
       for (std::uint32_t e : endpoints_[static_cast<std::size_t>(h)]) {
         if (left-- <= 0) break;
         if (!nodes_[e].alive) continue;
-        static_cast<core::endpoint*>(nodes_[e].n.get())->stop(now_);
-        drain(e);
+        nodes_[e].kernel().handle(in::stop{}, now_);
         kill(e);
         push(now_ + x.duration, ev::restart, e);
       }
@@ -667,9 +629,9 @@ void world::heal() {
     if (!nodes_[proxies_[p]].alive) restart_proxy(static_cast<int>(p));
   for (auto& m : mgmts_) {
     if (nodes_[m].alive) continue;
-    auto self = nodes_[m].n->self();
+    auto self = nodes_[m].role().self();
     int index = nodes_[m].index;
-    m = add_node(std::make_unique<core::mgmt>(self, rng_.next()), role::mgmt, -1, index);
+    m = add_node(std::make_unique<core::mgmt>(self, rng_.next()), -1, index);
     start_node(m);
   }
   for (std::size_t h = 0; h < agents_.size(); ++h) {
@@ -689,12 +651,11 @@ void world::heal() {
 
 bool world::all_attached() const {
   for (std::uint32_t a : agents_) {
-    const auto* ag = static_cast<const core::agent*>(nodes_[a].n.get());
+    const core::agent* ag = nodes_[a].agent;
     if (!nodes_[a].alive || ag->status() != core::agent::link_status::up) return false;
     auto p = proxy_by_name_.find(ag->proxy_target());
     if (p == proxy_by_name_.end()) return false;
-    const auto* px = static_cast<const core::proxy*>(
-        nodes_[proxies_[static_cast<std::size_t>(p->second)]].n.get());
+    const core::proxy* px = nodes_[proxies_[static_cast<std::size_t>(p->second)]].proxy;
     if (!px->holds(ag->self().host())) return false;
   }
   return true;
@@ -702,14 +663,14 @@ bool world::all_attached() const {
 
 bool world::directories_converged() const {
   for (std::uint32_t m : mgmts_) {
-    const auto& dir = static_cast<const core::mgmt*>(nodes_[m].n.get())->directory();
+    const auto& dir = nodes_[m].mgmt->directory();
     if (dir.hosts() != agents_.size()) return false;
     for (std::uint32_t a : agents_) {
-      const auto* ag = static_cast<const core::agent*>(nodes_[a].n.get());
+      const core::agent* ag = nodes_[a].agent;
       const auto* r = dir.find(ag->self().host());
       auto p = proxy_by_name_.find(ag->proxy_target());
       if (!r || p == proxy_by_name_.end()) return false;
-      if (r->proxy != nodes_[proxies_[static_cast<std::size_t>(p->second)]].n->self().str())
+      if (r->proxy != nodes_[proxies_[static_cast<std::size_t>(p->second)]].role().self().str())
         return false;
     }
   }
@@ -719,8 +680,7 @@ bool world::directories_converged() const {
 void world::sample() {
   for (std::size_t p = 0; p < proxies_.size(); ++p) {
     const sim_node& s = nodes_[proxies_[p]];
-    if (s.alive && static_cast<const core::proxy*>(s.n.get())->attached() > 0)
-      proxy_held_ever_[p] = true;
+    if (s.alive && s.proxy->attached() > 0) proxy_held_ever_[p] = true;
   }
   // Fenced ownership, every 500 ms: two proxies that both hear the backbone must not
   // both route a host for longer than the fencing settle time.
@@ -732,7 +692,7 @@ void world::sample() {
       for (std::size_t p = 0; p < proxies_.size(); ++p) {
         const sim_node& s = nodes_[proxies_[p]];
         if (s.alive && !partitioned_.contains(static_cast<int>(p)) && !bus_down_ &&
-            static_cast<const core::proxy*>(s.n.get())->holds(host_names_[h]))
+            s.proxy->holds(host_names_[h]))
           ++holders;
       }
       int hi = static_cast<int>(h);
@@ -773,7 +733,7 @@ void world::violation(const std::string& name, const std::string& detail) {
 
 void world::on_deliver(std::uint32_t i, const message& m) {
   ++result_.deliveries;
-  const address& self = nodes_[i].n->self();
+  const address& self = nodes_[i].role().self();
   std::string& l = trace_start("deliver");
   l += R"(,"at":")";
   self.append_to(l);
@@ -805,7 +765,7 @@ void world::on_complete(std::uint32_t i, const act::complete& c) {
   auto it = outcomes_.find(key_of(i, c.request));
   std::string& l = trace_start("complete");
   l += R"(,"at":")";
-  nodes_[i].n->self().append_to(l);
+  nodes_[i].role().self().append_to(l);
   l += R"(","id":)";
   append_number(l, c.request);
   l += R"(,"code":")";
@@ -820,7 +780,7 @@ void world::on_complete(std::uint32_t i, const act::complete& c) {
   }
   if (it->second & 1) {
     violation("outcome_count", "request " + std::to_string(c.request) + " of " +
-                                   nodes_[i].n->self().str() + " completed twice");
+                                   nodes_[i].role().self().str() + " completed twice");
     return;
   }
   it->second |= 1;
@@ -837,7 +797,7 @@ void world::on_complete(std::uint32_t i, const act::complete& c) {
   if ((it->second & 2) && c.code == errc::unreachable && !c.replies.empty() &&
       c.replies[0].from.type() == role::proxy) {
     for (std::size_t p = 0; p < proxies_.size(); ++p) {
-      if (nodes_[proxies_[p]].n->self() == c.replies[0].from && !proxy_held_ever_[p] &&
+      if (nodes_[proxies_[p]].role().self() == c.replies[0].from && !proxy_held_ever_[p] &&
           all_attached())
         violation("swallowed_any", c.replies[0].from.str() + " took an any with no agents");
     }

@@ -29,6 +29,7 @@
 #include "core/endpoint.hpp"
 #include "core/mgmt.hpp"
 #include "core/proxy.hpp"
+#include "host/kernel.hpp"
 #include "sim/scenario.hpp"
 
 namespace ccp::sim {
@@ -213,15 +214,41 @@ class world {
     std::uint64_t a;
     core::frame_buf frame;
   };
+  // One simulated process: the host kernel around its role, and the simulated world as
+  // that kernel's port (the virtual buses, links and clock) and application (the sample
+  // application, watched by the checker).
+  struct process final : host::world_port, host::application {
+    process(world& owner, std::uint32_t index, std::unique_ptr<core::node> role)
+        : w(owner), i(index), k(std::move(role), *this, this) {}
+    void publish(core::bus_kind bus, std::string_view subject, core::frame_ptr frame) override;
+    bool subscribe(core::bus_kind bus, const std::string& subject,
+                   const std::string& queue) override;
+    void unsubscribe(core::bus_kind bus, const std::string& subject) override;
+    void send(core::link_id link, core::frame_ptr frame) override;
+    void close(core::link_id link) override;
+    void dial(core::link_id link, const std::string& target) override;
+    void wake_at(micros at, std::uint64_t generation) override;
+    void deliver(core::node& role, const core::message& m, micros now) override;
+    void complete(core::node& role, core::act::complete& c, micros now) override;
+
+    world& w;
+    std::uint32_t i;
+    host::kernel k;
+  };
   struct sim_node {
-    std::unique_ptr<core::node> n;
+    std::unique_ptr<process> p;
+    // The role as the checker reads it: the one of its kind that is set, known from
+    // construction (no host casts a role).
+    core::mgmt* mgmt = nullptr;
+    core::proxy* proxy = nullptr;
+    core::agent* agent = nullptr;
     core::role r = core::role::endpoint;
     int host = -1;  // host index for agents and endpoints, proxy index for proxies
     int index = 0;  // index within its role
     bool alive = true;
     micros stalled_until = 0;
-    micros wake = core::never;
-    std::uint64_t wake_gen = 0;
+    [[nodiscard]] core::node& role() const { return p->k.role(); }
+    [[nodiscard]] host::kernel& kernel() const { return p->k; }
   };
   struct sub {
     std::uint32_t node;
@@ -251,13 +278,13 @@ class world {
       std::unordered_map<std::string, std::vector<sub>, subject_hash, std::equal_to<>>;
 
   void build();
-  std::uint32_t add_node(std::unique_ptr<core::node> n, core::role r, int host, int index);
+  template <class Role>
+  std::uint32_t add_node(std::unique_ptr<Role> n, int host, int index);
   void start_node(std::uint32_t i);
   void push(micros t, ev kind, std::uint32_t node, std::uint64_t a = 0, core::frame_buf f = {});
   bool step();
   void fire(event& e);
-  void drain(std::uint32_t i);  // executes a node's actions
-  void reschedule(std::uint32_t i);
+  void run_actions(std::uint32_t i);  // after the simulator called a role's API itself
   void publish(std::uint32_t from, core::bus_kind bus, std::string_view subject,
                core::frame_ptr frame);
   void send_on_link(std::uint32_t from, core::link_id id, core::frame_ptr frame);
@@ -309,6 +336,7 @@ class world {
   std::unordered_map<core::link_id, std::size_t> link_by_proxy_;
   core::link_id next_proxy_link_ = 1;
   core::shared_secret_verifier verifier_{"sim-secret"};
+  host::sample_app sample_;
   core::sabotage sabotage_;
 
   // Fault state.

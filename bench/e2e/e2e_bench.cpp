@@ -636,7 +636,7 @@ struct pacer : std::enable_shared_from_this<pacer> {
     return s > done ? s - done : 0;
   }
   void kick() {
-    c.mgmt->host()->post(
+    c.mgmt->post(
         [self = shared_from_this()](core::mgmt& m, core::micros now) { self->pump(m, now); });
   }
   void pump(core::mgmt& m, core::micros now) {
@@ -811,7 +811,7 @@ chain_result run_notifications(chain& c, const options& o) {
   r.delivered = c.delivered.load() - d0;
   r.refused = c.refused.load() - r0;
   r.overloaded = c.overloaded.load() - o0;
-  r.send_errors = query(*c.mgmt->host(), [&p](core::mgmt&) { return p->send_errors; });
+  r.send_errors = query(*c.mgmt, [&p](core::mgmt&) { return p->send_errors; });
   return r;
 }
 
@@ -897,7 +897,7 @@ request_result run_requests(chain& c, const options& o) {
                                                   std::chrono::duration<double>(o.seconds)));
     auto f = s->done.get_future();
     // Start every lane on the strand so that lanes_open is only touched there.
-    asio::post(c.mgmt->host()->executor(), [s] { s->start(concurrent_requests); });
+    asio::post(c.mgmt->executor(), [s] { s->start(concurrent_requests); });
     if (f.wait_for(std::chrono::duration<double>(o.seconds) + 30s) != std::future_status::ready)
       throw std::runtime_error("concurrent requests hung");
     const double elapsed = secs(steady::now() - t0);
@@ -995,7 +995,7 @@ idle_result run_idle(asio::io_context& ioc, const std::string& nats, const optio
   // The proxy's strand may fall seconds behind under the ramp: every query is bounded.
   auto attached = [&]() -> std::optional<std::size_t> {
     return query_within(
-        proxy->host(), [](core::proxy& p) { return p.attached(); }, std::chrono::seconds(10));
+        proxy, [](core::proxy& p) { return p.attached(); }, std::chrono::seconds(10));
   };
   std::this_thread::sleep_for(300ms);  // started: subscriptions, first heartbeat
   release_free_memory();
@@ -1034,7 +1034,7 @@ idle_result run_idle(asio::io_context& ioc, const std::string& nats, const optio
   r.attached = attached().value_or(0);
   r.best = best;
   r.links = query_within(
-                proxy->host(), [h = proxy->host().get()](core::proxy&) { return h->link_count(); },
+                proxy, [h = proxy->host().get()](core::proxy&) { return h->link_count(); },
                 std::chrono::seconds(10))
                 .value_or(0);
   r.threads = count_threads();

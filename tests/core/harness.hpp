@@ -1,10 +1,12 @@
 #pragma once
 // A small in-process fleet for unit tests of the routing core: buses are maps of
 // subjects, links are FIFO queues, time is stepped explicitly, and every delivery has
-// zero latency. It executes the roles' actions exactly as a host must (fresh frame buffer
-// per receiver, queue groups choose one member, closing a link tells the other side) and
-// records what reached each application. Loops are bounded: run() stops after a fixed
-// number of steps and reports it, so a routing loop fails a test instead of hanging it.
+// zero latency. Every node runs in the host kernel (host/kernel.hpp), as in the simulator
+// and the daemons; this harness is only the kernels' world (fresh frame buffer per
+// receiver, queue groups choose one member, closing a link tells the other side) and
+// records what reached each application. Endpoints run the sample application (they
+// answer `echo`). Loops are bounded: run() stops after a fixed number of steps and
+// reports it, so a routing loop fails a test instead of hanging it.
 
 #include <deque>
 #include <functional>
@@ -19,6 +21,7 @@
 #include "core/endpoint.hpp"
 #include "core/mgmt.hpp"
 #include "core/proxy.hpp"
+#include "host/kernel.hpp"
 
 namespace ccp::test {
 
@@ -43,8 +46,8 @@ class fleet {
   core::agent* add_agent(std::string host, std::vector<std::string> proxies,
                          std::string token = "secret", std::uint64_t epoch_base = 0,
                          bool shuffle = false);
-  // The proxy's links stop reporting flushed frames: its link queues fill up.
-  void stall_flush(core::proxy* p) { stalled_.insert(p); }
+  // The proxy's links stop reporting written frames: its link queues fill up.
+  void stall_writes(core::proxy* p) { stalled_.insert(p); }
   // An endpoint on `host` that answers "echo" requests with their body.
   core::endpoint* add_endpoint(std::string host, std::string id);
 
@@ -69,8 +72,8 @@ class fleet {
   std::uint64_t send(core::node* n, const std::string& to, const std::string& type,
                      std::string body = "{}");
 
-  // Executes the actions `n` produced in a call the test made on it directly.
-  void flush(core::node* n) { after(n); }
+  // Carries out the actions `n` produced in a call the test made on it directly.
+  void run_actions(core::node* n) { after(n); }
 
   app_log& log(core::node* n) { return logs_[n]; }
   [[nodiscard]] const std::map<core::node*, app_log>& logs() const { return logs_; }
@@ -90,19 +93,35 @@ class fleet {
   void inject_to_agent(core::agent* a, std::string frame);
 
  private:
-  struct node_ref {
-    core::node* n = nullptr;
-    int kind = 0;  // 0 mgmt, 1 proxy, 2 agent, 3 endpoint
+  // One node: its kernel, and this harness as the kernel's world and application.
+  struct process final : host::world_port, host::application {
+    process(fleet& owner, std::string host_name, std::unique_ptr<core::node> role)
+        : f(owner), host(std::move(host_name)), n(role.get()), k(std::move(role), *this, this) {}
+    void publish(bus_kind b, std::string_view subject, frame_ptr frame) override;
+    bool subscribe(bus_kind b, const std::string& subject, const std::string& queue) override;
+    void unsubscribe(bus_kind b, const std::string& subject) override;
+    void send(link_id link, frame_ptr frame) override;
+    void close(link_id link) override;
+    void dial(link_id link, const std::string& target) override;
+    void wake_at(micros at, std::uint64_t generation) override;
+    void deliver(core::node& role, const message& m, micros now) override;
+    void complete(core::node& role, act::complete& c, micros now) override;
+
+    fleet& f;
     std::string host;
+    core::node* n;
+    host::kernel k;
+    micros wake = never;
+    std::uint64_t wake_generation = 0;
   };
   struct sub {
-    node_ref who;
+    process* who;
     std::string queue;
   };
   struct link {
-    core::agent* a = nullptr;
+    core::node* a = nullptr;  // the agent's end
     link_id a_id = 0;
-    core::proxy* p = nullptr;
+    core::node* p = nullptr;  // the proxy's end
     link_id p_id = 0;
     bool agent_open = true;
     bool proxy_open = true;
@@ -113,10 +132,13 @@ class fleet {
 
   // The link of `a` that is open at both ends (tests inject frames on it).
   [[nodiscard]] const link& open_link_of(const core::agent* a) const;
-  void after(core::node* n);  // executes n's actions
-  void publish(bus_kind b, const std::string& host, const std::string& subject, frame_ptr f);
-  void deliver_bus(const node_ref& r, const std::string& subject, frame_ptr f);
-  node_ref ref_of(core::node* n) const;
+  template <class Role>
+  Role* add(std::string host, std::unique_ptr<Role> role);
+  void after(core::node* n);  // carries out n's actions
+  // Queues event `e` for `n` (dropped if n is dead by then).
+  void later(core::node* n, core::event e);
+  process& proc(core::node* n) const;
+  void deliver_bus(process* to, const std::string& subject, const frame_ptr& f);
   void tick_all();
   void close_link(std::size_t idx, bool from_agent);
 
@@ -125,8 +147,8 @@ class fleet {
   std::uint64_t seed_;
   std::uint64_t next_seed_ = 1000;
   std::deque<event> queue_;
-  std::vector<std::unique_ptr<core::node>> nodes_;
-  std::vector<node_ref> refs_;
+  std::vector<std::unique_ptr<process>> procs_;
+  std::map<const core::node*, process*> proc_of_;
   std::set<core::node*> alive_;
   std::set<core::node*> stalled_;
   std::map<core::node*, app_log> logs_;
@@ -136,6 +158,7 @@ class fleet {
   std::map<std::string, core::proxy*> proxy_by_name_;
   link_id next_link_ = 100;
   shared_secret_verifier default_verifier_{"secret"};
+  host::sample_app sample_;
 };
 
 }  // namespace ccp::test

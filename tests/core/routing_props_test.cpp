@@ -78,7 +78,7 @@ struct world {
         auto id = from->request(*address::parse(target(b)), (a / 2) % 2 ? "ping" : "echo", "{}",
                                 (200 + b % 800) * ms, f.now());
         if (id) requests.emplace_back(from, *id);
-        f.flush(from);  // execute what the call produced
+        f.run_actions(from);  // execute what the call produced
         f.run();
         break;
       }
@@ -110,7 +110,7 @@ struct world {
         auto* p = proxies[static_cast<std::size_t>(a) % proxies.size()];
         if (f.alive(p) && !p->draining()) {
           p->drain(f.now());
-          f.flush(p);
+          f.run_actions(p);
           f.run();
         }
         break;
@@ -200,7 +200,7 @@ RC_GTEST_PROP(RoutingModel, FleetRecoversAfterFaults, ()) {
   auto id = w.mgmts[0]->request(*address::parse("ccp://endpoint/all"), "ping", "{}", 1 * seconds,
                                 w.f.now());
   RC_ASSERT(id.has_value());
-  w.f.flush(w.mgmts[0]);
+  w.f.run_actions(w.mgmts[0]);
   w.f.run();
   w.f.advance(2 * seconds);
   const act::complete* c = w.f.outcome(w.mgmts[0], *id);

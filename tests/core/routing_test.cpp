@@ -143,7 +143,7 @@ TEST(Routing, ProxyAnswersAgentsAndAgentAnswersEndpoints) {
   EXPECT_EQ(r->body,
             R"({"routes":["10.0.0.10 1","10.0.0.2 1","10.0.0.9 1","a.example 1","b.example 1"],)"
             R"("last":1})");
-  f.flush(p);
+  f.run_actions(p);
 }
 
 // Members of each type in the topology, to check `all` and `any` answers against.
@@ -367,7 +367,7 @@ TEST(Routing, ProxyParsesABackboneSenderOnlyToAnswerIt) {
   auto send_on_backbone = [&](std::string frame, std::string_view to) {
     auto subject = core::backbone_subject(address::parse(to)->view());
     t.p1->on_bus(subject, std::make_shared<std::string>(std::move(frame)), t.f.now());
-    t.f.flush(t.p1);
+    t.f.run_actions(t.p1);
     t.f.run();
   };
   auto errors = t.p1->stats().errors_sent;
@@ -405,7 +405,7 @@ TEST(Routing, DestinationsWithAKnownHostAreStillCheckedInFull) {
   auto malformed = t.p1->stats().malformed;
   auto forwarded = t.p1->stats().forwarded;
   t.p1->on_bus(core::host_subject("10.0.0.1"), std::make_shared<std::string>(bad), t.f.now());
-  t.f.flush(t.p1);
+  t.f.run_actions(t.p1);
   t.f.run();
   EXPECT_EQ(t.p1->stats().malformed, malformed + 1);
   EXPECT_EQ(t.p1->stats().forwarded, forwarded);
@@ -419,7 +419,7 @@ TEST(Routing, DestinationsWithAKnownHostAreStillCheckedInFull) {
   EXPECT_EQ(agent->stats().forwarded, forwarded);
   // The frame as sent reaches the endpoint through both.
   t.p1->on_bus(core::host_subject("10.0.0.1"), std::make_shared<std::string>(f), t.f.now());
-  t.f.flush(t.p1);
+  t.f.run_actions(t.p1);
   t.f.run();
   EXPECT_EQ(t.f.deliveries(m.from, 97), 1u);
 }
@@ -469,7 +469,7 @@ TEST(Routing, RoutersCheckTheTypeOnlyWhenTheyAnswerOrTakeAFrame) {
   const auto p_forwarded = t.p1->stats().forwarded;
   t.p1->on_bus(core::host_subject("10.0.0.1"),
                std::make_shared<std::string>(with_bad_type(down, 'X')), t.f.now());
-  t.f.flush(t.p1);
+  t.f.run_actions(t.p1);
   t.f.run();
   EXPECT_EQ(t.p1->stats().forwarded, p_forwarded + 1);
   EXPECT_EQ(agent->stats().forwarded, a_forwarded + 1);
@@ -484,7 +484,7 @@ TEST(Routing, RoutersCheckTheTypeOnlyWhenTheyAnswerOrTakeAFrame) {
   p_malformed = t.p1->stats().malformed;
   t.p1->on_bus(core::backbone_subject(address::parse(unattached)->view()),
                std::make_shared<std::string>(with_bad_type(lost, 'X')), t.f.now());
-  t.f.flush(t.p1);
+  t.f.run_actions(t.p1);
   t.f.run();
   const std::string spoofed =
       *encode(request_message(74, "ccp://endpoint/10.0.0.2/e1", "ccp://mgmt/any", "config.get"));
@@ -494,7 +494,7 @@ TEST(Routing, RoutersCheckTheTypeOnlyWhenTheyAnswerOrTakeAFrame) {
   EXPECT_EQ(errors(), errors_before);
   t.p1->on_bus(core::backbone_subject(address::parse(unattached)->view()),
                std::make_shared<std::string>(lost), t.f.now());
-  t.f.flush(t.p1);
+  t.f.run_actions(t.p1);
   t.f.run();
   t.f.inject_from_agent(agent, spoofed);
   t.f.advance(100 * ms);
@@ -523,7 +523,7 @@ TEST(Routing, AgentChecksEverySenderOnItsHostBus) {
   ASSERT_EQ(t.endpoints[0]->self().host(), agent->self().host());
   auto on_host_bus = [&](std::string frame) {
     agent->on_bus("ccp.agent", std::make_shared<std::string>(std::move(frame)), t.f.now());
-    t.f.flush(agent);
+    t.f.run_actions(agent);
     t.f.run();
   };
   const auto dropped = agent->stats().dropped;
@@ -648,7 +648,7 @@ TEST(Routing, AnyIsNotTakenByAProxyWithoutAgents) {
 TEST(Routing, GracefulDrainMovesAgents) {
   topology t;
   t.p1->drain(t.f.now());
-  t.f.flush(t.p1);
+  t.f.run_actions(t.p1);
   t.f.advance(3 * seconds);
   EXPECT_EQ(t.p1->attached(), 0u);
   EXPECT_EQ(t.p2->attached(), 3u);
@@ -708,7 +708,7 @@ TEST(Routing, EveryRequestEndsExactlyOnce) {
 
 TEST(Routing, FullLinkQueueGivesOverloaded) {
   topology t;
-  t.f.stall_flush(t.p1);  // host 1's link never drains
+  t.f.stall_writes(t.p1);  // host 1's link never drains
   std::vector<std::uint64_t> ids;
   for (std::size_t i = 0; i < link_queue_frames + 10; ++i)
     ids.push_back(t.f.request(t.m1, "ccp://endpoint/10.0.0.1/e1", "echo", "{}", 1 * seconds));

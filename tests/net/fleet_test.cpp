@@ -51,7 +51,7 @@ auto query(Host& h, F f) {
 std::size_t attached(local_fleet& f) {
   std::size_t n = 0;
   for (auto& p : f.proxies())
-    n += query(*p->host(), [](core::proxy& r) { return r.attached(); });
+    n += query(*p, [](core::proxy& r) { return r.attached(); });
   return n;
 }
 
@@ -121,7 +121,7 @@ TEST(LocalFleet, AgentsFailOverWhenAProxyDies) {
   fleet_fixture t(small("failover"));
   ASSERT_TRUE(eventually([&] { return attached(*t.fleet) == 6; }, 5s));
   t.fleet->proxies()[0]->stop();  // a crash: links cut, no drain notice
-  auto& survivor = *t.fleet->proxies()[1]->host();
+  auto& survivor = *t.fleet->proxies()[1];
   // Backoff is at most backoff_cap in theory; the first retries are 100-400 ms.
   EXPECT_TRUE(eventually(
       [&] { return query(survivor, [](core::proxy& r) { return r.attached(); }) == 6; }, 8s));
@@ -140,7 +140,7 @@ TEST(LocalFleet, GracefulShutdownMovesAgentsWithADrainNotice) {
   std::promise<void> done;
   t.fleet->proxies()[0]->shutdown(3s, [&done] { done.set_value(); });
   ASSERT_EQ(done.get_future().wait_for(5s), std::future_status::ready);
-  auto& survivor = *t.fleet->proxies()[1]->host();
+  auto& survivor = *t.fleet->proxies()[1];
   EXPECT_TRUE(eventually(
       [&] { return query(survivor, [](core::proxy& r) { return r.attached(); }) == 4; }, 5s));
 }
@@ -218,7 +218,7 @@ struct tls_pair {
     rt.stop();
   }
   std::size_t attached() {
-    return query(*proxy->host(), [](core::proxy& r) { return r.attached(); });
+    return query(*proxy, [](core::proxy& r) { return r.attached(); });
   }
 };
 

@@ -21,22 +21,15 @@ using ccp::core::link_id;
 using ccp::core::micros;
 namespace act = ccp::core::act;
 
-// The part of a role's interface role_host uses; actions are pushed by the test.
-class scripted_role {
+// A role that does nothing by itself: the test pushes its actions.
+class scripted_role final : public ccp::core::node {
  public:
-  std::vector<action>& actions() { return out_; }
-  [[nodiscard]] micros next_wake() const { return ccp::core::never; }
-  void tick(micros) {}
-  void on_bus(std::string_view, frame_buf, micros) {}
-  void on_link_up(link_id, micros) {}
-  void on_link_frame(link_id, frame_buf, micros) {}
-  void on_link_flushed(link_id, std::size_t) {}
-  void on_link_down(link_id, micros) {}
-  [[nodiscard]] const ccp::core::address& self() const { return self_; }
+  scripted_role() : node(*ccp::core::address::parse("ccp://proxy/10.0.0.9/p1"), 1) {}
 
- private:
-  std::vector<action> out_;
-  ccp::core::address self_ = *ccp::core::address::parse("ccp://proxy/10.0.0.9/p1");
+ protected:
+  void start(micros) override {}
+  void on_bus(std::string_view, frame_buf, micros) override {}
+  void route_out(frame_buf, const ccp::core::frame_header&, micros) override {}
 };
 
 // Records every send (one entry per call) and whether close came, in order.
@@ -57,8 +50,8 @@ class recording_link final : public ccp::net::link {
 
 struct RoleHostTest : ::testing::Test {
   RoleHostTest()
-      : host(std::make_shared<ccp::net::role_host<scripted_role>>(
-            ioc, std::make_unique<scripted_role>(), nullptr, nullptr, ccp::net::app_hooks{})),
+      : host(std::make_shared<ccp::net::role_host>(ioc, std::make_unique<scripted_role>(), nullptr,
+                                                   nullptr, nullptr)),
         link(std::make_shared<recording_link>()) {
     host->link_up(7, link);
     ioc.run();
@@ -67,14 +60,14 @@ struct RoleHostTest : ::testing::Test {
 
   // Has the role send `frames` on link 7 within one turn of the strand.
   void role_sends(std::vector<std::string> frames) {
-    host->post([frames](scripted_role& r, micros) {
+    host->post([frames](ccp::core::node& r, micros) {
       for (const auto& f : frames)
         r.actions().push_back(act::send{7, std::make_shared<const std::string>(f)});
     });
   }
 
   asio::io_context ioc;
-  std::shared_ptr<ccp::net::role_host<scripted_role>> host;
+  std::shared_ptr<ccp::net::role_host> host;
   std::shared_ptr<recording_link> link;
 };
 
@@ -104,7 +97,7 @@ TEST_F(RoleHostTest, SendsMadeJustBeforeStopAreHandedOverBeforeTheLinkCloses) {
 }
 
 TEST_F(RoleHostTest, ACloseActionHandsOverItsLinksSendsFirst) {
-  host->post([](scripted_role& r, micros) {
+  host->post([](ccp::core::node& r, micros) {
     r.actions().push_back(act::send{7, std::make_shared<const std::string>("last")});
     r.actions().push_back(act::close{7, ccp::core::errc::shutting_down});
   });
