@@ -69,10 +69,16 @@ struct complete {
   errc code;
   std::vector<message> replies;
 };
+// A backbone member (mgmt, proxy) knows the fleet's routes: it heard every proxy's
+// heartbeat and its directory syncs ended (or a bound passed). Once per start. A host that
+// acts on the directory's answers (a client's `unreachable`) waits for it.
+struct ready {};
+// A draining proxy holds no link any more: its host may close it. Once per drain.
+struct drained {};
 }  // namespace act
 
 using action = std::variant<act::publish, act::subscribe, act::unsubscribe, act::send, act::close,
-                            act::dial, act::deliver, act::complete>;
+                            act::dial, act::deliver, act::complete, act::ready, act::drained>;
 // Timers are not actions: after each call the host asks the role for next_wake() and
 // calls tick(now) at that time at the latest (as ngtcp2's get_expiry/handle_expiry).
 

@@ -1,5 +1,7 @@
 #include "core/backbone.hpp"
 
+#include <algorithm>
+
 #include "core/control.hpp"
 #include "core/subject.hpp"
 
@@ -8,7 +10,11 @@ namespace ccp::core {
 backbone_node::backbone_node(address self, std::uint64_t seed)
     : node(std::move(self), seed), self_text_(self_.str()) {}
 
-void backbone_node::subscribe_backbone() {
+void backbone_node::subscribe_backbone(micros now) {
+  // Every proxy heartbeats each heartbeat_interval: after one interval and a margin we
+  // heard them all, and asked each whose count differs from ours for a sync.
+  ready_at_ = now + heartbeat_interval + heartbeat_interval / 5;
+  ready_bound_ = now + 3 * heartbeat_interval;
   auto sub = [this](const address& a) {
     push(act::subscribe{bus_kind::backbone, backbone_subject(a.view()), backbone_queue(a.view())});
   };
@@ -53,6 +59,7 @@ void backbone_node::control(const frame_header& h, micros now) {
     if (*op == "attach") {
       if (dir_.attach(*host, *epoch, proxy, now) && proxy != self_text_)
         route_taken(*host, *epoch, now);
+      expire_by(now + idle_timeout + 1);  // the announcement renewed the proxy's lease
     } else if (*op == "detach") {
       dir_.detach(*host, *epoch, proxy);
     }
@@ -63,6 +70,7 @@ void backbone_node::control(const frame_header& h, micros now) {
     // proves that we are still connected to the backbone.
     if (proxy == self_text_) last_own_heartbeat_ = now;
     bool mismatch = dir_.heartbeat(proxy, *hosts, now);
+    expire_by(now + idle_timeout + 1);
     bool asked = false;
     for (const auto& [id, r] : sync_requests_)
       asked = asked || r.proxy == proxy;
@@ -73,7 +81,10 @@ void backbone_node::control(const frame_header& h, micros now) {
       m.type = "ccp.sync";
       m.body = "{}";
       m.ttl_ms = static_cast<std::uint32_t>(idle_timeout / ms);
-      if (auto id = originate_internal(std::move(m), now)) sync_requests_[*id] = {proxy, now};
+      if (auto id = originate_internal(std::move(m), now)) {
+        sync_requests_[*id] = {proxy, now};
+        expire_by(now + idle_timeout + 1);
+      }
     }
   } else if (h.type == "ccp.sync" && h.kind == msg_kind::request) {
     auto routes = own_routes();
@@ -104,6 +115,7 @@ void backbone_node::control_reply(const message& m, micros now) {
     sync_parts_.erase(proxy);
     sync_requests_.erase(req);
     end_internal(m.correlation);
+    check_ready(now);
   };
   auto body = parse_flat_json(m.body);
   if (m.kind == msg_kind::error || !body || !body->strings("routes")) {
@@ -122,6 +134,7 @@ void backbone_node::control_reply(const message& m, micros now) {
   const std::uint64_t* last = body->number("last");
   if (last && *last == 1) {
     dir_.sync(proxy, parts, now);
+    expire_by(now + idle_timeout + 1);
     // A sync can reveal that a newer attachment took one of our hosts while we did not
     // hear its announcement (we were partitioned): fence now.
     for (const auto& [host, epoch] : parts)
@@ -131,13 +144,24 @@ void backbone_node::control_reply(const message& m, micros now) {
   }
 }
 
+void backbone_node::check_ready(micros now) {
+  if (ready_at_ == never || now < ready_at_ || (syncing() && now < ready_bound_)) return;
+  ready_at_ = ready_bound_ = never;
+  push(act::ready{});
+}
+
+void backbone_node::expire_by(micros t) {
+  next_expire_check_ = std::min(next_expire_check_, t);
+}
+
 void backbone_node::backbone_tick(micros now) {
-  if (now >= next_expire_check_ || next_expire_check_ == never) {
+  if (now >= next_expire_check_) {
     dir_.expire(now);
-    next_expire_check_ = now + heartbeat_interval;
     // A sync that got no full answer in idle_timeout is given up, so it can be asked again.
+    micros next = dir_.next_expiry();
     for (auto it = sync_requests_.begin(); it != sync_requests_.end();) {
       if (now - it->second.sent <= idle_timeout) {
+        next = std::min(next, it->second.sent + idle_timeout + 1);
         ++it;
         continue;
       }
@@ -145,11 +169,16 @@ void backbone_node::backbone_tick(micros now) {
       end_internal(it->first);
       it = sync_requests_.erase(it);
     }
+    // A silent proxy is dropped when its lease ends, give or take expiry_precision: the
+    // next check is the first lease's end, but no sooner than that (each check scans
+    // every proxy, and with many proxies one lease or another ends all the time).
+    next_expire_check_ = next == never ? never : std::max(next, now + expiry_precision);
   }
+  check_ready(now);
 }
 
 micros backbone_node::backbone_wake() const {
-  return next_expire_check_;
+  return std::min(next_expire_check_, syncing() ? ready_bound_ : ready_at_);
 }
 
 void backbone_node::route_backbone(frame_buf f, const frame_header& h, micros now) {

@@ -21,8 +21,8 @@ class backbone_node : public node {
   backbone_node(address self, std::uint64_t seed);
 
   // Subscribes the subjects of self_ (concrete, TYPE/any, TYPE/all, TYPE/H/any|all) and
-  // the control subjects.
-  void subscribe_backbone();
+  // the control subjects, and starts the wait for act::ready.
+  void subscribe_backbone(micros now);
   // Handles ccp.route, ccp.hb and ccp.sync; other control types are the role's.
   void control(const frame_header& h, micros now) override;
   void control_reply(const message& m, micros now) override;
@@ -55,7 +55,18 @@ class backbone_node : public node {
   };
   std::map<std::uint64_t, sync_request> sync_requests_;  // internal request id -> proxy
   micros next_expire_check_ = never;
+  // The next expiry check comes no later than `t`.
+  void expire_by(micros t);
+  // act::ready: due once every proxy's heartbeat can have been heard and no sync is in
+  // progress, or at ready_bound_ whatever the syncs; never once it was said.
+  void check_ready(micros now);
+  micros ready_at_ = never;
+  micros ready_bound_ = never;
 };
+
+// A backbone member drops a silent proxy's routes at most this long after its lease
+// (idle_timeout since its last heartbeat) ended.
+inline constexpr micros expiry_precision = heartbeat_interval / 10;
 
 // Largest number of routes in one sync reply frame (keeps it well under max_frame_bytes).
 inline constexpr std::size_t sync_routes_per_frame = 2000;

@@ -39,7 +39,9 @@ struct link_frame {
 struct link_down {
   link_id link;
 };
-// The host wrote `frames` frames of `link` to the network: queue space is free again.
+// The host wrote `frames` frames of `link` to the network: queue space is free again. A
+// host reports at least every written_report_frames frames (core/limits.hpp), not per
+// write.
 struct link_flushed {
   link_id link;
   std::size_t frames;

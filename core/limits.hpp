@@ -18,6 +18,11 @@ inline constexpr std::uint8_t max_hops = 8;
 // Frames a link may have queued but not yet written: about 1k frames is 100s of KiB for
 // typical frames, enough to ride out a short stall without unbounded memory.
 inline constexpr std::size_t link_queue_frames = 1024;
+// A host reports the frames a link wrote (in::link_flushed) at least every this many, not
+// per write: a busy link costs one report per 256 frames, not one per write, and a role's
+// count of unwritten frames is never more than this above the truth, so it refuses
+// frames for a link once 3/4 of link_queue_frames at least are really unwritten.
+inline constexpr std::size_t written_report_frames = link_queue_frames / 4;
 // Requests a node may have in flight: each pending entry costs ~100 bytes; beyond this a
 // caller is far ahead of the network and gets `overloaded`.
 inline constexpr std::size_t max_pending_requests = 65536;

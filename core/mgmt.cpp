@@ -4,8 +4,8 @@ namespace ccp::core {
 
 mgmt::mgmt(address self, std::uint64_t seed) : backbone_node(std::move(self), seed) {}
 
-void mgmt::start(micros /*now*/) {
-  subscribe_backbone();
+void mgmt::start(micros now) {
+  subscribe_backbone(now);
 }
 
 void mgmt::on_bus(std::string_view /*subject*/, frame_buf f, micros now) {

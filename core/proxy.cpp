@@ -43,7 +43,7 @@ proxy::proxy(address self, std::uint64_t seed, const credential_verifier& verifi
 }
 
 void proxy::start(micros now) {
-  subscribe_backbone();
+  subscribe_backbone(now);
   started_ = last_own_heartbeat_ = now;
   update_group_subscriptions();  // none while we hold no agents (unless sabotaged)
   next_heartbeat_ = now;
@@ -80,6 +80,7 @@ void proxy::drain(micros now) {
   tell_agents_to_move();
   update_group_subscriptions();
   announce(subject_route, "ccp.bye", "{}", now);
+  check_drained();
 }
 
 std::vector<std::pair<link_id, proxy::link_state*>> proxy::links_in_order() {
@@ -166,6 +167,19 @@ void proxy::on_link_up(link_id link, micros now) {
 void proxy::on_link_down(link_id link, micros now) {
   detach(link, true, now);
   links_.erase(link);
+  check_drained();
+}
+
+void proxy::close_link(link_id link, errc code) {
+  push(act::close{link, code});
+  links_.erase(link);
+  check_drained();
+}
+
+void proxy::check_drained() {
+  if (!draining_ || drained_said_ || !links_.empty()) return;
+  drained_said_ = true;
+  push(act::drained{});
 }
 
 void proxy::detach(link_id link, bool announce_it, micros now) {
@@ -241,7 +255,7 @@ void proxy::hello(link_id link, link_state& ls, const frame_header& h, micros no
     m.text = std::move(text);
     ++stats_.errors_sent;
     send_direct(link, std::move(m));
-    push(act::close{link, code});
+    close_link(link, code);  // `ls` is gone with it: the caller returns at once
   };
   if (h.type != "ccp.hello" || h.kind != msg_kind::request)
     return reject(errc::bad_request, "expected ccp.hello first");
@@ -265,7 +279,7 @@ void proxy::hello(link_id link, link_state& ls, const frame_header& h, micros no
   if (const host_route* old = hosts_.find(host)) {
     link_id old_link = old->link;
     detach(old_link, false, now);
-    push(act::close{old_link, errc::rejected});
+    close_link(old_link, errc::rejected);
   }
   ls.attached = true;
   ls.agent = std::move(agent);
@@ -320,7 +334,7 @@ void proxy::hello(link_id link, link_state& ls, const frame_header& h, micros no
       update_group_subscriptions();
     } else if (h.type == "ccp.bye") {
       detach(link, true, now);
-      push(act::close{link, errc{}});
+      close_link(link, errc{});
     }
     return;  // ccp.hb and unknown control: liveness only
   }
@@ -481,7 +495,7 @@ void proxy::route_taken(std::string_view host, std::uint64_t epoch, micros now) 
   // Fenced: a newer attachment of this host exists elsewhere. Drop the route silently
   // (the newer owner announced it) and close the stale link.
   detach(link, false, now);
-  push(act::close{link, errc::rejected});
+  close_link(link, errc::rejected);
 }
 
 std::vector<std::pair<std::string, std::uint64_t>> proxy::own_routes() const {
@@ -546,8 +560,7 @@ void proxy::role_tick(micros now) {
     }
     for (link_id l : dead) {
       detach(l, true, now);  // half-open or silent: the agent is gone as far as we can tell
-      links_.erase(l);
-      push(act::close{l, errc::timeout});
+      close_link(l, errc::timeout);
     }
   }
 }

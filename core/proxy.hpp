@@ -119,6 +119,11 @@ class proxy final : public backbone_node {
   // Sends a message this proxy makes straight on a link (replies during the handshake).
   void send_direct(link_id link, message m);
   void detach(link_id link, bool announce_it, micros now);
+  // Closes a link the proxy is done with (detached first) and forgets it at once: the
+  // host reports no link_down for a link its role closed.
+  void close_link(link_id link, errc code);
+  // Says act::drained once a draining proxy holds no link.
+  void check_drained();
   void tell_agents_to_move();  // ccp.drain to every attached agent
   // links_ and hosts_ sorted by link id and by host: the order of every loop that acts per
   // link or lists hosts, whatever the hashing.
@@ -151,6 +156,7 @@ class proxy final : public backbone_node {
   bool agents_subscribed_ = false;
   bool endpoints_subscribed_ = false;
   bool draining_ = false;
+  bool drained_said_ = false;
   // Our own heartbeats stopped coming back: we are cut off from the backbone, so our
   // agents are told to move to a proxy that is not, until the heartbeats return.
   bool cut_off_ = false;

@@ -57,36 +57,8 @@ void kernel::run_actions(micros now) {
   std::vector<action>& out = role_->actions();
   for (std::size_t k = 0; k < out.size() && !closed_; ++k) {
     action a = std::move(out[k]);
-    switch (a.index()) {
-      case 0:
-        execute(*std::get_if<act::publish>(&a));
-        break;
-      case 1:
-        execute(*std::get_if<act::subscribe>(&a));
-        break;
-      case 2:
-        execute(*std::get_if<act::unsubscribe>(&a));
-        break;
-      case 3:
-        execute(*std::get_if<act::send>(&a));
-        break;
-      case 4:
-        execute(*std::get_if<act::close>(&a));
-        break;
-      case 5:
-        execute(*std::get_if<act::dial>(&a));
-        break;
-      case 6:
-        execute(*std::get_if<act::deliver>(&a), now);
-        break;
-      case 7:
-        execute(*std::get_if<act::complete>(&a), now);
-        break;
-      default:
-        break;
-    }
+    std::visit([this, now](auto& x) { execute(x, now); }, a);
   }
-  static_assert(std::variant_size_v<action> == 8, "a new action needs its case above");
   if (out.capacity() > kept_capacity)
     std::vector<action>().swap(out);
   else
@@ -94,24 +66,24 @@ void kernel::run_actions(micros now) {
   reschedule();
 }
 
-void kernel::execute(act::publish& p) {
+void kernel::execute(act::publish& p, micros) {
   port_.publish(p.bus, p.subject.view(), std::move(p.frame));
 }
 
-void kernel::execute(act::subscribe& s) {
+void kernel::execute(act::subscribe& s, micros) {
   auto key = std::make_pair(s.bus, s.subject);
   if (subs_.contains(key)) return;
   if (port_.subscribe(s.bus, s.subject, s.queue)) subs_.insert(std::move(key));
 }
 
-void kernel::execute(act::unsubscribe& u) {
+void kernel::execute(act::unsubscribe& u, micros) {
   auto it = subs_.find(std::make_pair(u.bus, u.subject));
   if (it == subs_.end()) return;
   subs_.erase(it);
   port_.unsubscribe(u.bus, u.subject);
 }
 
-void kernel::execute(act::send& s) {
+void kernel::execute(act::send& s, micros) {
   if (!link_open(s.link)) return;  // the link went down before the role heard it
   if (mode_ == send_mode::at_once) {
     port_.send(s.link, std::move(s.frame));
@@ -123,13 +95,13 @@ void kernel::execute(act::send& s) {
   port_.hand_over_soon();
 }
 
-void kernel::execute(act::close& c) {
+void kernel::execute(act::close& c, micros) {
   hand_over(c.link);  // what the role sent before closing (a drain notice) goes first
   links_.erase(c.link);
   port_.close(c.link);
 }
 
-void kernel::execute(act::dial& d) {
+void kernel::execute(act::dial& d, micros) {
   links_.assign(d.link, link_state::dialing);
   port_.dial(d.link, d.target);
 }
@@ -140,6 +112,14 @@ void kernel::execute(act::deliver& d, micros now) {
 
 void kernel::execute(act::complete& c, micros now) {
   if (app_) app_->complete(*role_, c, now);
+}
+
+void kernel::execute(act::ready&, micros now) {
+  if (app_) app_->ready(*role_, now);
+}
+
+void kernel::execute(act::drained&, micros now) {
+  if (app_) app_->drained(*role_, now);
 }
 
 void kernel::reschedule() {

@@ -72,6 +72,10 @@ class application {
   virtual void deliver(core::node& role, const core::message& m, micros now) = 0;
   // A request of the application ended (exactly once per request id).
   virtual void complete(core::node& role, core::act::complete& c, micros now) = 0;
+  // The role's directory is complete (core::act::ready), or a draining proxy holds no
+  // link any more (core::act::drained).
+  virtual void ready(core::node& /*role*/, micros /*now*/) {}
+  virtual void drained(core::node& /*role*/, micros /*now*/) {}
 };
 
 // The sample application of the daemons and the simulator: answers `echo` requests with
@@ -127,14 +131,16 @@ class kernel {
  private:
   enum class link_state : std::uint8_t { dialing, open };
 
-  void execute(core::act::publish& p);
-  void execute(core::act::subscribe& s);
-  void execute(core::act::unsubscribe& u);
-  void execute(core::act::send& s);
-  void execute(core::act::close& c);
-  void execute(core::act::dial& d);
+  void execute(core::act::publish& p, micros now);
+  void execute(core::act::subscribe& s, micros now);
+  void execute(core::act::unsubscribe& u, micros now);
+  void execute(core::act::send& s, micros now);
+  void execute(core::act::close& c, micros now);
+  void execute(core::act::dial& d, micros now);
   void execute(core::act::deliver& d, micros now);
   void execute(core::act::complete& c, micros now);
+  void execute(core::act::ready& r, micros now);
+  void execute(core::act::drained& d, micros now);
   void reschedule();
   void hand_over(core::link_id link);
 

@@ -26,6 +26,12 @@ class service_app final : public host::application {
     if (on_message) on_message(m);
     if (sample) sample->deliver(role, m, now);
   }
+  void ready(core::node&, core::micros) override { said(ready_, on_ready_); }
+  void drained(core::node&, core::micros) override { said(drained_, on_drained_); }
+  // Runs `f` once the role said ready (drained): at once when it already did.
+  void when_ready(std::function<void()> f) { once(ready_, on_ready_, std::move(f)); }
+  void when_drained(std::function<void()> f) { once(drained_, on_drained_, std::move(f)); }
+
   void complete(core::node&, core::act::complete& c, core::micros) override {
     auto it = waiting_.find(c.request);
     if (it == waiting_.end()) return;
@@ -50,7 +56,22 @@ class service_app final : public host::application {
   std::optional<host::sample_app> sample;
 
  private:
+  using waiters = std::vector<std::function<void()>>;
+  static void said(bool& flag, waiters& w) {
+    flag = true;
+    for (auto& f : std::exchange(w, {}))
+      f();
+  }
+  static void once(bool flag, waiters& w, std::function<void()> f) {
+    if (flag)
+      f();
+    else
+      w.push_back(std::move(f));
+  }
+
   std::map<std::uint64_t, done_fn> waiting_;
+  bool ready_ = false, drained_ = false;
+  waiters on_ready_, on_drained_;
 };
 
 namespace {
@@ -139,8 +160,10 @@ std::expected<std::shared_ptr<proxy_service>, std::string> proxy_service::start(
   auto backbone = open_bus(opts.backbone, logged_bus(ioc, opts.self.str(), "backbone"));
   if (!backbone) return std::unexpected(backbone.error());
   s->verifier_ = std::make_unique<token_verifier>(opts.tokens, opts.secret);
+  auto app = std::make_unique<service_app>();
+  s->app_ = app.get();
   s->host_role(ioc, std::make_unique<core::proxy>(opts.self, opts.seed, *s->verifier_), *backbone,
-               nullptr, nullptr);
+               nullptr, std::move(app));
   ws_server_options wo;
   wo.at = opts.listen;
   if (!opts.cert.empty() || !opts.key.empty()) {
@@ -163,24 +186,20 @@ std::expected<std::shared_ptr<proxy_service>, std::string> proxy_service::start(
 
 void proxy_service::shutdown(std::chrono::milliseconds bound, std::function<void()> done) {
   listener_->close();
-  host_->handle(core::in::stop{});  // a proxy's graceful stop is its drain
-  // Wait (bounded) for the agents to leave, polling on the role's strand.
-  auto timer = std::make_shared<asio::steady_timer>(host_->executor());
-  auto until = std::chrono::steady_clock::now() + bound;
-  auto poll = std::make_shared<std::function<void()>>();
-  *poll = [this, timer, until, poll, done = std::move(done)]() mutable {
-    if (host_->link_count() == 0 || std::chrono::steady_clock::now() >= until) {
-      host_->stop();
-      if (done) asio::post(*ioc_, std::move(done));
-      *poll = nullptr;  // breaks the self-reference
-      return;
-    }
-    timer->expires_after(std::chrono::milliseconds(20));
-    timer->async_wait([poll](boost::system::error_code) {
-      if (*poll) (*poll)();
-    });
+  // Ends once the role says it is drained (no link left) or `bound` passed, whichever is
+  // first; both run on the strand.
+  auto finished = std::make_shared<bool>(false);
+  auto finish = [this, finished, done = std::move(done)]() mutable {
+    if (*finished) return;
+    *finished = true;
+    host_->stop();
+    if (done) asio::post(*ioc_, std::move(done));
   };
-  asio::post(host_->executor(), [poll] { (*poll)(); });
+  auto timer = std::make_shared<asio::steady_timer>(host_->executor());
+  host_->post([app = app_, finish](core::node&, core::micros) { app->when_drained(finish); });
+  host_->handle(core::in::stop{});  // a proxy's graceful stop is its drain
+  timer->expires_after(bound);
+  timer->async_wait([timer, finish](boost::system::error_code) mutable { finish(); });
 }
 
 void proxy_service::stop() {
@@ -300,24 +319,8 @@ std::expected<std::shared_ptr<mgmt_service>, std::string> mgmt_service::start(as
 }
 
 void mgmt_service::when_ready(std::function<void()> then) {
-  auto t = std::make_shared<asio::steady_timer>(host_->executor());
-  const core::micros started = now_micros();
-  asio::post(host_->executor(), [this, t, started, then = std::move(then)]() mutable {
-    poll_ready(t, started, std::move(then));
-  });
-}
-
-void mgmt_service::poll_ready(std::shared_ptr<asio::steady_timer> t, core::micros started,
-                              std::function<void()> then) {
-  const core::micros waited = now_micros() - started;
-  const bool heard_all = waited >= core::heartbeat_interval + core::heartbeat_interval / 5;
-  if ((heard_all && !role().syncing()) || waited >= 3 * core::heartbeat_interval) {
-    then();
-    return;
-  }
-  t->expires_after(std::chrono::milliseconds(20));
-  t->async_wait([this, t, started, then = std::move(then)](boost::system::error_code) mutable {
-    poll_ready(t, started, std::move(then));
+  host_->post([app = app_, then = std::move(then)](core::node&, core::micros) mutable {
+    app->when_ready(std::move(then));
   });
 }
 

@@ -57,6 +57,8 @@ class token_verifier final : public core::credential_verifier {
 [[nodiscard]] std::expected<std::shared_ptr<boost::asio::ssl::context>, std::string> client_tls(
     const std::string& ca_file);
 
+class service_app;  // a service's application (daemons.cpp)
+
 // What every service of one role offers: its host, and the role it built, typed (the
 // service knows its role; the host does not).
 template <class Role>
@@ -111,6 +113,7 @@ class proxy_service : public role_service<core::proxy> {
  private:
   boost::asio::io_context* ioc_ = nullptr;
   std::unique_ptr<token_verifier> verifier_;
+  service_app* app_ = nullptr;  // owned by the host
   std::shared_ptr<ws_listener> listener_;
 };
 
@@ -123,8 +126,6 @@ struct endpoint_options {
   std::function<void(const core::message&)> on_message;  // may be empty
   std::uint64_t seed = 1;
 };
-
-class service_app;
 
 class endpoint_service : public role_service<core::endpoint> {
  public:
@@ -173,9 +174,9 @@ class mgmt_service : public role_service<core::mgmt> {
  public:
   static std::expected<std::shared_ptr<mgmt_service>, std::string> start(
       boost::asio::io_context& ioc, mgmt_options opts);
-  // Runs `then` on the role's strand once the route directory is complete: every proxy's
-  // heartbeat heard (heartbeat_interval after start) and no sync in progress, or after a
-  // bound of 3 heartbeat intervals.
+  // Runs `then` on the role's strand once the role says its route directory is complete
+  // (core::act::ready: every proxy's heartbeat heard and no sync in progress, or a bound
+  // of 3 heartbeat intervals).
   void when_ready(std::function<void()> then);
   // Sends a request; `done` runs once on the strand with the outcome (an error that
   // prevents sending, such as bad_request, comes back the same way).
@@ -188,8 +189,6 @@ class mgmt_service : public role_service<core::mgmt> {
   void shutdown();
 
  private:
-  void poll_ready(std::shared_ptr<boost::asio::steady_timer> t, core::micros started,
-                  std::function<void()> then);
   service_app* app_ = nullptr;  // owned by the host
 };
 

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/message.hpp"
+#include "host/written_frames.hpp"
 
 namespace ccp::net {
 namespace {
@@ -119,7 +120,7 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<W
   void on_write(beast::error_code ec, std::size_t frames) {
     writing_ = false;
     if (ec) return fail();
-    events_->link_flushed(id_, frames);
+    if (const std::size_t report = written_.add(frames)) events_->link_flushed(id_, report);
     if (!queue_.empty()) return do_write();
     std::string().swap(out_);  // an idle link keeps no write buffer
     if (closing_) do_close();
@@ -145,7 +146,8 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<W
   std::shared_ptr<link_events> events_;
   beast::flat_buffer buf_;
   std::deque<core::frame_ptr> queue_;
-  std::string out_;  // the message being written: frames back to back
+  std::string out_;               // the message being written: frames back to back
+  host::written_frames written_;  // what the owner has not been told was written
   bool writing_ = false;
   bool closing_ = false;
   bool owner_closed_ = false;

@@ -462,12 +462,21 @@ void world::fire(event& e) {
     case ev::link_down:
       k.handle(in::link_down{e.a}, now_);
       return;
-    case ev::flushed:
-      if (s.r == role::proxy)
-        if (auto it = link_by_proxy_.find(e.a); it != link_by_proxy_.end())
-          --links_[it->second].unwritten_by_proxy;
-      k.handle(in::link_flushed{e.a, 1}, now_);
+    case ev::flushed: {
+      std::size_t report = 0;
+      if (s.r == role::proxy) {
+        if (auto it = link_by_proxy_.find(e.a); it != link_by_proxy_.end()) {
+          link& l = links_[it->second];
+          --l.unwritten_by_proxy;
+          report = l.written_by_proxy.add(1);
+        }
+      } else if (auto it = link_by_agent_.find(static_cast<std::uint64_t>(e.node) << 32 | e.a);
+                 it != link_by_agent_.end()) {
+        report = links_[it->second].written_by_agent.add(1);
+      }
+      if (report > 0) k.handle(in::link_flushed{e.a, report}, now_);
       return;
+    }
     case ev::tick:
       k.wake(e.a, now_);
       return;

@@ -30,6 +30,7 @@
 #include "core/mgmt.hpp"
 #include "core/proxy.hpp"
 #include "host/kernel.hpp"
+#include "host/written_frames.hpp"
 #include "sim/scenario.hpp"
 
 namespace ccp::sim {
@@ -264,6 +265,9 @@ class world {
     micros last_to_proxy = 0;  // FIFO: arrivals never overtake
     micros last_to_agent = 0;
     std::size_t unwritten_by_proxy = 0;  // the proxy host's write queue
+    // Written frames not yet reported to each side's role (reported in batches, as the
+    // daemons' websockets do).
+    host::written_frames written_by_agent, written_by_proxy;
     bool reported = false;
   };
   // Searched with the publish action's subject_text as a view: std::hash<std::string_view>

@@ -117,15 +117,19 @@ void fleet::process::send(link_id id, frame_ptr frame) {
     const bool by_proxy = l.p == n && l.p_id == id;
     if (!by_agent && !by_proxy) continue;
     auto copy = std::make_shared<std::string>(*frame);
+    // The frame is written at once (into the void, when the agent's side is gone), unless
+    // the test stalled this proxy's writes.
+    std::size_t report = 0;
     if (by_agent && l.agent_open && l.proxy_open) {
       f.later(l.p, in::link_frame{l.p_id, std::move(copy)});
-      f.later(n, in::link_flushed{id, 1});
+      report = l.written_by_agent.add(1);
+    } else if (by_proxy && l.proxy_open && !f.stalled_.contains(n)) {
+      if (l.agent_open) f.later(l.a, in::link_frame{l.a_id, std::move(copy)});
+      report = l.written_by_proxy.add(1);
     } else if (by_proxy && l.proxy_open && l.agent_open) {
       f.later(l.a, in::link_frame{l.a_id, std::move(copy)});
-      if (!f.stalled_.contains(n)) f.later(n, in::link_flushed{id, 1});
-    } else if (by_proxy && l.proxy_open) {
-      f.later(n, in::link_flushed{id, 1});  // into the void
     }
+    if (report > 0) f.later(n, in::link_flushed{id, report});
     return;
   }
 }
@@ -143,7 +147,11 @@ void fleet::process::dial(link_id id, const std::string& target) {
     f.later(n, in::link_down{id});  // connection refused
     return;
   }
-  link l{n, id, to, f.next_link_++, true, true};
+  link l;
+  l.a = n;
+  l.a_id = id;
+  l.p = to;
+  l.p_id = f.next_link_++;
   f.links_.push_back(l);
   f.later(to, in::link_up{l.p_id});
   f.later(n, in::link_up{id});

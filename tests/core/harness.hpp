@@ -22,6 +22,7 @@
 #include "core/mgmt.hpp"
 #include "core/proxy.hpp"
 #include "host/kernel.hpp"
+#include "host/written_frames.hpp"
 
 namespace ccp::test {
 
@@ -125,6 +126,8 @@ class fleet {
     link_id p_id = 0;
     bool agent_open = true;
     bool proxy_open = true;
+    // Written frames not yet reported to each side's role (in batches, as real links do).
+    host::written_frames written_by_agent, written_by_proxy;
   };
   struct event {
     std::function<void()> fire;
