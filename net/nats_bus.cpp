@@ -1,15 +1,10 @@
 #include "net/nats_bus.hpp"
 
-#include <fcntl.h>
 #include <nats/nats.h>
-#include <poll.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/strand.hpp>
 #include <chrono>
 #include <climits>
 #include <condition_variable>
@@ -20,7 +15,6 @@
 #include <memory>
 #include <mutex>
 #include <new>
-#include <optional>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -29,10 +23,13 @@
 
 #include "net/frame_batch.hpp"
 #include "net/inbox.hpp"
+#include "net/nats_loop.hpp"
 #include "net/nats_url.hpp"
 
 namespace ccp::net {
 namespace {
+
+using detail::loop_attachment;
 
 // --- Limits and settings, each with its reason ---------------------------------------------
 
@@ -62,7 +59,7 @@ constexpr int max_pings_out = 3;
 // (minutes). With it such a write fails after 2 s and the reconnect logic goes on. A write
 // cut short may leave part of a frame on the wire; the server then rejects the stream and the
 // connection is re-established, which is the recovery we want from a stuck server anyway.
-// (Once connected, the strand writes without blocking; see loop_attachment.)
+// (Once connected, the strand writes without blocking; see net/nats_loop.hpp.)
 constexpr std::int64_t write_deadline_ms = 2000;
 // publish only appends to libnats' buffer and the strand writes it without blocking, so a
 // server that stops reading would let the buffer grow until the ping timer declares the
@@ -122,222 +119,6 @@ std::string status_text(natsStatus s) {
   if (!detail.empty() && detail != text) text.append(": ").append(detail);
   return text;
 }
-
-// --- Driving libnats from an Asio executor -------------------------------------------------
-//
-// natsOptions_SetEventLoop: libnats does no socket reads of its own (no read-loop thread)
-// and, with send_asap, no flusher thread either; it asks this adapter to watch its socket.
-// Reads and writes then run on a strand of the bus's io executor: one read per readiness
-// event, and a publication posts one write that takes every publication made meanwhile.
-//
-// libnats calls these callbacks from any of its threads (the connecting thread, its
-// reconnect thread, its ping timer, a publisher, or our own strand inside a Process call),
-// sometimes holding its connection lock, so they never block and never call libnats: they
-// set flags and post to the strand.
-//
-// The strand watches a dup() of libnats' socket, so that Asio owns what it registered with
-// epoll (libnats closes its descriptor on its own schedule; the number may be reused at
-// once). Asio's epoll reactor is edge-triggered and libnats reads at most one buffer per
-// event. Asio (1.26, Boost 1.81) re-arms the descriptor when a wait starts, so data waiting
-// then is reported, but that is not part of its contract: the strand polls the socket after each
-// read and reads again while data waits (a few buffers, then it yields to other work), and
-// checks once more after arming a wait. Writes are not waited for: the socket almost always
-// has room, so a write request runs the write at once and waits for room only when the
-// socket was full.
-//
-// Why: the e2e chain (bench/e2e) crosses four NATS connections. Measured on the 2-core dev
-// VM against nats-server 2.9.10 (libnats 3.4.1, 180-byte frames), libnats writing from its
-// own threads: with send-asap (a write per publication) the chain reached 95-110 k msg/s,
-// nats-server spending a whole core on tiny reads; with libnats' flusher (it sleeps 1 ms
-// before each write) a request's round trip took 2.0 ms; with a flusher thread of ours that
-// wrote at once and then waited for a PING/PONG (until 71fdcee) every burst woke that thread
-// and libnats' reader. Against the latter, four alternating runs each (2026-11-29,
-// `--phases chain,req --host-bus both --seconds 3`, medians): chain over the NATS host bus
-// 0.161 -> 0.194 of raw NATS, CPU per notification 7.4 -> 6.1 us, request p50 0.96 -> 0.62
-// ms. libnats' delivery thread still hands every message on (natsConnection has no way to
-// take asynchronous messages on the reading thread); since the outbox below sends a run of
-// frames as one message, that is once per batch rather than once per frame.
-class loop_attachment : public std::enable_shared_from_this<loop_attachment> {
- public:
-  explicit loop_attachment(const boost::asio::any_io_executor& ex)
-      : strand_(boost::asio::make_strand(ex)) {}
-
-  // The `loop` handed to natsOptions_SetEventLoop: the executor every connection made with
-  // these options is attached to. Outlives the connection (owned by conn_state).
-  struct loop {
-    boost::asio::any_io_executor ex;
-    std::weak_ptr<loop_attachment> attached;  // set by the first on_attach
-  };
-
-  // Writes what libnats buffered, as far as the socket takes it without waiting (any
-  // thread; the bus's destructor, before it closes: libnats' close does not write for an
-  // event loop).
-  void write_now() { (void)write_buffered(); }
-
-  // Called by the bus before natsConnection_Close: after it, no handler touches the
-  // connection, so the caller may close and destroy it. Waits for a handler inside a Process
-  // call.
-  void forget_connection() {
-    std::lock_guard lock(nc_mu_);
-    nc_ = nullptr;
-  }
-
-  // Runs `f` on the strand, after any read in progress (the bus frees ended subscriptions
-  // this way: libnats 3.4.1's read path may still touch one it just looked up).
-  template <class F>
-  void run_on_strand(F f) {
-    boost::asio::post(strand_, [self = shared_from_this(), f = std::move(f)]() mutable { f(); });
-  }
-
-  static natsStatus on_attach(void** user, void* loop_ptr, natsConnection* nc, natsSock fd) {
-    try {
-      auto* self = static_cast<loop_attachment*>(*user);
-      if (self == nullptr) {
-        auto fresh = std::make_shared<loop_attachment>(static_cast<loop*>(loop_ptr)->ex);
-        fresh->self_ = fresh;
-        static_cast<loop*>(loop_ptr)->attached = fresh;
-        // Not shared with any other thread yet (the post below publishes it), and libnats
-        // holds its connection lock here: taking nc_mu_ would order the two locks both ways.
-        fresh->nc_ = nc;
-        self = fresh.get();
-        *user = self;
-      }
-      const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
-      if (copy < 0) return NATS_SYS_ERROR;
-      self->want_read_.store(true, std::memory_order_release);
-      self->run_on_strand([self, copy] { self->reattach(copy); });
-      return NATS_OK;
-    } catch (...) {
-      return NATS_NO_MEMORY;
-    }
-  }
-
-  static natsStatus on_read(void* user, bool add) {
-    auto* self = static_cast<loop_attachment*>(user);
-    self->want_read_.store(add, std::memory_order_release);
-    if (!add) self->run_on_strand([self] { self->drop_socket(); });  // disconnected
-    return NATS_OK;
-  }
-
-  static natsStatus on_write(void* user, bool add) {
-    auto* self = static_cast<loop_attachment*>(user);
-    self->want_write_.store(add, std::memory_order_release);
-    if (add && !self->write_posted_.exchange(true, std::memory_order_acq_rel))
-      self->run_on_strand([self] { self->do_write(); });
-    return NATS_OK;
-  }
-
-  static natsStatus on_detach(void* user) {
-    auto* self = static_cast<loop_attachment*>(user);
-    self->want_read_.store(false, std::memory_order_release);
-    self->want_write_.store(false, std::memory_order_release);
-    // The posted handler keeps the attachment alive until the strand dropped the socket.
-    self->run_on_strand([self] { self->drop_socket(); });
-    self->self_.reset();
-    return NATS_OK;
-  }
-
- private:
-  using descriptor = boost::asio::posix::stream_descriptor;
-
-  // On the strand: a new socket (first connect or a reconnect).
-  void reattach(int fd) {
-    drop_socket();
-    boost::system::error_code ec;
-    sd_.emplace(strand_);
-    sd_->assign(fd, ec);
-    if (ec) {
-      ::close(fd);
-      sd_.reset();
-      return;
-    }
-    ++generation_;
-    do_read();
-  }
-
-  void drop_socket() {
-    if (!sd_) return;
-    boost::system::error_code ec;
-    sd_->close(ec);
-    sd_.reset();
-    read_waiting_ = write_waiting_ = false;
-    ++generation_;
-  }
-
-  bool ready(short events) {
-    pollfd p{sd_->native_handle(), events, 0};
-    return ::poll(&p, 1, 0) > 0 && (p.revents & (events | POLLERR | POLLHUP)) != 0;
-  }
-
-  // On the strand: read while data waits (at most a few buffers, then yield), then wait.
-  void do_read() {
-    constexpr int reads_per_turn = 8;
-    for (int i = 0; i < reads_per_turn; ++i) {
-      if (!sd_ || !want_read_.load(std::memory_order_acquire)) return;
-      {
-        std::lock_guard lock(nc_mu_);
-        if (nc_ == nullptr) return;
-        natsConnection_ProcessReadEvent(nc_);
-      }
-      if (!sd_ || !ready(POLLIN)) {
-        arm_read();
-        return;
-      }
-    }
-    run_on_strand([this] { do_read(); });
-  }
-
-  void arm_read() {
-    if (!sd_ || read_waiting_ || !want_read_.load(std::memory_order_acquire)) return;
-    wait(descriptor::wait_read, read_waiting_, &loop_attachment::do_read);
-    if (ready(POLLIN)) run_on_strand([this] { do_read(); });
-  }
-
-  // Waits until the socket is ready for `what`, with `waiting` set meanwhile, then runs
-  // `next`; not if the wait failed or the socket was replaced or dropped meanwhile.
-  void wait(descriptor::wait_type what, bool& waiting, void (loop_attachment::*next)()) {
-    waiting = true;
-    sd_->async_wait(what, [self = shared_from_this(), &waiting, next,
-                           g = generation_](boost::system::error_code ec) {
-      if (g != self->generation_) return;
-      waiting = false;
-      if (!ec) ((*self).*next)();
-    });
-  }
-
-  // Writes libnats' buffer if it holds something. Only then: libnats takes a write of zero
-  // bytes for a closed connection and starts reconnecting.
-  bool write_buffered() {
-    std::lock_guard lock(nc_mu_);
-    if (nc_ == nullptr || !want_write_.load(std::memory_order_acquire)) return false;
-    natsConnection_ProcessWriteEvent(nc_);
-    return true;
-  }
-
-  // On the strand: write what libnats buffered; wait for room if the socket is full.
-  void do_write() {
-    write_posted_.store(false, std::memory_order_release);
-    if (!sd_ || !write_buffered()) return;
-    // libnats clears want_write_ (on_write(false)) once its buffer is empty.
-    if (!sd_ || !want_write_.load(std::memory_order_acquire) || write_waiting_) return;
-    wait(descriptor::wait_write, write_waiting_, &loop_attachment::do_write);
-    if (ready(POLLOUT) && !write_posted_.exchange(true, std::memory_order_acq_rel))
-      run_on_strand([this] { do_write(); });
-  }
-
-  boost::asio::strand<boost::asio::any_io_executor> strand_;
-  std::shared_ptr<loop_attachment> self_;  // libnats' reference, dropped by on_detach
-  std::mutex nc_mu_;
-  natsConnection* nc_ = nullptr;  // guarded by nc_mu_; null once the bus let go of it
-  std::atomic<bool> want_read_{false};
-  std::atomic<bool> want_write_{false};
-  std::atomic<bool> write_posted_{false};
-  // On the strand:
-  std::optional<descriptor> sd_;
-  bool read_waiting_ = false;
-  bool write_waiting_ = false;
-  std::uint64_t generation_ = 0;
-};
 
 // --- State shared with libnats' threads ----------------------------------------------------
 
