@@ -6,7 +6,6 @@
 #include <atomic>
 #include <boost/asio/post.hpp>
 #include <chrono>
-#include <climits>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -24,12 +23,14 @@
 #include "net/frame_batch.hpp"
 #include "net/inbox.hpp"
 #include "net/nats_loop.hpp"
+#include "net/nats_outbox.hpp"
 #include "net/nats_url.hpp"
 
 namespace ccp::net {
 namespace {
 
 using detail::loop_attachment;
+using detail::outbox;
 
 // --- Limits and settings, each with its reason ---------------------------------------------
 
@@ -61,21 +62,6 @@ constexpr int max_pings_out = 3;
 // connection is re-established, which is the recovery we want from a stuck server anyway.
 // (Once connected, the strand writes without blocking; see net/nats_loop.hpp.)
 constexpr std::int64_t write_deadline_ms = 2000;
-// publish only appends to libnats' buffer and the strand writes it without blocking, so a
-// server that stops reading would let the buffer grow until the ping timer declares the
-// connection stale (15-20 s, see above). Past this many unwritten bytes publish drops and
-// counts frames instead: 8 MiB, as the reconnect buffer, a few seconds of control traffic.
-constexpr int max_unwritten_bytes = 8 * 1024 * 1024;
-// A run of publications to one subject leaves as one NATS message (net/frame_batch.hpp) of
-// at most this many bytes of frames and their length fields (a longer frame leaves alone),
-// or the server's max_payload if that is less: far below its default (1 MiB), and enough that a
-// burst of small frames costs the server and both clients one message per few hundred frames.
-constexpr std::size_t batch_frame_bytes = 64 * 1024;
-// The outbox keeps the buffers of this many runs, each with room for this many frames, from
-// one flush to the next (no allocation per publication in a steady stream); a burst that
-// needed more gives the rest back.
-constexpr std::size_t retained_runs = 64;
-constexpr std::size_t retained_frames_per_run = 1024;
 // How long the destructor waits, for all its subscriptions together, for libnats' threads to
 // leave our callbacks (normally microseconds: a callback only copies and posts). Past it it
 // returns anyway; the state the callbacks use is reference-counted, so a late callback stays
@@ -265,147 +251,6 @@ void on_sub_complete(void* closure) {
   done->cv.notify_all();
 }
 
-// --- Publications on their way to libnats -------------------------------------------------
-//
-// publish appends to runs of consecutive publications to one subject and posts one flush to
-// the strand that writes the socket; the flush hands each run to libnats as one NATS message
-// (a batch of its frames, net/frame_batch.hpp) and libnats' write follows on the same strand.
-// That is where libnats coalesced the bytes of those publications anyway (the write posted by
-// the first of them took them all), so batching adds no wait; it saves the server and both
-// clients their work per message: one PUB, one routing step, one MSG, one natsMsg, one
-// delivery and one free per run instead of per frame.
-//
-// Shared with the posted flushes, which may run after the bus began its destruction.
-class outbox {
- public:
-  outbox(natsConnection* conn, std::string prefix)
-      : prefix_(std::move(prefix)), conn_(conn), max_payload_(natsConnection_GetMaxPayload(conn)) {}
-
-  // Any thread. False when the frame is dropped at once: longer than the server takes, or
-  // past max_unwritten_bytes queued here, waiting for the strand (a frame counts with its
-  // length field in a batch, so that empty frames are bounded too). True when queued, and
-  // then `post_flush` is true when the caller must post a flush. libnats' own buffer is not
-  // counted here: only the flush measures it, and a figure kept from the last flush would be
-  // stale once the server reads again and refuse every frame with no flush to renew it.
-  [[nodiscard]] bool add(std::string_view subject, core::frame_ptr frame, bool& post_flush) {
-    const std::size_t n = frame ? frame->size() : 0;
-    const std::int64_t max_payload = max_payload_for(n);
-    if (n > INT_MAX || std::cmp_greater(n, max_payload)) return false;
-    // A batch must fit the server's max_payload too (configurable, and smaller than ours on
-    // some servers).
-    const std::size_t limit =
-        std::min(batch_frame_bytes, static_cast<std::size_t>(std::max<std::int64_t>(
-                                        0, max_payload - std::int64_t{batch_header_bytes})));
-    std::lock_guard lock(mu_);
-    const std::size_t cost = n + batch_length_bytes;
-    if (bytes_ + cost > static_cast<std::size_t>(max_unwritten_bytes)) return false;
-    run* r = used_ > 0 ? &runs_[used_ - 1] : nullptr;
-    if (r == nullptr || r->subject != subject || r->frames.size() == max_batch_frames ||
-        r->bytes + cost > limit) {
-      if (used_ == runs_.size()) runs_.emplace_back();
-      r = &runs_[used_++];
-      r->subject.assign(subject);  // keeps its capacity from earlier runs
-    }
-    r->frames.push_back(std::move(frame));
-    r->bytes += cost;
-    bytes_ += cost;
-    post_flush = !std::exchange(flush_posted_, true);
-    return true;
-  }
-
-  // Hands what is queued to libnats (the strand, or the bus's destructor before it closes).
-  // Frames libnats refuses, or that find its buffer past max_unwritten_bytes, are counted:
-  // while the server reads nothing, libnats holds at most that plus one run, and the outbox
-  // at most that again.
-  void flush() {
-    std::lock_guard flushing(flush_mu_);
-    std::size_t n = 0;
-    {
-      std::lock_guard lock(mu_);
-      runs_.swap(flushing_);
-      n = std::exchange(used_, 0);
-      bytes_ = 0;
-      flush_posted_ = false;
-    }
-    // Reused by every flush of this thread: no allocation per run.
-    thread_local std::string wire;
-    thread_local std::string batch;
-    for (std::size_t i = 0; i < n; ++i) {
-      run& r = flushing_[i];
-      bool sent = false;
-      if (conn_ != nullptr && natsConnection_Buffered(conn_) <= max_unwritten_bytes) {
-        wire.assign(prefix_).append(r.subject);
-        std::string_view data;
-        if (r.frames.front()) data = *r.frames.front();
-        if (r.frames.size() > 1 || needs_batch(data)) {
-          encode_batch(r.frames, batch);
-          data = batch;
-        }
-        sent = natsConnection_Publish(conn_, wire.c_str(), data.data(),
-                                      static_cast<int>(data.size())) == NATS_OK;
-      }
-      if (!sent) dropped_.fetch_add(r.frames.size(), std::memory_order_relaxed);
-      r.frames.clear();  // keeps its capacity, up to a bound
-      if (r.frames.capacity() > retained_frames_per_run) r.frames = {};
-      r.bytes = 0;
-    }
-    if (flushing_.size() > retained_runs) flushing_.resize(retained_runs);
-    renew_max_payload();
-  }
-
-  // The bus's destructor, after its last flush: a flush posted before runs after the
-  // connection is gone and counts what it finds as dropped (nothing, normally).
-  void close() {
-    std::lock_guard flushing(flush_mu_);
-    conn_ = nullptr;
-  }
-
-  void count_dropped() noexcept { dropped_.fetch_add(1, std::memory_order_relaxed); }
-  [[nodiscard]] std::uint64_t dropped() const noexcept {
-    return dropped_.load(std::memory_order_relaxed);
-  }
-
- private:
-  struct run {
-    std::string subject;  // the core's, without the prefix
-    std::vector<core::frame_ptr> frames;
-    std::size_t bytes = 0;  // what its frames cost, see add()
-  };
-
-  // The server's max_payload as of the last flush or, for a frame longer than that, as
-  // libnats knows it now: a server restarted with a larger one takes such frames at once,
-  // though a refused frame posts no flush that would renew the figure.
-  [[nodiscard]] std::int64_t max_payload_for(std::size_t n) {
-    const std::int64_t m = max_payload_.load(std::memory_order_relaxed);
-    if (std::cmp_less_equal(n, m)) return m;
-    std::lock_guard flushing(flush_mu_);  // for conn_; taken before mu_, as flush() does
-    return renew_max_payload();
-  }
-
-  // With flush_mu_ held: reads the server's max_payload from libnats into max_payload_,
-  // and returns it.
-  std::int64_t renew_max_payload() {
-    // 0 while no server's INFO is known (reconnecting): keep the last one.
-    if (conn_ != nullptr) {
-      if (const std::int64_t m = natsConnection_GetMaxPayload(conn_); m > 0)
-        max_payload_.store(m, std::memory_order_relaxed);
-    }
-    return max_payload_.load(std::memory_order_relaxed);
-  }
-
-  const std::string prefix_;
-  std::mutex mu_;
-  std::vector<run> runs_;      // guarded by mu_: [0, used_) queued, the rest empty for reuse
-  std::size_t used_ = 0;       // guarded by mu_
-  std::size_t bytes_ = 0;      // guarded by mu_: what is queued costs, see add()
-  bool flush_posted_ = false;  // guarded by mu_
-  std::mutex flush_mu_;        // one flush at a time; guards what follows
-  std::vector<run> flushing_;  // the runs being handed over, swapped with runs_
-  natsConnection* conn_;       // null once the bus closed it
-  std::atomic<std::int64_t> max_payload_;  // the server's, see renew_max_payload()
-  std::atomic<std::uint64_t> dropped_{0};
-};
-
 // --- The bus -------------------------------------------------------------------------------
 
 class nats_bus final : public bus {
@@ -440,9 +285,9 @@ class nats_bus final : public bus {
     }
     for (const auto& st : ending)
       (void)wait_done(*st, wait_until);
-    // Hand libnats what is still queued; a flush posted meanwhile finds nothing, or no
+    // Hand libnats what is still queued; a hand-over posted meanwhile finds nothing, or no
     // connection.
-    outbox_->flush();
+    outbox_->hand_over();
     outbox_->close();
     // libnats' close does not write for an event loop: write what is buffered first. Then
     // stop the strand's reads and writes before libnats closes the socket they use (a read in
@@ -525,16 +370,16 @@ class nats_bus final : public bus {
     end(e, std::chrono::steady_clock::now());
   }
 
-  // Queues the frame in the outbox; the first publication after a flush posts the next one
-  // to the strand, where libnats' write follows it.
+  // Queues the frame in the outbox; the first publication after a hand-over posts the next
+  // one to the strand, where libnats' write follows it.
   void publish(std::string_view subject, core::frame_ptr frame) override {
-    bool post_flush = false;
+    bool post_hand_over = false;
     if (subject.empty() || !is_wire_token(subject) ||
-        !outbox_->add(subject, std::move(frame), post_flush)) {
+        !outbox_->add(subject, std::move(frame), post_hand_over)) {
       outbox_->count_dropped();
       return;
     }
-    if (post_flush) attachment_->run_on_strand([ob = outbox_] { ob->flush(); });
+    if (post_hand_over) attachment_->run_on_strand([ob = outbox_] { ob->hand_over(); });
   }
 
   std::uint64_t dropped() const noexcept override { return outbox_->dropped(); }

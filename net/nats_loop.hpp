@@ -32,7 +32,7 @@
 // `--phases chain,req --host-bus both --seconds 3`, medians): chain over the NATS host bus
 // 0.161 -> 0.194 of raw NATS, CPU per notification 7.4 -> 6.1 us, request p50 0.96 -> 0.62
 // ms. libnats' delivery thread still hands every message on (natsConnection has no way to
-// take asynchronous messages on the reading thread); since the outbox (in net/nats_bus.cpp) sends a
+// take asynchronous messages on the reading thread); since the outbox (net/nats_outbox.hpp) sends a
 // run of frames as one message, that is once per batch rather than once per frame.
 
 #include <nats/nats.h>
