@@ -5,8 +5,8 @@
 //                 [--phases raw,chain,req,idle] [--host-bus nats|inproc|both]
 //                 [--window W] [--frame-bytes B] [--json] [--quick]
 //
-// Without --nats it starts `nats-server -a 127.0.0.1 -p <free port>` (from $CCP_NATS_SERVER or
-// PATH) and stops it at exit. Phases, in the order they run:
+// Without --nats it starts `nats-server -a 127.0.0.1 -p <free port>` (from $CCP_NATS_SERVER,
+// PATH or /usr/sbin) and stops it at exit. Phases, in the order they run:
 //   idle   one proxy in this process; N full agents (agent_service on an in-process host bus)
 //          in a child process (this binary re-executed with --agents-child), so that this
 //          process's RSS and heap deltas are the proxy's alone. Runs first, on a fresh heap.
@@ -36,7 +36,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <chrono>
@@ -54,12 +53,14 @@
 #include <vector>
 
 #include "bench/e2e/options.hpp"
-#include "bench/e2e/process.hpp"
 #include "bench/e2e/report.hpp"
 #include "core/message.hpp"
 #include "net/bus.hpp"
 #include "net/daemons.hpp"
 #include "net/link.hpp"
+#include "testkit/io_threads.hpp"
+#include "testkit/nats_server.hpp"
+#include "testkit/process.hpp"
 
 namespace {
 
@@ -68,15 +69,15 @@ namespace core = ccp::core;
 namespace net = ccp::net;
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
-using ccp::e2e::child_process;
 using ccp::e2e::figure;
 using ccp::e2e::has_phase;
 using ccp::e2e::human;
 using ccp::e2e::options;
 using ccp::e2e::parse_options;
 using ccp::e2e::report;
-using ccp::e2e::start_nats_server;
 using ccp::e2e::target_connections;  // idle agents on one proxy (bench/e2e/options.hpp)
+using ccp::testkit::query;
+using runtime = ccp::testkit::io_threads;
 
 // --- Targets of issue 5 -------------------------------------------------------------------
 constexpr double target_chain_ratio = 0.30;   // chain notifications/s over raw NATS msgs/s
@@ -115,35 +116,10 @@ rlim_t raise_fd_limit() {
 }
 
 // ------------------------------------------------------------------------------------------
-// The io_context on two threads (the development machine has two cores).
+// The io_context on two threads (the development machine has two cores), testkit::io_threads;
+// a role's state read on its strand, testkit::query.
 
-struct runtime {
-  asio::io_context ioc;
-  asio::executor_work_guard<asio::io_context::executor_type> work{ioc.get_executor()};
-  std::vector<std::thread> threads;
-  explicit runtime(int n = 2) {
-    for (int i = 0; i < n; ++i)
-      threads.emplace_back([this] { ioc.run(); });
-  }
-  ~runtime() { stop(); }
-  void stop() {
-    work.reset();
-    ioc.stop();
-    for (auto& t : threads)
-      if (t.joinable()) t.join();
-  }
-};
-
-// Runs f(role) on the host's strand and waits for its result.
-template <class Host, class F>
-auto query(Host& h, F f) {
-  std::promise<decltype(f(h.role()))> p;
-  auto fut = p.get_future();
-  asio::post(h.executor(), [&h, &p, &f] { p.set_value(f(h.role())); });
-  return fut.get();
-}
-
-// The same with a bound: nullopt when the strand did not run it within `bound` (it still
+// testkit::query with a bound: nullopt when the strand did not run it within `bound` (it still
 // runs later, on state the closure owns).
 template <class Host, class F>
 auto query_within(std::shared_ptr<Host> h, F f, std::chrono::milliseconds bound)
@@ -757,7 +733,11 @@ idle_result run_idle(asio::io_context& ioc, const std::string& nats, const optio
 
   const std::string url = "ws://127.0.0.1:" + std::to_string(proxy->port()) + "/";
   const auto t0 = steady::now();
-  child_process agents({self_exe, "--agents-child", url, std::to_string(r.attempted)});
+  // Dies with this process's thread if the run crashes: nothing outlives it.
+  ccp::testkit::spawn_options child;
+  child.parent_death_signal = SIGTERM;
+  ccp::testkit::process agents({self_exe, "--agents-child", url, std::to_string(r.attempted)},
+                               std::move(child));
   std::size_t best = 0;
   auto last_growth = steady::now();
   const auto bound = steady::now() + std::max(20s, std::chrono::seconds(r.attempted / 200));
@@ -771,13 +751,13 @@ idle_result run_idle(asio::io_context& ioc, const std::string& nats, const optio
     const std::size_t n = *q;
     if (o.verbose)
       std::fprintf(stderr, "idle: %.1fs %zu attached, child %s\n", secs(steady::now() - t0), n,
-                   agents.exited() ? "exited" : "running");
+                   agents.running() ? "running" : "exited");
     if (n > best) {
       best = n;
       last_growth = steady::now();
       r.ramp_seconds = secs(last_growth - t0);
     }
-    if (n >= r.attempted || steady::now() - last_growth > idle_plateau || agents.exited()) break;
+    if (n >= r.attempted || steady::now() - last_growth > idle_plateau || !agents.running()) break;
   }
   std::this_thread::sleep_for(1500ms);  // a few heartbeats: buffers reach their idle size
   const mem_sample after = memory_now();
@@ -801,7 +781,7 @@ idle_result run_idle(asio::io_context& ioc, const std::string& nats, const optio
   }
   // No teardown of the proxy: with one libnats subscription per attached host, stopping it
   // unsubscribes thousands of them one by one on its strand. The run ends with _Exit.
-  agents.stop();
+  agents.stop(5s);
   return r;
 }
 
@@ -835,6 +815,15 @@ int agents_child(const std::string& url, std::size_t n) {
 // ------------------------------------------------------------------------------------------
 // The run: every phase asked for, then the report
 
+// `nats-server -a 127.0.0.1 -p <free port>`, stopped at exit (testkit/nats_server.hpp).
+std::unique_ptr<ccp::testkit::nats_server> start_nats_server() {
+  try {
+    return std::make_unique<ccp::testkit::nats_server>();
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string(e.what()) + "; install it or pass --nats URL");
+  }
+}
+
 std::string verdict(bool pass) {
   return pass ? "PASS" : "MISS";
 }
@@ -846,12 +835,11 @@ std::string fmt(const char* f, double v) {
 }
 
 int run(const options& o, const std::string& self_exe) {
-  std::unique_ptr<child_process> server;
+  std::unique_ptr<ccp::testkit::nats_server> server;
   std::string url = o.nats;
   if (url.empty()) {
-    int port = 0;
-    server = start_nats_server(port);
-    url = "nats://127.0.0.1:" + std::to_string(port);
+    server = start_nats_server();
+    url = server->url();
   }
   report rep;
   int status = 0;
