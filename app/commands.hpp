@@ -16,7 +16,8 @@ int addr_main(std::span<const std::string_view> args, std::ostream& out, std::os
 // simulator. Exit status 0 when all pass, 1 when any fails, 2 on a usage or file error.
 int sim_main(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
 
-// The networked build (app/net_cmd.cpp). Daemons run until SIGINT/SIGTERM and return 0
+// The networked build (app/*_cmd.cpp, one file per command; what they share is in
+// app/net_common.hpp). Daemons run until SIGINT/SIGTERM and return 0
 // after a clean stop, 1 when they cannot start, 2 on a usage error. Client commands
 // (send, request, agents) return 0 when the operation succeeded, 1 otherwise.
 int proxy_main(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);

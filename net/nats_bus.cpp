@@ -1,17 +1,11 @@
 #include "net/nats_bus.hpp"
 
-#include <fcntl.h>
 #include <nats/nats.h>
-#include <poll.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/strand.hpp>
 #include <chrono>
-#include <climits>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -20,7 +14,6 @@
 #include <memory>
 #include <mutex>
 #include <new>
-#include <optional>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -29,9 +22,15 @@
 
 #include "net/frame_batch.hpp"
 #include "net/inbox.hpp"
+#include "net/nats_loop.hpp"
+#include "net/nats_outbox.hpp"
+#include "net/nats_url.hpp"
 
 namespace ccp::net {
 namespace {
+
+using detail::loop_attachment;
+using detail::outbox;
 
 // --- Limits and settings, each with its reason ---------------------------------------------
 
@@ -61,105 +60,13 @@ constexpr int max_pings_out = 3;
 // (minutes). With it such a write fails after 2 s and the reconnect logic goes on. A write
 // cut short may leave part of a frame on the wire; the server then rejects the stream and the
 // connection is re-established, which is the recovery we want from a stuck server anyway.
-// (Once connected, the strand writes without blocking; see loop_attachment.)
+// (Once connected, the strand writes without blocking; see net/nats_loop.hpp.)
 constexpr std::int64_t write_deadline_ms = 2000;
-// publish only appends to libnats' buffer and the strand writes it without blocking, so a
-// server that stops reading would let the buffer grow until the ping timer declares the
-// connection stale (15-20 s, see above). Past this many unwritten bytes publish drops and
-// counts frames instead: 8 MiB, as the reconnect buffer, a few seconds of control traffic.
-constexpr int max_unwritten_bytes = 8 * 1024 * 1024;
-// A run of publications to one subject leaves as one NATS message (net/frame_batch.hpp) of
-// at most this many bytes of frames and their length fields (a longer frame leaves alone),
-// or the server's max_payload if that is less: far below its default (1 MiB), and enough that a
-// burst of small frames costs the server and both clients one message per few hundred frames.
-constexpr std::size_t batch_frame_bytes = 64 * 1024;
-// The outbox keeps the buffers of this many runs, each with room for this many frames, from
-// one flush to the next (no allocation per publication in a steady stream); a burst that
-// needed more gives the rest back.
-constexpr std::size_t retained_runs = 64;
-constexpr std::size_t retained_frames_per_run = 1024;
 // How long the destructor waits, for all its subscriptions together, for libnats' threads to
 // leave our callbacks (normally microseconds: a callback only copies and posts). Past it it
 // returns anyway; the state the callbacks use is reference-counted, so a late callback stays
 // safe.
 constexpr auto callback_drain_bound = std::chrono::seconds(2);
-
-constexpr std::string_view nats_scheme = "nats://";
-constexpr std::string_view url_grammar = "expected nats://host:port[,host:port...]";
-
-// --- URL parsing ---------------------------------------------------------------------------
-
-std::string url_error(std::string_view url, std::string_view detail) {
-  std::string e = "bus URL '";
-  e.append(url).append("': ").append(url_grammar);
-  if (!detail.empty()) e.append(" (").append(detail).append(")");
-  return e;
-}
-
-bool is_host_char(char c) {
-  auto u = static_cast<unsigned char>(c);
-  return u > 0x20 && u != 0x7f && c != '/' && c != '@' && c != '?' && c != '#' && c != ',' &&
-         c != '[' && c != ']' && c != ':';
-}
-
-// One `host:port` (or `[v6]:port`) of the list; returns the libnats URL for it.
-std::expected<std::string, std::string> parse_server(std::string_view item, std::size_t index) {
-  const std::string which = "server " + std::to_string(index + 1);
-  if (item.starts_with(nats_scheme)) item.remove_prefix(nats_scheme.size());
-  if (item.empty()) return std::unexpected(which + " is empty");
-  std::string_view host;
-  std::string_view rest;
-  if (item.front() == '[') {
-    const auto close = item.find(']');
-    if (close == std::string_view::npos) return std::unexpected(which + " has no closing ']'");
-    host = item.substr(0, close + 1);
-    const auto inner = host.substr(1, host.size() - 2);
-    if (inner.empty()) return std::unexpected(which + " has an empty host");
-    for (char c : inner) {
-      const bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
-                      c == ':' || c == '.';
-      if (!ok) return std::unexpected(which + " has a bad IPv6 address");
-    }
-    rest = item.substr(close + 1);
-  } else {
-    const auto colon = item.find(':');
-    host = item.substr(0, std::min(colon, item.size()));
-    rest = colon == std::string_view::npos ? std::string_view{} : item.substr(colon);
-    if (host.empty()) return std::unexpected(which + " has an empty host");
-    for (char c : host) {
-      if (!is_host_char(c)) return std::unexpected(which + " has a bad character in its host");
-    }
-  }
-  if (rest.empty() || rest.front() != ':') return std::unexpected(which + " has no port");
-  const auto port = rest.substr(1);
-  if (port.empty() || port.size() > 5) return std::unexpected(which + " has a bad port");
-  unsigned value = 0;
-  for (char c : port) {
-    if (c < '0' || c > '9') return std::unexpected(which + " has a bad port");
-    value = value * 10 + static_cast<unsigned>(c - '0');
-  }
-  if (value < 1 || value > 65535) return std::unexpected(which + " has a port outside 1..65535");
-  std::string out(nats_scheme);
-  out.append(host).append(":").append(port);
-  return out;
-}
-
-std::expected<std::vector<std::string>, std::string> parse_nats_url(std::string_view url) {
-  if (!url.starts_with(nats_scheme)) return std::unexpected(url_error(url, "scheme is not nats"));
-  std::string_view list = url.substr(nats_scheme.size());
-  std::vector<std::string> servers;
-  std::size_t index = 0;
-  while (true) {
-    const auto comma = list.find(',');
-    auto server = parse_server(list.substr(0, comma), index);
-    if (!server) return std::unexpected(url_error(url, server.error()));
-    servers.push_back(std::move(*server));
-    if (comma == std::string_view::npos) break;
-    list.remove_prefix(comma + 1);
-    ++index;
-  }
-  return servers;
-}
 
 // Subjects, queue names and prefixes go into the protocol line as they are: a blank or a
 // control character there would split or inject protocol, so they are refused up front.
@@ -198,222 +105,6 @@ std::string status_text(natsStatus s) {
   if (!detail.empty() && detail != text) text.append(": ").append(detail);
   return text;
 }
-
-// --- Driving libnats from an Asio executor -------------------------------------------------
-//
-// natsOptions_SetEventLoop: libnats does no socket reads of its own (no read-loop thread)
-// and, with send_asap, no flusher thread either; it asks this adapter to watch its socket.
-// Reads and writes then run on a strand of the bus's io executor: one read per readiness
-// event, and a publication posts one write that takes every publication made meanwhile.
-//
-// libnats calls these callbacks from any of its threads (the connecting thread, its
-// reconnect thread, its ping timer, a publisher, or our own strand inside a Process call),
-// sometimes holding its connection lock, so they never block and never call libnats: they
-// set flags and post to the strand.
-//
-// The strand watches a dup() of libnats' socket, so that Asio owns what it registered with
-// epoll (libnats closes its descriptor on its own schedule; the number may be reused at
-// once). Asio's epoll reactor is edge-triggered and libnats reads at most one buffer per
-// event. Asio (1.26, Boost 1.81) re-arms the descriptor when a wait starts, so data waiting
-// then is reported, but that is not part of its contract: the strand polls the socket after each
-// read and reads again while data waits (a few buffers, then it yields to other work), and
-// checks once more after arming a wait. Writes are not waited for: the socket almost always
-// has room, so a write request runs the write at once and waits for room only when the
-// socket was full.
-//
-// Why: the e2e chain (bench/e2e) crosses four NATS connections. Measured on the 2-core dev
-// VM against nats-server 2.9.10 (libnats 3.4.1, 180-byte frames), libnats writing from its
-// own threads: with send-asap (a write per publication) the chain reached 95-110 k msg/s,
-// nats-server spending a whole core on tiny reads; with libnats' flusher (it sleeps 1 ms
-// before each write) a request's round trip took 2.0 ms; with a flusher thread of ours that
-// wrote at once and then waited for a PING/PONG (until 71fdcee) every burst woke that thread
-// and libnats' reader. Against the latter, four alternating runs each (2026-11-29,
-// `--phases chain,req --host-bus both --seconds 3`, medians): chain over the NATS host bus
-// 0.161 -> 0.194 of raw NATS, CPU per notification 7.4 -> 6.1 us, request p50 0.96 -> 0.62
-// ms. libnats' delivery thread still hands every message on (natsConnection has no way to
-// take asynchronous messages on the reading thread); since the outbox below sends a run of
-// frames as one message, that is once per batch rather than once per frame.
-class loop_attachment : public std::enable_shared_from_this<loop_attachment> {
- public:
-  explicit loop_attachment(const boost::asio::any_io_executor& ex)
-      : strand_(boost::asio::make_strand(ex)) {}
-
-  // The `loop` handed to natsOptions_SetEventLoop: the executor every connection made with
-  // these options is attached to. Outlives the connection (owned by conn_state).
-  struct loop {
-    boost::asio::any_io_executor ex;
-    std::weak_ptr<loop_attachment> attached;  // set by the first on_attach
-  };
-
-  // Writes what libnats buffered, as far as the socket takes it without waiting (any
-  // thread; the bus's destructor, before it closes: libnats' close does not write for an
-  // event loop).
-  void write_now() { (void)write_buffered(); }
-
-  // Called by the bus before natsConnection_Close: after it, no handler touches the
-  // connection, so the caller may close and destroy it. Waits for a handler inside a Process
-  // call.
-  void forget_connection() {
-    std::lock_guard lock(nc_mu_);
-    nc_ = nullptr;
-  }
-
-  // Runs `f` on the strand, after any read in progress (the bus frees ended subscriptions
-  // this way: libnats 3.4.1's read path may still touch one it just looked up).
-  template <class F>
-  void run_on_strand(F f) {
-    boost::asio::post(strand_, [self = shared_from_this(), f = std::move(f)]() mutable { f(); });
-  }
-
-  static natsStatus on_attach(void** user, void* loop_ptr, natsConnection* nc, natsSock fd) {
-    try {
-      auto* self = static_cast<loop_attachment*>(*user);
-      if (self == nullptr) {
-        auto fresh = std::make_shared<loop_attachment>(static_cast<loop*>(loop_ptr)->ex);
-        fresh->self_ = fresh;
-        static_cast<loop*>(loop_ptr)->attached = fresh;
-        // Not shared with any other thread yet (the post below publishes it), and libnats
-        // holds its connection lock here: taking nc_mu_ would order the two locks both ways.
-        fresh->nc_ = nc;
-        self = fresh.get();
-        *user = self;
-      }
-      const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
-      if (copy < 0) return NATS_SYS_ERROR;
-      self->want_read_.store(true, std::memory_order_release);
-      self->run_on_strand([self, copy] { self->reattach(copy); });
-      return NATS_OK;
-    } catch (...) {
-      return NATS_NO_MEMORY;
-    }
-  }
-
-  static natsStatus on_read(void* user, bool add) {
-    auto* self = static_cast<loop_attachment*>(user);
-    self->want_read_.store(add, std::memory_order_release);
-    if (!add) self->run_on_strand([self] { self->drop_socket(); });  // disconnected
-    return NATS_OK;
-  }
-
-  static natsStatus on_write(void* user, bool add) {
-    auto* self = static_cast<loop_attachment*>(user);
-    self->want_write_.store(add, std::memory_order_release);
-    if (add && !self->write_posted_.exchange(true, std::memory_order_acq_rel))
-      self->run_on_strand([self] { self->do_write(); });
-    return NATS_OK;
-  }
-
-  static natsStatus on_detach(void* user) {
-    auto* self = static_cast<loop_attachment*>(user);
-    self->want_read_.store(false, std::memory_order_release);
-    self->want_write_.store(false, std::memory_order_release);
-    // The posted handler keeps the attachment alive until the strand dropped the socket.
-    self->run_on_strand([self] { self->drop_socket(); });
-    self->self_.reset();
-    return NATS_OK;
-  }
-
- private:
-  using descriptor = boost::asio::posix::stream_descriptor;
-
-  // On the strand: a new socket (first connect or a reconnect).
-  void reattach(int fd) {
-    drop_socket();
-    boost::system::error_code ec;
-    sd_.emplace(strand_);
-    sd_->assign(fd, ec);
-    if (ec) {
-      ::close(fd);
-      sd_.reset();
-      return;
-    }
-    ++generation_;
-    do_read();
-  }
-
-  void drop_socket() {
-    if (!sd_) return;
-    boost::system::error_code ec;
-    sd_->close(ec);
-    sd_.reset();
-    read_waiting_ = write_waiting_ = false;
-    ++generation_;
-  }
-
-  bool ready(short events) {
-    pollfd p{sd_->native_handle(), events, 0};
-    return ::poll(&p, 1, 0) > 0 && (p.revents & (events | POLLERR | POLLHUP)) != 0;
-  }
-
-  // On the strand: read while data waits (at most a few buffers, then yield), then wait.
-  void do_read() {
-    constexpr int reads_per_turn = 8;
-    for (int i = 0; i < reads_per_turn; ++i) {
-      if (!sd_ || !want_read_.load(std::memory_order_acquire)) return;
-      {
-        std::lock_guard lock(nc_mu_);
-        if (nc_ == nullptr) return;
-        natsConnection_ProcessReadEvent(nc_);
-      }
-      if (!sd_ || !ready(POLLIN)) {
-        arm_read();
-        return;
-      }
-    }
-    run_on_strand([this] { do_read(); });
-  }
-
-  void arm_read() {
-    if (!sd_ || read_waiting_ || !want_read_.load(std::memory_order_acquire)) return;
-    wait(descriptor::wait_read, read_waiting_, &loop_attachment::do_read);
-    if (ready(POLLIN)) run_on_strand([this] { do_read(); });
-  }
-
-  // Waits until the socket is ready for `what`, with `waiting` set meanwhile, then runs
-  // `next`; not if the wait failed or the socket was replaced or dropped meanwhile.
-  void wait(descriptor::wait_type what, bool& waiting, void (loop_attachment::*next)()) {
-    waiting = true;
-    sd_->async_wait(what, [self = shared_from_this(), &waiting, next,
-                           g = generation_](boost::system::error_code ec) {
-      if (g != self->generation_) return;
-      waiting = false;
-      if (!ec) ((*self).*next)();
-    });
-  }
-
-  // Writes libnats' buffer if it holds something. Only then: libnats takes a write of zero
-  // bytes for a closed connection and starts reconnecting.
-  bool write_buffered() {
-    std::lock_guard lock(nc_mu_);
-    if (nc_ == nullptr || !want_write_.load(std::memory_order_acquire)) return false;
-    natsConnection_ProcessWriteEvent(nc_);
-    return true;
-  }
-
-  // On the strand: write what libnats buffered; wait for room if the socket is full.
-  void do_write() {
-    write_posted_.store(false, std::memory_order_release);
-    if (!sd_ || !write_buffered()) return;
-    // libnats clears want_write_ (on_write(false)) once its buffer is empty.
-    if (!sd_ || !want_write_.load(std::memory_order_acquire) || write_waiting_) return;
-    wait(descriptor::wait_write, write_waiting_, &loop_attachment::do_write);
-    if (ready(POLLOUT) && !write_posted_.exchange(true, std::memory_order_acq_rel))
-      run_on_strand([this] { do_write(); });
-  }
-
-  boost::asio::strand<boost::asio::any_io_executor> strand_;
-  std::shared_ptr<loop_attachment> self_;  // libnats' reference, dropped by on_detach
-  std::mutex nc_mu_;
-  natsConnection* nc_ = nullptr;  // guarded by nc_mu_; null once the bus let go of it
-  std::atomic<bool> want_read_{false};
-  std::atomic<bool> want_write_{false};
-  std::atomic<bool> write_posted_{false};
-  // On the strand:
-  std::optional<descriptor> sd_;
-  bool read_waiting_ = false;
-  bool write_waiting_ = false;
-  std::uint64_t generation_ = 0;
-};
 
 // --- State shared with libnats' threads ----------------------------------------------------
 
@@ -560,147 +251,6 @@ void on_sub_complete(void* closure) {
   done->cv.notify_all();
 }
 
-// --- Publications on their way to libnats -------------------------------------------------
-//
-// publish appends to runs of consecutive publications to one subject and posts one flush to
-// the strand that writes the socket; the flush hands each run to libnats as one NATS message
-// (a batch of its frames, net/frame_batch.hpp) and libnats' write follows on the same strand.
-// That is where libnats coalesced the bytes of those publications anyway (the write posted by
-// the first of them took them all), so batching adds no wait; it saves the server and both
-// clients their work per message: one PUB, one routing step, one MSG, one natsMsg, one
-// delivery and one free per run instead of per frame.
-//
-// Shared with the posted flushes, which may run after the bus began its destruction.
-class outbox {
- public:
-  outbox(natsConnection* conn, std::string prefix)
-      : prefix_(std::move(prefix)), conn_(conn), max_payload_(natsConnection_GetMaxPayload(conn)) {}
-
-  // Any thread. False when the frame is dropped at once: longer than the server takes, or
-  // past max_unwritten_bytes queued here, waiting for the strand (a frame counts with its
-  // length field in a batch, so that empty frames are bounded too). True when queued, and
-  // then `post_flush` is true when the caller must post a flush. libnats' own buffer is not
-  // counted here: only the flush measures it, and a figure kept from the last flush would be
-  // stale once the server reads again and refuse every frame with no flush to renew it.
-  [[nodiscard]] bool add(std::string_view subject, core::frame_ptr frame, bool& post_flush) {
-    const std::size_t n = frame ? frame->size() : 0;
-    const std::int64_t max_payload = max_payload_for(n);
-    if (n > INT_MAX || std::cmp_greater(n, max_payload)) return false;
-    // A batch must fit the server's max_payload too (configurable, and smaller than ours on
-    // some servers).
-    const std::size_t limit =
-        std::min(batch_frame_bytes, static_cast<std::size_t>(std::max<std::int64_t>(
-                                        0, max_payload - std::int64_t{batch_header_bytes})));
-    std::lock_guard lock(mu_);
-    const std::size_t cost = n + batch_length_bytes;
-    if (bytes_ + cost > static_cast<std::size_t>(max_unwritten_bytes)) return false;
-    run* r = used_ > 0 ? &runs_[used_ - 1] : nullptr;
-    if (r == nullptr || r->subject != subject || r->frames.size() == max_batch_frames ||
-        r->bytes + cost > limit) {
-      if (used_ == runs_.size()) runs_.emplace_back();
-      r = &runs_[used_++];
-      r->subject.assign(subject);  // keeps its capacity from earlier runs
-    }
-    r->frames.push_back(std::move(frame));
-    r->bytes += cost;
-    bytes_ += cost;
-    post_flush = !std::exchange(flush_posted_, true);
-    return true;
-  }
-
-  // Hands what is queued to libnats (the strand, or the bus's destructor before it closes).
-  // Frames libnats refuses, or that find its buffer past max_unwritten_bytes, are counted:
-  // while the server reads nothing, libnats holds at most that plus one run, and the outbox
-  // at most that again.
-  void flush() {
-    std::lock_guard flushing(flush_mu_);
-    std::size_t n = 0;
-    {
-      std::lock_guard lock(mu_);
-      runs_.swap(flushing_);
-      n = std::exchange(used_, 0);
-      bytes_ = 0;
-      flush_posted_ = false;
-    }
-    // Reused by every flush of this thread: no allocation per run.
-    thread_local std::string wire;
-    thread_local std::string batch;
-    for (std::size_t i = 0; i < n; ++i) {
-      run& r = flushing_[i];
-      bool sent = false;
-      if (conn_ != nullptr && natsConnection_Buffered(conn_) <= max_unwritten_bytes) {
-        wire.assign(prefix_).append(r.subject);
-        std::string_view data;
-        if (r.frames.front()) data = *r.frames.front();
-        if (r.frames.size() > 1 || needs_batch(data)) {
-          encode_batch(r.frames, batch);
-          data = batch;
-        }
-        sent = natsConnection_Publish(conn_, wire.c_str(), data.data(),
-                                      static_cast<int>(data.size())) == NATS_OK;
-      }
-      if (!sent) dropped_.fetch_add(r.frames.size(), std::memory_order_relaxed);
-      r.frames.clear();  // keeps its capacity, up to a bound
-      if (r.frames.capacity() > retained_frames_per_run) r.frames = {};
-      r.bytes = 0;
-    }
-    if (flushing_.size() > retained_runs) flushing_.resize(retained_runs);
-    renew_max_payload();
-  }
-
-  // The bus's destructor, after its last flush: a flush posted before runs after the
-  // connection is gone and counts what it finds as dropped (nothing, normally).
-  void close() {
-    std::lock_guard flushing(flush_mu_);
-    conn_ = nullptr;
-  }
-
-  void count_dropped() noexcept { dropped_.fetch_add(1, std::memory_order_relaxed); }
-  [[nodiscard]] std::uint64_t dropped() const noexcept {
-    return dropped_.load(std::memory_order_relaxed);
-  }
-
- private:
-  struct run {
-    std::string subject;  // the core's, without the prefix
-    std::vector<core::frame_ptr> frames;
-    std::size_t bytes = 0;  // what its frames cost, see add()
-  };
-
-  // The server's max_payload as of the last flush or, for a frame longer than that, as
-  // libnats knows it now: a server restarted with a larger one takes such frames at once,
-  // though a refused frame posts no flush that would renew the figure.
-  [[nodiscard]] std::int64_t max_payload_for(std::size_t n) {
-    const std::int64_t m = max_payload_.load(std::memory_order_relaxed);
-    if (std::cmp_less_equal(n, m)) return m;
-    std::lock_guard flushing(flush_mu_);  // for conn_; taken before mu_, as flush() does
-    return renew_max_payload();
-  }
-
-  // With flush_mu_ held: reads the server's max_payload from libnats into max_payload_,
-  // and returns it.
-  std::int64_t renew_max_payload() {
-    // 0 while no server's INFO is known (reconnecting): keep the last one.
-    if (conn_ != nullptr) {
-      if (const std::int64_t m = natsConnection_GetMaxPayload(conn_); m > 0)
-        max_payload_.store(m, std::memory_order_relaxed);
-    }
-    return max_payload_.load(std::memory_order_relaxed);
-  }
-
-  const std::string prefix_;
-  std::mutex mu_;
-  std::vector<run> runs_;      // guarded by mu_: [0, used_) queued, the rest empty for reuse
-  std::size_t used_ = 0;       // guarded by mu_
-  std::size_t bytes_ = 0;      // guarded by mu_: what is queued costs, see add()
-  bool flush_posted_ = false;  // guarded by mu_
-  std::mutex flush_mu_;        // one flush at a time; guards what follows
-  std::vector<run> flushing_;  // the runs being handed over, swapped with runs_
-  natsConnection* conn_;       // null once the bus closed it
-  std::atomic<std::int64_t> max_payload_;  // the server's, see renew_max_payload()
-  std::atomic<std::uint64_t> dropped_{0};
-};
-
 // --- The bus -------------------------------------------------------------------------------
 
 class nats_bus final : public bus {
@@ -735,9 +285,9 @@ class nats_bus final : public bus {
     }
     for (const auto& st : ending)
       (void)wait_done(*st, wait_until);
-    // Hand libnats what is still queued; a flush posted meanwhile finds nothing, or no
+    // Hand libnats what is still queued; a hand-over posted meanwhile finds nothing, or no
     // connection.
-    outbox_->flush();
+    outbox_->hand_over();
     outbox_->close();
     // libnats' close does not write for an event loop: write what is buffered first. Then
     // stop the strand's reads and writes before libnats closes the socket they use (a read in
@@ -820,16 +370,16 @@ class nats_bus final : public bus {
     end(e, std::chrono::steady_clock::now());
   }
 
-  // Queues the frame in the outbox; the first publication after a flush posts the next one
-  // to the strand, where libnats' write follows it.
+  // Queues the frame in the outbox; the first publication after a hand-over posts the next
+  // one to the strand, where libnats' write follows it.
   void publish(std::string_view subject, core::frame_ptr frame) override {
-    bool post_flush = false;
+    bool post_hand_over = false;
     if (subject.empty() || !is_wire_token(subject) ||
-        !outbox_->add(subject, std::move(frame), post_flush)) {
+        !outbox_->add(subject, std::move(frame), post_hand_over)) {
       outbox_->count_dropped();
       return;
     }
-    if (post_flush) attachment_->run_on_strand([ob = outbox_] { ob->flush(); });
+    if (post_hand_over) attachment_->run_on_strand([ob = outbox_] { ob->hand_over(); });
   }
 
   std::uint64_t dropped() const noexcept override { return outbox_->dropped(); }
@@ -917,7 +467,7 @@ struct options_deleter {
 
 std::expected<std::shared_ptr<bus>, std::string> open_nats_bus(std::string_view url,
                                                                bus_options opts) {
-  auto servers = parse_nats_url(url);
+  auto servers = detail::parse_nats_url(url);
   if (!servers) return std::unexpected(std::move(servers.error()));
   auto fail = [&](std::string_view cause) {
     std::string e = "bus URL '";

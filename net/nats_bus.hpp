@@ -9,14 +9,14 @@
 // made on a caller's thread.
 //
 // Behaviour beyond net::bus's contract (the constants and their reasons are in
-// nats_bus.cpp):
+// nats_bus.cpp and nats_outbox.cpp):
 // - on_state gets `connected` (detail: the server's URL) once open_nats_bus succeeded, then
 //   `disconnected` (detail: libnats' last error) and `reconnected` (the URL) as the
 //   connection goes, and `closed` only if libnats gives up, which it does not by itself
 //   (it retries forever). Nothing is reported once the bus's destructor has begun.
 // - libnats' socket I/O runs on a strand of bus_options::io_executor (required here):
 //   libnats has no reader or flusher thread of its own. publish queues the frame and, when
-//   nothing was queued, posts a flush to the strand, which hands libnats what was published
+//   nothing was queued, posts a hand-over to the strand, which gives libnats what was published
 //   meanwhile and writes it; it never blocks. Consecutive publications to one subject leave
 //   as one NATS message (net/frame_batch.hpp, up to 64 KiB of frames), split again by the
 //   receiving bus, so handlers still get one frame per call, in order. While the server

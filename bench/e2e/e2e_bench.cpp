@@ -5,8 +5,8 @@
 //                 [--phases raw,chain,req,idle] [--host-bus nats|inproc|both]
 //                 [--window W] [--frame-bytes B] [--json] [--quick]
 //
-// Without --nats it starts `nats-server -a 127.0.0.1 -p <free port>` (from $CCP_NATS_SERVER or
-// PATH) and stops it at exit. Phases, in the order they run:
+// Without --nats it starts `nats-server -a 127.0.0.1 -p <free port>` (from $CCP_NATS_SERVER,
+// PATH or /usr/sbin) and stops it at exit. Phases, in the order they run:
 //   idle   one proxy in this process; N full agents (agent_service on an in-process host bus)
 //          in a child process (this binary re-executed with --agents-child), so that this
 //          process's RSS and heap deltas are the proxy's alone. Runs first, on a fresh heap.
@@ -30,39 +30,37 @@
 #include <gperftools/malloc_extension_c.h>
 #endif
 #include <nats/nats.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <future>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "bench/e2e/options.hpp"
+#include "bench/e2e/report.hpp"
 #include "core/message.hpp"
 #include "net/bus.hpp"
 #include "net/daemons.hpp"
 #include "net/link.hpp"
+#include "testkit/io_threads.hpp"
+#include "testkit/nats_server.hpp"
+#include "testkit/process.hpp"
 
 namespace {
 
@@ -71,12 +69,20 @@ namespace core = ccp::core;
 namespace net = ccp::net;
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
+using ccp::e2e::figure;
+using ccp::e2e::has_phase;
+using ccp::e2e::human;
+using ccp::e2e::options;
+using ccp::e2e::parse_options;
+using ccp::e2e::report;
+using ccp::e2e::target_connections;  // idle agents on one proxy (bench/e2e/options.hpp)
+using ccp::testkit::query;
+using runtime = ccp::testkit::io_threads;
 
 // --- Targets of issue 5 -------------------------------------------------------------------
-constexpr double target_chain_ratio = 0.30;        // chain notifications/s over raw NATS msgs/s
-constexpr double target_p50_ms = 1.0;              // sequential request round trip
-constexpr std::size_t target_connections = 10000;  // idle agents on one proxy
-constexpr double target_kib_per_conn = 12.0;       // proxy memory per idle connection
+constexpr double target_chain_ratio = 0.30;   // chain notifications/s over raw NATS msgs/s
+constexpr double target_p50_ms = 1.0;         // sequential request round trip
+constexpr double target_kib_per_conn = 12.0;  // proxy memory per idle connection
 
 // --- Settings, each with its reason -------------------------------------------------------
 // Requests in flight for the throughput figure (the issue's number).
@@ -99,212 +105,6 @@ double secs(steady::duration d) {
   return std::chrono::duration<double>(d).count();
 }
 
-// ------------------------------------------------------------------------------------------
-// Options
-
-struct options {
-  std::string nats;  // empty: start our own server
-  double seconds = 3.0;
-  std::size_t connections = target_connections;
-  std::size_t window = 1000;  // below core::link_queue_frames: a paced sender is never refused
-  std::size_t frame_bytes = 180;
-  std::size_t sequential = 2000;
-  std::vector<std::string> phases = {"idle", "raw", "chain", "req"};
-  std::vector<std::string> host_buses = {"nats", "inproc"};
-  bool json = false;
-  bool quick = false;
-  bool verbose = false;  // progress on stderr
-};
-
-[[noreturn]] void usage(const std::string& why) {
-  std::fprintf(stderr,
-               "ccp_e2e_bench: %s\n"
-               "usage: ccp_e2e_bench [--nats URL] [--seconds S] [--connections N]\n"
-               "         [--phases idle,raw,chain,req] [--host-bus nats|inproc|both]\n"
-               "         [--window W] [--frame-bytes B] [--sequential N] [--json] [--quick]\n",
-               why.c_str());
-  std::exit(2);
-}
-
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  std::string item;
-  while (std::getline(in, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
-options parse_options(int argc, char** argv) {
-  options o;
-  bool seconds_set = false, connections_set = false, sequential_set = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) usage(a + " needs a value");
-      return argv[++i];
-    };
-    auto number = [&](double lo) {
-      const std::string v = value();
-      char* end = nullptr;
-      const double d = std::strtod(v.c_str(), &end);
-      if (end == v.c_str() || *end != '\0' || !(d >= lo)) usage(a + ": bad number '" + v + "'");
-      return d;
-    };
-    if (a == "--nats") {
-      o.nats = value();
-    } else if (a == "--seconds") {
-      o.seconds = number(0.1);
-      seconds_set = true;
-    } else if (a == "--connections") {
-      o.connections = static_cast<std::size_t>(number(1));
-      connections_set = true;
-    } else if (a == "--window") {
-      o.window = static_cast<std::size_t>(number(1));
-    } else if (a == "--frame-bytes") {
-      o.frame_bytes = static_cast<std::size_t>(number(100));
-    } else if (a == "--sequential") {
-      o.sequential = static_cast<std::size_t>(number(10));
-      sequential_set = true;
-    } else if (a == "--phases") {
-      o.phases = split(value());
-    } else if (a == "--host-bus") {
-      const std::string v = value();
-      if (v == "both") {
-        o.host_buses = {"nats", "inproc"};
-      } else if (v == "nats" || v == "inproc") {
-        o.host_buses = {v};
-      } else {
-        usage("--host-bus: nats, inproc or both");
-      }
-    } else if (a == "--json") {
-      o.json = true;
-    } else if (a == "--verbose") {
-      o.verbose = true;
-    } else if (a == "--quick") {
-      o.quick = true;
-    } else if (a == "-h" || a == "--help") {
-      usage("help");
-    } else {
-      usage("unknown option '" + a + "'");
-    }
-  }
-  if (o.quick) {
-    if (!seconds_set) o.seconds = 0.5;
-    if (!connections_set) o.connections = 200;
-    if (!sequential_set) o.sequential = 200;
-  }
-  for (const auto& p : o.phases)
-    if (p != "idle" && p != "raw" && p != "chain" && p != "req") usage("unknown phase '" + p + "'");
-  return o;
-}
-
-bool has_phase(const options& o, std::string_view p) {
-  return std::find(o.phases.begin(), o.phases.end(), p) != o.phases.end();
-}
-
-// ------------------------------------------------------------------------------------------
-// Processes: nats-server and the agents' child. Started with fork + exec; the child asks the
-// kernel for SIGTERM when the thread that started it dies, so nothing outlives a crashed run.
-
-int free_port() {
-  const int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (s < 0) throw std::runtime_error("socket: " + std::string(std::strerror(errno)));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    ::close(s);
-    throw std::runtime_error("bind: " + std::string(std::strerror(errno)));
-  }
-  ::close(s);
-  return ntohs(a.sin_port);
-}
-
-bool accepts(int port) {
-  const int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (s < 0) return false;
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<std::uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  const bool ok = ::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  ::close(s);
-  return ok;
-}
-
-class child_process {
- public:
-  // Runs `argv[0]` (a path, or a name looked up on PATH) with `argv`; `quiet` sends its
-  // stdout and stderr to /dev/null.
-  explicit child_process(std::vector<std::string> argv, bool quiet = false) {
-    std::vector<char*> args;
-    for (auto& a : argv)
-      args.push_back(a.data());
-    args.push_back(nullptr);
-    const pid_t parent = ::getpid();
-    pid_ = ::fork();
-    if (pid_ < 0) throw std::runtime_error("fork: " + std::string(std::strerror(errno)));
-    if (pid_ == 0) {  // only async-signal-safe calls from here on
-      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-      if (::getppid() != parent) ::_exit(127);
-      if (quiet) {
-        const int null = ::open("/dev/null", O_WRONLY);
-        ::dup2(null, 1);
-        ::dup2(null, 2);
-      }
-      ::execvp(args[0], args.data());
-      ::_exit(127);
-    }
-  }
-  ~child_process() { stop(); }
-  child_process(const child_process&) = delete;
-  child_process& operator=(const child_process&) = delete;
-
-  [[nodiscard]] bool exited() {
-    if (pid_ <= 0) return true;
-    if (::waitpid(pid_, nullptr, WNOHANG) == pid_) pid_ = -1;
-    return pid_ <= 0;
-  }
-  // SIGTERM, then SIGKILL after 5 s.
-  void stop() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
-    const auto until = steady::now() + 5s;
-    while (steady::now() < until) {
-      if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
-        pid_ = -1;
-        return;
-      }
-      std::this_thread::sleep_for(10ms);
-    }
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-};
-
-std::unique_ptr<child_process> start_nats_server(int& port) {
-  const char* env = std::getenv("CCP_NATS_SERVER");
-  const std::string bin = env != nullptr && *env != '\0' ? env : "nats-server";
-  port = free_port();
-  auto p = std::make_unique<child_process>(
-      std::vector<std::string>{bin, "-a", "127.0.0.1", "-p", std::to_string(port)}, true);
-  const auto until = steady::now() + 10s;
-  while (!accepts(port)) {
-    if (p->exited() || steady::now() >= until)
-      throw std::runtime_error("nats-server (" + bin + ") did not start on port " +
-                               std::to_string(port) + "; install it or pass --nats URL");
-    std::this_thread::sleep_for(20ms);
-  }
-  return p;
-}
-
 // Raises the soft fd limit to the hard one; returns the new soft limit.
 rlim_t raise_fd_limit() {
   rlimit r{};
@@ -316,35 +116,10 @@ rlim_t raise_fd_limit() {
 }
 
 // ------------------------------------------------------------------------------------------
-// The io_context on two threads (the development machine has two cores).
+// The io_context on two threads (the development machine has two cores), testkit::io_threads;
+// a role's state read on its strand, testkit::query.
 
-struct runtime {
-  asio::io_context ioc;
-  asio::executor_work_guard<asio::io_context::executor_type> work{ioc.get_executor()};
-  std::vector<std::thread> threads;
-  explicit runtime(int n = 2) {
-    for (int i = 0; i < n; ++i)
-      threads.emplace_back([this] { ioc.run(); });
-  }
-  ~runtime() { stop(); }
-  void stop() {
-    work.reset();
-    ioc.stop();
-    for (auto& t : threads)
-      if (t.joinable()) t.join();
-  }
-};
-
-// Runs f(role) on the host's strand and waits for its result.
-template <class Host, class F>
-auto query(Host& h, F f) {
-  std::promise<decltype(f(h.role()))> p;
-  auto fut = p.get_future();
-  asio::post(h.executor(), [&h, &p, &f] { p.set_value(f(h.role())); });
-  return fut.get();
-}
-
-// The same with a bound: nullopt when the strand did not run it within `bound` (it still
+// testkit::query with a bound: nullopt when the strand did not run it within `bound` (it still
 // runs later, on state the closure owns).
 template <class Host, class F>
 auto query_within(std::shared_ptr<Host> h, F f, std::chrono::milliseconds bound)
@@ -364,37 +139,7 @@ core::address addr(const std::string& text) {
 }
 
 // ------------------------------------------------------------------------------------------
-// Results
-
-struct figure {
-  std::string key;      // JSON key
-  std::string label;    // human label
-  double value = 0;     // NaN when not measured
-  std::string unit;     // "msg/s", "ms", ...
-  std::string versus;   // "baseline 1.2M msg/s" or "target >= 0.30"
-  std::string verdict;  // PASS, MISS or "" (informational)
-};
-
-struct report {
-  std::vector<figure> figures;
-  std::vector<std::string> notes;
-  void add(figure f) { figures.push_back(std::move(f)); }
-};
-
-std::string human(double v) {
-  char buf[64];
-  if (std::isnan(v)) return "n/a";
-  if (std::fabs(v) >= 1e6) {
-    std::snprintf(buf, sizeof buf, "%.3gM", v / 1e6);
-  } else if (std::fabs(v) >= 1e4) {
-    std::snprintf(buf, sizeof buf, "%.1fk", v / 1e3);
-  } else if (std::fabs(v) >= 100) {
-    std::snprintf(buf, sizeof buf, "%.0f", v);
-  } else {
-    std::snprintf(buf, sizeof buf, "%.3g", v);
-  }
-  return buf;
-}
+// Medians and percentiles (the figures and their printing: bench/e2e/report.hpp)
 
 double median(std::vector<double> v) {
   if (v.empty()) return NAN;
@@ -408,21 +153,6 @@ double percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
   const auto i = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(v.size())));
   return v[std::min(v.size() - 1, i == 0 ? 0 : i - 1)];
-}
-
-std::string json_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += ' ';
-    } else {
-      out += c;
-    }
-  }
-  return out;
 }
 
 // ------------------------------------------------------------------------------------------
@@ -1003,7 +733,11 @@ idle_result run_idle(asio::io_context& ioc, const std::string& nats, const optio
 
   const std::string url = "ws://127.0.0.1:" + std::to_string(proxy->port()) + "/";
   const auto t0 = steady::now();
-  child_process agents({self_exe, "--agents-child", url, std::to_string(r.attempted)});
+  // Dies with this process's thread if the run crashes: nothing outlives it.
+  ccp::testkit::spawn_options child;
+  child.parent_death_signal = SIGTERM;
+  ccp::testkit::process agents({self_exe, "--agents-child", url, std::to_string(r.attempted)},
+                               std::move(child));
   std::size_t best = 0;
   auto last_growth = steady::now();
   const auto bound = steady::now() + std::max(20s, std::chrono::seconds(r.attempted / 200));
@@ -1017,13 +751,13 @@ idle_result run_idle(asio::io_context& ioc, const std::string& nats, const optio
     const std::size_t n = *q;
     if (o.verbose)
       std::fprintf(stderr, "idle: %.1fs %zu attached, child %s\n", secs(steady::now() - t0), n,
-                   agents.exited() ? "exited" : "running");
+                   agents.running() ? "running" : "exited");
     if (n > best) {
       best = n;
       last_growth = steady::now();
       r.ramp_seconds = secs(last_growth - t0);
     }
-    if (n >= r.attempted || steady::now() - last_growth > idle_plateau || agents.exited()) break;
+    if (n >= r.attempted || steady::now() - last_growth > idle_plateau || !agents.running()) break;
   }
   std::this_thread::sleep_for(1500ms);  // a few heartbeats: buffers reach their idle size
   const mem_sample after = memory_now();
@@ -1047,7 +781,7 @@ idle_result run_idle(asio::io_context& ioc, const std::string& nats, const optio
   }
   // No teardown of the proxy: with one libnats subscription per attached host, stopping it
   // unsubscribes thousands of them one by one on its strand. The run ends with _Exit.
-  agents.stop();
+  agents.stop(5s);
   return r;
 }
 
@@ -1079,41 +813,15 @@ int agents_child(const std::string& url, std::size_t n) {
 }
 
 // ------------------------------------------------------------------------------------------
-// Output
+// The run: every phase asked for, then the report
 
-void print(const report& rep, const options& o, const std::string& nats_url) {
-  if (o.json) {
-    std::printf("{\n  \"nats\": \"%s\",\n  \"seconds\": %g,\n  \"quick\": %s,\n",
-                json_escape(nats_url).c_str(), o.seconds, o.quick ? "true" : "false");
-    std::printf("  \"figures\": {\n");
-    for (std::size_t i = 0; i < rep.figures.size(); ++i) {
-      const auto& f = rep.figures[i];
-      std::printf("    \"%s\": {\"value\": ", f.key.c_str());
-      if (std::isnan(f.value)) {
-        std::printf("null");
-      } else {
-        std::printf("%.6g", f.value);
-      }
-      std::printf(", \"unit\": \"%s\", \"versus\": \"%s\", \"verdict\": \"%s\"}%s\n",
-                  json_escape(f.unit).c_str(), json_escape(f.versus).c_str(), f.verdict.c_str(),
-                  i + 1 < rep.figures.size() ? "," : "");
-    }
-    std::printf("  },\n  \"notes\": [");
-    for (std::size_t i = 0; i < rep.notes.size(); ++i)
-      std::printf("%s\"%s\"", i ? ", " : "", json_escape(rep.notes[i]).c_str());
-    std::printf("]\n}\n");
-    return;
+// `nats-server -a 127.0.0.1 -p <free port>`, stopped at exit (testkit/nats_server.hpp).
+std::unique_ptr<ccp::testkit::nats_server> start_nats_server() {
+  try {
+    return std::make_unique<ccp::testkit::nats_server>();
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string(e.what()) + "; install it or pass --nats URL");
   }
-  std::printf("\nccp end-to-end bench on loopback (nats %s, %gs per phase%s)\n\n", nats_url.c_str(),
-              o.seconds, o.quick ? ", quick" : "");
-  std::printf("%-46s %12s %-8s %-34s %s\n", "figure", "value", "unit", "baseline / target",
-              "verdict");
-  for (const auto& f : rep.figures)
-    std::printf("%-46s %12s %-8s %-34s %s\n", f.label.c_str(), human(f.value).c_str(),
-                f.unit.c_str(), f.versus.c_str(), f.verdict.c_str());
-  if (!rep.notes.empty()) std::printf("\n");
-  for (const auto& n : rep.notes)
-    std::printf("note: %s\n", n.c_str());
 }
 
 std::string verdict(bool pass) {
@@ -1127,12 +835,11 @@ std::string fmt(const char* f, double v) {
 }
 
 int run(const options& o, const std::string& self_exe) {
-  std::unique_ptr<child_process> server;
+  std::unique_ptr<ccp::testkit::nats_server> server;
   std::string url = o.nats;
   if (url.empty()) {
-    int port = 0;
-    server = start_nats_server(port);
-    url = "nats://127.0.0.1:" + std::to_string(port);
+    server = start_nats_server();
+    url = server->url();
   }
   report rep;
   int status = 0;

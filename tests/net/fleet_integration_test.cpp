@@ -19,9 +19,10 @@
 
 #include "core/message.hpp"
 #include "net/daemons.hpp"
-#include "tests/net/eventually.hpp"
-#include "tests/net/nats_server.hpp"
-#include "tests/net/process.hpp"
+#include "testkit/eventually.hpp"
+#include "testkit/nats_server.hpp"
+#include "testkit/port.hpp"
+#include "testkit/process.hpp"
 
 namespace ccp::test {
 namespace {
@@ -29,6 +30,10 @@ namespace {
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 namespace beast = boost::beast;
+using testkit::eventually;
+using testkit::free_port;
+using testkit::nats_server;
+using testkit::process;
 
 constexpr std::size_t hosts = 20;
 constexpr std::string_view secret = "integration-secret";

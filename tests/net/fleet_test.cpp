@@ -4,7 +4,6 @@
 
 #include <gtest/gtest.h>
 
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 #include <chrono>
@@ -12,41 +11,17 @@
 #include <set>
 #include <thread>
 
-#include "tests/net/eventually.hpp"
+#include "testkit/eventually.hpp"
+#include "testkit/io_threads.hpp"
 
 namespace ccp::net {
 namespace {
 
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
-using test::eventually;
-
-// Runs an io_context on two threads for the test's lifetime.
-struct running {
-  asio::io_context ioc;
-  asio::executor_work_guard<asio::io_context::executor_type> work{ioc.get_executor()};
-  std::vector<std::thread> threads;
-  running() {
-    for (int i = 0; i < 2; ++i)
-      threads.emplace_back([this] { ioc.run(); });
-  }
-  ~running() { stop(); }
-  void stop() {
-    work.reset();
-    ioc.stop();
-    for (auto& t : threads)
-      if (t.joinable()) t.join();
-  }
-};
-
-// Reads role state on its strand.
-template <class Host, class F>
-auto query(Host& h, F f) {
-  std::promise<decltype(f(h.role()))> p;
-  auto fut = p.get_future();
-  asio::post(h.executor(), [&h, &p, &f] { p.set_value(f(h.role())); });
-  return fut.get();
-}
+using testkit::eventually;
+using testkit::io_threads;  // an io_context on two threads for the test's lifetime
+using testkit::query;       // reads role state on its strand
 
 std::size_t attached(local_fleet& f) {
   std::size_t n = 0;
@@ -66,7 +41,7 @@ core::act::complete request(local_fleet& f, std::string_view to, std::string typ
 }
 
 struct fleet_fixture {
-  running rt;
+  io_threads rt;
   std::unique_ptr<local_fleet> fleet;
   explicit fleet_fixture(fleet_options o) {
     auto f = local_fleet::start(rt.ioc, o);
@@ -191,7 +166,7 @@ proxy_options loopback_proxy(std::string_view self, std::string backbone) {
 
 // wss: the proxy serves TLS with a certificate, the agent verifies it against a CA file.
 struct tls_pair {
-  running rt;
+  io_threads rt;
   std::shared_ptr<proxy_service> proxy;
   std::shared_ptr<agent_service> agent;
   tls_pair(std::string name, std::string ca) {
@@ -233,7 +208,7 @@ TEST(LocalFleet, AgentRefusesAProxyCertificateItsCaDoesNotVouchFor) {
 }
 
 TEST(LocalFleet, MissingCertificateFileIsNamed) {
-  running rt;
+  io_threads rt;
   proxy_options po = loopback_proxy("ccp://proxy/127.0.1.1/tls", "missing-cert");
   po.cert = "/nonexistent/cert.pem";
   po.key = "/nonexistent/key.pem";
@@ -245,7 +220,7 @@ TEST(LocalFleet, MissingCertificateFileIsNamed) {
 // A daemon is one concrete address of its role: a proxy started as ccp://agent/all, or an
 // endpoint as a host's `any`, is refused before it touches a bus.
 TEST(LocalFleet, ServicesRefuseAnAddressOfAnotherKindOrAGroup) {
-  running rt;
+  io_threads rt;
   auto p = proxy_service::start(rt.ioc, loopback_proxy("ccp://agent/all", "refuse"));
   ASSERT_FALSE(p);
   EXPECT_EQ(p.error(), "'ccp://agent/all' is not a concrete proxy address");

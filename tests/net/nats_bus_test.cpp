@@ -25,7 +25,8 @@
 #include <vector>
 
 #include "net/frame_batch.hpp"
-#include "tests/net/nats_server.hpp"
+#include "testkit/eventually.hpp"
+#include "testkit/nats_server.hpp"
 
 namespace {
 
@@ -48,14 +49,9 @@ ccp::core::frame_ptr make_frame(std::string s) {
   return std::make_shared<const std::string>(std::move(s));
 }
 
-// Polls `pred` until it holds or `bound` passed.
+// Polls `pred` every 2 ms until it holds or `bound` passed.
 bool wait_for(const std::function<bool()>& pred, std::chrono::milliseconds bound = wait_bound) {
-  const auto deadline = std::chrono::steady_clock::now() + bound;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
+  return ccp::testkit::eventually(pred, bound, 2ms);
 }
 
 // Publishes probes on `subject` every 20 ms until `ready` holds (bounded).
@@ -154,7 +150,7 @@ class NatsBusTest : public ::testing::Test {
 
   std::shared_ptr<bus> open(bus_options opts = {}) { return open_on(server_, std::move(opts)); }
   // The same on another server than the fixture's.
-  std::shared_ptr<bus> open_on(const ccp::test::nats_server& server, bus_options opts = {}) {
+  std::shared_ptr<bus> open_on(const ccp::testkit::nats_server& server, bus_options opts = {}) {
     if (!opts.io_executor) opts.io_executor = ioc_.get_executor();
     auto b = ccp::net::open_nats_bus(server.url(), std::move(opts));
     if (!b) throw std::runtime_error("open_nats_bus: " + b.error());
@@ -172,7 +168,7 @@ class NatsBusTest : public ::testing::Test {
     return wait_for([&] { return done->load(); });
   }
 
-  ccp::test::nats_server server_;
+  ccp::testkit::nats_server server_;
   std::deque<inbox> inboxes_;
   std::deque<state_log> logs_;
   asio::io_context ioc_;
@@ -624,7 +620,7 @@ TEST_F(NatsBusTest, RunsOfOneSubjectLeaveAsBatchesAndArriveAsTheirFrames) {
 // A server whose max_payload is below the bus's batch size: batches stay within it, so a
 // burst of small frames arrives whole, and a frame over it is dropped at once.
 TEST_F(NatsBusTest, BatchesFitAServersSmallerMaxPayload) {
-  ccp::test::nats_server small("max_payload: 4096\n");
+  ccp::testkit::nats_server small("max_payload: 4096\n");
   inbox& in = make_inbox();
   auto pub = open_on(small);
   auto sub = open_on(small);
@@ -647,7 +643,7 @@ TEST_F(NatsBusTest, BatchesFitAServersSmallerMaxPayload) {
 // A server restarted with a larger max_payload takes longer frames at once, though the bus
 // publishes nothing shorter meanwhile (which would make it read the server's new figure).
 TEST_F(NatsBusTest, AServerRestartedWithALargerMaxPayloadTakesLongerFrames) {
-  ccp::test::nats_server grown("max_payload: 4096\n");
+  ccp::testkit::nats_server grown("max_payload: 4096\n");
   inbox& in = make_inbox();
   auto pub = open_on(grown);
   auto sub = open_on(grown);

@@ -1,14 +1,17 @@
 #pragma once
-// A real nats-server for tests: started on 127.0.0.1 on a free port, stopped (SIGTERM,
-// then SIGKILL after a bound) by the destructor. Needs the `nats-server` binary on PATH
-// (scripts/install-deps.sh installs it) or in $CCP_NATS_SERVER.
-
-#include <sys/types.h>
+// A real nats-server for tests and benchmarks: started on 127.0.0.1 on a free port, stopped
+// by its PID (SIGTERM, then SIGKILL after a bound) by stop() or the destructor. Needs the
+// `nats-server` binary in $CCP_NATS_SERVER, on PATH or in /usr/sbin
+// (scripts/install-deps.sh installs it). The server dies with the thread that started it,
+// so a crashed run leaves none behind.
 
 #include <chrono>
+#include <memory>
 #include <string>
 
-namespace ccp::test {
+#include "testkit/process.hpp"
+
+namespace ccp::testkit {
 
 class nats_server {
  public:
@@ -24,6 +27,9 @@ class nats_server {
   [[nodiscard]] int port() const noexcept { return port_; }
   [[nodiscard]] std::string url() const;  // nats://127.0.0.1:PORT
 
+  // Stops the server as the destructor does (SIGTERM, then SIGKILL after 5 s), for a caller
+  // that will not run it (one that leaves with _Exit).
+  void stop();
   // Kills the server (SIGKILL) and waits for it; the port stays reserved for restart().
   void kill();
   // Starts it again on the same port and waits until it accepts connections.
@@ -31,7 +37,7 @@ class nats_server {
   // Replaces the text of the configuration file of a server started with one; the next
   // restart() reads it (a server reconfigured under its clients). Throws when it cannot.
   void set_config(const std::string& config);
-  [[nodiscard]] bool running() const noexcept { return pid_ > 0; }
+  [[nodiscard]] bool running() const noexcept { return server_ != nullptr; }
   // Stops the server (SIGSTOP) without closing anything: it reads and answers nothing until
   // resume() (SIGCONT), as a hung server would.
   void pause();
@@ -40,8 +46,8 @@ class nats_server {
  private:
   void start(std::chrono::milliseconds bound);
   int port_ = 0;
-  pid_t pid_ = -1;
-  std::string config_path_;  // empty: no configuration file
+  std::unique_ptr<process> server_;  // null when not running
+  std::string config_path_;          // empty: no configuration file
 };
 
-}  // namespace ccp::test
+}  // namespace ccp::testkit

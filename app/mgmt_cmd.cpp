@@ -1,0 +1,56 @@
+// `ccp mgmt`: a management node on the backbone bus that prints every message it receives
+// as a JSON line. Runs until SIGINT/SIGTERM.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <ostream>
+#include <string>
+
+#include "app/commands.hpp"
+#include "app/net_common.hpp"
+#include "app/options.hpp"
+#include "net/daemons.hpp"
+#include "text/message_json.hpp"
+
+namespace ccp::app {
+
+namespace asio = boost::asio;
+using detail::default_nats;
+using detail::io;
+using detail::parse_or_explain;
+using detail::run;
+using detail::seed_option;
+using detail::self_option;
+
+int mgmt_main(std::span<const std::string_view> args, std::ostream& out, std::ostream& err) {
+  static constexpr option_spec specs[] = {
+      {"address", "ADDRESS", "this node, ccp://mgmt/HOST/ID (default ccp://mgmt/localhost/mgmt-1)"},
+      {"backbone", "URL", "backbone bus, nats://h:p[,h:p] or inproc://name"},
+      {"seed", "N", "seed of the role's generator"},
+  };
+  int status = 0;
+  auto o = parse_or_explain(args, specs, 0, "ccp mgmt [options]", out, err, status);
+  if (!o) return status;
+  auto self = self_option(*o, core::role::mgmt, "ccp://mgmt/localhost/mgmt-1");
+  if (!self) return err << "ccp mgmt: " << self.error() << '\n', 2;
+  io lines{out, err, {}};
+  net::mgmt_options mo;
+  mo.self = *self;
+  mo.backbone = o->get_or("backbone", default_nats);
+  auto seed = seed_option(*o);
+  if (!seed) return err << "ccp mgmt: " << seed.error() << '\n', 2;
+  mo.seed = *seed;
+  mo.on_message = [&lines](const core::message& m) {
+    lines.line(lines.out, text::to_json_text(m));
+  };
+  asio::io_context ioc;
+  auto m = net::mgmt_service::start(ioc, std::move(mo));
+  if (!m) return err << "ccp mgmt: " << m.error() << '\n', 1;
+  err << "ccp mgmt: " << self->str() << " on " << o->get_or("backbone", default_nats) << '\n';
+  run(ioc, 1, [&] {
+    (*m)->shutdown();
+    asio::post(ioc, [&ioc] { ioc.stop(); });
+  });
+  return 0;
+}
+
+}  // namespace ccp::app

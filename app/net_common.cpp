@@ -1,0 +1,202 @@
+#include "app/net_common.hpp"
+
+#include <unistd.h>
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <iomanip>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <thread>
+#include <vector>
+
+#include "core/message.hpp"
+#include "text/message_json.hpp"
+
+namespace ccp::app::detail {
+
+namespace asio = boost::asio;
+
+void io::line(std::ostream& s, const std::string& text) {
+  std::lock_guard lock(mu);
+  s << text << '\n' << std::flush;
+}
+
+// Parses the options or prints the help / the error. nullopt: return `status`.
+std::optional<options> parse_or_explain(std::span<const std::string_view> args,
+                                        std::span<const option_spec> specs,
+                                        std::size_t max_positional, std::string_view usage,
+                                        std::ostream& out, std::ostream& err, int& status) {
+  auto o = options::parse(args, specs, max_positional);
+  if (!o) {
+    err << "ccp: " << o.error() << "\n" << options_help(usage, specs);
+    status = 2;
+    return std::nullopt;
+  }
+  if (o->help()) {
+    out << options_help(usage, specs);
+    status = 0;
+    return std::nullopt;
+  }
+  return std::move(*o);
+}
+
+std::expected<core::address, std::string> address_option(const options& o, std::string_view name,
+                                                         std::string_view fallback) {
+  std::string text = o.get_or(name, fallback);
+  if (text.empty()) return std::unexpected("option --" + std::string(name) + " is required");
+  auto a = core::address::parse(text);
+  if (!a)
+    return std::unexpected("--" + std::string(name) + " '" + text + "': " + a.error().message());
+  return *a;
+}
+
+// A daemon's own address, --address (or `fallback`): a concrete address of its role.
+std::expected<core::address, std::string> self_option(const options& o, core::role r,
+                                                      std::string_view fallback) {
+  auto a = address_option(o, "address", fallback);
+  if (a && (a->type() != r || a->is_group())) {
+    const std::string role(core::to_string(r));
+    return std::unexpected("--address '" + a->str() + "': expected a concrete " + role +
+                           " address, ccp://" + role + "/HOST/ID");
+  }
+  return a;
+}
+
+std::expected<asio::ip::tcp::endpoint, std::string> endpoint_option(const std::string& text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos)
+    return std::unexpected("--listen '" + text + "': expected HOST:PORT");
+  std::string host = text.substr(0, colon);
+  if (host.starts_with('[') && host.ends_with(']')) host = host.substr(1, host.size() - 2);
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(host, ec);
+  if (ec) return std::unexpected("--listen '" + text + "': '" + host + "' is not an IP address");
+  char* end = nullptr;
+  long port = std::strtol(text.c_str() + colon + 1, &end, 10);
+  if (*end != '\0' || port < 0 || port > 65535)
+    return std::unexpected("--listen '" + text + "': port must be 0..65535");
+  return asio::ip::tcp::endpoint(addr, static_cast<std::uint16_t>(port));
+}
+
+// A count option: a whole number in [min, max]. Errors name the option and the text.
+std::expected<std::size_t, std::string> count_option(const options& o, std::string_view name,
+                                                     std::string_view fallback, std::size_t min,
+                                                     std::size_t max) {
+  const std::string text = o.get_or(name, fallback);
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long v = std::strtoull(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || errno != 0 || text[0] == '-' || v < min || v > max)
+    return std::unexpected("--" + std::string(name) + " '" + text + "': expected a number from " +
+                           std::to_string(min) + " to " + std::to_string(max));
+  return static_cast<std::size_t>(v);
+}
+
+// The role's seed: --seed when given (a whole number), else one that differs per run.
+std::expected<std::uint64_t, std::string> seed_option(const options& o) {
+  if (!o.get("seed"))
+    return static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+           static_cast<std::uint64_t>(::getpid());
+  auto v = count_option(o, "seed", "", 0, std::numeric_limits<std::size_t>::max());
+  if (!v) return std::unexpected(v.error());
+  return static_cast<std::uint64_t>(*v);
+}
+
+// Runs `ioc` on `threads` threads until it stops; SIGINT/SIGTERM call `stop` once.
+void run(asio::io_context& ioc, std::size_t threads, std::function<void()> stop) {
+  asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  signals.async_wait([stop = std::move(stop)](boost::system::error_code ec, int) {
+    if (!ec) stop();
+  });
+  std::vector<std::thread> pool;
+  for (std::size_t i = 1; i < threads; ++i)
+    pool.emplace_back([&ioc] { ioc.run(); });
+  ioc.run();
+  for (auto& t : pool)
+    t.join();
+}
+
+namespace {
+
+std::string mgmt_client_address() {
+  return "ccp://mgmt/localhost/cli-" + std::to_string(::getpid());
+}
+
+}  // namespace
+
+// What the core would refuse to send (as a bare bad_request), said before connecting and
+// with what is wrong: a type it cannot encode or one of the protocol's own, or a body that
+// is not the JSON the usage asks for. Empty when the message can go.
+std::string message_args_error(std::string_view type, std::string_view body) {
+  if (!core::valid_type(type))
+    return "type '" + std::string(type) + "': expected 1 to " +
+           std::to_string(core::max_type_bytes) + " bytes of a-z, 0-9, '_', '.' and '-'";
+  if (core::is_control_type(type))
+    return "type '" + std::string(type) + "': ccp.* types belong to the protocol";
+  try {
+    [[maybe_unused]] const auto parsed = nlohmann::json::parse(body);
+  } catch (const nlohmann::json::parse_error& e) {
+    std::string_view what = e.what();  // "[json.exception.parse_error.101] parse error at ..."
+    if (auto end = what.find("] "); end != std::string_view::npos) what.remove_prefix(end + 2);
+    return "body '" + std::string(body) + "' is not JSON: " + std::string(what);
+  }
+  return {};
+}
+
+// Prints a request's outcome: a table for people, or JSON lines with --json.
+int print_outcome(const core::act::complete& c, bool json, double ms, std::ostream& out) {
+  if (json) {
+    for (const auto& r : c.replies)
+      out << text::to_json_text(r) << '\n';
+    nlohmann::json end = {{"outcome", c.code == core::errc{} ? "ok" : core::to_string(c.code)},
+                          {"replies", c.replies.size()},
+                          {"ms", ms}};
+    out << end.dump() << '\n';
+  } else {
+    if (!c.replies.empty())
+      out << std::left << std::setw(44) << "FROM" << std::setw(14) << "RESULT"
+          << "BODY\n";
+    for (const auto& r : c.replies) {
+      std::string result =
+          r.kind == core::msg_kind::error ? std::string(core::to_string(r.code)) : "ok";
+      std::string body = r.kind == core::msg_kind::error ? r.text : r.body;
+      out << std::left << std::setw(44) << r.from.str() << std::setw(14) << result << body << '\n';
+    }
+    out << "outcome: " << (c.code == core::errc{} ? "ok" : core::to_string(c.code)) << ", "
+        << c.replies.size() << (c.replies.size() == 1 ? " reply" : " replies") << " in "
+        << std::fixed << std::setprecision(1) << ms << " ms\n";
+  }
+  out << std::flush;
+  return c.code == core::errc{} ? 0 : 1;
+}
+
+// Starts a transient mgmt node, waits for its directory, runs `act`, stops when `act`
+// calls finish(status) or on a signal (requests in flight end with shutting_down).
+int as_mgmt_client(const options& o, std::ostream& err, std::string_view cmd,
+                   std::function<void(net::mgmt_service&, std::function<void(int)>)> act) {
+  auto self = self_option(o, core::role::mgmt, mgmt_client_address());
+  if (!self) return err << "ccp " << cmd << ": " << self.error() << '\n', 2;
+  net::mgmt_options mo;
+  mo.self = *self;
+  mo.backbone = o.get_or("backbone", default_nats);
+  asio::io_context ioc;
+  auto m = net::mgmt_service::start(ioc, std::move(mo));
+  if (!m) return err << "ccp " << cmd << ": " << m.error() << '\n', 1;
+  int status = 1;
+  auto finish = [&](int s) {
+    status = s;
+    (*m)->shutdown();
+    asio::post(ioc, [&ioc] { ioc.stop(); });
+  };
+  (*m)->when_ready([&] { act(**m, finish); });
+  run(ioc, 1, [&] { (*m)->shutdown(); });  // pending requests complete with shutting_down
+  return status;
+}
+
+}  // namespace ccp::app::detail

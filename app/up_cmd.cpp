@@ -1,0 +1,98 @@
+// `ccp up`: a whole fleet in one process (net/fleet.hpp) on loopback, then a request to
+// every endpoint whose replies are printed. Runs until SIGINT/SIGTERM, or after that
+// request with --exit.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <chrono>
+#include <ostream>
+
+#include "app/commands.hpp"
+#include "app/net_common.hpp"
+#include "app/options.hpp"
+#include "core/address.hpp"
+#include "net/fleet.hpp"
+
+namespace ccp::app {
+
+namespace asio = boost::asio;
+using detail::count_option;
+using detail::parse_or_explain;
+using detail::print_outcome;
+using detail::run;
+
+int up_main(std::span<const std::string_view> args, std::ostream& out, std::ostream& err) {
+  static constexpr option_spec specs[] = {
+      {"agents", "N", "agents (hosts), default 4"},
+      {"endpoints", "M", "endpoints per agent, default 2"},
+      {"proxies", "N", "proxies, default 2"},
+      {"nats", "URL", "use NATS at URL for the backbone and host buses"},
+      {"exit", "", "exit after the first request (for scripts)"},
+  };
+  int status = 0;
+  auto o = parse_or_explain(args, specs, 0, "ccp up [--agents N] [--endpoints M] [--nats URL]", out,
+                            err, status);
+  if (!o) return status;
+  net::fleet_options fo;
+  auto agents = count_option(*o, "agents", "4", 1, 60000);
+  auto endpoints = count_option(*o, "endpoints", "2", 0, core::max_endpoints_per_agent);
+  auto proxies = count_option(*o, "proxies", "2", 1, 250);
+  for (const auto* c : {&agents, &endpoints, &proxies})
+    if (!*c) return err << "ccp up: " << c->error() << '\n', 2;
+  fo.agents = *agents;
+  fo.endpoints_per_agent = *endpoints;
+  fo.proxies = *proxies;
+  if (auto nats = o->get("nats")) {
+    fo.backbone = *nats;
+    fo.host_bus = *nats;
+  }
+  asio::io_context ioc;
+  auto f = net::local_fleet::start(ioc, fo);
+  if (!f) return err << "ccp up: " << f.error() << '\n', 1;
+  auto& fleet = **f;
+  out << "ccp up: mgmt ccp://mgmt/127.0.0.1/up, " << fo.proxies << " proxies (";
+  for (std::size_t i = 0; i < fleet.proxies().size(); ++i)
+    out << (i ? ", " : "") << "ws://127.0.0.1:" << fleet.proxies()[i]->port();
+  out << "), " << fo.agents << " agents, " << fo.agents * fo.endpoints_per_agent
+      << " endpoints; buses " << fo.backbone << " / " << fo.host_bus << '\n'
+      << std::flush;
+  const bool exit_after = o->on("exit");
+  int result = 0;
+  // Wait until the agents are attached and mgmt knows their routes, then ask every endpoint.
+  fleet.mgmt().when_ready([&] {
+    auto t0 = std::chrono::steady_clock::now();
+    out << "request ccp://endpoint/all ping (an all request gathers replies until its 2 s "
+           "deadline)\n"
+        << std::flush;
+    fleet.mgmt().request(core::address::group(core::role::endpoint, core::scope::all), "ping", "{}",
+                         2 * core::seconds, [&, t0](core::act::complete& c) {
+                           double ms = std::chrono::duration<double, std::milli>(
+                                           std::chrono::steady_clock::now() - t0)
+                                           .count();
+                           result = print_outcome(c, false, ms, out);
+                           if (c.replies.size() != fo.agents * fo.endpoints_per_agent) result = 1;
+                           if (exit_after) {
+                             fleet.shutdown();
+                             asio::post(ioc, [&ioc] { ioc.stop(); });
+                           } else if (fo.backbone.starts_with("inproc://")) {
+                             // An in-process bus: no other process can join this fleet.
+                             out << "running; press Ctrl-C to stop (started with --nats URL, "
+                                    "other shells reach it with `ccp request ADDRESS TYPE "
+                                    "--backbone URL`)\n"
+                                 << std::flush;
+                           } else {
+                             out << "running; from another shell try `ccp request "
+                                    "ccp://endpoint/all ping --backbone "
+                                 << fo.backbone << "`, or press Ctrl-C\n"
+                                 << std::flush;
+                           }
+                         });
+  });
+  run(ioc, 1, [&] {
+    out << "ccp up: stopping\n" << std::flush;
+    fleet.shutdown();
+    asio::post(ioc, [&ioc] { ioc.stop(); });
+  });
+  return result;
+}
+
+}  // namespace ccp::app
