@@ -10,7 +10,8 @@
 // Expectations (want::*) name every field that matters: a bus and a subject, a link id, an
 // error code, and a msg_spec for the message a frame carries (each field it sets is
 // compared; the others are not). actions_are compares a whole list in order; one_of finds
-// exactly one action that matches among others. Both print every action on failure.
+// exactly one action that matches among others, some_of at least one. All print every
+// action on failure.
 
 #include <cstddef>
 #include <cstdint>
@@ -403,6 +404,15 @@ inline ::testing::AssertionResult one_of(const std::vector<action>& got, const e
     if (mismatch(a, e).empty()) ++n;
   if (n == 1) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << n << " actions are " << describe(e) << ", want 1\n"
+                                       << "actions:\n"
+                                       << describe(got);
+}
+
+// At least one of the actions meets `e`.
+inline ::testing::AssertionResult some_of(const std::vector<action>& got, const expectation& e) {
+  for (const action& a : got)
+    if (mismatch(a, e).empty()) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "no action is " << describe(e) << "\n"
                                        << "actions:\n"
                                        << describe(got);
 }
