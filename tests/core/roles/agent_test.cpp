@@ -1,0 +1,440 @@
+// The agent role on its own: link, host-bus and time events in, the exact actions out.
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "core/agent.hpp"
+#include "core/control.hpp"
+#include "tests/core/roles/role_driver.hpp"
+
+namespace ccp::test::roles {
+namespace {
+
+using core::ms;
+using core::seconds;
+
+constexpr std::string_view kAgent = "ccp://agent/10.0.0.7/agent";
+constexpr std::string_view kProxy1Url = "ws://10.0.1.1:7700";
+constexpr std::string_view kProxy2Url = "ws://10.0.1.2:7700";
+constexpr std::string_view kProxy1 = "ccp://proxy/10.0.1.1/p1";
+constexpr std::string_view kEndpoint = "ccp://endpoint/10.0.0.7/e1";
+constexpr std::string_view kMgmt = "ccp://mgmt/10.0.2.1/m1";
+constexpr std::string_view kAgentAny = "ccp://agent/10.0.0.7/any";
+
+core::agent_config config() {
+  core::agent_config c;
+  c.self = address_of(kAgent);
+  c.proxies = {std::string(kProxy1Url), std::string(kProxy2Url)};
+  c.token = "s3cret";
+  c.epoch_base = 100;
+  c.seed = 1;
+  return c;
+}
+
+std::string nonce_body(std::uint64_t nonce) {
+  return core::flat_json_writer{}.add("nonce", nonce).finish();
+}
+
+// What an endpoint instance publishes on the agent's inbox to register.
+message register_request(std::uint64_t id, std::string_view endpoint, std::uint64_t nonce) {
+  return make_message(msg_kind::request, id, endpoint, kAgentAny, "ccp.register",
+                      nonce_body(nonce));
+}
+
+// The proxy's welcome answering hello `hello_id`.
+message welcome(std::uint64_t hello_id) {
+  return make_reply(msg_kind::response, 500, hello_id, kProxy1, kAgent, "ccp.hello",
+                    R"({"proxy":"ccp://proxy/10.0.1.1/p1"})");
+}
+
+class AgentTest : public ::testing::Test {
+ protected:
+  AgentTest() { a.start(0); }
+
+  // Dials at `now`, the link comes up and the proxy welcomes the hello: the agent is up on
+  // link 1 with proxy 1.
+  void connect(micros now = 0) {
+    EXPECT_TRUE(actions_are(a.tick(now), {want::dial{1, std::string(kProxy1Url)}}));
+    message h = sent_message(a.link_up(1, now));
+    EXPECT_TRUE(no_actions(a.link_frame(1, welcome(h.id), now)));
+    ASSERT_EQ(a->status(), core::agent::link_status::up);
+  }
+
+  // Registers `endpoint` with `nonce`; returns the agent's actions.
+  std::vector<action> register_endpoint(std::string_view endpoint, std::uint64_t nonce,
+                                        std::uint64_t id = 5, micros now = 0) {
+    return a.bus(register_request(id, endpoint, nonce), now, "ccp.agent");
+  }
+
+  driver<core::agent> a{config()};
+};
+
+TEST(AgentStart, SubscribesItsInboxAndTellsTheEndpointsItIsUp) {
+  driver<core::agent> a{config()};
+  EXPECT_TRUE(actions_are(a.start(0), {
+                                          want::subscribe{bus_kind::host, "ccp.agent", ""},
+                                          want::publish{bus_kind::host,
+                                                        "ccp.eps",
+                                                        {.kind = msg_kind::notification,
+                                                         .type = "ccp.agent-up",
+                                                         .from = std::string(kAgent),
+                                                         .to = "ccp://endpoint/10.0.0.7/all"}},
+                                      }));
+  // The dial to the first proxy is due at once: the host ticks at next_wake().
+  EXPECT_EQ(a->next_wake(), 0);
+  EXPECT_EQ(a->status(), core::agent::link_status::down);
+}
+
+TEST_F(AgentTest, TickAtStartDialsTheFirstProxy) {
+  EXPECT_TRUE(actions_are(a.tick(a->next_wake()), {want::dial{1, std::string(kProxy1Url)}}));
+  EXPECT_EQ(a->status(), core::agent::link_status::connecting);
+  EXPECT_EQ(a->proxy_target(), kProxy1Url);
+  EXPECT_EQ(a->next_wake(), 1 * seconds);  // the endpoint expiry scan; the handshake ends at 5 s
+}
+
+TEST_F(AgentTest, LinkUpSendsAHelloWithTheEpoch) {
+  ASSERT_TRUE(actions_are(a.tick(0), {want::dial{1, std::string(kProxy1Url)}}));
+  EXPECT_TRUE(actions_are(a.link_up(1, 10 * ms),
+                          {want::send{1,
+                                      {.kind = msg_kind::request,
+                                       .type = "ccp.hello",
+                                       .from = std::string(kAgent),
+                                       .to = "ccp://proxy/any",
+                                       .body = R"({"epoch":101,"token":"s3cret","endpoints":[]})",
+                                       .ttl_ms = 5000}}}));
+  EXPECT_EQ(a->status(), core::agent::link_status::handshaking);
+  EXPECT_EQ(a->epoch(), 101u);
+}
+
+TEST_F(AgentTest, LinkUpOfALinkItGaveUpOnIsClosed) {
+  ASSERT_TRUE(actions_are(a.tick(0), {want::dial{1, std::string(kProxy1Url)}}));
+  EXPECT_TRUE(actions_are(a.link_up(7, 0), {want::close{7, errc{}}}));
+  EXPECT_EQ(a->status(), core::agent::link_status::connecting);
+}
+
+TEST_F(AgentTest, WelcomeMakesItUpAndItHeartbeatsToThatProxy) {
+  ASSERT_TRUE(actions_are(a.tick(0), {want::dial{1, std::string(kProxy1Url)}}));
+  message h = sent_message(a.link_up(1, 0));
+  EXPECT_TRUE(no_actions(a.link_frame(1, welcome(h.id), 200 * ms)));
+  EXPECT_EQ(a->status(), core::agent::link_status::up);
+  EXPECT_TRUE(no_actions(a.tick(1 * seconds)));  // the expiry scan: no endpoint
+  EXPECT_EQ(a->next_wake(), 1200 * ms);
+  EXPECT_TRUE(actions_are(a.tick(1200 * ms), {want::send{1,
+                                                         {.kind = msg_kind::notification,
+                                                          .type = "ccp.hb",
+                                                          .from = std::string(kAgent),
+                                                          .to = std::string(kProxy1)}}}));
+}
+
+TEST_F(AgentTest, AnswerToSomethingElseThanTheHelloIsIgnoredWhileHandshaking) {
+  ASSERT_TRUE(actions_are(a.tick(0), {want::dial{1, std::string(kProxy1Url)}}));
+  message h = sent_message(a.link_up(1, 0));
+  EXPECT_TRUE(no_actions(a.link_frame(1, welcome(h.id + 1), 0)));
+  EXPECT_EQ(a->status(), core::agent::link_status::handshaking);
+}
+
+TEST_F(AgentTest, RejectedHelloClosesTheLinkAndRedialsTheNextProxy) {
+  ASSERT_TRUE(actions_are(a.tick(0), {want::dial{1, std::string(kProxy1Url)}}));
+  message h = sent_message(a.link_up(1, 0));
+  message no =
+      make_reply(msg_kind::error, 500, h.id, kProxy1, kAgent, "ccp.hello", {}, errc::rejected);
+  EXPECT_TRUE(actions_are(a.link_frame(1, no, 10 * ms), {want::close{1, errc::rejected}}));
+  EXPECT_EQ(a->status(), core::agent::link_status::down);
+  const micros redial = a->next_wake();
+  EXPECT_GE(redial, 10 * ms);
+  EXPECT_LE(redial, 10 * ms + core::backoff_base);  // first attempt: [0, backoff_base]
+  EXPECT_TRUE(actions_are(a.tick(redial), {want::dial{2, std::string(kProxy2Url)}}));
+}
+
+TEST_F(AgentTest, LinkDownSchedulesARedialAndTheTickAtThatTimeDialsAgain) {
+  connect(0);
+  EXPECT_TRUE(no_actions(a.link_down(1, 50 * ms)));
+  EXPECT_EQ(a->status(), core::agent::link_status::down);
+  const micros redial = a->next_wake();
+  EXPECT_GE(redial, 50 * ms);
+  EXPECT_LE(redial, 50 * ms + core::backoff_base);
+  if (redial > 50 * ms) {
+    EXPECT_TRUE(no_actions(a.tick(redial - 1)));
+  }
+  EXPECT_TRUE(actions_are(a.tick(redial), {want::dial{2, std::string(kProxy2Url)}}));
+  // The next connect carries a higher epoch: it fences the previous attachment.
+  EXPECT_TRUE(actions_are(
+      a.link_up(2, redial),
+      {want::send{
+          2, {.type = "ccp.hello", .body = R"({"epoch":102,"token":"s3cret","endpoints":[]})"}}}));
+}
+
+TEST_F(AgentTest, HandshakeThatDoesNotEndInTimeIsClosed) {
+  ASSERT_TRUE(actions_are(a.tick(0), {want::dial{1, std::string(kProxy1Url)}}));
+  ASSERT_EQ(a->next_wake(), 1 * seconds);
+  EXPECT_TRUE(no_actions(a.tick(core::handshake_timeout - 1)));
+  EXPECT_TRUE(actions_are(a.tick(core::handshake_timeout), {want::close{1, errc::timeout}}));
+  EXPECT_EQ(a->status(), core::agent::link_status::down);
+}
+
+TEST_F(AgentTest, EndpointRegistrationIsAcceptedAndToldToTheProxy) {
+  connect(0);
+  EXPECT_TRUE(actions_are(register_endpoint(kEndpoint, 11, 5),
+                          {
+                              want::publish{bus_kind::host,
+                                            "ccp.epi.11",
+                                            {.kind = msg_kind::response,
+                                             .type = "ccp.register",
+                                             .from = std::string(kAgent),
+                                             .to = std::string(kEndpoint),
+                                             .correlation = 5}},
+                              want::send{1,
+                                         {.kind = msg_kind::notification,
+                                          .type = "ccp.endpoints",
+                                          .from = std::string(kAgent),
+                                          .to = std::string(kProxy1),
+                                          .body = R"({"endpoints":["e1"]})"}},
+                          }));
+  EXPECT_TRUE(a->has_endpoint("e1"));
+}
+
+TEST_F(AgentTest, SecondClaimOfAnIdByAnotherLiveInstanceIsRejected) {
+  connect(0);
+  register_endpoint(kEndpoint, 11, 5, 0);
+  EXPECT_TRUE(actions_are(
+      register_endpoint(kEndpoint, 13, 6, 1 * seconds),
+      {want::publish{bus_kind::host,
+                     "ccp.epi.13",
+                     {.kind = msg_kind::error,
+                      .type = "ccp.register",
+                      .from = std::string(kAgent),
+                      .to = std::string(kEndpoint),
+                      .correlation = 6,
+                      .code = errc::rejected,
+                      .text = "ccp://endpoint/10.0.0.7/e1 is held by another live instance"}}}));
+  EXPECT_EQ(a->endpoint_count(), 1u);
+}
+
+TEST_F(AgentTest, ClaimOfAnIdWhoseHolderWentSilentTakesIt) {
+  register_endpoint(kEndpoint, 11, 5, 0);
+  // The holder has not been heard of for longer than idle_timeout: the new instance wins,
+  // and the proxy is told nothing (the list of ids is the same).
+  EXPECT_TRUE(actions_are(
+      register_endpoint(kEndpoint, 13, 6, core::idle_timeout + 1),
+      {want::publish{
+          bus_kind::host, "ccp.epi.13", {.kind = msg_kind::response, .correlation = 6}}}));
+}
+
+TEST_F(AgentTest, RegistrationWhileDownTravelsWithTheNextHello) {
+  EXPECT_TRUE(actions_are(
+      register_endpoint(kEndpoint, 11, 5),
+      {want::publish{
+          bus_kind::host, "ccp.epi.11", {.kind = msg_kind::response, .correlation = 5}}}));
+  ASSERT_TRUE(actions_are(a.tick(0), {want::dial{1, std::string(kProxy1Url)}}));
+  EXPECT_TRUE(actions_are(
+      a.link_up(1, 0),
+      {want::send{1, {.body = R"({"epoch":101,"token":"s3cret","endpoints":["e1"]})"}}}));
+}
+
+TEST_F(AgentTest, RegistrationDuringTheHandshakeIsSentOnWelcome) {
+  ASSERT_TRUE(actions_are(a.tick(0), {want::dial{1, std::string(kProxy1Url)}}));
+  message h = sent_message(a.link_up(1, 0));  // its list is empty
+  EXPECT_TRUE(actions_are(register_endpoint(kEndpoint, 11, 5, 0),
+                          {want::publish{bus_kind::host, "ccp.epi.11", {.correlation = 5}}}));
+  EXPECT_TRUE(actions_are(a.link_frame(1, welcome(h.id), 0),
+                          {want::send{1,
+                                      {.type = "ccp.endpoints",
+                                       .to = std::string(kProxy1),
+                                       .body = R"({"endpoints":["e1"]})"}}}));
+}
+
+TEST_F(AgentTest, LinkQueueBoundBouncesOverloadedToTheEndpoint) {
+  connect(0);
+  register_endpoint(kEndpoint, 11);             // one frame more on the link: ccp.endpoints
+  ASSERT_TRUE(no_actions(a.flushed(1, 2, 0)));  // the hello and ccp.endpoints are written
+  message m = make_message(msg_kind::notification, 0, kEndpoint, "ccp://mgmt/any", "status");
+  for (std::size_t i = 0; i < core::link_queue_frames; ++i) {
+    m.id = 100 + i;
+    ASSERT_TRUE(actions_are(a.bus(m, 0), {want::send{1, {.id = m.id}}})) << "frame " << i;
+  }
+  m.id = 5000;
+  EXPECT_TRUE(actions_are(a.bus(m, 0),
+                          {want::publish{bus_kind::host,
+                                         "ccp.ep.e1",
+                                         {.kind = msg_kind::error,
+                                          .correlation = 5000,
+                                          .code = errc::overloaded,
+                                          .text = "link queue of ccp://agent/10.0.0.7/agent is "
+                                                  "full"}}}));
+  ASSERT_TRUE(no_actions(a.flushed(1, 1, 0)));
+  m.id = 5001;
+  EXPECT_TRUE(actions_are(a.bus(m, 0), {want::send{1, {.id = 5001}}}));
+}
+
+TEST_F(AgentTest, UnregisterOfTheHolderRemovesTheEndpoint) {
+  connect(0);
+  register_endpoint(kEndpoint, 11);
+  message bye = make_message(msg_kind::notification, 9, kEndpoint, kAgentAny, "ccp.unregister",
+                             nonce_body(11));
+  EXPECT_TRUE(actions_are(a.bus(bye, 0), {want::send{1,
+                                                     {.type = "ccp.endpoints",
+                                                      .to = std::string(kProxy1),
+                                                      .body = R"({"endpoints":[]})"}}}));
+  EXPECT_FALSE(a->has_endpoint("e1"));
+}
+
+TEST_F(AgentTest, HeartbeatOfAnUnknownInstanceIsToldItIsUnknown) {
+  message hb =
+      make_message(msg_kind::notification, 9, kEndpoint, kAgentAny, "ccp.hb", nonce_body(21));
+  EXPECT_TRUE(actions_are(a.bus(hb, 0), {want::publish{bus_kind::host,
+                                                       "ccp.epi.21",
+                                                       {.kind = msg_kind::notification,
+                                                        .type = "ccp.unknown",
+                                                        .from = std::string(kAgent),
+                                                        .to = std::string(kEndpoint)}}}));
+}
+
+TEST_F(AgentTest, SilentEndpointExpiresAndTheProxyIsTold) {
+  connect(0);
+  register_endpoint(kEndpoint, 11, 5, 0);
+  message proxy_hb = make_message(msg_kind::notification, 600, kProxy1, kAgent, "ccp.hb", "{}");
+  for (micros t = 1 * seconds; t <= 3 * seconds; t += 1 * seconds) {
+    // Only the agent's own heartbeat: e1 was heard of idle_timeout ago at most.
+    EXPECT_TRUE(actions_are(a.tick(t), {want::send{1, {.type = "ccp.hb"}}})) << "at " << t;
+    EXPECT_TRUE(no_actions(a.link_frame(1, proxy_hb, t)));  // the proxy is alive
+  }
+  auto acts = a.tick(4 * seconds);
+  EXPECT_TRUE(
+      one_of(acts, want::send{1, {.type = "ccp.endpoints", .body = R"({"endpoints":[]})"}}));
+  EXPECT_FALSE(a->has_endpoint("e1"));
+}
+
+TEST_F(AgentTest, LinkFrameForARegisteredEndpointIsPublishedOnItsSubject) {
+  connect(0);
+  register_endpoint(kEndpoint, 11);
+  message m = make_message(msg_kind::request, 42, kMgmt, kEndpoint, "status", R"({"q":1})");
+  auto acts = a.link_frame(1, m, 0);
+  ASSERT_TRUE(actions_are(acts, {want::publish{bus_kind::host, "ccp.ep.e1", {.id = 42}}}));
+  message hopped = m;
+  hopped.hops = 1;
+  EXPECT_EQ(published_message(acts), hopped);
+}
+
+TEST_F(AgentTest, LinkFrameForAnUnknownEndpointIsBouncedUnreachable) {
+  connect(0);
+  message m =
+      make_message(msg_kind::request, 42, kMgmt, "ccp://endpoint/10.0.0.7/e9", "status", "{}");
+  EXPECT_TRUE(actions_are(a.link_frame(1, m, 0),
+                          {want::send{1,
+                                      {.kind = msg_kind::error,
+                                       .type = "status",
+                                       .from = std::string(kAgent),
+                                       .to = std::string(kMgmt),
+                                       .correlation = 42,
+                                       .code = errc::unreachable,
+                                       .text = "no endpoint ccp://endpoint/10.0.0.7/e9"}}}));
+}
+
+TEST_F(AgentTest, EndpointsRequestIsAnsweredByTheAgent) {
+  connect(0);
+  register_endpoint(kEndpoint, 11);
+  register_endpoint("ccp://endpoint/10.0.0.7/e0", 12, 6);
+  message m = make_message(msg_kind::request, 42, kMgmt, kAgent, "endpoints");
+  EXPECT_TRUE(actions_are(
+      a.link_frame(1, m, 0),
+      {want::send{1,
+                  {.kind = msg_kind::response,
+                   .type = "endpoints",
+                   .from = std::string(kAgent),
+                   .to = std::string(kMgmt),
+                   .correlation = 42,
+                   .body = R"({"agent":"ccp://agent/10.0.0.7/agent","endpoints":["e0","e1"]})"}}}));
+}
+
+TEST_F(AgentTest, EndpointFrameLeavesOnTheLinkWithOneMoreHop) {
+  connect(0);
+  register_endpoint(kEndpoint, 11);
+  message m = make_message(msg_kind::notification, 7, kEndpoint, "ccp://mgmt/any", "status", "{}");
+  EXPECT_TRUE(actions_are(a.bus(m, 0, "ccp.agent"), {want::send{1,
+                                                                {.kind = msg_kind::notification,
+                                                                 .type = "status",
+                                                                 .from = std::string(kEndpoint),
+                                                                 .to = "ccp://mgmt/any",
+                                                                 .id = 7,
+                                                                 .hops = 1}}}));
+}
+
+TEST_F(AgentTest, EndpointFrameWithNoProxyLinkFailsAtOnce) {
+  register_endpoint(kEndpoint, 11);
+  message m = make_message(msg_kind::request, 7, kEndpoint, kMgmt, "status", "{}");
+  EXPECT_TRUE(
+      actions_are(a.bus(m, 0, "ccp.agent"),
+                  {want::publish{bus_kind::host,
+                                 "ccp.ep.e1",
+                                 {.kind = msg_kind::error,
+                                  .from = std::string(kAgent),
+                                  .to = std::string(kEndpoint),
+                                  .correlation = 7,
+                                  .code = errc::unreachable,
+                                  .text = "agent ccp://agent/10.0.0.7/agent has no proxy link"}}}));
+}
+
+TEST_F(AgentTest, FrameFromAnUnregisteredEndpointIsDropped) {
+  connect(0);
+  message m = make_message(msg_kind::notification, 7, kEndpoint, "ccp://mgmt/any", "status", "{}");
+  EXPECT_TRUE(no_actions(a.bus(m, 0, "ccp.agent")));
+  EXPECT_EQ(a->stats().dropped, 1u);
+}
+
+TEST_F(AgentTest, FrameFromAnotherHostOnTheHostBusIsDropped) {
+  connect(0);
+  register_endpoint(kEndpoint, 11);
+  message m = make_message(msg_kind::notification, 7, "ccp://endpoint/10.0.0.8/e1",
+                           "ccp://mgmt/any", "status", "{}");
+  EXPECT_TRUE(no_actions(a.bus(m, 0, "ccp.agent")));
+}
+
+TEST_F(AgentTest, StopSaysByeAndClosesTheLink) {
+  connect(0);
+  EXPECT_TRUE(actions_are(a.stop(10 * ms), {
+                                               want::send{1,
+                                                          {.kind = msg_kind::notification,
+                                                           .type = "ccp.bye",
+                                                           .from = std::string(kAgent),
+                                                           .to = std::string(kProxy1)}},
+                                               want::close{1, errc::shutting_down},
+                                               want::unsubscribe{bus_kind::host, "ccp.agent"},
+                                           }));
+  EXPECT_EQ(a->status(), core::agent::link_status::down);
+  EXPECT_EQ(a->next_wake(), core::never);  // no redial
+}
+
+TEST_F(AgentTest, StopWhileConnectingClosesWithoutBye) {
+  ASSERT_TRUE(actions_are(a.tick(0), {want::dial{1, std::string(kProxy1Url)}}));
+  EXPECT_TRUE(actions_are(a.stop(0), {
+                                         want::close{1, errc::shutting_down},
+                                         want::unsubscribe{bus_kind::host, "ccp.agent"},
+                                     }));
+}
+
+TEST_F(AgentTest, DrainNoticeMovesItAndTheDrainedProxyIsAvoided) {
+  connect(0);
+  ASSERT_TRUE(actions_are(a.tick(1 * seconds), {want::send{1, {.type = "ccp.hb"}}}));
+  message drain = make_message(msg_kind::notification, 700, kProxy1, kAgent, "ccp.drain");
+  EXPECT_TRUE(
+      actions_are(a.link_frame(1, drain, 1 * seconds), {want::close{1, errc::shutting_down}}));
+  EXPECT_EQ(a->status(), core::agent::link_status::down);
+  // Spread over a short delay (the backoff of a fourth attempt), before the next scan.
+  const micros redial = a->next_wake();
+  EXPECT_LE(redial, 1 * seconds + (core::backoff_base << 3));
+  EXPECT_TRUE(actions_are(a.tick(redial), {want::dial{2, std::string(kProxy2Url)}}));
+  // Proxy 2 fails too: the list wraps to proxy 1, which asked us to move: proxy 2 again.
+  EXPECT_TRUE(no_actions(a.link_down(2, redial)));
+  std::vector<action> acts;
+  micros t = redial;
+  for (int i = 0; i < 10 && count_of<act::dial>(acts) == 0; ++i) {
+    t = a->next_wake();
+    acts = a.tick(t);  // expiry scans on the way do nothing
+  }
+  EXPECT_TRUE(actions_are(acts, {want::dial{3, std::string(kProxy2Url)}}));
+  EXPECT_LT(t, 1 * seconds + core::drain_avoid);  // while proxy 1 is avoided
+}
+
+}  // namespace
+}  // namespace ccp::test::roles

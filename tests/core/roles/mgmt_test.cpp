@@ -1,0 +1,295 @@
+// The mgmt role on its own: backbone frames, ticks and the application API in, the exact
+// actions out.
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "core/control.hpp"
+#include "core/mgmt.hpp"
+#include "tests/core/roles/role_driver.hpp"
+
+namespace ccp::test::roles {
+namespace {
+
+using core::ms;
+using core::seconds;
+
+constexpr std::string_view kMgmt = "ccp://mgmt/10.0.2.1/m1";
+constexpr std::string_view kProxy1 = "ccp://proxy/10.0.1.1/p1";
+constexpr std::string_view kProxy2 = "ccp://proxy/10.0.1.2/p2";
+constexpr std::string_view kHost = "10.0.0.7";
+constexpr std::string_view kEndpoint = "ccp://endpoint/10.0.0.7/e1";
+
+message route_of(std::string_view proxy, std::string_view op, std::string_view host,
+                 std::uint64_t epoch) {
+  return make_message(
+      msg_kind::notification, 900, proxy, "ccp://proxy/all", "ccp.route",
+      core::flat_json_writer{}.add("op", op).add("host", host).add("epoch", epoch).finish());
+}
+
+message heartbeat_of(std::string_view proxy, std::uint64_t hosts) {
+  return make_message(msg_kind::notification, 901, proxy, "ccp://proxy/all", "ccp.hb",
+                      core::flat_json_writer{}.add("hosts", hosts).finish());
+}
+
+class MgmtTest : public ::testing::Test {
+ protected:
+  MgmtTest() { m.start(0); }
+
+  // Starts a request of the application; returns its id and stores its actions in `acts`.
+  std::uint64_t request(std::string_view to, std::string type, micros timeout, micros now) {
+    std::uint64_t id = 0;
+    acts = m.app([&](core::mgmt& n) {
+      auto r = n.request(address_of(to), type, R"({"q":1})", timeout, now);
+      ASSERT_TRUE(r.has_value());
+      id = *r;
+    });
+    return id;
+  }
+
+  driver<core::mgmt> m{address_of(kMgmt), 1};
+  std::vector<action> acts;
+};
+
+TEST(MgmtStart, SubscribesItsBackboneSubjects) {
+  driver<core::mgmt> m{address_of(kMgmt), 1};
+  EXPECT_TRUE(actions_are(
+      m.start(0),
+      {
+          want::subscribe{bus_kind::backbone, "ccp.mgmt.10_0_2_1.m1", ""},
+          want::subscribe{bus_kind::backbone, "ccp.mgmt.any", "ccp.mgmt"},
+          want::subscribe{bus_kind::backbone, "ccp.mgmt.all", ""},
+          want::subscribe{bus_kind::backbone, "ccp.mgmt.10_0_2_1.any", "ccp.mgmt.10_0_2_1"},
+          want::subscribe{bus_kind::backbone, "ccp.mgmt.10_0_2_1.all", ""},
+          want::subscribe{bus_kind::backbone, "ccp.ctl.route", ""},
+          want::subscribe{bus_kind::backbone, "ccp.ctl.hb", ""},
+      }));
+}
+
+TEST_F(MgmtTest, RequestToAHostNoProxyHoldsCompletesAtOnceUnreachable) {
+  std::uint64_t id = request(kEndpoint, "status", 2 * seconds, 0);
+  ASSERT_TRUE(actions_are(acts, {want::complete{id, errc::unreachable, 1}}));  // no publish
+  const message& why = first_of<act::complete>(acts)->replies[0];
+  EXPECT_EQ(mismatch(why, {.kind = msg_kind::error,
+                           .type = "status",
+                           .from = std::string(kMgmt),
+                           .to = std::string(kMgmt),
+                           .correlation = id,
+                           .code = errc::unreachable,
+                           .text = "no proxy holds ccp://endpoint/10.0.0.7/e1"}),
+            "");
+  EXPECT_EQ(m->pending_requests(), 0u);
+}
+
+TEST_F(MgmtTest, RouteAnnouncementMakesTheHostReachable) {
+  EXPECT_TRUE(no_actions(m.bus(route_of(kProxy1, "attach", kHost, 3), 0, "ccp.ctl.route")));
+  ASSERT_NE(m->directory().find(kHost), nullptr);
+  EXPECT_EQ(m->directory().find(kHost)->proxy, kProxy1);
+  std::uint64_t id = request(kEndpoint, "status", 2 * seconds, 0);
+  EXPECT_TRUE(actions_are(acts, {want::publish{bus_kind::backbone,
+                                               "ccp.host.10_0_0_7",
+                                               {.kind = msg_kind::request,
+                                                .type = "status",
+                                                .from = std::string(kMgmt),
+                                                .to = std::string(kEndpoint),
+                                                .id = id,
+                                                .body = R"({"q":1})",
+                                                .ttl_ms = 2001}}}));
+  EXPECT_EQ(m->pending_requests(), 1u);
+}
+
+TEST_F(MgmtTest, DeadlinePassesOnTickAndTheRequestTimesOut) {
+  m.bus(route_of(kProxy1, "attach", kHost, 3), 0);
+  std::uint64_t id = request(kEndpoint, "status", 2 * seconds, 0);
+  ASSERT_EQ(count_of<act::publish>(acts), 1u);
+  EXPECT_EQ(m->next_wake(), 2 * seconds);
+  EXPECT_TRUE(no_actions(m.tick(2 * seconds - 1)));
+  EXPECT_TRUE(actions_are(m.tick(2 * seconds), {want::complete{id, errc::timeout, 0}}));
+  EXPECT_EQ(m->pending_requests(), 0u);
+  // An answer after the deadline is late: dropped.
+  message late = make_reply(msg_kind::response, 50, id, kEndpoint, kMgmt, "status", "{}");
+  EXPECT_TRUE(no_actions(m.bus(late, 2 * seconds + 1)));
+}
+
+TEST_F(MgmtTest, ResponseCompletesTheRequestWithIt) {
+  m.bus(route_of(kProxy1, "attach", kHost, 3), 0);
+  std::uint64_t id = request(kEndpoint, "status", 2 * seconds, 0);
+  message r = make_reply(msg_kind::response, 50, id, kEndpoint, kMgmt, "status", R"({"ok":1})");
+  r.hops = 4;
+  auto done = m.bus(r, 30 * ms, "ccp.mgmt.10_0_2_1.m1");
+  ASSERT_TRUE(actions_are(done, {want::complete{id, errc{}, 1}}));
+  EXPECT_EQ(first_of<act::complete>(done)->replies[0], r);
+}
+
+TEST_F(MgmtTest, ErrorReplyCompletesTheRequestWithItsCode) {
+  m.bus(route_of(kProxy1, "attach", kHost, 3), 0);
+  std::uint64_t id = request(kEndpoint, "reboot", 2 * seconds, 0);
+  message no =
+      make_reply(msg_kind::error, 50, id, kEndpoint, kMgmt, "reboot", {}, errc::no_handler);
+  EXPECT_TRUE(actions_are(m.bus(no, 30 * ms), {want::complete{id, errc::no_handler, 1}}));
+}
+
+TEST_F(MgmtTest, DetachMakesTheHostUnreachableAgain) {
+  m.bus(route_of(kProxy1, "attach", kHost, 3), 0);
+  EXPECT_TRUE(no_actions(m.bus(route_of(kProxy1, "detach", kHost, 3), 1)));
+  std::uint64_t id = request(kEndpoint, "status", 2 * seconds, 2);
+  EXPECT_TRUE(actions_are(acts, {want::complete{id, errc::unreachable, 1}}));
+}
+
+TEST_F(MgmtTest, DetachOfAnOlderAttachmentKeepsTheNewerRoute) {
+  m.bus(route_of(kProxy1, "attach", kHost, 3), 0);
+  m.bus(route_of(kProxy2, "attach", kHost, 4), 1);
+  EXPECT_TRUE(no_actions(m.bus(route_of(kProxy1, "detach", kHost, 3), 2)));
+  ASSERT_NE(m->directory().find(kHost), nullptr);
+  EXPECT_EQ(m->directory().find(kHost)->proxy, kProxy2);
+}
+
+TEST_F(MgmtTest, ByeOfAProxyForgetsItsRoutes) {
+  m.bus(route_of(kProxy1, "attach", kHost, 3), 0);
+  message bye =
+      make_message(msg_kind::notification, 902, kProxy1, "ccp://proxy/all", "ccp.bye", "{}");
+  EXPECT_TRUE(no_actions(m.bus(bye, 1)));
+  EXPECT_EQ(m->directory().find(kHost), nullptr);
+}
+
+TEST_F(MgmtTest, ProxySilentForIdleTimeoutLosesItsRoutes) {
+  m.bus(route_of(kProxy1, "attach", kHost, 3), 0);
+  EXPECT_TRUE(no_actions(m.tick(0)));
+  EXPECT_EQ(m->next_wake(), 1 * seconds);               // the directory's expiry scan
+  EXPECT_TRUE(no_actions(m.tick(core::idle_timeout)));  // silent for exactly idle_timeout
+  EXPECT_NE(m->directory().find(kHost), nullptr);
+  EXPECT_TRUE(no_actions(m.tick(core::idle_timeout + 1 * seconds)));
+  EXPECT_EQ(m->directory().find(kHost), nullptr);
+  std::uint64_t id = request(kEndpoint, "status", 2 * seconds, core::idle_timeout + 1 * seconds);
+  EXPECT_TRUE(actions_are(acts, {want::complete{id, errc::unreachable, 1}}));
+}
+
+// SUSPECTED BUG (disabled until decided): after start a mgmt node's next_wake() is `never`
+// (backbone_wake() is next_expire_check_, which only the first tick sets), so a host that
+// ticks at next_wake() never runs the directory's expiry until some request's deadline
+// makes it tick. An idle mgmt node keeps the routes of a proxy that died, and its first
+// request to such a host is published to nobody and times out instead of ending in
+// `unreachable` at once. What we believe right: the expiry scan is scheduled from start.
+TEST_F(MgmtTest, DISABLED_IdleMgmtExpiresTheRoutesOfASilentProxy) {
+  m.bus(route_of(kProxy1, "attach", kHost, 3), 0);
+  EXPECT_LE(m->next_wake(), core::heartbeat_interval);
+  // The host ticks at every next_wake() up to 10 s, as every host does.
+  for (int i = 0; i < 100 && m->next_wake() <= 10 * seconds; ++i)
+    EXPECT_TRUE(no_actions(m.tick(m->next_wake())));
+  std::uint64_t id = request(kEndpoint, "status", 2 * seconds, 10 * seconds);
+  EXPECT_TRUE(actions_are(acts, {want::complete{id, errc::unreachable, 1}}));
+}
+
+TEST_F(MgmtTest, HeartbeatThatAgreesAsksNothing) {
+  m.bus(route_of(kProxy1, "attach", kHost, 3), 0);
+  EXPECT_TRUE(no_actions(m.bus(heartbeat_of(kProxy1, 1), 1 * seconds, "ccp.ctl.hb")));
+  EXPECT_FALSE(m->syncing());
+}
+
+TEST_F(MgmtTest, HeartbeatWithRoutesItDoesNotKnowAsksForASyncAndTheReplyTeachesThem) {
+  auto asked = m.bus(heartbeat_of(kProxy2, 2), 1 * seconds, "ccp.ctl.hb");
+  ASSERT_TRUE(actions_are(asked, {want::publish{bus_kind::backbone,
+                                                "ccp.proxy.10_0_1_2.p2",
+                                                {.kind = msg_kind::request,
+                                                 .type = "ccp.sync",
+                                                 .from = std::string(kMgmt),
+                                                 .to = std::string(kProxy2),
+                                                 .body = "{}"}}}));
+  EXPECT_TRUE(m->syncing());
+  // Asked once: the next heartbeat, while the sync runs, asks nothing more.
+  EXPECT_TRUE(no_actions(m.bus(heartbeat_of(kProxy2, 2), 2 * seconds, "ccp.ctl.hb")));
+  const std::uint64_t sync_id = published_message(asked).id;
+  message part1 = make_reply(msg_kind::response, 60, sync_id, kProxy2, kMgmt, "ccp.sync",
+                             core::flat_json_writer{}
+                                 .add("routes", std::vector<std::string>{"10.0.0.7 5"})
+                                 .add("last", 0)
+                                 .finish());
+  message part2 = make_reply(msg_kind::response, 61, sync_id, kProxy2, kMgmt, "ccp.sync",
+                             core::flat_json_writer{}
+                                 .add("routes", std::vector<std::string>{"10.0.0.8 2"})
+                                 .add("last", 1)
+                                 .finish());
+  EXPECT_TRUE(no_actions(m.bus(part1, 2 * seconds)));
+  EXPECT_EQ(m->directory().find(kHost), nullptr);  // not before the last part
+  EXPECT_TRUE(no_actions(m.bus(part2, 2 * seconds)));
+  EXPECT_FALSE(m->syncing());
+  ASSERT_NE(m->directory().find(kHost), nullptr);
+  EXPECT_EQ(m->directory().find(kHost)->epoch, 5u);
+  ASSERT_NE(m->directory().find("10.0.0.8"), nullptr);
+  EXPECT_EQ(m->directory().find("10.0.0.8")->proxy, kProxy2);
+}
+
+TEST_F(MgmtTest, FrameForAnotherMgmtNodeIsDropped) {
+  m->serve("status");
+  message n =
+      make_message(msg_kind::notification, 5, kEndpoint, "ccp://mgmt/10.0.2.2/m2", "status", "{}");
+  EXPECT_TRUE(no_actions(m.bus(n, 0)));
+  EXPECT_EQ(m->stats().dropped, 1u);
+}
+
+TEST_F(MgmtTest, StatusReportToAnyMgmtIsDelivered) {
+  m->serve("status");
+  message n = make_message(msg_kind::notification, 5, kEndpoint, "ccp://mgmt/any", "status",
+                           R"({"load":3})");
+  auto got = m.bus(n, 0, "ccp.mgmt.any");
+  ASSERT_TRUE(actions_are(got, {want::deliver{{.kind = msg_kind::notification, .id = 5}}}));
+  EXPECT_EQ(first_of<act::deliver>(got)->msg, n);
+}
+
+TEST_F(MgmtTest, PingFromAnEndpointIsAnsweredOnItsHostSubject) {
+  m.bus(route_of(kProxy1, "attach", kHost, 3), 0);
+  message ping = make_message(msg_kind::request, 5, kEndpoint, "ccp://mgmt/any", "ping");
+  EXPECT_TRUE(actions_are(
+      m.bus(ping, 0),
+      {want::publish{bus_kind::backbone,
+                     "ccp.host.10_0_0_7",
+                     {.kind = msg_kind::response,
+                      .type = "ping",
+                      .from = std::string(kMgmt),
+                      .to = std::string(kEndpoint),
+                      .correlation = 5,
+                      .body = R"({"role":"mgmt","address":"ccp://mgmt/10.0.2.1/m1"})"}}}));
+}
+
+TEST_F(MgmtTest, RequestToItselfIsAnsweredLocally) {
+  std::uint64_t id = request(kMgmt, "ping", 2 * seconds, 0);
+  ASSERT_TRUE(actions_are(acts, {want::complete{id, errc{}, 1}}));
+  EXPECT_EQ(first_of<act::complete>(acts)->replies[0].body,
+            R"({"role":"mgmt","address":"ccp://mgmt/10.0.2.1/m1"})");
+}
+
+TEST_F(MgmtTest, RequestToAllAgentsEndsWhenEveryKnownHostAnswered) {
+  m.bus(route_of(kProxy1, "attach", kHost, 3), 0);
+  m.bus(route_of(kProxy2, "attach", "10.0.0.8", 1), 0);
+  std::uint64_t id = request("ccp://agent/all", "ping", 2 * seconds, 0);
+  ASSERT_TRUE(actions_are(
+      acts, {want::publish{bus_kind::backbone,
+                           "ccp.agent.all",
+                           {.kind = msg_kind::request, .to = "ccp://agent/all", .id = id}}}));
+  message r7 = make_reply(msg_kind::response, 70, id, "ccp://agent/10.0.0.7/agent", kMgmt, "ping");
+  message r8 = make_reply(msg_kind::response, 80, id, "ccp://agent/10.0.0.8/agent", kMgmt, "ping");
+  EXPECT_TRUE(no_actions(m.bus(r7, 10 * ms)));
+  auto done = m.bus(r8, 20 * ms);
+  ASSERT_TRUE(actions_are(done, {want::complete{id, errc{}, 2}}));  // before the deadline
+  EXPECT_EQ(first_of<act::complete>(done)->replies[0], r7);
+  EXPECT_EQ(first_of<act::complete>(done)->replies[1], r8);
+}
+
+TEST_F(MgmtTest, RequestToAllAgentsWithNoHostKnownFailsFast) {
+  std::uint64_t id = request("ccp://agent/all", "ping", 2 * seconds, 0);
+  EXPECT_TRUE(actions_are(acts, {want::complete{id, errc::unreachable, 1}}));
+}
+
+TEST_F(MgmtTest, RequestToAnyProxyIsPublishedOnItsQueueSubject) {
+  std::uint64_t id = request("ccp://proxy/any", "agents", 2 * seconds, 0);
+  EXPECT_TRUE(actions_are(
+      acts,
+      {want::publish{
+          bus_kind::backbone,
+          "ccp.proxy.any",
+          {.kind = msg_kind::request, .type = "agents", .to = "ccp://proxy/any", .id = id}}}));
+}
+
+}  // namespace
+}  // namespace ccp::test::roles

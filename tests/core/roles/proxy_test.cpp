@@ -1,0 +1,439 @@
+// The proxy role on its own: link and bus events in, the exact actions out.
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "core/control.hpp"
+#include "core/proxy.hpp"
+#include "tests/core/roles/role_driver.hpp"
+
+namespace ccp::test::roles {
+namespace {
+
+using core::seconds;
+
+constexpr std::string_view kProxy = "ccp://proxy/10.0.1.1/p1";
+constexpr std::string_view kOtherProxy = "ccp://proxy/10.0.1.2/p2";
+constexpr std::string_view kAgent = "ccp://agent/10.0.0.7/agent";
+constexpr std::string_view kHost = "10.0.0.7";
+constexpr std::string_view kHostSubject = "ccp.host.10_0_0_7";
+constexpr std::string_view kAgent2 = "ccp://agent/10.0.0.8/agent";
+constexpr std::string_view kEndpoint = "ccp://endpoint/10.0.0.7/e1";
+constexpr std::string_view kMgmt = "ccp://mgmt/10.0.2.1/m1";
+constexpr std::string_view kMgmtSubject = "ccp.mgmt.10_0_2_1.m1";
+constexpr std::string_view kSecret = "s3cret";
+
+std::string hello_body(std::uint64_t epoch, std::string_view token,
+                       const std::vector<std::string>& endpoints) {
+  return core::flat_json_writer{}
+      .add("epoch", epoch)
+      .add("token", token)
+      .add("endpoints", endpoints)
+      .finish();
+}
+
+message hello(std::uint64_t id, std::string_view agent, std::uint64_t epoch, std::string_view token,
+              const std::vector<std::string>& endpoints) {
+  message m = make_message(msg_kind::request, id, agent, "ccp://proxy/any", "ccp.hello",
+                           hello_body(epoch, token, endpoints));
+  m.ttl_ms = 5000;
+  return m;
+}
+
+// A route announcement of another proxy, as it arrives on ccp.ctl.route.
+message route_of(std::string_view proxy, std::string_view op, std::string_view host,
+                 std::uint64_t epoch) {
+  return make_message(
+      msg_kind::notification, 900, proxy, "ccp://proxy/all", "ccp.route",
+      core::flat_json_writer{}.add("op", op).add("host", host).add("epoch", epoch).finish());
+}
+
+// A request of a mgmt node for an endpoint, as it arrives on the host's subject.
+message mgmt_request(std::uint64_t id, std::string_view to, std::string type = "status") {
+  return make_message(msg_kind::request, id, kMgmt, to, std::move(type), R"({"q":1})");
+}
+
+class ProxyTest : public ::testing::Test {
+ protected:
+  ProxyTest() { p.start(0); }
+
+  // link_up, then a good hello on `link`; returns the hello's actions.
+  std::vector<action> attach(link_id link, std::string_view agent = kAgent, std::uint64_t epoch = 1,
+                             const std::vector<std::string>& endpoints = {"e1"}, micros now = 0) {
+    EXPECT_TRUE(no_actions(p.link_up(link, now)));
+    return p.link_frame(link, hello(7, agent, epoch, kSecret, endpoints), now);
+  }
+
+  core::shared_secret_verifier verifier{std::string(kSecret)};
+  driver<core::proxy> p{address_of(kProxy), 1, verifier};
+};
+
+TEST(ProxyStart, SubscribesItsOwnSubjectsAndNoAgentGroup) {
+  core::shared_secret_verifier verifier{"x"};
+  driver<core::proxy> p{address_of(kProxy), 1, verifier};
+  // Not ccp.agent.any nor ccp.endpoint.any: a proxy holding no agents never takes an `any`.
+  EXPECT_TRUE(actions_are(
+      p.start(0),
+      {
+          want::subscribe{bus_kind::backbone, "ccp.proxy.10_0_1_1.p1", ""},
+          want::subscribe{bus_kind::backbone, "ccp.proxy.any", "ccp.proxy"},
+          want::subscribe{bus_kind::backbone, "ccp.proxy.all", ""},
+          want::subscribe{bus_kind::backbone, "ccp.proxy.10_0_1_1.any", "ccp.proxy.10_0_1_1"},
+          want::subscribe{bus_kind::backbone, "ccp.proxy.10_0_1_1.all", ""},
+          want::subscribe{bus_kind::backbone, "ccp.ctl.route", ""},
+          want::subscribe{bus_kind::backbone, "ccp.ctl.hb", ""},
+      }));
+  EXPECT_EQ(p->next_wake(), 0);  // its first heartbeat is due at once
+}
+
+TEST_F(ProxyTest, FirstTickAnnouncesAHeartbeatWithItsHostCount) {
+  EXPECT_TRUE(actions_are(p.tick(0), {want::publish{bus_kind::backbone,
+                                                    "ccp.ctl.hb",
+                                                    {.kind = msg_kind::notification,
+                                                     .type = "ccp.hb",
+                                                     .from = std::string(kProxy),
+                                                     .to = "ccp://proxy/all",
+                                                     .body = R"({"hosts":0})"}}}));
+  EXPECT_EQ(p->next_wake(), 1 * seconds);
+}
+
+TEST_F(ProxyTest, HelloWithGoodTokenAttachesTheHost) {
+  EXPECT_TRUE(actions_are(
+      attach(1), {
+                     want::subscribe{bus_kind::backbone, std::string(kHostSubject), ""},
+                     want::publish{bus_kind::backbone,
+                                   "ccp.ctl.route",
+                                   {.kind = msg_kind::notification,
+                                    .type = "ccp.route",
+                                    .from = std::string(kProxy),
+                                    .to = "ccp://proxy/all",
+                                    .body = R"({"op":"attach","host":"10.0.0.7","epoch":1})"}},
+                     want::subscribe{bus_kind::backbone, "ccp.agent.any", "ccp.agent"},
+                     want::subscribe{bus_kind::backbone, "ccp.agent.all", ""},
+                     want::subscribe{bus_kind::backbone, "ccp.endpoint.any", "ccp.endpoint"},
+                     want::subscribe{bus_kind::backbone, "ccp.endpoint.all", ""},
+                     want::send{1,
+                                {.kind = msg_kind::response,
+                                 .type = "ccp.hello",
+                                 .from = std::string(kProxy),
+                                 .to = std::string(kAgent),
+                                 .correlation = 7,
+                                 .body = R"({"proxy":"ccp://proxy/10.0.1.1/p1"})"}},
+                 }));
+  EXPECT_TRUE(p->holds(kHost));
+  EXPECT_EQ(p->attached(), 1u);
+  ASSERT_NE(p->directory().find(kHost), nullptr);
+  EXPECT_EQ(p->directory().find(kHost)->proxy, kProxy);
+}
+
+TEST_F(ProxyTest, AgentWithoutEndpointsTakesNoEndpointAny) {
+  auto acts = attach(1, kAgent, 1, {});
+  EXPECT_TRUE(one_of(acts, want::subscribe{bus_kind::backbone, "ccp.agent.any", "ccp.agent"}));
+  EXPECT_EQ(count_of<act::subscribe>(acts), 3u);  // host, agent.any, agent.all
+  for (const action& a : acts) {
+    if (const auto* s = std::get_if<act::subscribe>(&a)) {
+      EXPECT_FALSE(s->subject.starts_with("ccp.endpoint.")) << describe(acts);
+    }
+  }
+}
+
+TEST_F(ProxyTest, HelloWithBadTokenIsRefusedAndTheLinkClosed) {
+  ASSERT_TRUE(no_actions(p.link_up(1, 0)));
+  EXPECT_TRUE(actions_are(p.link_frame(1, hello(7, kAgent, 1, "wrong!", {"e1"}), 0),
+                          {
+                              want::send{1,
+                                         {.kind = msg_kind::error,
+                                          .type = "ccp.hello",
+                                          .from = std::string(kProxy),
+                                          .to = std::string(kAgent),
+                                          .correlation = 7,
+                                          .code = errc::rejected,
+                                          .text = "bad credentials"}},
+                              want::close{1, errc::rejected},
+                          }));
+  EXPECT_FALSE(p->holds(kHost));
+  EXPECT_EQ(p->directory().find(kHost), nullptr);
+}
+
+TEST_F(ProxyTest, FirstFrameThatIsNotAHelloIsRefused) {
+  ASSERT_TRUE(no_actions(p.link_up(1, 0)));
+  message m = make_message(msg_kind::notification, 3, kAgent, "ccp://mgmt/any", "status");
+  EXPECT_TRUE(
+      actions_are(p.link_frame(1, m, 0), {
+                                             want::send{1,
+                                                        {.kind = msg_kind::error,
+                                                         .type = "status",
+                                                         .to = std::string(kAgent),
+                                                         .correlation = 3,
+                                                         .code = errc::bad_request,
+                                                         .text = "expected ccp.hello first"}},
+                                             want::close{1, errc::bad_request},
+                                         }));
+}
+
+TEST_F(ProxyTest, HelloWithAnEpochNoNewerThanKnownIsRefused) {
+  // Another proxy holds the host with epoch 5: our agent's epoch 5 is stale.
+  ASSERT_TRUE(no_actions(p.bus(route_of(kOtherProxy, "attach", kHost, 5), 0)));
+  ASSERT_TRUE(no_actions(p.link_up(1, 0)));
+  EXPECT_TRUE(actions_are(p.link_frame(1, hello(7, kAgent, 5, kSecret, {}), 0),
+                          {
+                              want::send{1,
+                                         {.kind = msg_kind::error,
+                                          .type = "ccp.hello",
+                                          .correlation = 7,
+                                          .code = errc::rejected,
+                                          .text = "stale epoch 5 for host 10.0.0.7"}},
+                              want::close{1, errc::rejected},
+                          }));
+}
+
+TEST_F(ProxyTest, FrameFromAnotherHostIsRefusedNotPublished) {
+  attach(1);
+  // The agent of 10.0.0.7 speaks for an endpoint of 10.0.0.8: spoofing.
+  message spoof = make_message(msg_kind::notification, 11, "ccp://endpoint/10.0.0.8/e1",
+                               "ccp://mgmt/any", "status", "{}");
+  EXPECT_TRUE(actions_are(p.link_frame(1, spoof, 0),
+                          {
+                              want::send{1,
+                                         {.kind = msg_kind::error,
+                                          .type = "status",
+                                          .from = std::string(kProxy),
+                                          .to = std::string(kAgent),
+                                          .correlation = 11,
+                                          .code = errc::rejected,
+                                          .text = "source ccp://endpoint/10.0.0.8/e1 is not on "
+                                                  "host 10.0.0.7"}},
+                          }));
+  EXPECT_EQ(p->stats().forwarded, 0u);
+}
+
+TEST_F(ProxyTest, FrameFromItsOwnHostIsPublishedWithOneMoreHop) {
+  attach(1);
+  message m = make_message(msg_kind::notification, 11, kEndpoint, "ccp://mgmt/any", "status", "{}");
+  EXPECT_TRUE(actions_are(
+      p.link_frame(1, m, 0),
+      {want::publish{
+          bus_kind::backbone,
+          "ccp.mgmt.any",
+          {.type = "status", .from = std::string(kEndpoint), .id = 11, .body = "{}", .hops = 1}}}));
+  message r = make_reply(msg_kind::response, 12, 40, kAgent, kMgmt, "status", "{}");
+  EXPECT_TRUE(actions_are(p.link_frame(1, r, 0),
+                          {want::publish{bus_kind::backbone,
+                                         std::string(kMgmtSubject),
+                                         {.kind = msg_kind::response, .id = 12, .hops = 1}}}));
+}
+
+TEST_F(ProxyTest, BusFrameForAnAttachedHostIsSentOnItsLinkUntouchedButTheHop) {
+  attach(1);
+  message m = mgmt_request(42, kEndpoint);
+  auto acts = p.bus(m, 0, kHostSubject);
+  ASSERT_TRUE(actions_are(acts, {want::send{1, {.id = 42, .hops = 1}}}));
+  message hopped = m;
+  hopped.hops = 1;
+  EXPECT_EQ(sent_message(acts), hopped);
+}
+
+TEST_F(ProxyTest, BusFrameForAHostNotAttachedHereIsBouncedUnreachable) {
+  attach(1);
+  EXPECT_TRUE(actions_are(p.bus(mgmt_request(42, "ccp://endpoint/10.0.0.8/e1"), 0),
+                          {want::publish{bus_kind::backbone,
+                                         std::string(kMgmtSubject),
+                                         {.kind = msg_kind::error,
+                                          .type = "status",
+                                          .from = std::string(kProxy),
+                                          .to = std::string(kMgmt),
+                                          .correlation = 42,
+                                          .code = errc::unreachable,
+                                          .text = "host 10.0.0.8 is not attached here"}}}));
+}
+
+TEST_F(ProxyTest, BusFrameAtTheHopLimitIsBounced) {
+  attach(1);
+  message m = mgmt_request(42, kEndpoint);
+  m.hops = core::max_hops;
+  EXPECT_TRUE(actions_are(
+      p.bus(m, 0), {want::publish{bus_kind::backbone,
+                                  std::string(kMgmtSubject),
+                                  {.kind = msg_kind::error,
+                                   .correlation = 42,
+                                   .code = errc::hop_limit,
+                                   .text = "hop limit reached at " + std::string(kProxy)}}}));
+}
+
+TEST_F(ProxyTest, LinkDownDetachesTheHost) {
+  attach(1);
+  EXPECT_TRUE(
+      actions_are(p.link_down(1, 5),
+                  {
+                      want::unsubscribe{bus_kind::backbone, std::string(kHostSubject)},
+                      want::publish{bus_kind::backbone,
+                                    "ccp.ctl.route",
+                                    {.type = "ccp.route",
+                                     .from = std::string(kProxy),
+                                     .body = R"({"op":"detach","host":"10.0.0.7","epoch":1})"}},
+                      want::unsubscribe{bus_kind::backbone, "ccp.agent.any"},
+                      want::unsubscribe{bus_kind::backbone, "ccp.agent.all"},
+                      want::unsubscribe{bus_kind::backbone, "ccp.endpoint.any"},
+                      want::unsubscribe{bus_kind::backbone, "ccp.endpoint.all"},
+                  }));
+  EXPECT_FALSE(p->holds(kHost));
+  EXPECT_EQ(p->directory().find(kHost), nullptr);
+  // A frame for the host that was already on its way is answered, not lost.
+  EXPECT_TRUE(actions_are(
+      p.bus(mgmt_request(42, kEndpoint), 6),
+      {want::publish{bus_kind::backbone,
+                     std::string(kMgmtSubject),
+                     {.kind = msg_kind::error, .correlation = 42, .code = errc::unreachable}}}));
+}
+
+TEST_F(ProxyTest, ByeFromTheAgentDetachesAndClosesTheLink) {
+  attach(1);
+  message bye = make_message(msg_kind::notification, 20, kAgent, kProxy, "ccp.bye");
+  auto acts = p.link_frame(1, bye, 5);
+  EXPECT_TRUE(one_of(acts, want::unsubscribe{bus_kind::backbone, std::string(kHostSubject)}));
+  EXPECT_TRUE(
+      one_of(acts, want::publish{bus_kind::backbone,
+                                 "ccp.ctl.route",
+                                 {.body = R"({"op":"detach","host":"10.0.0.7","epoch":1})"}}));
+  ASSERT_FALSE(acts.empty());
+  EXPECT_TRUE(mismatch(acts.back(), want::close{1, errc{}}).empty()) << describe(acts);
+  EXPECT_FALSE(p->holds(kHost));
+}
+
+TEST_F(ProxyTest, StopDrainsTellsEveryAgentToMoveAndLeavesTheAnySubjects) {
+  attach(1, kAgent);
+  attach(2, kAgent2);
+  EXPECT_TRUE(actions_are(p.stop(10), {
+                                          want::send{1,
+                                                     {.kind = msg_kind::notification,
+                                                      .type = "ccp.drain",
+                                                      .from = std::string(kProxy),
+                                                      .to = std::string(kAgent)}},
+                                          want::send{2,
+                                                     {.kind = msg_kind::notification,
+                                                      .type = "ccp.drain",
+                                                      .from = std::string(kProxy),
+                                                      .to = std::string(kAgent2)}},
+                                          want::unsubscribe{bus_kind::backbone, "ccp.agent.any"},
+                                          want::unsubscribe{bus_kind::backbone, "ccp.agent.all"},
+                                          want::unsubscribe{bus_kind::backbone, "ccp.endpoint.any"},
+                                          want::unsubscribe{bus_kind::backbone, "ccp.endpoint.all"},
+                                          want::publish{bus_kind::backbone,
+                                                        "ccp.ctl.route",
+                                                        {.kind = msg_kind::notification,
+                                                         .type = "ccp.bye",
+                                                         .from = std::string(kProxy),
+                                                         .body = "{}"}},
+                                      }));
+  EXPECT_TRUE(p->draining());
+  // Make-before-break: the hosts stay routed until their agents attach elsewhere.
+  EXPECT_TRUE(p->holds(kHost));
+  EXPECT_TRUE(actions_are(p.bus(mgmt_request(42, kEndpoint), 11), {want::send{1, {.id = 42}}}));
+  // A new agent is refused.
+  ASSERT_TRUE(no_actions(p.link_up(3, 12)));
+  EXPECT_TRUE(actions_are(
+      p.link_frame(3, hello(7, "ccp://agent/10.0.0.9/agent", 1, kSecret, {}), 12),
+      {
+          want::send{
+              3,
+              {.kind = msg_kind::error, .code = errc::shutting_down, .text = "proxy is draining"}},
+          want::close{3, errc::shutting_down},
+      }));
+}
+
+// SUSPECTED BUG (disabled until decided): drain() announces ccp.bye at once, while the
+// proxy still holds and routes its hosts (make-before-break, DESIGN.md "Failover"). Every
+// backbone member handles ccp.bye with route_directory::forget, so mgmt nodes and the other
+// proxies answer `unreachable` at once for those hosts until each agent has re-attached
+// elsewhere (its redial is spread over up to 800 ms, plus the handshake), or until the
+// draining proxy's next heartbeat makes them sync its routes back. What we believe right:
+// no bye while a host is still held; the bye when the last attached host is gone.
+TEST_F(ProxyTest, DISABLED_DrainSaysByeOnlyOnceItHoldsNoHost) {
+  attach(1);
+  auto acts = p.stop(10);
+  for (const action& a : acts) {
+    if (const auto* pub = std::get_if<act::publish>(&a)) {
+      auto m = decoded(pub->frame);
+      EXPECT_FALSE(m && m->type == "ccp.bye") << "bye while holding 10.0.0.7:\n" << describe(acts);
+    }
+  }
+  // The agent moves away: the last host is gone, now the proxy may say bye.
+  EXPECT_TRUE(one_of(
+      p.link_down(1, 500),
+      want::publish{
+          bus_kind::backbone, "ccp.ctl.route", {.type = "ccp.bye", .from = std::string(kProxy)}}));
+}
+
+TEST_F(ProxyTest, LinkQueueBoundBouncesOverloadedAndFlushingFreesRoom) {
+  attach(1);
+  ASSERT_TRUE(no_actions(p.flushed(1, 1, 0)));  // the welcome is written
+  std::uint64_t id = 100;
+  for (std::size_t i = 0; i < core::link_queue_frames; ++i) {
+    ++id;
+    auto acts = p.bus(mgmt_request(id, kEndpoint), 1);
+    ASSERT_TRUE(actions_are(acts, {want::send{1, {.id = id}}})) << "frame " << i;
+  }
+  // One more than the queue holds: bounced to its sender, not queued.
+  ++id;
+  EXPECT_TRUE(actions_are(p.bus(mgmt_request(id, kEndpoint), 1),
+                          {want::publish{bus_kind::backbone,
+                                         std::string(kMgmtSubject),
+                                         {.kind = msg_kind::error,
+                                          .from = std::string(kProxy),
+                                          .to = std::string(kMgmt),
+                                          .correlation = id,
+                                          .code = errc::overloaded,
+                                          .text = "link queue to 10.0.0.7 is full"}}}));
+  // The host wrote one frame: there is room for exactly one more.
+  ASSERT_TRUE(no_actions(p.flushed(1, 1, 2)));
+  ++id;
+  EXPECT_TRUE(actions_are(p.bus(mgmt_request(id, kEndpoint), 2), {want::send{1, {.id = id}}}));
+  ++id;
+  EXPECT_TRUE(actions_are(p.bus(mgmt_request(id, kEndpoint), 2),
+                          {want::publish{bus_kind::backbone,
+                                         std::string(kMgmtSubject),
+                                         {.correlation = id, .code = errc::overloaded}}}));
+}
+
+TEST_F(ProxyTest, NewerAttachmentElsewhereFencesThisOne) {
+  attach(1, kAgent, 1);
+  // No detach announcement: the newer owner announced its route.
+  EXPECT_TRUE(actions_are(p.bus(route_of(kOtherProxy, "attach", kHost, 2), 5),
+                          {
+                              want::unsubscribe{bus_kind::backbone, std::string(kHostSubject)},
+                              want::unsubscribe{bus_kind::backbone, "ccp.agent.any"},
+                              want::unsubscribe{bus_kind::backbone, "ccp.agent.all"},
+                              want::unsubscribe{bus_kind::backbone, "ccp.endpoint.any"},
+                              want::unsubscribe{bus_kind::backbone, "ccp.endpoint.all"},
+                              want::close{1, errc::rejected},
+                          }));
+  EXPECT_FALSE(p->holds(kHost));
+  EXPECT_EQ(p->directory().find(kHost)->proxy, kOtherProxy);
+}
+
+TEST_F(ProxyTest, OlderAttachmentElsewhereDoesNotFenceThisOne) {
+  attach(1, kAgent, 3);
+  EXPECT_TRUE(no_actions(p.bus(route_of(kOtherProxy, "attach", kHost, 2), 5)));
+  EXPECT_TRUE(p->holds(kHost));
+}
+
+TEST_F(ProxyTest, AgentsRequestListsTheAttachedHosts) {
+  attach(1, kAgent, 4, {"e1", "e2"});
+  message m = make_message(msg_kind::request, 42, kMgmt, kProxy, "agents");
+  EXPECT_TRUE(actions_are(
+      p.bus(m, 0),
+      {want::publish{bus_kind::backbone,
+                     std::string(kMgmtSubject),
+                     {.kind = msg_kind::response,
+                      .type = "agents",
+                      .from = std::string(kProxy),
+                      .to = std::string(kMgmt),
+                      .correlation = 42,
+                      .body = R"({"proxy":"ccp://proxy/10.0.1.1/p1","agents":[{"agent":)"
+                              R"("ccp://agent/10.0.0.7/agent","host":"10.0.0.7","epoch":4,)"
+                              R"("endpoints":2}]})"}}}));
+}
+
+}  // namespace
+}  // namespace ccp::test::roles
