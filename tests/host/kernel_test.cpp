@@ -1,6 +1,7 @@
 // The host kernel on its own: a scripted role whose actions the test writes, and a port
 // that records what the kernel asks of its world, in order.
 #include "host/kernel.hpp"
+#include "host/written_frames.hpp"
 
 #include <gtest/gtest.h>
 
@@ -280,6 +281,35 @@ TEST(SampleApp, AnswersEchoWithTheBodyAndFixedAnswersAndNothingElse) {
   // The replies left through the role in the same turn: none for the type the application
   // does not serve, none for a notification.
   EXPECT_EQ(role->routed, (strings{"{\"n\":1}", R"({"ok":true})"}));
+}
+
+}  // namespace
+}  // namespace ccp::host
+
+namespace ccp::host {
+namespace {
+
+// A world reports written frames in batches: at least every written_report_frames frames,
+// never per write, and never more than were written.
+TEST(WrittenFrames, ReportsEveryBatchAndNothingInBetween) {
+  written_frames w;
+  std::size_t reported = 0, reports = 0;
+  for (std::size_t i = 0; i < 1000; ++i) {
+    if (const std::size_t n = w.add(1)) {
+      EXPECT_EQ(n, core::written_report_frames);
+      reported += n;
+      ++reports;
+    }
+    EXPECT_LE(i + 1 - reported, core::written_report_frames - 1);  // the role's slack
+  }
+  EXPECT_EQ(reports, 1000 / core::written_report_frames);
+}
+
+TEST(WrittenFrames, ALargeWriteIsReportedWholeAtOnce) {
+  written_frames w;
+  EXPECT_EQ(w.add(core::written_report_frames - 1), 0u);
+  EXPECT_EQ(w.add(300), core::written_report_frames - 1 + 300);
+  EXPECT_EQ(w.add(1), 0u);
 }
 
 }  // namespace

@@ -103,6 +103,9 @@ TEST_F(MgmtTest, DeadlinePassesOnTickAndTheRequestTimesOut) {
   m.bus(route_of(kProxy1, "attach", kHost, 3), 0);
   std::uint64_t id = request(kEndpoint, "status", 2 * seconds, 0);
   ASSERT_EQ(count_of<act::publish>(acts), 1u);
+  // The directory is complete first (no sync asked: ready), then the deadline comes.
+  EXPECT_EQ(m->next_wake(), core::heartbeat_interval + core::heartbeat_interval / 5);
+  EXPECT_TRUE(actions_are(m.tick(m->next_wake()), {want::ready{}}));
   EXPECT_EQ(m->next_wake(), 2 * seconds);
   EXPECT_TRUE(no_actions(m.tick(2 * seconds - 1)));
   EXPECT_TRUE(actions_are(m.tick(2 * seconds), {want::complete{id, errc::timeout, 0}}));
@@ -156,29 +159,42 @@ TEST_F(MgmtTest, ByeOfAProxyForgetsItsRoutes) {
 TEST_F(MgmtTest, ProxySilentForIdleTimeoutLosesItsRoutes) {
   m.bus(route_of(kProxy1, "attach", kHost, 3), 0);
   EXPECT_TRUE(no_actions(m.tick(0)));
-  EXPECT_EQ(m->next_wake(), 1 * seconds);               // the directory's expiry scan
+  EXPECT_TRUE(actions_are(m.tick(m->next_wake()), {want::ready{}}));
+  EXPECT_EQ(m->next_wake(), core::idle_timeout + 1);    // the proxy's lease ends
   EXPECT_TRUE(no_actions(m.tick(core::idle_timeout)));  // silent for exactly idle_timeout
   EXPECT_NE(m->directory().find(kHost), nullptr);
-  EXPECT_TRUE(no_actions(m.tick(core::idle_timeout + 1 * seconds)));
+  EXPECT_TRUE(no_actions(m.tick(core::idle_timeout + 1)));
   EXPECT_EQ(m->directory().find(kHost), nullptr);
+  EXPECT_EQ(m->next_wake(), core::never);  // no proxy left to expire
   std::uint64_t id = request(kEndpoint, "status", 2 * seconds, core::idle_timeout + 1 * seconds);
   EXPECT_TRUE(actions_are(acts, {want::complete{id, errc::unreachable, 1}}));
 }
 
-// SUSPECTED BUG (disabled until decided): after start a mgmt node's next_wake() is `never`
-// (backbone_wake() is next_expire_check_, which only the first tick sets), so a host that
-// ticks at next_wake() never runs the directory's expiry until some request's deadline
-// makes it tick. An idle mgmt node keeps the routes of a proxy that died, and its first
-// request to such a host is published to nobody and times out instead of ending in
-// `unreachable` at once. What we believe right: the expiry scan is scheduled from start.
-TEST_F(MgmtTest, DISABLED_IdleMgmtExpiresTheRoutesOfASilentProxy) {
+// An idle mgmt node (no request of its own to wake it) still drops a dead proxy's routes:
+// its first request to such a host ends `unreachable` at once, not in a timeout. (Before
+// the expiry was scheduled from the leases, its next_wake() stayed `never`.)
+TEST_F(MgmtTest, IdleMgmtExpiresTheRoutesOfASilentProxy) {
   m.bus(route_of(kProxy1, "attach", kHost, 3), 0);
-  EXPECT_LE(m->next_wake(), core::heartbeat_interval);
+  ASSERT_TRUE(actions_are(m.tick(m->next_wake()), {want::ready{}}));
+  EXPECT_EQ(m->next_wake(), core::idle_timeout + 1);
   // The host ticks at every next_wake() up to 10 s, as every host does.
   for (int i = 0; i < 100 && m->next_wake() <= 10 * seconds; ++i)
     EXPECT_TRUE(no_actions(m.tick(m->next_wake())));
   std::uint64_t id = request(kEndpoint, "status", 2 * seconds, 10 * seconds);
   EXPECT_TRUE(actions_are(acts, {want::complete{id, errc::unreachable, 1}}));
+}
+
+// A sync that never ends does not hold ready back for good: the bound (3 intervals) ends
+// the wait, and ready comes once.
+TEST_F(MgmtTest, ReadyComesAtTheBoundWhileASyncHangs) {
+  ASSERT_TRUE(
+      one_of(m.bus(heartbeat_of(kProxy2, 2), 100 * core::ms, "ccp.ctl.hb"),
+             want::publish{bus_kind::backbone, "ccp.proxy.10_0_1_2.p2", {.type = "ccp.sync"}}));
+  ASSERT_TRUE(m->syncing());
+  EXPECT_TRUE(no_actions(m.tick(core::heartbeat_interval + core::heartbeat_interval / 5)));
+  EXPECT_EQ(m->next_wake(), 3 * core::heartbeat_interval);
+  EXPECT_TRUE(actions_are(m.tick(3 * core::heartbeat_interval), {want::ready{}}));
+  EXPECT_EQ(count_of<act::ready>(m.tick(m->next_wake())), 0u);
 }
 
 TEST_F(MgmtTest, HeartbeatThatAgreesAsksNothing) {
@@ -212,7 +228,8 @@ TEST_F(MgmtTest, HeartbeatWithRoutesItDoesNotKnowAsksForASyncAndTheReplyTeachesT
                                  .finish());
   EXPECT_TRUE(no_actions(m.bus(part1, 2 * seconds)));
   EXPECT_EQ(m->directory().find(kHost), nullptr);  // not before the last part
-  EXPECT_TRUE(no_actions(m.bus(part2, 2 * seconds)));
+  // The sync's end completes the directory: ready (due since 1.2 s, held by the sync).
+  EXPECT_TRUE(actions_are(m.bus(part2, 2 * seconds), {want::ready{}}));
   EXPECT_FALSE(m->syncing());
   ASSERT_NE(m->directory().find(kHost), nullptr);
   EXPECT_EQ(m->directory().find(kHost)->epoch, 5u);

@@ -342,6 +342,26 @@ TEST_F(ProxyTest, StopDrainsTellsEveryAgentToMoveAndLeavesTheAnySubjects) {
       }));
 }
 
+// The host closes a draining proxy when it says drained: once its last link is gone,
+// whether the agent left (link down), said bye, or was refused and closed by the proxy.
+TEST_F(ProxyTest, DrainedComesOnceWhenTheLastLinkIsGone) {
+  attach(1, kAgent);
+  attach(2, kAgent2);
+  EXPECT_EQ(count_of<act::drained>(p.stop(10)), 0u);
+  ASSERT_TRUE(no_actions(p.link_up(3, 11)));  // an agent that has not said hello yet
+  EXPECT_EQ(count_of<act::drained>(p.link_down(1, 12)), 0u);
+  // The newcomer is refused: the proxy closes and forgets that link itself.
+  EXPECT_EQ(count_of<act::drained>(
+                p.link_frame(3, hello(7, "ccp://agent/10.0.0.9/agent", 1, kSecret, {}), 13)),
+            0u);
+  EXPECT_TRUE(one_of(p.link_down(2, 14), want::drained{}));
+  EXPECT_EQ(count_of<act::drained>(p.tick(p->next_wake())), 0u);  // once
+}
+
+TEST_F(ProxyTest, DrainWithNoLinkIsDrainedAtOnce) {
+  EXPECT_TRUE(one_of(p.stop(10), want::drained{}));
+}
+
 // SUSPECTED BUG (disabled until decided): drain() announces ccp.bye at once, while the
 // proxy still holds and routes its hosts (make-before-break, DESIGN.md "Failover"). Every
 // backbone member handles ccp.bye with route_directory::forget, so mgmt nodes and the other

@@ -161,6 +161,8 @@ inline std::string describe(const action& a) {
         s += " [" + describe(r) + "]";
       return s;
     }
+    std::string operator()(const act::ready&) const { return "ready"; }
+    std::string operator()(const act::drained&) const { return "drained"; }
   };
   return std::visit(visitor{}, a);
 }
@@ -260,10 +262,13 @@ struct complete {
   errc code;
   std::optional<std::size_t> replies{};  // how many replies it carries, when set
 };
+struct ready {};
+struct drained {};
 }  // namespace want
 
-using expectation = std::variant<want::publish, want::subscribe, want::unsubscribe, want::send,
-                                 want::close, want::dial, want::deliver, want::complete>;
+using expectation =
+    std::variant<want::publish, want::subscribe, want::unsubscribe, want::send, want::close,
+                 want::dial, want::deliver, want::complete, want::ready, want::drained>;
 
 inline std::string describe(const expectation& e) {
   struct visitor {
@@ -288,6 +293,8 @@ inline std::string describe(const expectation& e) {
       return "dial link " + std::to_string(d.link) + ' ' + d.target;
     }
     std::string operator()(const want::deliver&) const { return "deliver"; }
+    std::string operator()(const want::ready&) const { return "ready"; }
+    std::string operator()(const want::drained&) const { return "drained"; }
     std::string operator()(const want::complete& c) const {
       return "complete #" + std::to_string(c.request) + ' ' +
              (c.code == errc{} ? std::string("ok") : std::string(core::to_string(c.code)));
@@ -353,6 +360,12 @@ inline std::string mismatch(const action& a, const expectation& e) {
       const auto* d = std::get_if<act::deliver>(&a);
       if (!d) return "not a deliver; ";
       return mismatch(d->msg, w.msg);
+    }
+    std::string operator()(const want::ready&) const {
+      return std::holds_alternative<act::ready>(a) ? "" : "not a ready; ";
+    }
+    std::string operator()(const want::drained&) const {
+      return std::holds_alternative<act::drained>(a) ? "" : "not a drained; ";
     }
     std::string operator()(const want::complete& w) const {
       const auto* c = std::get_if<act::complete>(&a);
