@@ -60,9 +60,9 @@ struct bench_probe {
   // The engine's event and queue types, for BM_EventQueue.
   using event = world::event;
   using queue = decltype(world::queue_);
-  static event make_event(micros t, std::size_t kind, std::uint32_t node, std::uint64_t a,
+  static event make_event(micros t, std::size_t kind, std::uint32_t node, std::uint64_t which,
                           core::frame_buf f) {
-    return event{t, static_cast<world::ev>(kind % kinds), node, a, std::move(f)};
+    return event{t, static_cast<world::ev>(kind % kinds), node, which, std::move(f)};
   }
 
   // What world::run() pushes before its first run_until: the workload items, the faults

@@ -319,7 +319,7 @@ void agent::to_endpoints(frame_buf&& f, const frame_header& h, micros now) {
       const endpoint_reg* reg = endpoints_.find(to.id);
       if (reg == nullptr) {
         bounce(h, errc::unreachable, "no endpoint " + to_string(to), now);
-      } else if (sabotage_.misroute) {
+      } else if (sabotage_.misroute) [[unlikely]] {
         for (const auto& [id, each] : endpoints_)
           publish_to(each);
       } else {
@@ -347,7 +347,8 @@ void agent::to_endpoints(frame_buf&& f, const frame_header& h, micros now) {
       }
       for (const auto& [id, reg] : endpoints_) {
         publish_to(reg);
-        if (sabotage_.duplicate_delivery) publish_to(reg);
+        if (sabotage_.duplicate_delivery) [[unlikely]]
+          publish_to(reg);
       }
       return;
   }

@@ -66,7 +66,7 @@ void endpoint::on_bus(std::string_view /*subject*/, frame_buf f, micros now) {
     ++stats_.malformed;
     return;
   }
-  if (!is_member(self_.view(), h->to) && !sabotage_.misroute) {
+  if (!is_member(self_.view(), h->to) && !sabotage_.misroute) [[unlikely]] {
     ++stats_.dropped;  // not for us: the agent never does this; count it, deliver nothing
     return;
   }

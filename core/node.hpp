@@ -83,8 +83,8 @@ class node {
   [[nodiscard]] std::vector<action>& actions() noexcept { return out_; }
   [[nodiscard]] std::size_t pending_requests() const noexcept { return pending_.size(); }
 
-  // Test-only: breaks this node on purpose (see sabotage.hpp). Never set in production.
-  void set_sabotage(const sabotage& s) noexcept { sabotage_ = s; }
+  // Breaks this node on purpose, for the simulator's negative scenarios (sabotage.hpp).
+  void set_sabotage(const sabotage& s, sabotage_key) noexcept { sabotage_ = s; }
 
  protected:
   // What handle() dispatches to. Each role overrides those of its kind (and makes them

@@ -1,9 +1,22 @@
 #pragma once
 // Test-only switches that break the routing core on purpose, so that the simulator's
-// negative scenarios can prove each invariant checker fails when it should. Production
-// hosts never set them; every field defaults to off.
+// negative scenarios can prove each invariant checker fails when it should. Every field
+// defaults to off, and only the simulator can turn one on: node::set_sabotage takes a
+// sabotage_key, which nothing but the simulator's world can make. No daemon reaches them.
+// Where a switch is read on a forwarding path, it is an [[unlikely]] branch that is never
+// taken outside the negative scenarios.
+
+namespace ccp::sim {
+class world;
+}
 
 namespace ccp::core {
+
+// The permission to break a role (a passkey): constructible by the simulator only.
+class sabotage_key {
+  friend class ccp::sim::world;
+  sabotage_key() = default;
+};
 
 struct sabotage {
   bool fencing_off = false;            // a proxy ignores newer attachments elsewhere

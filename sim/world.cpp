@@ -90,7 +90,7 @@ world::~world() = default;
 
 template <class Role>
 std::uint32_t world::add_node(std::unique_ptr<Role> n, int host, int index) {
-  n->set_sabotage(sabotage_);
+  n->set_sabotage(sabotage_, core::sabotage_key{});
   const auto i = static_cast<std::uint32_t>(nodes_.size());
   sim_node s;
   if constexpr (std::is_same_v<Role, core::mgmt>) {
@@ -177,8 +177,8 @@ void world::restart_host_agent(int h) {
   agents_[static_cast<std::size_t>(h)] = i;
 }
 
-void world::push(micros t, ev kind, std::uint32_t node, std::uint64_t a, frame_buf f) {
-  queue_.push(t, event{t, kind, node, a, std::move(f)});
+void world::push(micros t, ev kind, std::uint32_t node, std::uint64_t which, frame_buf f) {
+  queue_.push(t, event{t, kind, node, which, std::move(f)});
 }
 
 micros world::link_delay() {
@@ -410,13 +410,13 @@ bool world::step() {
 void world::fire(event& e) {
   switch (e.kind) {
     case ev::work:
-      work(e.a);
+      work(e.which);
       return;
     case ev::fault:
-      start_fault(e.a);
+      start_fault(e.which);
       return;
     case ev::fault_end:
-      end_fault(e.a);
+      end_fault(e.which);
       return;
     case ev::sample:
       sample();
@@ -445,7 +445,7 @@ void world::fire(event& e) {
   sim_node& s = nodes_[e.node];
   if (!s.alive) return;
   if (s.stalled_until > now_) {  // a stalled process handles nothing until it resumes
-    push(s.stalled_until, e.kind, e.node, e.a, std::move(e.frame));
+    push(s.stalled_until, e.kind, e.node, e.which, std::move(e.frame));
     return;
   }
   host::kernel& k = s.kernel();
@@ -454,31 +454,31 @@ void world::fire(event& e) {
       k.handle(in::bus_frame{{}, std::move(e.frame)}, now_);
       return;
     case ev::link_frame:
-      k.handle(in::link_frame{e.a, std::move(e.frame)}, now_);
+      k.handle(in::link_frame{e.which, std::move(e.frame)}, now_);
       return;
     case ev::link_up:
-      k.handle(in::link_up{e.a}, now_);
+      k.handle(in::link_up{e.which}, now_);
       return;
     case ev::link_down:
-      k.handle(in::link_down{e.a}, now_);
+      k.handle(in::link_down{e.which}, now_);
       return;
     case ev::flushed: {
       std::size_t report = 0;
       if (s.r == role::proxy) {
-        if (auto it = link_by_proxy_.find(e.a); it != link_by_proxy_.end()) {
+        if (auto it = link_by_proxy_.find(e.which); it != link_by_proxy_.end()) {
           link& l = links_[it->second];
           --l.unwritten_by_proxy;
           report = l.written_by_proxy.add(1);
         }
-      } else if (auto it = link_by_agent_.find(static_cast<std::uint64_t>(e.node) << 32 | e.a);
+      } else if (auto it = link_by_agent_.find(static_cast<std::uint64_t>(e.node) << 32 | e.which);
                  it != link_by_agent_.end()) {
         report = links_[it->second].written_by_agent.add(1);
       }
-      if (report > 0) k.handle(in::link_flushed{e.a, report}, now_);
+      if (report > 0) k.handle(in::link_flushed{e.which, report}, now_);
       return;
     }
     case ev::tick:
-      k.wake(e.a, now_);
+      k.wake(e.which, now_);
       return;
     default:
       return;

@@ -197,14 +197,14 @@ class world {
  private:
   enum class ev : std::uint8_t {
     bus,         // node receives `frame` on a bus
-    link_frame,  // node receives `frame` on link `a`
-    link_up,     // node's link `a` is up
-    link_down,   // node's link `a` went down
-    flushed,     // node's link `a` wrote a frames
-    tick,        // node's timer (valid when a == node's wake generation)
-    work,        // workload item `a` sends
-    fault,       // fault `a` starts
-    fault_end,   // fault `a` ends
+    link_frame,  // node receives `frame` on link `which`
+    link_up,     // node's link `which` is up
+    link_down,   // node's link `which` went down
+    flushed,     // node's link `which` wrote one frame
+    tick,        // node's timer: `which` is the wake's generation (host::kernel::wake)
+    work,        // workload item `which` sends
+    fault,       // fault `which` starts
+    fault_end,   // fault `which` ends
     restart,     // node slot `node` restarts (agent or endpoint)
     sample,      // periodic checks
   };
@@ -212,7 +212,7 @@ class world {
     micros t;
     ev kind;
     std::uint32_t node;
-    std::uint64_t a;
+    std::uint64_t which;  // what the event is about: a link, a wake, a workload item, a fault
     core::frame_buf frame;
   };
   // One simulated process: the host kernel around its role, and the simulated world as
@@ -285,7 +285,7 @@ class world {
   template <class Role>
   std::uint32_t add_node(std::unique_ptr<Role> n, int host, int index);
   void start_node(std::uint32_t i);
-  void push(micros t, ev kind, std::uint32_t node, std::uint64_t a = 0, core::frame_buf f = {});
+  void push(micros t, ev kind, std::uint32_t node, std::uint64_t which = 0, core::frame_buf f = {});
   bool step();
   void fire(event& e);
   void run_actions(std::uint32_t i);  // after the simulator called a role's API itself

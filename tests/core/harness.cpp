@@ -15,7 +15,7 @@ address must(std::expected<address, parse_error> a) {
 }  // namespace
 
 template <class Role>
-Role* fleet::add(std::string host, std::unique_ptr<Role> role) {
+Role* harness::add(std::string host, std::unique_ptr<Role> role) {
   Role* r = role.get();
   if constexpr (std::is_same_v<Role, core::endpoint>) sample_.serve_on(*r);
   procs_.push_back(std::make_unique<process>(*this, std::move(host), std::move(role)));
@@ -25,12 +25,12 @@ Role* fleet::add(std::string host, std::unique_ptr<Role> role) {
   return r;
 }
 
-core::mgmt* fleet::add_mgmt(std::string host, std::string id) {
+core::mgmt* harness::add_mgmt(std::string host, std::string id) {
   auto m = std::make_unique<core::mgmt>(must(address::one(role::mgmt, host, id)), next_seed_++);
   return add(std::move(host), std::move(m));
 }
 
-core::proxy* fleet::add_proxy(std::string host, std::string id) {
+core::proxy* harness::add_proxy(std::string host, std::string id) {
   const credential_verifier& v = verifier ? verifier() : default_verifier_;
   auto x =
       std::make_unique<core::proxy>(must(address::one(role::proxy, host, id)), next_seed_++, v);
@@ -38,8 +38,8 @@ core::proxy* fleet::add_proxy(std::string host, std::string id) {
   return add(std::move(host), std::move(x));
 }
 
-core::agent* fleet::add_agent(std::string host, std::vector<std::string> proxies, std::string token,
-                              std::uint64_t epoch_base, bool shuffle) {
+core::agent* harness::add_agent(std::string host, std::vector<std::string> proxies,
+                                std::string token, std::uint64_t epoch_base, bool shuffle) {
   agent_config cfg;
   cfg.self = must(address::one(role::agent, host, "agent"));
   cfg.proxies = std::move(proxies);
@@ -50,24 +50,24 @@ core::agent* fleet::add_agent(std::string host, std::vector<std::string> proxies
   return add(std::move(host), std::make_unique<core::agent>(std::move(cfg)));
 }
 
-core::endpoint* fleet::add_endpoint(std::string host, std::string id) {
+core::endpoint* harness::add_endpoint(std::string host, std::string id) {
   auto x =
       std::make_unique<core::endpoint>(must(address::one(role::endpoint, host, id)), next_seed_++);
   return add(std::move(host), std::move(x));
 }
 
-fleet::process& fleet::proc(core::node* n) const {
+harness::process& harness::proc(core::node* n) const {
   auto it = proc_of_.find(n);
   if (it == proc_of_.end()) throw std::logic_error("unknown node");
   return *it->second;
 }
 
-core::proxy* fleet::proxy_named(const std::string& name) {
+core::proxy* harness::proxy_named(const std::string& name) {
   auto it = proxy_by_name_.find(name);
   return it == proxy_by_name_.end() ? nullptr : it->second;
 }
 
-void fleet::later(core::node* n, core::event e) {
+void harness::later(core::node* n, core::event e) {
   queue_.push_back({[this, n, e = std::move(e)]() mutable {
     if (!alive_.contains(n)) return;
     proc(n).k.handle(std::move(e), now_);
@@ -76,7 +76,7 @@ void fleet::later(core::node* n, core::event e) {
 
 // The harness as each kernel's world.
 
-void fleet::process::publish(bus_kind b, std::string_view subject, frame_ptr frame) {
+void harness::process::publish(bus_kind b, std::string_view subject, frame_ptr frame) {
   auto it = f.subs_.find({b == bus_kind::backbone ? "" : host, std::string(subject)});
   if (it == f.subs_.end()) return;
   std::vector<process*> plain;
@@ -93,7 +93,7 @@ void fleet::process::publish(bus_kind b, std::string_view subject, frame_ptr fra
     f.deliver_bus(members[f.choose_.below(members.size())], it->first.second, frame);
 }
 
-void fleet::deliver_bus(process* to, const std::string& subject, const frame_ptr& frame) {
+void harness::deliver_bus(process* to, const std::string& subject, const frame_ptr& frame) {
   // Every receiver gets its own buffer: a role may change the hop byte in place.
   queue_.push_back({[this, to, subject, copy = std::make_shared<std::string>(*frame)]() mutable {
     if (!alive_.contains(to->n)) return;
@@ -101,17 +101,17 @@ void fleet::deliver_bus(process* to, const std::string& subject, const frame_ptr
   }});
 }
 
-bool fleet::process::subscribe(bus_kind b, const std::string& subject, const std::string& queue) {
+bool harness::process::subscribe(bus_kind b, const std::string& subject, const std::string& queue) {
   f.subs_[{b == bus_kind::backbone ? "" : host, subject}].push_back({this, queue});
   return true;
 }
 
-void fleet::process::unsubscribe(bus_kind b, const std::string& subject) {
+void harness::process::unsubscribe(bus_kind b, const std::string& subject) {
   auto& v = f.subs_[{b == bus_kind::backbone ? "" : host, subject}];
   std::erase_if(v, [&](const sub& x) { return x.who == this; });
 }
 
-void fleet::process::send(link_id id, frame_ptr frame) {
+void harness::process::send(link_id id, frame_ptr frame) {
   for (auto& l : f.links_) {
     const bool by_agent = l.a == n && l.a_id == id;
     const bool by_proxy = l.p == n && l.p_id == id;
@@ -134,14 +134,14 @@ void fleet::process::send(link_id id, frame_ptr frame) {
   }
 }
 
-void fleet::process::close(link_id id) {
+void harness::process::close(link_id id) {
   for (std::size_t i = 0; i < f.links_.size(); ++i) {
     if (f.links_[i].a == n && f.links_[i].a_id == id) f.close_link(i, true);
     if (f.links_[i].p == n && f.links_[i].p_id == id) f.close_link(i, false);
   }
 }
 
-void fleet::process::dial(link_id id, const std::string& target) {
+void harness::process::dial(link_id id, const std::string& target) {
   core::proxy* to = f.proxy_named(target);
   if (!to) {
     f.later(n, in::link_down{id});  // connection refused
@@ -157,23 +157,23 @@ void fleet::process::dial(link_id id, const std::string& target) {
   f.later(n, in::link_up{id});
 }
 
-void fleet::process::wake_at(micros at, std::uint64_t generation) {
+void harness::process::wake_at(micros at, std::uint64_t generation) {
   wake = at;
   wake_generation = generation;
 }
 
-void fleet::process::deliver(core::node& role, const message& m, micros now) {
+void harness::process::deliver(core::node& role, const message& m, micros now) {
   f.logs_[n].delivered.push_back(m);
   f.sample_.deliver(role, m, now);
 }
 
-void fleet::process::complete(core::node&, act::complete& c, micros) {
+void harness::process::complete(core::node&, act::complete& c, micros) {
   auto& lg = f.logs_[n];
   ++lg.completions;
   lg.completed.insert_or_assign(c.request, c);
 }
 
-void fleet::close_link(std::size_t idx, bool from_agent) {
+void harness::close_link(std::size_t idx, bool from_agent) {
   link& l = links_[idx];
   if (from_agent) {
     if (!l.agent_open) return;
@@ -192,11 +192,11 @@ void fleet::close_link(std::size_t idx, bool from_agent) {
   }
 }
 
-void fleet::after(core::node* n) {
+void harness::after(core::node* n) {
   proc(n).k.run_actions(now_);
 }
 
-bool fleet::run(std::size_t max_steps) {
+bool harness::run(std::size_t max_steps) {
   for (std::size_t i = 0; i < max_steps; ++i) {
     if (queue_.empty()) return true;
     event e = std::move(queue_.front());
@@ -206,12 +206,12 @@ bool fleet::run(std::size_t max_steps) {
   return queue_.empty();
 }
 
-void fleet::tick_all() {
+void harness::tick_all() {
   for (const auto& p : procs_)
     if (alive_.contains(p->n) && p->wake <= now_) p->k.wake(p->wake_generation, now_);
 }
 
-void fleet::advance(micros dt, micros step) {
+void harness::advance(micros dt, micros step) {
   run();
   micros target = now_ + dt;
   while (now_ < target) {
@@ -221,7 +221,7 @@ void fleet::advance(micros dt, micros step) {
   }
 }
 
-void fleet::kill_proxy(core::proxy* p) {
+void harness::kill_proxy(core::proxy* p) {
   for (std::size_t i = 0; i < links_.size(); ++i)
     if (links_[i].p == p) close_link(i, false);
   for (auto& [key, v] : subs_)
@@ -231,7 +231,7 @@ void fleet::kill_proxy(core::proxy* p) {
   alive_.erase(p);
 }
 
-void fleet::kill_agent(core::agent* a) {
+void harness::kill_agent(core::agent* a) {
   for (std::size_t i = 0; i < links_.size(); ++i)
     if (links_[i].a == a) close_link(i, true);  // the kernel resets the socket
   for (auto& [key, v] : subs_)
@@ -239,17 +239,17 @@ void fleet::kill_agent(core::agent* a) {
   alive_.erase(a);
 }
 
-void fleet::kill_endpoint(core::endpoint* e) {
+void harness::kill_endpoint(core::endpoint* e) {
   for (auto& [key, v] : subs_)
     std::erase_if(v, [&](const sub& x) { return x.who->n == e; });
   alive_.erase(e);
 }
 
-void fleet::stop_endpoint(core::endpoint* e) {
+void harness::stop_endpoint(core::endpoint* e) {
   proc(e).k.handle(in::stop{}, now_);
 }
 
-void fleet::half_open(core::agent* a) {
+void harness::half_open(core::agent* a) {
   for (auto& l : links_) {
     if (l.a != a || !l.agent_open) continue;
     l.agent_open = false;  // the proxy side stays "up" and writes into the void
@@ -257,45 +257,45 @@ void fleet::half_open(core::agent* a) {
   }
 }
 
-const fleet::link& fleet::open_link_of(const core::agent* a) const {
+const harness::link& harness::open_link_of(const core::agent* a) const {
   for (const auto& l : links_)
     if (l.a == a && l.agent_open && l.proxy_open) return l;
   throw std::logic_error("agent has no open link");
 }
 
-void fleet::inject_from_agent(core::agent* a, std::string frame) {
+void harness::inject_from_agent(core::agent* a, std::string frame) {
   const link& l = open_link_of(a);
   later(l.p, in::link_frame{l.p_id, std::make_shared<std::string>(std::move(frame))});
 }
 
-void fleet::inject_to_agent(core::agent* a, std::string frame) {
+void harness::inject_to_agent(core::agent* a, std::string frame) {
   const link& l = open_link_of(a);
   later(a, in::link_frame{l.a_id, std::make_shared<std::string>(std::move(frame))});
 }
 
-std::uint64_t fleet::request(core::node* n, const std::string& to, const std::string& type,
-                             std::string body, micros timeout) {
+std::uint64_t harness::request(core::node* n, const std::string& to, const std::string& type,
+                               std::string body, micros timeout) {
   auto id = n->request(must(address::parse(to)), type, std::move(body), timeout, now_);
   if (!id) throw std::runtime_error("request refused: " + std::string(to_string(id.error())));
   after(n);
   return *id;
 }
 
-std::uint64_t fleet::send(core::node* n, const std::string& to, const std::string& type,
-                          std::string body) {
+std::uint64_t harness::send(core::node* n, const std::string& to, const std::string& type,
+                            std::string body) {
   auto id = n->send(must(address::parse(to)), type, std::move(body), now_);
   if (!id) throw std::runtime_error("send refused: " + std::string(to_string(id.error())));
   after(n);
   return *id;
 }
 
-const act::complete* fleet::outcome(core::node* n, std::uint64_t id) {
+const act::complete* harness::outcome(core::node* n, std::uint64_t id) {
   auto& lg = logs_[n];
   auto it = lg.completed.find(id);
   return it == lg.completed.end() ? nullptr : &it->second;
 }
 
-std::size_t fleet::deliveries(const address& from, std::uint64_t id) const {
+std::size_t harness::deliveries(const address& from, std::uint64_t id) const {
   std::size_t count = 0;
   for (const auto& [n, lg] : logs_)
     for (const auto& m : lg.delivered)
@@ -303,7 +303,7 @@ std::size_t fleet::deliveries(const address& from, std::uint64_t id) const {
   return count;
 }
 
-std::size_t fleet::malformed_total() const {
+std::size_t harness::malformed_total() const {
   std::size_t t = 0;
   for (const auto& p : procs_)
     t += p->n->stats().malformed;

@@ -35,9 +35,9 @@ struct app_log {
   std::size_t completions = 0;                       // every act::complete, to catch duplicates
 };
 
-class fleet {
+class harness {
  public:
-  explicit fleet(std::uint64_t seed = 1) : choose_(seed), seed_(seed) {}
+  explicit harness(std::uint64_t seed = 1) : choose_(seed), seed_(seed) {}
 
   // Builders. Names are the hosts' and ids' text; the returned pointer stays valid until
   // the node is killed.
@@ -96,7 +96,7 @@ class fleet {
  private:
   // One node: its kernel, and this harness as the kernel's world and application.
   struct process final : host::world_port, host::application {
-    process(fleet& owner, std::string host_name, std::unique_ptr<core::node> role)
+    process(harness& owner, std::string host_name, std::unique_ptr<core::node> role)
         : f(owner), host(std::move(host_name)), n(role.get()), k(std::move(role), *this, this) {}
     void publish(bus_kind b, std::string_view subject, frame_ptr frame) override;
     bool subscribe(bus_kind b, const std::string& subject, const std::string& queue) override;
@@ -108,7 +108,7 @@ class fleet {
     void deliver(core::node& role, const message& m, micros now) override;
     void complete(core::node& role, act::complete& c, micros now) override;
 
-    fleet& f;
+    harness& f;
     std::string host;
     core::node* n;
     host::kernel k;

@@ -16,7 +16,7 @@ constexpr int hosts = 4;
 const std::vector<std::string> proxy_names = {"10.0.1.1/p1", "10.0.1.2/p2", "10.0.1.3/p3"};
 
 struct world {
-  fleet f;
+  harness f;
   std::vector<core::mgmt*> mgmts;
   std::vector<core::proxy*> proxies;  // by index into proxy_names; may be dead
   std::vector<core::agent*> agents;   // by host; may be dead

@@ -16,7 +16,7 @@ namespace ccp::test {
 namespace {
 
 struct topology {
-  fleet f{7};
+  harness f{7};
   core::mgmt* m1 = nullptr;
   core::mgmt* m2 = nullptr;
   core::proxy* p1 = nullptr;
@@ -57,7 +57,7 @@ core::message request_message(std::uint64_t id, std::string_view from, std::stri
   return m;
 }
 
-const act::complete& ended(fleet& f, core::node* n, std::uint64_t id) {
+const act::complete& ended(harness& f, core::node* n, std::uint64_t id) {
   const act::complete* c = f.outcome(n, id);
   if (!c) throw std::runtime_error("request " + std::to_string(id) + " did not end");
   return *c;
@@ -93,7 +93,7 @@ TEST(Routing, MgmtRequestReachesOneEndpointAndReplyRoutesBack) {
 // hashing the proxy's route table does not list them sorted (the test fails without the
 // sort in proxy::builtin).
 TEST(Routing, ProxyAnswersAgentsAndAgentAnswersEndpoints) {
-  fleet f{7};
+  harness f{7};
   core::mgmt* m = f.add_mgmt("mgmt-1.example", "m1");
   core::proxy* p = f.add_proxy("10.0.1.1", "p1");
   for (const char* host : {"10.0.0.9", "10.0.0.10", "10.0.0.2", "b.example", "a.example"})
@@ -627,7 +627,7 @@ TEST(Routing, NewerEpochElsewhereFencesTheOldRoute) {
 }
 
 TEST(Routing, AnyIsNotTakenByAProxyWithoutAgents) {
-  fleet f{3};
+  harness f{3};
   auto* m = f.add_mgmt("m.example", "m1");
   auto* empty = f.add_proxy("10.0.1.1", "p1");
   auto* busy = f.add_proxy("10.0.1.2", "p2");
@@ -682,7 +682,7 @@ TEST(Routing, EndpointThatStopsUnregistersAtOnce) {
 }
 
 TEST(Routing, AgentWithoutLinkFailsOutgoingAtOnce) {
-  fleet f{5};
+  harness f{5};
   auto* a = f.add_agent("10.0.0.1", {"10.0.1.1/p1"});  // no such proxy
   auto* e = f.add_endpoint("10.0.0.1", "e1");
   f.advance(1 * seconds);
@@ -788,7 +788,7 @@ TEST(Routing, ReusedLinkIdEndsTheOldAttachment) {
 // Hundreds of agents lose their proxy at once: with shuffled proxy lists and jittered
 // backoff they spread over the survivors and over time, and all are back quickly.
 TEST(Routing, ReconnectAfterProxyLossIsSpreadNotStampeded) {
-  fleet f{11};
+  harness f{11};
   std::vector<std::string> names = {"10.0.1.1/p1", "10.0.1.2/p2", "10.0.1.3/p3"};
   std::vector<core::proxy*> p = {f.add_proxy("10.0.1.1", "p1"), f.add_proxy("10.0.1.2", "p2"),
                                  f.add_proxy("10.0.1.3", "p3")};

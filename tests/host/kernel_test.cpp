@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "core/address.hpp"
@@ -314,3 +315,7 @@ TEST(WrittenFrames, ALargeWriteIsReportedWholeAtOnce) {
 
 }  // namespace
 }  // namespace ccp::host
+
+// Only the simulator can break a role on purpose (core/sabotage.hpp): no host, no daemon,
+// no test can make the key.
+static_assert(!std::is_default_constructible_v<ccp::core::sabotage_key>);
