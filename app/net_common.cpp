@@ -151,12 +151,29 @@ std::string message_args_error(std::string_view type, std::string_view body) {
 
 // Prints a request's outcome: a table for people, or JSON lines with --json.
 int print_outcome(const core::act::complete& c, bool json, double ms, std::ostream& out) {
+  using answer = core::act::member_result::answer;
+  const std::string outcome = c.code == core::errc{} ? "ok" : std::string(core::to_string(c.code));
+  std::size_t answered = 0;
+  for (const auto& m : c.members)
+    answered += m.result == answer::ok || m.result == answer::error;
   if (json) {
+    // JSON lines: one per reply, then one that ends the request (its outcome, and for a
+    // group whose members were known, each member's result).
     for (const auto& r : c.replies)
       out << text::to_json_text(r) << '\n';
-    nlohmann::json end = {{"outcome", c.code == core::errc{} ? "ok" : core::to_string(c.code)},
-                          {"replies", c.replies.size()},
-                          {"ms", ms}};
+    nlohmann::json end = {{"outcome", outcome}, {"replies", c.replies.size()}, {"ms", ms}};
+    if (!c.members.empty()) {
+      nlohmann::json members = nlohmann::json::array();
+      for (const auto& m : c.members) {
+        nlohmann::json one = {{"member", m.member.str()},
+                              {"result", core::act::to_string(m.result)}};
+        if (m.code != core::errc{}) one["code"] = core::to_string(m.code);
+        members.push_back(std::move(one));
+      }
+      end["answered"] = answered;
+      end["expected"] = c.members.size();
+      end["members"] = std::move(members);
+    }
     out << end.dump() << '\n';
   } else {
     if (!c.replies.empty())
@@ -168,9 +185,18 @@ int print_outcome(const core::act::complete& c, bool json, double ms, std::ostre
       std::string body = r.kind == core::msg_kind::error ? r.text : r.body;
       out << std::left << std::setw(44) << r.from.str() << std::setw(14) << result << body << '\n';
     }
-    out << "outcome: " << (c.code == core::errc{} ? "ok" : core::to_string(c.code)) << ", "
-        << c.replies.size() << (c.replies.size() == 1 ? " reply" : " replies") << " in "
-        << std::fixed << std::setprecision(1) << ms << " ms\n";
+    if (!c.members.empty()) {
+      out << answered << "/" << c.members.size() << " answered\n";
+      for (const auto& m : c.members) {
+        if (m.result == answer::ok) continue;
+        std::string why(core::act::to_string(m.result));
+        if (m.code != core::errc{}) why += " (" + std::string(core::to_string(m.code)) + ")";
+        out << std::left << std::setw(44) << m.member.str() << why << '\n';
+      }
+    }
+    out << "outcome: " << outcome << ", " << c.replies.size()
+        << (c.replies.size() == 1 ? " reply" : " replies") << " in " << std::fixed
+        << std::setprecision(1) << ms << " ms\n";
   }
   out << std::flush;
   return c.code == core::errc{} ? 0 : 1;

@@ -115,9 +115,11 @@ int sim_main(std::span<const std::string_view> args, std::ostream& out, std::ost
       out << (r.pass ? "PASS " : "FAIL ") << sc.name << " seed=" << seed << " hash=" << hash
           << " processes=" << r.processes << " requests=" << r.requests
           << " ok=" << percent(r.ok, r.requests) << " timeout=" << percent(r.timeouts, r.requests)
-          << " unreachable=" << percent(r.unreachable, r.requests) << " deliveries=" << r.deliveries
+          << " unreachable=" << percent(r.unreachable, r.requests)
+          << " partial=" << percent(r.partial, r.requests) << " deliveries=" << r.deliveries
           << " reattach=" << millis(r.reattach_time) << " converge=" << millis(r.converge_time)
           << " events=" << r.events << " wall=" << secs;
+      if (r.group_latency_max >= 0) out << " group_max=" << millis(r.group_latency_max);
       if (sc.expect.violation) out << " expected_violation=" << *sc.expect.violation;
       out << '\n';
       if (r.pass) {

@@ -3,7 +3,9 @@
 // request with --exit.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <functional>
 #include <ostream>
 
 #include "app/commands.hpp"
@@ -57,11 +59,12 @@ int up_main(std::span<const std::string_view> args, std::ostream& out, std::ostr
       << std::flush;
   const bool exit_after = o->on("exit");
   int result = 0;
-  // Wait until the agents are attached and mgmt knows their routes, then ask every endpoint.
-  fleet.mgmt().when_ready([&] {
+  // Wait until mgmt's directory holds every agent's host with its endpoints (a fleet of
+  // thousands takes seconds to attach), bounded, then ask every endpoint.
+  auto ask = [&] {
     auto t0 = std::chrono::steady_clock::now();
-    out << "request ccp://endpoint/all ping (an all request gathers replies until its 2 s "
-           "deadline)\n"
+    out << "request ccp://endpoint/all ping (it ends when every endpoint mgmt knows answered, "
+           "or at its 2 s deadline)\n"
         << std::flush;
     fleet.mgmt().request(core::address::group(core::role::endpoint, core::scope::all), "ping", "{}",
                          2 * core::seconds, [&, t0](core::act::complete& c) {
@@ -86,7 +89,26 @@ int up_main(std::span<const std::string_view> args, std::ostream& out, std::ostr
                                  << std::flush;
                            }
                          });
-  });
+  };
+  const std::size_t want_hosts = fo.agents;
+  const std::size_t want_endpoints = fo.agents * fo.endpoints_per_agent;
+  auto attached = [&fleet, want_hosts, want_endpoints] {
+    const auto& routes = fleet.mgmt().role().directory().routes();
+    std::size_t known = 0;
+    for (const auto& [host, r] : routes)
+      known += r.on_host.endpoints.size();
+    return routes.size() >= want_hosts && known >= want_endpoints;
+  };
+  asio::steady_timer wait(fleet.mgmt().executor());
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  std::function<void()> check = [&] {
+    if (attached() || std::chrono::steady_clock::now() >= give_up) return ask();
+    wait.expires_after(std::chrono::milliseconds(50));
+    wait.async_wait([&](boost::system::error_code ec) {
+      if (!ec) check();
+    });
+  };
+  fleet.mgmt().when_ready([&] { check(); });
   run(ioc, 1, [&] {
     out << "ccp up: stopping\n" << std::flush;
     fleet.shutdown();

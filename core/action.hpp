@@ -60,14 +60,39 @@ struct dial {
 struct deliver {
   message msg;
 };
-// A request of the local application ended. code is zero when it succeeded: then
-// `replies` holds the response (or, for a group request, every reply that arrived,
-// errors included). Otherwise code says why, and `replies` holds the error message when
-// one came back. Exactly one complete per request id.
+// What became of one member of a group request (an `all` form).
+struct member_result {
+  enum class answer : std::uint8_t {
+    ok,           // answered with a response
+    error,        // answered with an error (`code`)
+    silent,       // no answer by the deadline
+    unreachable,  // a router on its way said it cannot be reached (`code`)
+  };
+  address member;
+  answer result = answer::silent;
+  errc code{};
+};
+[[nodiscard]] std::string_view to_string(member_result::answer a) noexcept;
+
+// A request of the local application ended. Exactly one complete per request id.
+// - One destination (a concrete address, an `any` form): code is zero when it succeeded
+//   and `replies` holds the response; otherwise code says why, and `replies` holds the
+//   error message when one came back.
+// - A group (an `all` form) whose members the sender knows (a backbone member: mgmt or
+//   proxy, from its directory): `members` accounts for each member fixed at send time,
+//   once, sorted by address; the request ends as soon as none is left waiting, and code
+//   is ok when every member answered ok, `unreachable` when the group had no member or
+//   none could be reached, `timeout` when members were reachable but none answered, and
+//   `partial` otherwise. `replies` holds every reply that came (errors too, and replies
+//   of members that joined after the send, which are not in `members`).
+// - A group whose members the sender cannot know (sent by an agent or an endpoint, or to
+//   mgmt groups): `members` is empty and the request gathers until its deadline: ok when
+//   every reply was ok, `partial` when some were errors, `timeout` when none came.
 struct complete {
   std::uint64_t request;
   errc code;
   std::vector<message> replies;
+  std::vector<member_result> members{};
 };
 // A backbone member (mgmt, proxy) knows the fleet's routes: it heard every proxy's
 // heartbeat and its directory syncs ended (or a bound passed). Once per start. A host that

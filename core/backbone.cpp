@@ -27,6 +27,19 @@ void backbone_node::subscribe_backbone(micros now) {
   push(act::subscribe{bus_kind::backbone, std::string(subject_heartbeat), {}});
 }
 
+void backbone_node::announce_attach(std::string_view host, std::uint64_t epoch,
+                                    const route_directory::members& m, micros now) {
+  announce(subject_route, "ccp.route",
+           flat_json_writer{}
+               .add("op", "attach")
+               .add("host", host)
+               .add("epoch", epoch)
+               .add("agent", m.agent)
+               .add("endpoints", m.endpoints)
+               .finish(),
+           now);
+}
+
 void backbone_node::announce(std::string_view subject, std::string_view type, std::string body,
                              micros /*now*/) {
   message m;
@@ -57,7 +70,12 @@ void backbone_node::control(const frame_header& h, micros now) {
       return;
     }
     if (*op == "attach") {
-      if (dir_.attach(*host, *epoch, proxy, now) && proxy != self_text_)
+      route_directory::members m;
+      const std::string* agent = body->string("agent");
+      const std::vector<std::string>* eps = body->strings("endpoints");
+      if (agent) m.agent = *agent;
+      if (eps) m.endpoints = *eps;
+      if (dir_.attach(*host, *epoch, proxy, now, agent ? &m : nullptr) && proxy != self_text_)
         route_taken(*host, *epoch, now);
       expire_by(now + idle_timeout + 1);  // the announcement renewed the proxy's lease
     } else if (*op == "detach") {
@@ -90,9 +108,17 @@ void backbone_node::control(const frame_header& h, micros now) {
     auto routes = own_routes();
     std::size_t i = 0;
     do {
+      // A route is "HOST EPOCH AGENT ENDPOINT...": ids hold no spaces (address tokens).
       std::vector<std::string> part;
-      for (; i < routes.size() && part.size() < sync_routes_per_frame; ++i)
-        part.push_back(routes[i].first + " " + std::to_string(routes[i].second));
+      std::size_t bytes = 0;
+      for (; i < routes.size() && bytes < sync_bytes_per_frame; ++i) {
+        const auto& r = routes[i];
+        std::string line = r.host + " " + std::to_string(r.epoch) + " " + r.on_host.agent;
+        for (const auto& e : r.on_host.endpoints)
+          line += " " + e;
+        bytes += line.size() + 3;
+        part.push_back(std::move(line));
+      }
       message r;
       r.kind = msg_kind::response;
       r.to = address::from_view(h.from);
@@ -124,12 +150,23 @@ void backbone_node::control_reply(const message& m, micros now) {
   }
   auto& parts = sync_parts_[proxy];
   for (const std::string& r : *body->strings("routes")) {
-    auto space = r.find(' ');
-    if (space == std::string::npos) continue;
-    std::uint64_t epoch = 0;
-    for (char c : r.substr(space + 1))
-      epoch = epoch * 10 + static_cast<std::uint64_t>(c - '0');
-    parts.emplace_back(r.substr(0, space), epoch);
+    // "HOST EPOCH AGENT ENDPOINT...", as the ccp.sync request's answer writes it.
+    std::vector<std::string_view> words;
+    for (std::size_t at = 0; at <= r.size();) {
+      std::size_t end = r.find(' ', at);
+      if (end == std::string::npos) end = r.size();
+      if (end > at) words.push_back(std::string_view(r).substr(at, end - at));
+      at = end + 1;
+    }
+    if (words.size() < 2) continue;
+    route_directory::synced_route s;
+    s.host = words[0];
+    for (char c : words[1])
+      s.epoch = s.epoch * 10 + static_cast<std::uint64_t>(c - '0');
+    if (words.size() > 2) s.on_host.agent = words[2];
+    for (std::size_t k = 3; k < words.size(); ++k)
+      s.on_host.endpoints.emplace_back(words[k]);
+    parts.push_back(std::move(s));
   }
   const std::uint64_t* last = body->number("last");
   if (last && *last == 1) {
@@ -137,9 +174,9 @@ void backbone_node::control_reply(const message& m, micros now) {
     expire_by(now + idle_timeout + 1);
     // A sync can reveal that a newer attachment took one of our hosts while we did not
     // hear its announcement (we were partitioned): fence now.
-    for (const auto& [host, epoch] : parts)
-      if (const auto* r = dir_.find(host); r && r->proxy != self_text_)
-        route_taken(host, r->epoch, now);
+    for (const auto& s : parts)
+      if (const auto* r = dir_.find(s.host); r && r->proxy != self_text_)
+        route_taken(s.host, r->epoch, now);
     done();
   }
 }
@@ -195,11 +232,37 @@ void backbone_node::route_backbone(frame_buf f, const frame_header& h, micros no
   push(act::publish{bus_kind::backbone, backbone_subject_text(to), std::move(f)});
 }
 
-std::size_t backbone_node::expected_replies(const address& to) const {
-  if (to.type() == role::agent && to.form() == scope::all) return dir_.hosts();
-  if (to.type() == role::agent && to.form() == scope::host_all) return 1;
-  if (to.type() == role::proxy && to.form() == scope::all) return dir_.proxies();
-  return 0;
+std::optional<std::vector<address>> backbone_node::expected_members(const address& to) const {
+  const bool one_host = to.form() == scope::host_all;
+  std::vector<address> out;
+  auto add = [&out](std::expected<address, parse_error> a) {
+    if (a) out.push_back(std::move(*a));
+  };
+  switch (to.type()) {
+    case role::mgmt:
+      return std::nullopt;
+    case role::proxy:
+      dir_.for_each_proxy([&](const std::string& name) {
+        auto a = address::parse(name);
+        if (a && (!one_host || a->host() == to.host())) out.push_back(std::move(*a));
+      });
+      break;
+    case role::agent:
+    case role::endpoint:
+      for (const auto& [host, r] : dir_.routes()) {
+        if (one_host && host != to.host()) continue;
+        if (r.on_host.agent.empty()) return std::nullopt;  // not announced: unknown
+        if (to.type() == role::agent) {
+          add(address::one(role::agent, host, r.on_host.agent));
+        } else {
+          for (const auto& e : r.on_host.endpoints)
+            add(address::one(role::endpoint, host, e));
+        }
+      }
+      break;
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 }  // namespace ccp::core

@@ -29,9 +29,10 @@ class backbone_node : public node {
   // A directory entry for `host` was taken by `proxy` (not us) with `epoch`.
   virtual void route_taken(std::string_view /*host*/, std::uint64_t /*epoch*/, micros /*now*/) {}
   // The routes this member announces in sync replies: empty for mgmt.
-  [[nodiscard]] virtual std::vector<std::pair<std::string, std::uint64_t>> own_routes() const {
-    return {};
-  }
+  [[nodiscard]] virtual std::vector<route_directory::synced_route> own_routes() const { return {}; }
+  // Announces that this proxy holds `host` (epoch, and who lives there) to the backbone.
+  void announce_attach(std::string_view host, std::uint64_t epoch,
+                       const route_directory::members& m, micros now);
   void backbone_tick(micros now);
   [[nodiscard]] micros backbone_wake() const;
 
@@ -40,15 +41,18 @@ class backbone_node : public node {
   void route_backbone(frame_buf f, const frame_header& h, micros now);
   // Publishes a control notification to all backbone members.
   void announce(std::string_view subject, std::string_view type, std::string body, micros now);
-  [[nodiscard]] std::size_t expected_replies(const address& to) const override;
+  // The members of an agent, endpoint or proxy group, from the directory (mgmt groups
+  // are not in it: nullopt). A host whose proxy did not announce who lives there (an
+  // older proxy) makes an agent or endpoint group unknown too.
+  [[nodiscard]] std::optional<std::vector<address>> expected_members(
+      const address& to) const override;
 
   route_directory dir_;
   std::string self_text_;
   micros last_own_heartbeat_ = 0;  // when our own heartbeat last came back over the bus
 
  private:
-  std::map<std::string, std::vector<std::pair<std::string, std::uint64_t>>, std::less<>>
-      sync_parts_;
+  std::map<std::string, std::vector<route_directory::synced_route>, std::less<>> sync_parts_;
   struct sync_request {
     std::string proxy;
     micros sent = 0;
@@ -68,7 +72,8 @@ class backbone_node : public node {
 // (idle_timeout since its last heartbeat) ended.
 inline constexpr micros expiry_precision = heartbeat_interval / 10;
 
-// Largest number of routes in one sync reply frame (keeps it well under max_frame_bytes).
-inline constexpr std::size_t sync_routes_per_frame = 2000;
+// Bytes of routes in one sync reply frame (keeps it well under max_frame_bytes, whatever
+// the number of endpoints per host).
+inline constexpr std::size_t sync_bytes_per_frame = 64 * 1024;
 
 }  // namespace ccp::core

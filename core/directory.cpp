@@ -5,7 +5,7 @@
 namespace ccp::core {
 
 bool route_directory::attach(std::string_view host, std::uint64_t epoch, std::string_view proxy,
-                             micros now) {
+                             micros now, const members* m) {
   auto& top = max_epoch_[std::string(host)];
   if (epoch > top) top = epoch;
   auto& p = proxies_[std::string(proxy)];
@@ -13,13 +13,16 @@ bool route_directory::attach(std::string_view host, std::uint64_t epoch, std::st
   auto it = routes_.find(host);
   if (it != routes_.end()) {
     if (it->second.epoch > epoch) return false;
-    if (it->second.epoch == epoch && it->second.proxy == proxy) return true;
+    if (it->second.epoch == epoch && it->second.proxy == proxy) {
+      if (m) it->second.on_host = *m;  // the same attachment, with who lives there now
+      return true;
+    }
     if (it->second.epoch == epoch) return false;  // same epoch, other proxy: first one wins
     if (auto old = proxies_.find(it->second.proxy); old != proxies_.end() && old->second.hosts > 0)
       --old->second.hosts;
-    it->second = route{std::string(proxy), epoch};
+    it->second = route{std::string(proxy), epoch, m ? *m : members{}};
   } else {
-    routes_.emplace(std::string(host), route{std::string(proxy), epoch});
+    routes_.emplace(std::string(host), route{std::string(proxy), epoch, m ? *m : members{}});
   }
   ++p.hosts;
   return true;
@@ -38,14 +41,13 @@ bool route_directory::heartbeat(std::string_view proxy, std::uint64_t hosts, mic
   return p.hosts != hosts;
 }
 
-void route_directory::sync(std::string_view proxy,
-                           const std::vector<std::pair<std::string, std::uint64_t>>& routes,
+void route_directory::sync(std::string_view proxy, const std::vector<synced_route>& routes,
                            micros now) {
   std::string name(proxy);
   drop_owned(name);
   proxies_[name].last_seen = now;
-  for (const auto& [host, epoch] : routes)
-    attach(host, epoch, proxy, now);
+  for (const auto& r : routes)
+    attach(r.host, r.epoch, proxy, now, &r.on_host);
 }
 
 void route_directory::drop_owned(const std::string& proxy) {

@@ -21,24 +21,39 @@ namespace ccp::core {
 
 class route_directory {
  public:
+  // Who lives on a host: its agent's id and its endpoints' ids (sorted), as the holding
+  // proxy announced them. What a group request (`all`) waits for.
+  struct members {
+    std::string agent;  // empty: not announced
+    std::vector<std::string> endpoints;
+  };
   struct route {
     std::string proxy;  // canonical address text of the holding proxy
     std::uint64_t epoch = 0;
+    members on_host;
   };
 
   // A proxy announced that it holds `host` with `epoch`. Returns true when the entry was
   // taken (its epoch is newer than, or the same attachment as, what was known).
-  bool attach(std::string_view host, std::uint64_t epoch, std::string_view proxy, micros now);
+  // `m`, when given, is who lives on the host now (the same attachment may announce it
+  // again when its endpoints change).
+  bool attach(std::string_view host, std::uint64_t epoch, std::string_view proxy, micros now,
+              const members* m = nullptr);
   // A proxy announced it let go of `host`; ignored unless it is the current holder with
   // that epoch.
   void detach(std::string_view host, std::uint64_t epoch, std::string_view proxy);
   // A heartbeat from `proxy` saying it holds `hosts` routes. Returns true when the
   // directory disagrees and a sync should be asked for (at most once per heartbeat).
   bool heartbeat(std::string_view proxy, std::uint64_t hosts, micros now);
-  // Replaces everything known about `proxy` with `routes` (host, epoch), keeping newer
-  // epochs held by other proxies.
-  void sync(std::string_view proxy,
-            const std::vector<std::pair<std::string, std::uint64_t>>& routes, micros now);
+  // One route as a sync reply carries it.
+  struct synced_route {
+    std::string host;
+    std::uint64_t epoch = 0;
+    members on_host;
+  };
+  // Replaces everything known about `proxy` with `routes`, keeping newer epochs held by
+  // other proxies.
+  void sync(std::string_view proxy, const std::vector<synced_route>& routes, micros now);
   // Drops the routes of proxies silent for longer than idle_timeout. Returns the dropped
   // proxies.
   std::vector<std::string> expire(micros now);
@@ -46,6 +61,15 @@ class route_directory {
   void forget(std::string_view proxy);
 
   [[nodiscard]] const route* find(std::string_view host) const;
+  // Every route, by host; every proxy heard from, by address text.
+  [[nodiscard]] const std::map<std::string, route, std::less<>>& routes() const noexcept {
+    return routes_;
+  }
+  template <class F>
+  void for_each_proxy(F&& f) const {
+    for (const auto& [name, p] : proxies_)
+      f(name);
+  }
   [[nodiscard]] std::size_t hosts() const noexcept { return routes_.size(); }
   [[nodiscard]] std::size_t proxies() const noexcept { return proxies_.size(); }
   [[nodiscard]] std::size_t hosts_of(std::string_view proxy) const;

@@ -62,6 +62,8 @@ std::string_view to_string(errc e) noexcept {
       return "shutting_down";
     case errc::internal:
       return "internal";
+    case errc::partial:
+      return "partial";
   }
   return "unknown";
 }

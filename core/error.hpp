@@ -61,8 +61,9 @@ enum class errc : std::uint16_t {
   too_large,        // frame bigger than max_frame_bytes
   shutting_down,    // the process that held the route is stopping
   internal,         // a bug; report it
+  partial,          // a group request: some members answered, not all of them ok
 };
-inline constexpr std::uint16_t errc_max = static_cast<std::uint16_t>(errc::internal);
+inline constexpr std::uint16_t errc_max = static_cast<std::uint16_t>(errc::partial);
 
 const std::error_category& message_category() noexcept;
 inline std::error_code make_error_code(errc e) noexcept {

@@ -75,13 +75,27 @@ std::expected<std::uint64_t, errc> node::request(const address& to, std::string_
   m.body = std::move(body);
   pending p;
   p.deadline = now + timeout;
-  // `any` forms have one answer; `all` forms gather until the deadline or the expected count.
+  // `any` forms have one answer; `all` forms wait for their members when this node knows
+  // them, else gather until the deadline.
   p.group = to.form() == scope::all || to.form() == scope::host_all;
-  p.expected = p.group ? expected_replies(to) : 0;
+  if (p.group) {
+    if (auto members = expected_members(to)) {
+      p.known = true;
+      p.waiting = members->size();
+      p.members.reserve(members->size());
+      for (auto& a : *members)
+        p.members.push_back(act::member_result{std::move(a)});
+    }
+  }
+  const bool empty_group = p.known && p.members.empty();
   // Registered before routing: routing may complete it at once (unreachable, local reply).
-  pending_.emplace(m.id, std::move(p));
+  auto [at, added] = pending_.emplace(m.id, std::move(p));
   deadlines_.emplace(now + timeout, m.id);
   auto id = m.id;
+  if (empty_group) {  // nobody to ask: it fails now, and nothing is sent
+    finish_group(id, at->second);
+    return id;
+  }
   if (auto r = originate(std::move(m), now); !r) {
     deadlines_.erase({now + timeout, id});
     pending_.erase(id);
@@ -201,6 +215,7 @@ void node::on_reply(message m, micros now) {
     return;
   }
   pending& p = it->second;
+  const std::uint64_t id = it->first;
   if (!p.group) {
     errc code = m.kind == msg_kind::error ? m.code : errc{};
     std::vector<message> replies;
@@ -211,24 +226,94 @@ void node::on_reply(message m, micros now) {
   if (m.kind == msg_kind::error && m.from == self_) {
     // Failed before it left this node (nothing reachable): no reply can come.
     errc code = m.code;
+    for (auto& r : p.members) {
+      if (r.result != act::member_result::answer::silent) continue;
+      r.result = act::member_result::answer::unreachable;
+      r.code = code;
+    }
     std::vector<message> replies;
     replies.push_back(std::move(m));
-    finish(it->first, code, std::move(replies));
+    finish(id, code, std::move(replies), std::move(p.members));
     return;
   }
+  if (p.known) account(p, m);
   p.replies.push_back(std::move(m));
-  if (p.expected != 0 && p.replies.size() >= p.expected)
-    finish(it->first, errc{}, std::move(p.replies));
+  if (p.known && p.waiting == 0) finish_group(id, p);
 }
 
-void node::finish(std::uint64_t id, errc code, std::vector<message> replies) {
+void node::account(pending& p, const message& m) {
+  using answer = act::member_result::answer;
+  auto by_member = [](const act::member_result& r, const address& a) { return r.member < a; };
+  auto it = std::lower_bound(p.members.begin(), p.members.end(), m.from, by_member);
+  if (it != p.members.end() && it->member == m.from) {
+    if (it->result != answer::silent) return;  // its first answer counts
+    it->result = m.kind == msg_kind::error ? answer::error : answer::ok;
+    it->code = m.kind == msg_kind::error ? m.code : errc{};
+    --p.waiting;
+    return;
+  }
+  // Not a member: a router's error. An agent speaks for its host (no such endpoint, none
+  // at all); a proxy's error names no host, so its members stay silent until the deadline.
+  if (m.kind != msg_kind::error || m.from.type() != role::agent) return;
+  for (auto& r : p.members) {
+    if (r.result != answer::silent || r.member.host() != m.from.host()) continue;
+    r.result = answer::unreachable;
+    r.code = m.code;
+    --p.waiting;
+  }
+}
+
+void node::finish_group(std::uint64_t id, pending& p) {
+  using answer = act::member_result::answer;
+  errc code{};
+  if (!p.known) {
+    bool errors = std::any_of(p.replies.begin(), p.replies.end(),
+                              [](const message& r) { return r.kind == msg_kind::error; });
+    code = p.replies.empty() ? errc::timeout : errors ? errc::partial : errc{};
+  } else {
+    std::size_t ok = 0, answered = 0, unreachable = 0;
+    for (const auto& r : p.members) {
+      ok += r.result == answer::ok;
+      answered += r.result == answer::ok || r.result == answer::error;
+      unreachable += r.result == answer::unreachable;
+    }
+    if (p.members.empty() || unreachable == p.members.size())
+      code = errc::unreachable;
+    else if (ok == p.members.size())
+      code = errc{};
+    else if (answered == 0)
+      code = errc::timeout;
+    else
+      code = errc::partial;
+  }
+  if (sabotage_.lax_groups && !p.replies.empty()) [[unlikely]]
+    code = errc{};
+  finish(id, code, std::move(p.replies), std::move(p.members));
+}
+
+void node::finish(std::uint64_t id, errc code, std::vector<message> replies,
+                  std::vector<act::member_result> members) {
   auto it = pending_.find(id);
   if (it == pending_.end()) return;
   deadlines_.erase({it->second.deadline, id});
   pending_.erase(it);
   ++stats_.completed;
-  if (sabotage_.double_complete) push(act::complete{id, code, replies});
-  push(act::complete{id, code, std::move(replies)});
+  if (sabotage_.double_complete) push(act::complete{id, code, replies, members});
+  push(act::complete{id, code, std::move(replies), std::move(members)});
+}
+
+std::string_view act::to_string(member_result::answer a) noexcept {
+  switch (a) {
+    case member_result::answer::ok:
+      return "ok";
+    case member_result::answer::error:
+      return "error";
+    case member_result::answer::silent:
+      return "silent";
+    case member_result::answer::unreachable:
+      return "unreachable";
+  }
+  return "unknown";
 }
 
 void node::abort_pending(errc code) {
@@ -237,18 +322,17 @@ void node::abort_pending(errc code) {
     ids.push_back(id);
   std::sort(ids.begin(), ids.end());  // in request order, whatever the hashing
   for (auto id : ids)
-    finish(id, code, {});
+    finish(id, code, {}, std::move(pending_.at(id).members));
 }
 
 void node::tick(micros now) {
   while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
     auto id = deadlines_.begin()->second;
     auto& p = pending_.at(id);
-    if (p.group && !p.replies.empty()) {
-      finish(id, errc{}, std::move(p.replies));
-    } else {
+    if (p.group)
+      finish_group(id, p);  // members not heard from stay silent
+    else
       finish(id, errc::timeout, {});
-    }
   }
   role_tick(now);
 }

@@ -110,9 +110,12 @@ class node {
   virtual void control(const frame_header& /*h*/, micros /*now*/) {}
   // A reply to a request sent with originate_internal.
   virtual void control_reply(const message& /*m*/, micros /*now*/) {}
-  // For a group request: how many replies to wait for before completing early; 0 when
-  // unknown (wait for the deadline).
-  [[nodiscard]] virtual std::size_t expected_replies(const address& /*to*/) const { return 0; }
+  // For a group request (an `all` form): its members now, sorted, when this node can know
+  // them (a backbone member, from its directory); nullopt when it cannot.
+  [[nodiscard]] virtual std::optional<std::vector<address>> expected_members(
+      const address& /*to*/) const {
+    return std::nullopt;
+  }
 
   // A frame addressed to this node (to == self, or a group that contains self). Both this
   // and bounce check what read_header deferred (the addresses, the type), and count the
@@ -143,10 +146,18 @@ class node {
   struct pending {
     micros deadline = 0;
     bool group = false;
-    std::size_t expected = 0;  // group only; 0 = unknown
+    bool known = false;                       // group: its members were fixed at send
+    std::vector<act::member_result> members;  // known groups: sorted by member
+    std::size_t waiting = 0;                  // members still silent
     std::vector<message> replies;
   };
-  void finish(std::uint64_t id, errc code, std::vector<message> replies);
+  void finish(std::uint64_t id, errc code, std::vector<message> replies,
+              std::vector<act::member_result> members = {});
+  // Ends a group request with the outcome its members and replies make (action.hpp).
+  void finish_group(std::uint64_t id, pending& p);
+  // Accounts a reply to a known group: a member's answer, or a router's word that the
+  // members of a host cannot be reached.
+  static void account(pending& p, const message& m);
   void on_reply(message m, micros now);
 
   std::vector<action> out_;

@@ -293,10 +293,9 @@ void proxy::hello(link_id link, link_state& ls, const frame_header& h, micros no
   with_agents_.insert(link);
   if (!ls.endpoints.empty()) with_endpoints_.insert(link);
   push(act::subscribe{bus_kind::backbone, host_subject(host), {}});
-  dir_.attach(host, *epoch, self_text_, now);
-  announce(subject_route, "ccp.route",
-           flat_json_writer{}.add("op", "attach").add("host", host).add("epoch", *epoch).finish(),
-           now);
+  const route_directory::members m = members_of(ls);
+  dir_.attach(host, *epoch, self_text_, now, &m);
+  announce_attach(host, *epoch, m, now);
   update_group_subscriptions();
 
   message w;
@@ -332,6 +331,10 @@ void proxy::hello(link_id link, link_state& ls, const frame_header& h, micros no
       else
         with_endpoints_.insert(link);
       update_group_subscriptions();
+      // Who lives on the host changed: the backbone's group requests wait for the new set.
+      const route_directory::members m = members_of(ls);
+      dir_.attach(ls.host, ls.epoch, self_text_, now, &m);
+      announce_attach(ls.host, ls.epoch, m, now);
     } else if (h.type == "ccp.bye") {
       detach(link, true, now);
       close_link(link, errc{});
@@ -498,12 +501,18 @@ void proxy::route_taken(std::string_view host, std::uint64_t epoch, micros now) 
   close_link(link, errc::rejected);
 }
 
-std::vector<std::pair<std::string, std::uint64_t>> proxy::own_routes() const {
-  std::vector<std::pair<std::string, std::uint64_t>> r;
+std::vector<route_directory::synced_route> proxy::own_routes() const {
+  std::vector<route_directory::synced_route> r;
   r.reserve(hosts_.size());
   for (const auto& [host, ls] : hosts_in_order())
-    r.emplace_back(std::string(host), ls->epoch);
+    r.push_back({std::string(host), ls->epoch, members_of(*ls)});
   return r;
+}
+
+route_directory::members proxy::members_of(const link_state& ls) {
+  route_directory::members m{std::string(ls.agent.id()), ls.endpoints};
+  std::sort(m.endpoints.begin(), m.endpoints.end());
+  return m;
 }
 
 std::optional<std::string> proxy::builtin(const message& m) {

@@ -66,7 +66,7 @@ class proxy final : public backbone_node {
   [[nodiscard]] micros role_wake() const override;
   [[nodiscard]] std::optional<std::string> builtin(const message& m) override;
   void route_taken(std::string_view host, std::uint64_t epoch, micros now) override;
-  [[nodiscard]] std::vector<std::pair<std::string, std::uint64_t>> own_routes() const override;
+  [[nodiscard]] std::vector<route_directory::synced_route> own_routes() const override;
 
  private:
   struct link_state {
@@ -98,6 +98,8 @@ class proxy final : public backbone_node {
   };
 
   void hello(link_id link, link_state& ls, const frame_header& h, micros now);
+  // Who lives on the host of `ls`, as the directory keeps it (endpoint ids sorted).
+  [[nodiscard]] static route_directory::members members_of(const link_state& ls);
   // The forwarding path's own steps take the frame by rvalue reference: a by-value
   // shared_ptr is a move and a destructor call per step (16 instructions a frame).
   void from_agent(link_id link, link_state& ls, frame_buf&& f, frame_header& h, micros now);

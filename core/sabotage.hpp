@@ -26,6 +26,7 @@ struct sabotage {
                                        // endpoints accept frames not addressed to them
   bool double_complete = false;        // a request completes twice
   bool no_link_bound = false;          // a proxy ignores its per-link queue bound
+  bool lax_groups = false;             // a group request with any reply ends ok
 };
 
 }  // namespace ccp::core

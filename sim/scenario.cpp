@@ -56,13 +56,13 @@ constexpr std::array<std::string_view, 3> host_faults = {"kill_agent", "half_ope
                                                          "endpoint_churn"};
 constexpr std::array<std::string_view, 5> timed_faults = {
     "partition_proxy", "latency_spike", "stall_proxy", "bus_outage", "endpoint_churn"};
-constexpr std::array<std::string_view, 6> violations = {"non_member_delivery", "duplicate_delivery",
-                                                        "outcome_count",       "unbounded_queue",
-                                                        "double_ownership",    "swallowed_any"};
+constexpr std::array<std::string_view, 7> violations = {
+    "non_member_delivery", "duplicate_delivery", "outcome_count",   "unbounded_queue",
+    "double_ownership",    "swallowed_any",      "group_accounting"};
 // One sabotage per violation (core/sabotage.hpp).
-constexpr std::array<std::string_view, 6> sabotages = {
-    "fencing_off", "empty_proxy_takes_any", "duplicate_delivery",
-    "misroute",    "double_complete",       "no_link_bound"};
+constexpr std::array<std::string_view, 7> sabotages = {
+    "fencing_off",     "empty_proxy_takes_any", "duplicate_delivery", "misroute",
+    "double_complete", "no_link_bound",         "lax_groups"};
 
 bool contains(std::span<const std::string_view> set, std::string_view s) {
   return std::find(set.begin(), set.end(), s) != set.end();
@@ -385,12 +385,15 @@ void read_fault(std::string& error, const json& j, std::string path, const scena
 
 void read_expect(std::string& error, const json& j, const scenario& s, expectations& e) {
   fields f(error, j, "/expect",
-           {"min_ok_ratio", "max_timeout_ratio", "min_unreachable_ratio", "reattach_within_s",
-            "converge_within_s", "violation"});
+           {"min_ok_ratio", "max_timeout_ratio", "min_unreachable_ratio", "max_partial_ratio",
+            "reattach_within_s", "converge_within_s", "group_complete_within_ms", "violation"});
   constexpr std::string_view ratio = "a number from 0 to 1";
   e.min_ok_ratio = f.number("min_ok_ratio", 0, 1, ratio);
   e.max_timeout_ratio = f.number("max_timeout_ratio", 0, 1, ratio);
   e.min_unreachable_ratio = f.number("min_unreachable_ratio", 0, 1, ratio);
+  e.max_partial_ratio = f.number("max_partial_ratio", 0, 1, ratio);
+  e.group_complete_within = f.time("group_complete_within_ms", core::ms, 0, 60 * core::seconds,
+                                   "a number from 0 to 60000");
   // Checked in the liveness phase, so they cannot exceed it.
   std::string within = "a number from 0 to " + decimal(s.liveness, core::seconds) + " (liveness_s)";
   e.reattach_within = f.time("reattach_within_s", core::seconds, 0, s.liveness, within);

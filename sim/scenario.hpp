@@ -72,6 +72,10 @@ struct expectations {
   std::optional<double> min_unreachable_ratio;  // e.g. scenarios that address dead hosts
   std::optional<micros> reattach_within;        // liveness phase: every agent attached by then
   std::optional<micros> converge_within;        // liveness phase: directories agree by then
+  std::optional<double> max_partial_ratio;      // group requests some members failed
+  // Every group request (`all` form) whose members all answered ended within this long of
+  // its send: it did not wait out its deadline.
+  std::optional<micros> group_complete_within;
   // Negative scenarios: the name of the one violation the checker must report.
   std::optional<std::string> violation;
 };
@@ -88,7 +92,7 @@ struct scenario {
   expectations expect;
   // Test-only switch that breaks the core on purpose: "", "fencing_off",
   // "empty_proxy_takes_any", "duplicate_delivery", "misroute", "double_complete",
-  // "no_link_bound" (core/sabotage.hpp).
+  // "no_link_bound", "lax_groups" (core/sabotage.hpp).
   std::string sabotage;
 };
 

@@ -81,6 +81,7 @@ world::world(const scenario& sc, std::uint64_t seed, trace_sink& trace)
   if (sc_.sabotage == "misroute") sabotage_.misroute = true;
   if (sc_.sabotage == "double_complete") sabotage_.double_complete = true;
   if (sc_.sabotage == "no_link_bound") sabotage_.no_link_bound = true;
+  if (sc_.sabotage == "lax_groups") sabotage_.lax_groups = true;
   result_.scenario = sc_.name;
   result_.seed = seed;
   build();
@@ -524,6 +525,8 @@ void world::work(std::size_t item) {
       ++result_.requests;
       bool any = addr->form() == scope::any || addr->form() == scope::host_any;
       outcomes_[key_of(from, *id)] = any ? 2 : 0;  // bit 1: a request to an `any` form
+      if (addr->form() == scope::all || addr->form() == scope::host_all)
+        group_sent_[key_of(from, *id)] = now_;
     }
   } else if (n->send(*addr, w.type, "{}", now_)) {
     ++result_.notifications;
@@ -781,6 +784,10 @@ void world::on_complete(std::uint32_t i, const act::complete& c) {
   l += code_name(c.code);
   l += R"(","replies":)";
   append_number(l, c.replies.size());
+  if (!c.members.empty()) {
+    l += R"(,"members":)";
+    append_number(l, c.members.size());
+  }
   l += '}';
   trace_.line(l);
   if (it == outcomes_.end()) {
@@ -799,8 +806,14 @@ void world::on_complete(std::uint32_t i, const act::complete& c) {
     ++result_.timeouts;
   else if (c.code == errc::unreachable)
     ++result_.unreachable;
+  else if (c.code == errc::partial)
+    ++result_.partial;
   else
     ++result_.other_errors;
+  if (auto g = group_sent_.find(key_of(i, c.request)); g != group_sent_.end()) {
+    check_group(i, c, g->second);
+    group_sent_.erase(g);
+  }
   // An `any` request bounced by a proxy that never held an agent: it took an `any` it
   // could not serve.
   if ((it->second & 2) && c.code == errc::unreachable && !c.replies.empty() &&
@@ -810,6 +823,62 @@ void world::on_complete(std::uint32_t i, const act::complete& c) {
           all_attached())
         violation("swallowed_any", c.replies[0].from.str() + " took an any with no agents");
     }
+  }
+}
+
+// A group request's result accounts for each member it names once, and its outcome is the
+// one its members make (core/action.hpp): never `ok` past a member that failed or stayed
+// silent, never a success counted from an error reply.
+void world::check_group(std::uint32_t i, const act::complete& c, micros sent) {
+  using answer = act::member_result::answer;
+  const std::string who = nodes_[i].role().self().str() + " request " + std::to_string(c.request);
+  std::size_t ok = 0, answered = 0, unreachable = 0;
+  for (std::size_t k = 0; k < c.members.size(); ++k) {
+    const auto& r = c.members[k];
+    if (k > 0 && !(c.members[k - 1].member < r.member)) {
+      violation("group_accounting", who + " names " + r.member.str() + " twice or out of order");
+      return;
+    }
+    ok += r.result == answer::ok;
+    answered += r.result == answer::ok || r.result == answer::error;
+    unreachable += r.result == answer::unreachable;
+    // An answer counted must be one that came: a reply from that member, of that kind.
+    if (r.result == answer::ok || r.result == answer::error) {
+      const msg_kind kind = r.result == answer::ok ? msg_kind::response : msg_kind::error;
+      bool came = std::any_of(c.replies.begin(), c.replies.end(), [&](const message& m) {
+        return m.from == r.member && m.kind == kind;
+      });
+      if (!came)
+        violation("group_accounting",
+                  who + " counts an answer of " + r.member.str() + " that never came");
+    }
+  }
+  if (c.code == errc::shutting_down) return;
+  const std::size_t n = c.members.size();
+  errc want{};
+  if (n == 0) {
+    // Members unknown to the sender (or none): then `ok` needs replies, none an error.
+    const bool errors = std::any_of(c.replies.begin(), c.replies.end(),
+                                    [](const message& m) { return m.kind == msg_kind::error; });
+    if (c.code == errc{} && (c.replies.empty() || errors))
+      violation("group_accounting", who + " ended ok with " + std::to_string(c.replies.size()) +
+                                        " replies, errors among them: " + (errors ? "yes" : "no"));
+    return;
+  }
+  if (unreachable == n)
+    want = errc::unreachable;
+  else if (ok == n)
+    want = errc{};
+  else if (answered == 0)
+    want = errc::timeout;
+  else
+    want = errc::partial;
+  if (c.code != want)
+    violation("group_accounting", who + " ended " + code_name(c.code) + " where its " +
+                                      std::to_string(n) + " members make it " + code_name(want));
+  if (answered == n) {  // n > 0 here: members known
+    ++result_.groups_answered;
+    result_.group_latency_max = std::max(result_.group_latency_max, now_ - sent);
   }
 }
 
@@ -860,6 +929,13 @@ run_result world::run() {
   if (ex.min_unreachable_ratio && ratio(result_.unreachable) < *ex.min_unreachable_ratio)
     fail("unreachable ratio " + std::to_string(ratio(result_.unreachable)) + " < " +
          std::to_string(*ex.min_unreachable_ratio));
+  if (ex.max_partial_ratio && ratio(result_.partial) > *ex.max_partial_ratio)
+    fail("partial ratio " + std::to_string(ratio(result_.partial)) + " > " +
+         std::to_string(*ex.max_partial_ratio));
+  if (ex.group_complete_within && result_.group_latency_max > *ex.group_complete_within)
+    fail("a group request whose members all answered took " +
+         std::to_string(result_.group_latency_max / ms) + " ms > " +
+         std::to_string(*ex.group_complete_within / ms) + " ms");
   if (ex.reattach_within &&
       (result_.reattach_time < 0 || result_.reattach_time > *ex.reattach_within))
     fail("agents not all attached within " + std::to_string(*ex.reattach_within / ms) + " ms");

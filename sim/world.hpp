@@ -44,7 +44,11 @@ struct run_result {
   std::set<std::string> violations;   // invariant names reported by the checker
   std::uint64_t trace_hash = 0;
   std::uint64_t events = 0;
-  std::uint64_t requests = 0, ok = 0, timeouts = 0, unreachable = 0, other_errors = 0;
+  std::uint64_t requests = 0, ok = 0, timeouts = 0, unreachable = 0, partial = 0, other_errors = 0;
+  // Group requests (`all` forms) whose members all answered, and the longest any of them
+  // took from send to completion (-1: none).
+  std::uint64_t groups_answered = 0;
+  micros group_latency_max = -1;
   std::uint64_t notifications = 0, deliveries = 0;
   micros reattach_time = -1;  // liveness phase: until every agent was attached again
   micros converge_time = -1;  // liveness phase: until every directory matched the routes
@@ -309,6 +313,7 @@ class world {
   // Checker.
   void on_deliver(std::uint32_t i, const core::message& m);
   void on_complete(std::uint32_t i, const core::act::complete& c);
+  void check_group(std::uint32_t i, const core::act::complete& c, micros sent);
   // Starts a trace line in line_, {"t":NOW,"ev":"KIND", for the caller to finish and pass to
   // trace_.line: one reused buffer, as deliveries and completions are among the commonest
   // events.
@@ -366,6 +371,7 @@ class world {
   std::unordered_set<delivery_key, delivery_hash> delivered_;
   std::unordered_map<std::uint64_t, int> unicast_deliveries_;  // hash(from,id) -> count
   std::unordered_map<std::uint64_t, std::uint8_t> outcomes_;   // hash(node,id) -> completions
+  std::unordered_map<std::uint64_t, micros> group_sent_;       // hash(node,id) -> send time
   std::vector<bool> proxy_held_ever_;
   std::map<int, micros> double_owned_since_;  // host -> since when (both proxies connected)
   run_result result_;

@@ -253,7 +253,7 @@ TEST(Directory, SyncReplacesEverythingKnownAboutTheProxy) {
   route_directory d;
   ASSERT_TRUE(d.attach(h1, 1, p1, t0));
   ASSERT_TRUE(d.attach(h2, 1, p1, t0));
-  d.sync(p1, {{h2, 2}, {h3, 1}}, t0 + 1);
+  d.sync(p1, {{h2, 2, {}}, {h3, 1, {}}}, t0 + 1);
   EXPECT_EQ(holder(d, h1), "none");
   EXPECT_EQ(holder(d, h2), at(p1, 2));
   EXPECT_EQ(holder(d, h3), at(p1, 1));
@@ -276,7 +276,7 @@ TEST(Directory, SyncKeepsNewerAndEqualEpochsHeldByOthers) {
   ASSERT_TRUE(d.attach(h1, 7, p2, t0));
   ASSERT_TRUE(d.attach(h2, 3, p2, t0));
   ASSERT_TRUE(d.attach(h3, 1, p2, t0));
-  d.sync(p1, {{h1, 6}, {h2, 3}, {h3, 2}}, t0 + 1);
+  d.sync(p1, {{h1, 6, {}}, {h2, 3, {}}, {h3, 2, {}}}, t0 + 1);
   EXPECT_EQ(holder(d, h1), at(p2, 7));  // newer elsewhere: kept
   EXPECT_EQ(holder(d, h2), at(p2, 3));  // same epoch elsewhere: first one wins
   EXPECT_EQ(holder(d, h3), at(p1, 2));  // older elsewhere: taken over
@@ -288,7 +288,7 @@ TEST(Directory, SyncKeepsNewerAndEqualEpochsHeldByOthers) {
 TEST(Directory, SyncRefreshesTheProxy) {
   route_directory d;
   ASSERT_TRUE(d.attach(h1, 1, p1, t0));
-  d.sync(p1, {{h1, 1}}, t0 + idle_timeout);
+  d.sync(p1, {{h1, 1, {}}}, t0 + idle_timeout);
   EXPECT_TRUE(d.expire(t0 + idle_timeout + 1).empty());
   EXPECT_EQ(holder(d, h1), at(p1, 1));
 }
@@ -545,9 +545,9 @@ RC_GTEST_PROP(DirectoryProps, CountsMatchEntriesUnderEveryOperation, ()) {
         break;
       }
       case op::kind::sync: {
-        std::vector<std::pair<std::string, std::uint64_t>> routes;
+        std::vector<route_directory::synced_route> routes;
         for (const auto& [h, e] : o.routes)
-          routes.emplace_back(pool_hosts[h], e);
+          routes.push_back({pool_hosts[h], e, {}});
         d.sync(proxy, routes, now);
         break;
       }

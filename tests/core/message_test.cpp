@@ -652,8 +652,8 @@ TEST(ErrorCodes, MessageCategory) {
   EXPECT_EQ(ec.message(), "timeout");
   EXPECT_EQ(ec, make_error_code(errc::timeout));
   const std::vector<std::string_view> names = {
-      "unreachable", "no_handler", "hop_limit",  "too_large", "shutting_down",
-      "internal",    "timeout",    "overloaded", "rejected",  "bad_request"};
+      "unreachable", "no_handler", "hop_limit", "too_large",   "shutting_down", "internal",
+      "timeout",     "overloaded", "rejected",  "bad_request", "partial"};
   EXPECT_EQ(names.size(), std::size_t{errc_max});
   for (std::uint16_t v = 1; v <= errc_max; ++v) {
     std::string_view name = to_string(static_cast<errc>(v));
@@ -664,6 +664,7 @@ TEST(ErrorCodes, MessageCategory) {
   EXPECT_EQ(to_string(static_cast<errc>(errc_max + 1)), "unknown");
   EXPECT_EQ(static_cast<int>(errc::unreachable), 1);  // wire values are fixed
   EXPECT_EQ(static_cast<int>(errc::internal), 10);
+  EXPECT_EQ(static_cast<int>(errc::partial), 11);
 }
 
 TEST(ErrorCodes, ParseErrorMessage) {

@@ -140,9 +140,10 @@ TEST(Routing, ProxyAnswersAgentsAndAgentAnswersEndpoints) {
   auto r = core::decode(*reply->frame);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->correlation, sync.id);
+  // Each route with who lives there: "HOST EPOCH AGENT ENDPOINT...".
   EXPECT_EQ(r->body,
-            R"({"routes":["10.0.0.10 1","10.0.0.2 1","10.0.0.9 1","a.example 1","b.example 1"],)"
-            R"("last":1})");
+            R"({"routes":["10.0.0.10 1 agent","10.0.0.2 1 agent e1 e2","10.0.0.9 1 agent",)"
+            R"("a.example 1 agent","b.example 1 agent"],"last":1})");
   f.run_actions(p);
 }
 

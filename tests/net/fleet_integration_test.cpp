@@ -66,6 +66,11 @@ class Fleet : public ::testing::Test {
     auto m = net::mgmt_service::start(ioc_, std::move(mo));
     ASSERT_TRUE(m) << m.error();
     mgmt_ = *m;
+    // As every client does: requests wait until mgmt's directory is complete (it answers
+    // `unreachable` and knows the members of `all` groups from it).
+    std::promise<void> ready;
+    mgmt_->when_ready([&ready] { ready.set_value(); });
+    ASSERT_EQ(ready.get_future().wait_for(10s), std::future_status::ready);
     ASSERT_TRUE(eventually([&] { return attached_hosts().size() == hosts; }, 20s))
         << "attached: " << attached_hosts().size() << "\n"
         << proxies_[0]->output();

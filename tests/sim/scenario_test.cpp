@@ -303,8 +303,8 @@ INSTANTIATE_TEST_SUITE_P(
         error_case{"UnknownKeyIsEscapedInThePath",
                    {{"/expect/a~1b~0c", "1"}},
                    "/expect/a~1b~0c: unknown key, expected one of min_ok_ratio, "
-                   "max_timeout_ratio, min_unreachable_ratio, reattach_within_s, "
-                   "converge_within_s, violation"},
+                   "max_timeout_ratio, min_unreachable_ratio, max_partial_ratio, "
+                   "reattach_within_s, converge_within_s, group_complete_within_ms, violation"},
         // Required fields.
         error_case{"MissingName", {{"/name", nullptr}}, missing_name},
         error_case{"MissingDescription",
@@ -383,11 +383,12 @@ INSTANTIATE_TEST_SUITE_P(
         error_case{"Violation",
                    {{"/expect/violation", "\"crash\""}, {"/sabotage", "\"fencing_off\""}},
                    "/expect/violation: expected one of non_member_delivery, duplicate_delivery, "
-                   "outcome_count, unbounded_queue, double_ownership, swallowed_any"},
+                   "outcome_count, unbounded_queue, double_ownership, swallowed_any, "
+                   "group_accounting"},
         error_case{"Sabotage",
                    {{"/sabotage", "\"chaos\""}},
                    "/sabotage: expected one of \"\", fencing_off, empty_proxy_takes_any, "
-                   "duplicate_delivery, misroute, double_complete, no_link_bound"},
+                   "duplicate_delivery, misroute, double_complete, no_link_bound, lax_groups"},
         // Ranges: each limit + 1 (and - 1 where there is a lower one).
         error_case{"SeedNegative",
                    {{"/seed", "-1"}},

@@ -28,6 +28,20 @@ message route_of(std::string_view proxy, std::string_view op, std::string_view h
       core::flat_json_writer{}.add("op", op).add("host", host).add("epoch", epoch).finish());
 }
 
+// An attachment as proxies announce it: with who lives on the host (its agent's id and its
+// endpoints' ids), which group requests wait for.
+message attach_with(std::string_view proxy, std::string_view host, std::uint64_t epoch,
+                    std::vector<std::string> endpoints, std::string agent = "agent") {
+  return make_message(msg_kind::notification, 900, proxy, "ccp://proxy/all", "ccp.route",
+                      core::flat_json_writer{}
+                          .add("op", "attach")
+                          .add("host", host)
+                          .add("epoch", epoch)
+                          .add("agent", agent)
+                          .add("endpoints", endpoints)
+                          .finish());
+}
+
 message heartbeat_of(std::string_view proxy, std::uint64_t hosts) {
   return make_message(msg_kind::notification, 901, proxy, "ccp://proxy/all", "ccp.hb",
                       core::flat_json_writer{}.add("hosts", hosts).finish());
@@ -108,7 +122,7 @@ TEST_F(MgmtTest, DeadlinePassesOnTickAndTheRequestTimesOut) {
   EXPECT_TRUE(actions_are(m.tick(m->next_wake()), {want::ready{}}));
   EXPECT_EQ(m->next_wake(), 2 * seconds);
   EXPECT_TRUE(no_actions(m.tick(2 * seconds - 1)));
-  EXPECT_TRUE(actions_are(m.tick(2 * seconds), {want::complete{id, errc::timeout, 0}}));
+  EXPECT_TRUE(one_of(m.tick(2 * seconds), want::complete{id, errc::timeout, 0}));
   EXPECT_EQ(m->pending_requests(), 0u);
   // An answer after the deadline is late: dropped.
   message late = make_reply(msg_kind::response, 50, id, kEndpoint, kMgmt, "status", "{}");
@@ -277,8 +291,8 @@ TEST_F(MgmtTest, RequestToItselfIsAnsweredLocally) {
 }
 
 TEST_F(MgmtTest, RequestToAllAgentsEndsWhenEveryKnownHostAnswered) {
-  m.bus(route_of(kProxy1, "attach", kHost, 3), 0);
-  m.bus(route_of(kProxy2, "attach", "10.0.0.8", 1), 0);
+  m.bus(attach_with(kProxy1, kHost, 3, {}), 0);
+  m.bus(attach_with(kProxy2, "10.0.0.8", 1, {}), 0);
   std::uint64_t id = request("ccp://agent/all", "ping", 2 * seconds, 0);
   ASSERT_TRUE(actions_are(
       acts, {want::publish{bus_kind::backbone,
@@ -289,13 +303,90 @@ TEST_F(MgmtTest, RequestToAllAgentsEndsWhenEveryKnownHostAnswered) {
   EXPECT_TRUE(no_actions(m.bus(r7, 10 * ms)));
   auto done = m.bus(r8, 20 * ms);
   ASSERT_TRUE(actions_are(done, {want::complete{id, errc{}, 2}}));  // before the deadline
-  EXPECT_EQ(first_of<act::complete>(done)->replies[0], r7);
-  EXPECT_EQ(first_of<act::complete>(done)->replies[1], r8);
+  const act::complete& c = *first_of<act::complete>(done);
+  EXPECT_EQ(c.replies[0], r7);
+  EXPECT_EQ(c.replies[1], r8);
+  ASSERT_EQ(c.members.size(), 2u);
+  EXPECT_EQ(c.members[0].member.str(), "ccp://agent/10.0.0.7/agent");
+  EXPECT_EQ(c.members[0].result, act::member_result::answer::ok);
+  EXPECT_EQ(c.members[1].member.str(), "ccp://agent/10.0.0.8/agent");
+  EXPECT_EQ(c.members[1].result, act::member_result::answer::ok);
 }
 
-TEST_F(MgmtTest, RequestToAllAgentsWithNoHostKnownFailsFast) {
+TEST_F(MgmtTest, RequestToAllAgentsWithNoHostKnownFailsFastAndSendsNothing) {
   std::uint64_t id = request("ccp://agent/all", "ping", 2 * seconds, 0);
-  EXPECT_TRUE(actions_are(acts, {want::complete{id, errc::unreachable, 1}}));
+  EXPECT_TRUE(actions_are(acts, {want::complete{id, errc::unreachable, 0}}));
+  EXPECT_TRUE(first_of<act::complete>(acts)->members.empty());
+}
+
+// The members of endpoint/all are every announced endpoint; errors are never success;
+// one silent member makes the whole `partial` at the deadline, listed as silent.
+TEST_F(MgmtTest, EndpointGroupAccountsEachMemberOnceAndErrorsAreNotSuccess) {
+  m.bus(attach_with(kProxy1, "10.0.0.7", 3, {"a", "b"}), 0);
+  m.bus(attach_with(kProxy2, "10.0.0.8", 1, {"c"}), 0);
+  std::uint64_t id = request("ccp://endpoint/all", "echo", 2 * seconds, 0);
+  const std::string a = "ccp://endpoint/10.0.0.7/a", b = "ccp://endpoint/10.0.0.7/b";
+  message ra = make_reply(msg_kind::response, 70, id, a, kMgmt, "echo");
+  message ra_again = make_reply(msg_kind::error, 71, id, a, kMgmt, "echo");
+  ra_again.code = errc::no_handler;
+  message rb = make_reply(msg_kind::error, 72, id, b, kMgmt, "echo");
+  rb.code = errc::no_handler;
+  EXPECT_TRUE(no_actions(m.bus(ra, 10 * ms)));
+  EXPECT_TRUE(no_actions(m.bus(ra_again, 11 * ms)));  // a member's first answer counts
+  EXPECT_TRUE(no_actions(m.bus(rb, 12 * ms)));
+  auto done = m.tick(2 * seconds);  // c never answers
+  ASSERT_EQ(count_of<act::complete>(done), 1u);
+  const act::complete& c = *first_of<act::complete>(done);
+  EXPECT_EQ(c.code, errc::partial);
+  ASSERT_EQ(c.members.size(), 3u);
+  using answer = act::member_result::answer;
+  EXPECT_EQ(c.members[0].member.str(), a);
+  EXPECT_EQ(c.members[0].result, answer::ok);
+  EXPECT_EQ(c.members[1].member.str(), b);
+  EXPECT_EQ(c.members[1].result, answer::error);
+  EXPECT_EQ(c.members[1].code, errc::no_handler);
+  EXPECT_EQ(c.members[2].member.str(), "ccp://endpoint/10.0.0.8/c");
+  EXPECT_EQ(c.members[2].result, answer::silent);
+  EXPECT_EQ(c.replies.size(), 3u);  // every reply that came, the repeated one too
+}
+
+TEST_F(MgmtTest, EveryMemberAnsweringAnErrorIsPartialNotOk) {
+  m.bus(attach_with(kProxy1, kHost, 3, {}), 0);
+  std::uint64_t id = request("ccp://agent/all", "echo", 2 * seconds, 0);
+  message r = make_reply(msg_kind::error, 70, id, "ccp://agent/10.0.0.7/agent", kMgmt, "echo");
+  r.code = errc::no_handler;
+  EXPECT_TRUE(actions_are(m.bus(r, 10 * ms), {want::complete{id, errc::partial, 1}}));
+}
+
+// An agent that says it has no such endpoints speaks for its host: those members are
+// unreachable, and the request ends once nobody else is waited for.
+TEST_F(MgmtTest, AnAgentsErrorMakesItsHostsMembersUnreachable) {
+  m.bus(attach_with(kProxy1, "10.0.0.7", 3, {"a", "b"}), 0);
+  std::uint64_t id = request("ccp://endpoint/10.0.0.7/all", "echo", 2 * seconds, 0);
+  message r = make_reply(msg_kind::error, 70, id, "ccp://agent/10.0.0.7/agent", kMgmt, "echo");
+  r.code = errc::unreachable;
+  auto done = m.bus(r, 10 * ms);
+  ASSERT_TRUE(actions_are(done, {want::complete{id, errc::unreachable, 1}}));
+  for (const auto& mr : first_of<act::complete>(done)->members)
+    EXPECT_EQ(mr.result, act::member_result::answer::unreachable) << mr.member.str();
+}
+
+TEST_F(MgmtTest, NobodyAnsweringIsATimeout) {
+  m.bus(attach_with(kProxy1, kHost, 3, {"a"}), 0);
+  std::uint64_t id = request("ccp://endpoint/all", "echo", 2 * seconds, 0);
+  EXPECT_TRUE(one_of(m.tick(2 * seconds), want::complete{id, errc::timeout, 0}));
+}
+
+// A proxy that does not announce who lives on its hosts (an older one) leaves the group's
+// members unknown: the request gathers until its deadline, and is ok with replies only.
+TEST_F(MgmtTest, UnknownMembersGatherUntilTheDeadline) {
+  m.bus(route_of(kProxy1, "attach", kHost, 3), 0);
+  std::uint64_t id = request("ccp://agent/all", "ping", 2 * seconds, 0);
+  message r = make_reply(msg_kind::response, 70, id, "ccp://agent/10.0.0.7/agent", kMgmt, "ping");
+  EXPECT_TRUE(no_actions(m.bus(r, 10 * ms)));
+  auto done = m.tick(2 * seconds);
+  ASSERT_TRUE(one_of(done, want::complete{id, errc{}, 1}));
+  EXPECT_TRUE(first_of<act::complete>(done)->members.empty());
 }
 
 TEST_F(MgmtTest, RequestToAnyProxyIsPublishedOnItsQueueSubject) {

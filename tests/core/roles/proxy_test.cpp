@@ -100,27 +100,30 @@ TEST_F(ProxyTest, FirstTickAnnouncesAHeartbeatWithItsHostCount) {
 
 TEST_F(ProxyTest, HelloWithGoodTokenAttachesTheHost) {
   EXPECT_TRUE(actions_are(
-      attach(1), {
-                     want::subscribe{bus_kind::backbone, std::string(kHostSubject), ""},
-                     want::publish{bus_kind::backbone,
-                                   "ccp.ctl.route",
-                                   {.kind = msg_kind::notification,
-                                    .type = "ccp.route",
-                                    .from = std::string(kProxy),
-                                    .to = "ccp://proxy/all",
-                                    .body = R"({"op":"attach","host":"10.0.0.7","epoch":1})"}},
-                     want::subscribe{bus_kind::backbone, "ccp.agent.any", "ccp.agent"},
-                     want::subscribe{bus_kind::backbone, "ccp.agent.all", ""},
-                     want::subscribe{bus_kind::backbone, "ccp.endpoint.any", "ccp.endpoint"},
-                     want::subscribe{bus_kind::backbone, "ccp.endpoint.all", ""},
-                     want::send{1,
-                                {.kind = msg_kind::response,
-                                 .type = "ccp.hello",
-                                 .from = std::string(kProxy),
-                                 .to = std::string(kAgent),
-                                 .correlation = 7,
-                                 .body = R"({"proxy":"ccp://proxy/10.0.1.1/p1"})"}},
-                 }));
+      attach(1),
+      {
+          want::subscribe{bus_kind::backbone, std::string(kHostSubject), ""},
+          want::publish{
+              bus_kind::backbone,
+              "ccp.ctl.route",
+              {.kind = msg_kind::notification,
+               .type = "ccp.route",
+               .from = std::string(kProxy),
+               .to = "ccp://proxy/all",
+               .body =
+                   R"({"op":"attach","host":"10.0.0.7","epoch":1,"agent":"agent","endpoints":["e1"]})"}},
+          want::subscribe{bus_kind::backbone, "ccp.agent.any", "ccp.agent"},
+          want::subscribe{bus_kind::backbone, "ccp.agent.all", ""},
+          want::subscribe{bus_kind::backbone, "ccp.endpoint.any", "ccp.endpoint"},
+          want::subscribe{bus_kind::backbone, "ccp.endpoint.all", ""},
+          want::send{1,
+                     {.kind = msg_kind::response,
+                      .type = "ccp.hello",
+                      .from = std::string(kProxy),
+                      .to = std::string(kAgent),
+                      .correlation = 7,
+                      .body = R"({"proxy":"ccp://proxy/10.0.1.1/p1"})"}},
+      }));
   EXPECT_TRUE(p->holds(kHost));
   EXPECT_EQ(p->attached(), 1u);
   ASSERT_NE(p->directory().find(kHost), nullptr);
