@@ -1,0 +1,148 @@
+// Group requests' accounting, as a property: for random memberships (hosts with random
+// endpoints, announced to a mgmt node) and random answer patterns (ok, error, silent, the
+// host's agent saying its endpoints cannot be reached, replies in any order, repeats),
+// the result of an endpoint/all request names every member once with what it did, ends
+// as soon as nobody is waited for (else at the deadline), and has the outcome its
+// members make (core/action.hpp).
+#include <gtest/gtest.h>
+#include <rapidcheck.h>
+#include <rapidcheck/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/control.hpp"
+#include "core/mgmt.hpp"
+#include "tests/core/roles/role_driver.hpp"
+
+namespace ccp::test::roles {
+namespace {
+
+using answer = act::member_result::answer;
+constexpr std::string_view kMgmt = "ccp://mgmt/10.0.2.1/m1";
+constexpr std::string_view kProxy = "ccp://proxy/10.0.1.1/p1";
+
+enum class fate { ok, error, silent, host_unreachable };
+
+RC_GTEST_PROP(GroupProps, AccountingIsExactForAnyMembershipAndAnswers, ()) {
+  // Up to 6 hosts with 0..4 endpoints each; what each endpoint does; what each agent says.
+  const auto hosts = *rc::gen::weightedElement<int>({{1, 0}, {8, *rc::gen::inRange<int>(1, 7)}});
+  driver<core::mgmt> m{address_of(kMgmt), 1};
+  m.start(0);
+  std::map<std::string, fate> expected;  // member address -> its fate
+  std::vector<std::string> host_names;
+  std::vector<bool> host_down;
+  for (int h = 0; h < hosts; ++h) {
+    const std::string host = "10.0.0." + std::to_string(h + 1);
+    const auto count = *rc::gen::weightedElement<int>({{1, 0}, {6, *rc::gen::inRange<int>(1, 5)}});
+    const bool down = *rc::gen::weightedElement<bool>({{1, true}, {8, false}});
+    std::vector<std::string> ids;
+    for (int e = 0; e < count; ++e)
+      ids.push_back("e" + std::to_string(e));
+    m.bus(make_message(msg_kind::notification, 900, kProxy, "ccp://proxy/all", "ccp.route",
+                       core::flat_json_writer{}
+                           .add("op", "attach")
+                           .add("host", host)
+                           .add("epoch", 1)
+                           .add("agent", "agent")
+                           .add("endpoints", ids)
+                           .finish()),
+          0);
+    for (const auto& id : ids) {
+      fate f = down ? fate::host_unreachable
+                    : *rc::gen::element(fate::ok, fate::error, fate::silent);
+      expected["ccp://endpoint/" + host + "/" + id] = f;
+    }
+    host_names.push_back(host);
+    host_down.push_back(down && count > 0);
+  }
+  std::uint64_t id = 0;
+  auto sent = m.app([&](core::mgmt& n) {
+    auto r = n.request(address_of("ccp://endpoint/all"), "echo", "{}", 2 * core::seconds, 1);
+    RC_ASSERT(r.has_value());
+    id = *r;
+  });
+  // The replies that come: one per answering member (some twice), one per host down.
+  std::vector<message> replies;
+  std::uint64_t reply_id = 100;
+  for (const auto& [member, f] : expected) {
+    if (f != fate::ok && f != fate::error) continue;
+    message r = make_reply(f == fate::ok ? msg_kind::response : msg_kind::error, ++reply_id, id,
+                           member, kMgmt, "echo");
+    if (f == fate::error) r.code = errc::no_handler;
+    replies.push_back(r);
+    if (*rc::gen::weightedElement<bool>({{1, true}, {5, false}})) replies.push_back(r);  // again
+  }
+  for (std::size_t h = 0; h < host_names.size(); ++h) {
+    if (!host_down[h]) continue;
+    message r = make_reply(msg_kind::error, ++reply_id, id,
+                           "ccp://agent/" + host_names[h] + "/agent", kMgmt, "echo");
+    r.code = errc::unreachable;
+    replies.push_back(r);
+  }
+  for (std::size_t i = replies.size(); i > 1; --i)  // in any order
+    std::swap(replies[i - 1], replies[*rc::gen::inRange<std::size_t>(0, i)]);
+
+  std::vector<action> acts = sent;
+  const bool waits_for_deadline =
+      std::any_of(expected.begin(), expected.end(),
+                  [](const auto& e) { return e.second == fate::silent; });
+  for (const auto& r : replies) {
+    if (count_of<act::complete>(acts) > 0) break;  // ended: later replies are late
+    acts = m.bus(r, 10);
+  }
+  if (count_of<act::complete>(acts) == 0) {
+    // Only a silent member may hold the request until its deadline.
+    RC_ASSERT(waits_for_deadline);
+    acts = m.tick(1 + 2 * core::seconds);
+  } else {
+    RC_ASSERT(!waits_for_deadline || expected.empty());
+  }
+  RC_ASSERT(count_of<act::complete>(acts) == 1u);
+  const act::complete& c = *first_of<act::complete>(acts);
+  RC_ASSERT(c.request == id);
+
+  // Every member once, in order, with what it did.
+  RC_ASSERT(c.members.size() == expected.size());
+  std::size_t k = 0, ok = 0, answered = 0, unreachable = 0;
+  for (const auto& [member, f] : expected) {
+    const auto& r = c.members[k++];
+    RC_ASSERT(r.member.str() == member);
+    switch (f) {
+      case fate::ok:
+        RC_ASSERT(r.result == answer::ok);
+        ++ok;
+        ++answered;
+        break;
+      case fate::error:
+        RC_ASSERT(r.result == answer::error);
+        RC_ASSERT(r.code == errc::no_handler);
+        ++answered;
+        break;
+      case fate::silent:
+        RC_ASSERT(r.result == answer::silent);
+        break;
+      case fate::host_unreachable:
+        RC_ASSERT(r.result == answer::unreachable);
+        RC_ASSERT(r.code == errc::unreachable);
+        ++unreachable;
+        break;
+    }
+  }
+  errc want{};
+  if (expected.empty() || unreachable == expected.size())
+    want = errc::unreachable;
+  else if (ok == expected.size())
+    want = errc{};
+  else if (answered == 0)
+    want = errc::timeout;
+  else
+    want = errc::partial;
+  RC_ASSERT(c.code == want);
+  RC_TAG(std::string(want == errc{} ? "ok" : to_string(want)));  // the outcomes' spread
+}
+
+}  // namespace
+}  // namespace ccp::test::roles
