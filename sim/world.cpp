@@ -295,7 +295,7 @@ void world::send_on_link(std::uint32_t from, link_id id, frame_ptr frame) {
     if (it == link_by_agent_.end()) return;
     link& l = links_[it->second];
     if (!l.agent_open) return;
-    push(now_ + d, ev::flushed, from, id);
+    push(now_ + d, ev::flushed, from, it->second);
     if (!l.proxy_open) return;  // the proxy's side is gone: into the void
     l.last_to_proxy = std::max(now_ + d, l.last_to_proxy);
     push(l.last_to_proxy, ev::link_frame, l.proxy, l.proxy_id, hand_over(frame, true));
@@ -307,7 +307,7 @@ void world::send_on_link(std::uint32_t from, link_id id, frame_ptr frame) {
   if (!l.proxy_open) return;
   double slow = 1.0;
   if (auto s = slow_proxy_.find(nodes_[from].host); s != slow_proxy_.end()) slow = s->second;
-  push(now_ + static_cast<micros>(static_cast<double>(d) * slow), ev::flushed, from, id);
+  push(now_ + static_cast<micros>(static_cast<double>(d) * slow), ev::flushed, from, it->second);
   // The proxy's write queue: frames handed to the host and not yet written. The core
   // bounds it with link_queue_frames (plus a few control frames).
   if (++l.unwritten_by_proxy > 2 * link_queue_frames && !l.reported) {
@@ -463,19 +463,15 @@ void world::fire(event& e) {
     case ev::link_down:
       k.handle(in::link_down{e.which}, now_);
       return;
-    case ev::flushed: {
-      std::size_t report = 0;
+    case ev::flushed: {  // `which` is the simulated link's index here
+      link& l = links_[e.which];
       if (s.r == role::proxy) {
-        if (auto it = link_by_proxy_.find(e.which); it != link_by_proxy_.end()) {
-          link& l = links_[it->second];
-          --l.unwritten_by_proxy;
-          report = l.written_by_proxy.add(1);
-        }
-      } else if (auto it = link_by_agent_.find(static_cast<std::uint64_t>(e.node) << 32 | e.which);
-                 it != link_by_agent_.end()) {
-        report = links_[it->second].written_by_agent.add(1);
+        --l.unwritten_by_proxy;
+        if (const std::size_t report = l.written_by_proxy.add(1))
+          k.handle(in::link_flushed{l.proxy_id, report}, now_);
+      } else if (const std::size_t report = l.written_by_agent.add(1)) {
+        k.handle(in::link_flushed{l.agent_id, report}, now_);
       }
-      if (report > 0) k.handle(in::link_flushed{e.which, report}, now_);
       return;
     }
     case ev::tick:
@@ -524,9 +520,10 @@ void world::work(std::size_t item) {
     if (id) {
       ++result_.requests;
       bool any = addr->form() == scope::any || addr->form() == scope::host_any;
-      outcomes_[key_of(from, *id)] = any ? 2 : 0;  // bit 1: a request to an `any` form
-      if (addr->form() == scope::all || addr->form() == scope::host_all)
-        group_sent_[key_of(from, *id)] = now_;
+      const bool group = addr->form() == scope::all || addr->form() == scope::host_all;
+      // bit 1: a request to an `any` form; bit 2: to a group (its send time in group_sent_)
+      outcomes_[key_of(from, *id)] = (any ? 2 : 0) | (group ? 4 : 0);
+      if (group) group_sent_[key_of(from, *id)] = now_;
     }
   } else if (n->send(*addr, w.type, "{}", now_)) {
     ++result_.notifications;
@@ -810,9 +807,11 @@ void world::on_complete(std::uint32_t i, const act::complete& c) {
     ++result_.partial;
   else
     ++result_.other_errors;
-  if (auto g = group_sent_.find(key_of(i, c.request)); g != group_sent_.end()) {
-    check_group(i, c, g->second);
-    group_sent_.erase(g);
+  if (it->second & 4) {
+    if (auto g = group_sent_.find(key_of(i, c.request)); g != group_sent_.end()) {
+      check_group(i, c, g->second);
+      group_sent_.erase(g);
+    }
   }
   // An `any` request bounced by a proxy that never held an agent: it took an `any` it
   // could not serve.

@@ -204,7 +204,7 @@ class world {
     link_frame,  // node receives `frame` on link `which`
     link_up,     // node's link `which` is up
     link_down,   // node's link `which` went down
-    flushed,     // node's link `which` wrote one frame
+    flushed,     // node's side of simulated link links_[which] wrote one frame
     tick,        // node's timer: `which` is the wake's generation (host::kernel::wake)
     work,        // workload item `which` sends
     fault,       // fault `which` starts

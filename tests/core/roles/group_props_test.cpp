@@ -51,8 +51,8 @@ RC_GTEST_PROP(GroupProps, AccountingIsExactForAnyMembershipAndAnswers, ()) {
                            .finish()),
           0);
     for (const auto& id : ids) {
-      fate f = down ? fate::host_unreachable
-                    : *rc::gen::element(fate::ok, fate::error, fate::silent);
+      fate f =
+          down ? fate::host_unreachable : *rc::gen::element(fate::ok, fate::error, fate::silent);
       expected["ccp://endpoint/" + host + "/" + id] = f;
     }
     host_names.push_back(host);
@@ -86,9 +86,8 @@ RC_GTEST_PROP(GroupProps, AccountingIsExactForAnyMembershipAndAnswers, ()) {
     std::swap(replies[i - 1], replies[*rc::gen::inRange<std::size_t>(0, i)]);
 
   std::vector<action> acts = sent;
-  const bool waits_for_deadline =
-      std::any_of(expected.begin(), expected.end(),
-                  [](const auto& e) { return e.second == fate::silent; });
+  const bool waits_for_deadline = std::any_of(
+      expected.begin(), expected.end(), [](const auto& e) { return e.second == fate::silent; });
   for (const auto& r : replies) {
     if (count_of<act::complete>(acts) > 0) break;  // ended: later replies are late
     acts = m.bus(r, 10);
