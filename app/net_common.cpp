@@ -7,11 +7,13 @@
 #include <boost/asio/signal_set.hpp>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <iomanip>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <ostream>
+#include <random>
 #include <thread>
 #include <vector>
 
@@ -124,8 +126,22 @@ void run(asio::io_context& ioc, std::size_t threads, std::function<void()> stop)
 
 namespace {
 
+// A client's own address unless --address says otherwise: its machine's name and a random
+// id, so that clients on two machines (or containers) with the same pid never share one.
+// Replies are matched by their request's id as well (random per start: the core's
+// incarnation), so even two clients given one address take only their own.
 std::string mgmt_client_address() {
-  return "ccp://mgmt/localhost/cli-" + std::to_string(::getpid());
+  char name[256] = {};
+  std::string host = "localhost";
+  if (::gethostname(name, sizeof name - 1) == 0 &&
+      core::address::one(core::role::mgmt, name, "cli").has_value())
+    host = name;
+  std::random_device random;
+  const std::uint64_t id = (static_cast<std::uint64_t>(random()) << 32) ^ random() ^
+                           static_cast<std::uint64_t>(::getpid());
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(id));
+  return "ccp://mgmt/" + host + "/cli-" + hex;
 }
 
 }  // namespace

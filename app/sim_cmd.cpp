@@ -120,6 +120,7 @@ int sim_main(std::span<const std::string_view> args, std::ostream& out, std::ost
           << " reattach=" << millis(r.reattach_time) << " converge=" << millis(r.converge_time)
           << " events=" << r.events << " wall=" << secs;
       if (r.group_latency_max >= 0) out << " group_max=" << millis(r.group_latency_max);
+      if (r.abandoned > 0) out << " abandoned=" << r.abandoned;
       if (sc.expect.violation) out << " expected_violation=" << *sc.expect.violation;
       out << '\n';
       if (r.pass) {

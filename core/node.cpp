@@ -10,7 +10,8 @@ std::string ping_body(const address& self) {
   return flat_json_writer{}.add("role", to_string(self.type())).add("address", self.str()).finish();
 }
 
-node::node(address self, std::uint64_t seed) : self_(std::move(self)), rng_(seed) {}
+node::node(address self, std::uint64_t seed)
+    : self_(std::move(self)), rng_(seed), first_id_(first_message_id(seed)), last_id_(first_id_) {}
 
 void node::handle(event&& e, micros now) {
   struct dispatch {
@@ -207,7 +208,7 @@ void node::on_reply(message m, micros now) {
   if (it == pending_.end()) {
     // An error answering one of our notifications is news for the application; any other
     // reply is late (its request already ended) and is dropped.
-    if (m.kind == msg_kind::error && m.correlation <= last_id_) {
+    if (m.kind == msg_kind::error && m.correlation > first_id_ && m.correlation <= last_id_) {
       push(act::deliver{std::move(m)});
     } else {
       ++stats_.dropped;

@@ -161,7 +161,8 @@ class node {
   void on_reply(message m, micros now);
 
   std::vector<action> out_;
-  std::uint64_t last_id_ = 0;
+  std::uint64_t first_id_;  // this incarnation's ids are above it (first_message_id)
+  std::uint64_t last_id_;
   std::unordered_set<std::string> handled_;
   std::unordered_set<std::uint64_t> internal_;
   std::unordered_map<std::uint64_t, pending> pending_;

@@ -8,6 +8,18 @@
 
 namespace ccp::core {
 
+// The first message id of a process seeded with `seed`: its incarnation in the high 32
+// bits, a counter from zero in the low ones. Hosts seed every start of a process
+// differently (the simulator from its generator, the daemons from the clock and the pid),
+// so a late reply to an earlier incarnation never matches a request of this one, and two
+// clients that share an address do not take each other's replies.
+[[nodiscard]] constexpr std::uint64_t first_message_id(std::uint64_t seed) noexcept {
+  std::uint64_t z = seed + 0x6a09e667f3bcc909ull;  // not the generator's own first step
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return (z ^ (z >> 31)) & 0xffffffff00000000ull;
+}
+
 class rng {
   __extension__ using u128 = unsigned __int128;
 

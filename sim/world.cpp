@@ -27,8 +27,10 @@ void append_number(std::string& out, T v) {
   out.append(buf, r.ptr);
 }
 
+// A request's key in the checker's tables: ids carry a random incarnation in their high
+// bits, so the node is mixed in by multiplication, not shifted into those bits.
 std::uint64_t key_of(std::uint32_t node, std::uint64_t id) {
-  return (static_cast<std::uint64_t>(node) << 40) ^ id;
+  return (static_cast<std::uint64_t>(node) + 1) * 0x9e3779b97f4a7c15ull ^ id;
 }
 
 std::string host_name(int i) {
@@ -387,6 +389,23 @@ void world::kill(std::uint32_t i) {
   }
   nodes_[i].alive = false;
   unsubscribe_all(i);
+  // Its requests in flight die with it: abandoned, an outcome of their own (no reply can
+  // reach their sender now), never a violation. The role lists them; nothing it says
+  // reaches the network.
+  core::node& dead = nodes_[i].role();
+  dead.actions().clear();
+  dead.abort_pending(errc::shutting_down);
+  for (const action& a : dead.actions()) {
+    const auto* c = std::get_if<act::complete>(&a);
+    if (!c) continue;
+    if (auto it = outcomes_.find(key_of(i, c->request));
+        it != outcomes_.end() && !(it->second & 1)) {
+      it->second |= 1 | 8;  // ended: abandoned
+      ++result_.abandoned;
+      group_sent_.erase(key_of(i, c->request));
+    }
+  }
+  dead.actions().clear();
 }
 
 void world::restart_proxy(int p) {

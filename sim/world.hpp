@@ -45,6 +45,7 @@ struct run_result {
   std::uint64_t trace_hash = 0;
   std::uint64_t events = 0;
   std::uint64_t requests = 0, ok = 0, timeouts = 0, unreachable = 0, partial = 0, other_errors = 0;
+  std::uint64_t abandoned = 0;  // requests whose sender died before they ended
   // Group requests (`all` forms) whose members all answered, and the longest any of them
   // took from send to completion (-1: none).
   std::uint64_t groups_answered = 0;
