@@ -100,11 +100,15 @@ std::expected<std::size_t, std::string> count_option(const options& o, std::stri
   return static_cast<std::size_t>(v);
 }
 
-// The role's seed: --seed when given (a whole number), else one that differs per run.
+// The role's seed: --seed when given (a whole number), else one that differs per run (and
+// so do the role's message ids: core::first_message_id).
 std::expected<std::uint64_t, std::string> seed_option(const options& o) {
-  if (!o.get("seed"))
-    return static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+  if (!o.get("seed")) {
+    std::random_device random;
+    return (static_cast<std::uint64_t>(random()) << 32 ^ random()) ^
+           static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
            static_cast<std::uint64_t>(::getpid());
+  }
   auto v = count_option(o, "seed", "", 0, std::numeric_limits<std::size_t>::max());
   if (!v) return std::unexpected(v.error());
   return static_cast<std::uint64_t>(*v);
@@ -227,6 +231,9 @@ int as_mgmt_client(const options& o, std::ostream& err, std::string_view cmd,
   net::mgmt_options mo;
   mo.self = *self;
   mo.backbone = o.get_or("backbone", default_nats);
+  auto seed = seed_option(o);
+  if (!seed) return err << "ccp " << cmd << ": " << seed.error() << '\n', 2;
+  mo.seed = *seed;  // its own message ids: it takes no other client's replies
   asio::io_context ioc;
   auto m = net::mgmt_service::start(ioc, std::move(mo));
   if (!m) return err << "ccp " << cmd << ": " << m.error() << '\n', 1;

@@ -727,6 +727,29 @@ TEST(Routing, FullLinkQueueGivesOverloaded) {
 
 // A frame that already went through max_hops routers is stopped with an error; one hop
 // fewer still goes through (limit-1 and limit).
+// Two clients configured with one address (both on that address's subject) each take only
+// the reply to their own request: message ids carry each start's incarnation. Before, ids
+// started at 1 everywhere and both took the first reply that came.
+TEST(Routing, TwoClientsWithOneAddressTakeOnlyTheirOwnReplies) {
+  topology t;
+  core::mgmt* a = t.f.add_mgmt("10.0.2.1", "cli-7");
+  core::mgmt* b = t.f.add_mgmt("10.0.2.1", "cli-7");
+  t.f.advance(2 * seconds);
+  const auto ida = t.f.request(a, "ccp://endpoint/10.0.0.1/e1", "echo", R"({"client":"a"})");
+  const auto idb = t.f.request(b, "ccp://endpoint/10.0.0.1/e1", "echo", R"({"client":"b"})");
+  t.f.advance(200 * ms);
+  const act::complete* ca = t.f.outcome(a, ida);
+  const act::complete* cb = t.f.outcome(b, idb);
+  ASSERT_NE(ca, nullptr);
+  ASSERT_NE(cb, nullptr);
+  ASSERT_EQ(ca->code, errc{});
+  ASSERT_EQ(cb->code, errc{});
+  EXPECT_EQ(ca->replies.at(0).body, R"({"client":"a"})");
+  EXPECT_EQ(cb->replies.at(0).body, R"({"client":"b"})");
+  EXPECT_EQ(t.f.log(a).completions, 1u);
+  EXPECT_EQ(t.f.log(b).completions, 1u);
+}
+
 TEST(Routing, HopLimitStopsAFrame) {
   for (std::uint8_t hops : {std::uint8_t(max_hops - 1), max_hops}) {
     SCOPED_TRACE(int(hops));
