@@ -95,12 +95,13 @@ void role_host::send(core::link_id id, core::frame_ptr frame) {
 }
 
 void role_host::send(core::link_id id, std::vector<core::frame_ptr>&& frames) {
-  if (auto it = links_.find(id); it != links_.end()) it->second->send(std::move(frames));
+  if (auto it = links_.find(id); it != links_.end())
+    if (auto l = it->second.lock()) l->send(std::move(frames));
 }
 
 void role_host::close(core::link_id id) {
   if (auto it = links_.find(id); it != links_.end()) {
-    it->second->close();
+    if (auto l = it->second.lock()) l->close();
     links_.erase(it);
   }
 }

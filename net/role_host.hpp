@@ -103,7 +103,10 @@ class role_host final : public link_events,
   ws_dial_options dial_;
   host::kernel kernel_;  // after app_: it holds a pointer to it
   std::map<std::pair<core::bus_kind, std::string>, subscription_id> subs_;
-  std::map<core::link_id, std::shared_ptr<link>> links_;  // the open links' sockets
+  // The open links' sockets, held weakly: a link keeps itself alive while its socket is
+  // open (its reads are pending) and holds this host strongly (link_events), so a strong
+  // hold here would be a cycle that outlives an io_context stopped before stop() ran.
+  std::map<core::link_id, std::weak_ptr<link>> links_;
   std::atomic<core::link_id> last_link_id_{0};
 };
 
