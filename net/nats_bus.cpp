@@ -306,7 +306,13 @@ class nats_bus final : public bus {
     // for the closed one, the last, so that no callback of ours runs once we returned.
     natsConnection_Destroy(conn_);
     std::unique_lock lock(state_->mu);
-    state_->cv.wait_for(lock, callback_drain_bound, [&] { return state_->closed; });
+    if (state_->cv.wait_for(lock, callback_drain_bound, [&] { return state_->closed; })) {
+      // libnats calls nothing after the closed callback, but that callback may still hold
+      // the last reference to the state when it returns, on its own thread, after the
+      // io_context of these executors is gone: let go of them here, on ours, first.
+      state_->state_executor = {};
+      state_->loop.ex = {};
+    }
   }
 
   std::expected<subscription_id, std::string> subscribe(std::string_view subject,
