@@ -44,18 +44,40 @@ constexpr std::array<std::string_view, 3> proxy_orders = {"rotate", "shuffle", "
 constexpr std::array<std::string_view, 4> roles = {"mgmt", "proxy", "agent", "endpoint"};
 constexpr std::array<std::string_view, 2> send_kinds = {"request", "notification"};
 constexpr std::array<std::string_view, 2> op_types = {"echo", "ping"};
-constexpr std::array<std::string_view, 12> fault_kinds = {
-    "kill_proxy",    "restart_proxy",   "drain_proxy",    "kill_agent",
-    "half_open",     "partition_proxy", "latency_spike",  "stall_proxy",
-    "slow_consumer", "bus_outage",      "endpoint_churn", "kill_mgmt"};
-// Faults whose target is a proxy index, a host index, or that need a positive duration.
-constexpr std::array<std::string_view, 6> proxy_faults = {"kill_proxy",  "restart_proxy",
-                                                          "drain_proxy", "partition_proxy",
-                                                          "stall_proxy", "slow_consumer"};
-constexpr std::array<std::string_view, 3> host_faults = {"kill_agent", "half_open",
-                                                         "endpoint_churn"};
-constexpr std::array<std::string_view, 5> timed_faults = {
-    "partition_proxy", "latency_spike", "stall_proxy", "bus_outage", "endpoint_churn"};
+// Every fault kind: its name, what its `target` indexes, and whether it lasts a duration.
+enum class fault_target : std::uint8_t { proxy, host, mgmt, none };
+struct fault_info {
+  std::string_view name;
+  fault_target target;
+  bool timed;  // needs a positive duration_s
+};
+constexpr std::array<fault_info, 12> fault_table = {{
+    {"kill_proxy", fault_target::proxy, false},
+    {"restart_proxy", fault_target::proxy, false},
+    {"drain_proxy", fault_target::proxy, false},
+    {"kill_agent", fault_target::host, false},
+    {"half_open", fault_target::host, false},
+    {"partition_proxy", fault_target::proxy, true},
+    {"latency_spike", fault_target::none, true},
+    {"stall_proxy", fault_target::proxy, true},
+    {"slow_consumer", fault_target::proxy, false},
+    {"bus_outage", fault_target::none, true},
+    {"endpoint_churn", fault_target::host, true},
+    {"kill_mgmt", fault_target::mgmt, false},
+}};
+constexpr const fault_info& info(fault_kind k) {
+  return fault_table[static_cast<std::size_t>(k)];
+}
+// The table follows the enum's order.
+static_assert(info(fault_kind::kill_mgmt).name == "kill_mgmt" &&
+              info(fault_kind::endpoint_churn).name == "endpoint_churn" &&
+              info(fault_kind::kill_proxy).name == "kill_proxy");
+constexpr std::array<std::string_view, fault_table.size()> fault_kinds = [] {
+  std::array<std::string_view, fault_table.size()> names{};
+  for (std::size_t k = 0; k < fault_table.size(); ++k)
+    names[k] = fault_table[k].name;
+  return names;
+}();
 constexpr std::array<std::string_view, 7> violations = {
     "non_member_delivery", "duplicate_delivery", "outcome_count",   "unbounded_queue",
     "double_ownership",    "swallowed_any",      "group_accounting"};
@@ -354,29 +376,39 @@ void read_fault(std::string& error, const json& j, std::string path, const scena
   std::string at_what =
       "a number >= 0 and < " + decimal(s.duration, core::seconds) + " (duration_s)";
   if (auto v = f.time("at_s", core::seconds, 0, s.duration - 1, at_what, true)) x.at = *v;
-  f.one_of("kind", fault_kinds, x.kind, true);
+  std::string kind;
+  f.one_of("kind", fault_kinds, kind, true);
   if (!f.ok()) return;
+  x.kind = static_cast<fault_kind>(std::find(fault_kinds.begin(), fault_kinds.end(), kind) -
+                                   fault_kinds.begin());
+  const fault_info& k = info(x.kind);
 
-  if (contains(proxy_faults, x.kind))
-    f.integer_into("target", -1, s.topo.proxies - 1, x.target, false,
-                   "an integer from -1 to " + std::to_string(s.topo.proxies - 1) +
-                       " (a proxy index, or -1 for all)");
-  else if (x.kind == "kill_mgmt")
-    f.integer_into("target", 0, s.topo.mgmt - 1, x.target, false,
-                   "an integer from 0 to " + std::to_string(s.topo.mgmt - 1) + " (a mgmt index)");
-  else if (contains(host_faults, x.kind))
-    f.integer_into("target", -1, s.topo.hosts - 1, x.target, false,
-                   "an integer from -1 to " + std::to_string(s.topo.hosts - 1) +
-                       " (a host index, or -1 for all)");
-  else
-    f.integer_into("target", -1, INT_MAX, x.target);
+  switch (k.target) {
+    case fault_target::proxy:
+      f.integer_into("target", -1, s.topo.proxies - 1, x.target, false,
+                     "an integer from -1 to " + std::to_string(s.topo.proxies - 1) +
+                         " (a proxy index, or -1 for all)");
+      break;
+    case fault_target::mgmt:
+      f.integer_into("target", 0, s.topo.mgmt - 1, x.target, false,
+                     "an integer from 0 to " + std::to_string(s.topo.mgmt - 1) + " (a mgmt index)");
+      break;
+    case fault_target::host:
+      f.integer_into("target", -1, s.topo.hosts - 1, x.target, false,
+                     "an integer from -1 to " + std::to_string(s.topo.hosts - 1) +
+                         " (a host index, or -1 for all)");
+      break;
+    case fault_target::none:
+      f.integer_into("target", -1, INT_MAX, x.target);
+      break;
+  }
   f.integer_into("count", 1, INT_MAX, x.count);
 
-  bool timed = contains(timed_faults, x.kind);
+  const bool timed = k.timed;
   micros min_duration = timed ? 1 : 0;
   std::string duration_what = "a number from " + decimal(min_duration, core::seconds) + " to " +
                               decimal(max_span, core::seconds);
-  if (timed) duration_what += " for " + x.kind;
+  if (timed) duration_what += " for " + kind;
   if (auto v = f.time("duration_s", core::seconds, min_duration, max_span, duration_what, timed))
     x.duration = *v;
   std::string factor_what = "a number from 1 to " + std::to_string(static_cast<int>(max_factor));
@@ -404,6 +436,10 @@ void read_expect(std::string& error, const json& j, const scenario& s, expectati
 }
 
 }  // namespace
+
+std::string_view to_string(fault_kind k) noexcept {
+  return info(k).name;
+}
 
 std::expected<scenario, std::string> parse_scenario(const nlohmann::json& j) {
   std::string error;

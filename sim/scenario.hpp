@@ -8,6 +8,7 @@
 #include <expected>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -46,17 +47,34 @@ struct workload_item {
   micros stop = -1;  // -1: until the fault phase ends
 };
 
+// What a fault does (the names are those of scenario files and traces):
+// kill_proxy, restart_proxy, drain_proxy, kill_agent (restarts it after `duration` with a
+// new epoch), half_open (agent side drops, proxy side stays up), partition_proxy (from the
+// backbone for `duration`), latency_spike (links x `factor` for `duration`), stall_proxy
+// (stops handling events for `duration`), slow_consumer (a proxy's link queue drains
+// `factor` times slower), bus_outage (backbone delivers nothing for `duration`),
+// endpoint_churn (`count` endpoints stop and come back after `duration`), kill_mgmt
+// (mgmt node `target` dies; restarted at heal).
+enum class fault_kind : std::uint8_t {
+  kill_proxy,
+  restart_proxy,
+  drain_proxy,
+  kill_agent,
+  half_open,
+  partition_proxy,
+  latency_spike,
+  stall_proxy,
+  slow_consumer,
+  bus_outage,
+  endpoint_churn,
+  kill_mgmt,
+};
+[[nodiscard]] std::string_view to_string(fault_kind k) noexcept;
+
 // One fault on the timeline.
 struct fault {
   micros at = 0;
-  // kill_proxy, restart_proxy, drain_proxy, kill_agent (restarts it after `duration` with a
-  // new epoch), half_open (agent side drops, proxy side stays up), partition_proxy (from the
-  // backbone for `duration`), latency_spike (links x `factor` for `duration`), stall_proxy
-  // (stops handling events for `duration`), slow_consumer (a proxy's link queue drains
-  // `factor` times slower), bus_outage (backbone delivers nothing for `duration`),
-  // endpoint_churn (`count` endpoints stop and come back after `duration`), kill_mgmt
-  // (mgmt node `target` dies; restarted at heal).
-  std::string kind;
+  fault_kind kind = fault_kind::kill_proxy;
   int target = 0;  // proxy index or host index; -1 = all
   int count = 1;   // how many targets (hosts/endpoints), starting at `target`
   micros duration = 0;

@@ -95,14 +95,14 @@ TEST(Scenario, CompleteExampleSetsEveryField) {
   ASSERT_EQ(s->faults.size(), 2u);
   const fault& f = s->faults[0];
   EXPECT_EQ(f.at, 2 * seconds);
-  EXPECT_EQ(f.kind, "latency_spike");
+  EXPECT_EQ(f.kind, fault_kind::latency_spike);
   EXPECT_EQ(f.target, -1);
   EXPECT_EQ(f.count, 3);
   EXPECT_EQ(f.duration, 1'250 * ms);
   EXPECT_EQ(f.factor, 7.5);
   const fault& f2 = s->faults[1];
   EXPECT_EQ(f2.at, 0);
-  EXPECT_EQ(f2.kind, "kill_proxy");
+  EXPECT_EQ(f2.kind, fault_kind::kill_proxy);
   EXPECT_EQ(f2.target, 0);
   EXPECT_EQ(f2.count, 1);
   EXPECT_EQ(f2.duration, 0);

@@ -1,0 +1,195 @@
+// Faults: the scenario's timeline acting on processes, links and buses, and the heal that
+// ends them all before the liveness phase.
+#include <algorithm>
+
+#include "sim/world.hpp"
+
+namespace ccp::sim {
+
+using namespace ccp::core;
+
+void world::kill(std::uint32_t i) {
+  if (!nodes_[i].alive) return;
+  // The kernel resets the process's connections: the peers see them close.
+  for (link& l : links_) {
+    if (l.proxy == i && l.proxy_open) close_link(i, l.proxy_id);
+    if (l.agent == i && l.agent_open) close_link(i, l.agent_id);
+  }
+  nodes_[i].alive = false;
+  unsubscribe_all(i);
+  // Its requests in flight die with it: abandoned, an outcome of their own (no reply can
+  // reach their sender now), never a violation. The role lists them; nothing it says
+  // reaches the network.
+  core::node& dead = nodes_[i].role();
+  dead.actions().clear();
+  dead.abort_pending(errc::shutting_down);
+  for (const action& a : dead.actions()) {
+    const auto* c = std::get_if<act::complete>(&a);
+    if (!c) continue;
+    if (auto it = outcomes_.find(request_key(i, c->request));
+        it != outcomes_.end() && !(it->second & 1)) {
+      it->second |= 1 | 8;  // ended: abandoned
+      ++result_.abandoned;
+      group_sent_.erase(request_key(i, c->request));
+    }
+  }
+  dead.actions().clear();
+}
+
+void world::restart_proxy(int p) {
+  std::uint32_t old = proxies_[static_cast<std::size_t>(p)];
+  kill(old);
+  auto self = nodes_[old].role().self();
+  proxies_[static_cast<std::size_t>(p)] =
+      add_node(std::make_unique<core::proxy>(self, rng_.next(), verifier_), p, p);
+  proxy_held_ever_[static_cast<std::size_t>(p)] = false;
+  start_node(proxies_[static_cast<std::size_t>(p)]);
+}
+void world::start_fault(std::size_t f) {
+  if (!injecting_) return;
+  const fault& x = sc_.faults[f];
+  {
+    std::string& l = trace_start("fault");
+    l += R"(,"kind":")";
+    l += to_string(x.kind);
+    l += R"(","target":)";
+    append_number(l, x.target);
+    l += '}';
+    trace_.line(l);
+  }
+  auto proxies_hit = [&] {
+    std::vector<int> v;
+    int n = static_cast<int>(proxies_.size());
+    for (int k = 0; k < (x.target < 0 ? n : std::min(x.count, n)); ++k)
+      v.push_back(x.target < 0 ? k : (x.target + k) % n);
+    return v;
+  };
+  auto hosts_hit = [&] {
+    std::vector<int> v;
+    int n = sc_.topo.hosts;
+    for (int k = 0; k < (x.target < 0 ? n : std::min(x.count, n)); ++k)
+      v.push_back(x.target < 0 ? k : (x.target + k) % n);
+    return v;
+  };
+  switch (x.kind) {
+    case fault_kind::kill_mgmt:
+      kill(mgmts_[static_cast<std::size_t>(x.target)]);
+      break;
+    case fault_kind::kill_proxy:
+      for (int p : proxies_hit())
+        kill(proxies_[static_cast<std::size_t>(p)]);
+      break;
+    case fault_kind::restart_proxy:
+      for (int p : proxies_hit())
+        restart_proxy(p);
+      break;
+    case fault_kind::drain_proxy:
+      for (int p : proxies_hit()) {
+        std::uint32_t i = proxies_[static_cast<std::size_t>(p)];
+        if (!nodes_[i].alive) continue;
+        nodes_[i].kernel().handle(in::stop{}, now_);  // a proxy's graceful stop is its drain
+      }
+      break;
+    case fault_kind::kill_agent:
+      for (int h : hosts_hit()) {
+        std::uint32_t i = agents_[static_cast<std::size_t>(h)];
+        kill(i);
+        push(now_ + x.duration, ev::restart, i);
+      }
+      break;
+    case fault_kind::half_open:
+      for (int h : hosts_hit()) {
+        std::uint32_t a = agents_[static_cast<std::size_t>(h)];
+        for (link& l : links_) {
+          if (l.agent != a || !l.agent_open) continue;
+          l.agent_open = false;  // the proxy's side stays up and writes into the void
+          push(now_, ev::link_down, a, l.agent_id);
+        }
+      }
+      break;
+    case fault_kind::partition_proxy:
+      for (int p : proxies_hit())
+        partitioned_.insert(p);
+      break;
+    case fault_kind::latency_spike:
+      latency_factor_ = x.factor;
+      break;
+    case fault_kind::stall_proxy:
+      for (int p : proxies_hit())
+        nodes_[proxies_[static_cast<std::size_t>(p)]].stalled_until = now_ + x.duration;
+      break;
+    case fault_kind::slow_consumer:
+      for (int p : proxies_hit())
+        slow_proxy_[p] = x.factor;
+      break;
+    case fault_kind::bus_outage:
+      bus_down_ = true;
+      break;
+    case fault_kind::endpoint_churn: {
+      int left = x.count;
+      for (int h = std::max(0, x.target); h < sc_.topo.hosts && left > 0; ++h) {
+        for (std::uint32_t e : endpoints_[static_cast<std::size_t>(h)]) {
+          if (left-- <= 0) break;
+          if (!nodes_[e].alive) continue;
+          nodes_[e].kernel().handle(in::stop{}, now_);
+          kill(e);
+          push(now_ + x.duration, ev::restart, e);
+        }
+      }
+      return;  // each endpoint's restart is its end
+    }
+  }
+  if (x.duration > 0) push(now_ + x.duration, ev::fault_end, 0, f);
+}
+
+void world::end_fault(std::size_t f) {
+  switch (sc_.faults[f].kind) {
+    case fault_kind::partition_proxy:
+      partitioned_.clear();
+      break;
+    case fault_kind::latency_spike:
+      latency_factor_ = 1.0;
+      break;
+    case fault_kind::slow_consumer:
+      slow_proxy_.clear();
+      break;
+    case fault_kind::bus_outage:
+      bus_down_ = false;
+      break;
+    default:  // the others end by themselves (a restart, a stall's deadline) or never
+      break;
+  }
+}
+
+void world::heal() {
+  healed_ = true;
+  injecting_ = false;
+  partitioned_.clear();
+  bus_down_ = false;
+  latency_factor_ = 1.0;
+  slow_proxy_.clear();
+  for (std::size_t p = 0; p < proxies_.size(); ++p)
+    if (!nodes_[proxies_[p]].alive) restart_proxy(static_cast<int>(p));
+  for (auto& m : mgmts_) {
+    if (nodes_[m].alive) continue;
+    auto self = nodes_[m].role().self();
+    int index = nodes_[m].index;
+    m = add_node(std::make_unique<core::mgmt>(self, rng_.next()), -1, index);
+    start_node(m);
+  }
+  for (std::size_t h = 0; h < agents_.size(); ++h) {
+    std::uint32_t a = agents_[h];
+    if (!nodes_[a].alive) {
+      restart_host_agent(static_cast<int>(h));
+      start_node(agents_[h]);
+    }
+  }
+  for (auto& s : nodes_)
+    s.stalled_until = 0;
+  for (auto& eps : endpoints_)
+    for (std::uint32_t e : eps)
+      if (!nodes_[e].alive) push(now_, ev::restart, e);
+  trace_.line(trace_start("heal") += '}');
+}
+
+}  // namespace ccp::sim
