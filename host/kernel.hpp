@@ -109,8 +109,10 @@ class kernel {
   [[nodiscard]] core::node& role() noexcept { return *role_; }
   [[nodiscard]] const core::node& role() const noexcept { return *role_; }
 
-  // Tells the role what happened, then carries out its actions. Link events for a link
-  // the role no longer has (it closed it; frames still in flight) are dropped here.
+  // Tells the role what happened, then carries out its actions. A link's down is told once
+  // (a second down, or the down of a link the role closed, is dropped here); frames and
+  // write reports of a link the role no longer holds reach it, and it drops them (every
+  // role checks its own link table on the forwarding path already).
   void handle(core::event&& e, micros now);
   // Carries out the actions the role has produced: after the host called the role's
   // application API (request, send, reply) itself.
@@ -150,7 +152,8 @@ class kernel {
   send_mode mode_;
   bool closed_ = false;
   // The role's links: dialled and not yet up, or open. A link the role closed, or that
-  // went down, is not here.
+  // went down, is not here. Read on ups, downs, dials, closes and close_all, never per
+  // frame.
   core::flat_map<core::link_id, link_state, std::hash<core::link_id>, std::equal_to<>> links_;
   std::set<std::pair<core::bus_kind, std::string>> subs_;
   // send_mode::per_turn: this turn's frames per link, and whether hand_over_soon was asked.

@@ -184,8 +184,7 @@ void world::heal() {
       start_node(agents_[h]);
     }
   }
-  for (auto& s : nodes_)
-    s.stalled_until = 0;
+  nodes_.for_each([](sim_node& s) { s.stalled_until = 0; });
   for (auto& eps : endpoints_)
     for (std::uint32_t e : eps)
       if (!nodes_[e].alive) push(now_, ev::restart, e);

@@ -45,27 +45,32 @@ template <class Role>
 std::uint32_t world::add_node(std::unique_ptr<Role> n, int host, int index) {
   n->set_sabotage(sabotage_, core::sabotage_key{});
   const auto i = static_cast<std::uint32_t>(nodes_.size());
-  sim_node s;
+  Role* typed = n.get();
+  if constexpr (std::is_same_v<Role, core::endpoint>) sample_.serve_on(*n);
+  sim_node& s = nodes_.emplace_back(*this, i, std::move(n));
   if constexpr (std::is_same_v<Role, core::mgmt>) {
-    s.mgmt = n.get();
+    s.mgmt = typed;
     s.r = role::mgmt;
   } else if constexpr (std::is_same_v<Role, core::proxy>) {
-    s.proxy = n.get();
+    s.proxy = typed;
     s.r = role::proxy;
   } else if constexpr (std::is_same_v<Role, core::agent>) {
-    s.agent = n.get();
+    s.agent = typed;
     s.r = role::agent;
   } else {
     static_assert(std::is_same_v<Role, core::endpoint>);
-    sample_.serve_on(*n);
     s.r = role::endpoint;
   }
-  s.p = std::make_unique<process>(*this, i, std::move(n));
   s.host = host;
   s.index = index;
-  nodes_.push_back(std::move(s));
   return i;
 }
+
+// faults.cpp restarts processes too.
+template std::uint32_t world::add_node(std::unique_ptr<core::mgmt>, int, int);
+template std::uint32_t world::add_node(std::unique_ptr<core::proxy>, int, int);
+template std::uint32_t world::add_node(std::unique_ptr<core::agent>, int, int);
+template std::uint32_t world::add_node(std::unique_ptr<core::endpoint>, int, int);
 
 void world::start_node(std::uint32_t i) {
   nodes_[i].kernel().handle(in::start{}, now_);
@@ -162,7 +167,6 @@ void world::fire(event& e) {
       push(now_ + 100 * ms, ev::sample, 0);
       return;
     case ev::restart: {
-      // Copied out: add_node may grow nodes_, which would leave a reference dangling.
       const sim_node& s = nodes_[e.node];
       const int host = s.host, index = s.index;
       if (s.r == role::agent) {

@@ -33,6 +33,7 @@
 #include "host/written_frames.hpp"
 #include "sim/event_queue.hpp"
 #include "sim/scenario.hpp"
+#include "sim/stable_vector.hpp"
 #include "sim/trace.hpp"
 
 namespace ccp::sim {
@@ -118,7 +119,9 @@ class world {
     host::kernel k;
   };
   struct sim_node {
-    std::unique_ptr<process> p;
+    sim_node(world& w, std::uint32_t i, std::unique_ptr<core::node> role)
+        : p(w, i, std::move(role)) {}
+    process p;  // in place: nodes_ never moves an element
     // The role as the checker reads it: the one of its kind that is set, known from
     // construction (no host casts a role).
     core::mgmt* mgmt = nullptr;
@@ -129,8 +132,9 @@ class world {
     int index = 0;  // index within its role
     bool alive = true;
     micros stalled_until = 0;
-    [[nodiscard]] core::node& role() const { return p->k.role(); }
-    [[nodiscard]] host::kernel& kernel() const { return p->k; }
+    [[nodiscard]] core::node& role() noexcept { return p.k.role(); }
+    [[nodiscard]] const core::node& role() const noexcept { return p.k.role(); }
+    [[nodiscard]] host::kernel& kernel() noexcept { return p.k; }
   };
   struct sub {
     std::uint32_t node;
@@ -215,7 +219,7 @@ class world {
   std::uint64_t events_ = 0;
   event_queue<event> queue_;
 
-  std::vector<sim_node> nodes_;
+  stable_vector<sim_node> nodes_;
   std::vector<std::uint32_t> mgmts_, proxies_, agents_;  // current node of each slot
   std::vector<std::vector<std::uint32_t>> endpoints_;    // per host
   std::vector<int> agent_starts_;                        // per host: agent processes started

@@ -144,20 +144,21 @@ TEST_F(KernelTest, ASubscriptionTheBusRefusedIsTriedAgainNextTime) {
   EXPECT_EQ(k->subscription_count(), 1u);
 }
 
-TEST_F(KernelTest, SendsGoOnlyToOpenLinks) {
-  turn({act::dial{1, "p1"}, act::send{1, text("early")}});  // dialled, not up yet
+TEST_F(KernelTest, SendsGoStraightToTheWorld) {
+  // The role sends only on links it holds (tests/core/roles: stale_links_test.cpp); the
+  // world drops a frame for a link it does not have. No lookup per frame here.
   k->handle(in::link_up{1}, 0);
   turn({act::send{1, text("a")}, act::send{2, text("nowhere")}});
-  EXPECT_EQ(port.calls, (strings{"dial 1 p1", "send 1 a"}));
+  EXPECT_EQ(port.calls, (strings{"send 1 a", "send 2 nowhere"}));
 }
 
-TEST_F(KernelTest, FramesOfALinkTheRoleClosedReachNobody) {
+TEST_F(KernelTest, AClosedLinksFramesReachTheRoleButItsDownDoesNot) {
   k->handle(in::link_up{4}, 0);
   turn({act::close{4, errc{}}});
-  k->handle(in::link_frame{4, buf("late")}, 0);
+  k->handle(in::link_frame{4, buf("late")}, 0);  // in flight when the role closed it
   k->handle(in::link_flushed{4, 1}, 0);
   k->handle(in::link_down{4}, 0);
-  EXPECT_EQ(role->heard, (strings{"up 4"}));
+  EXPECT_EQ(role->heard, (strings{"up 4", "frame 4 late", "flushed 4 1"}));
   EXPECT_EQ(port.calls, (strings{"close 4"}));
   EXPECT_EQ(k->link_count(), 0u);
 }

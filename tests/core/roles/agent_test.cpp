@@ -147,6 +147,19 @@ TEST_F(AgentTest, RejectedHelloClosesTheLinkAndRedialsTheNextProxy) {
   EXPECT_TRUE(actions_are(a.tick(redial), {want::dial{2, std::string(kProxy2Url)}}));
 }
 
+// The host kernel passes every frame on (host/kernel.hpp): a link the agent closed is
+// not its link any more, and what was in flight on it is dropped.
+TEST_F(AgentTest, FramesOfALinkItClosedAreDropped) {
+  ASSERT_TRUE(actions_are(a.tick(0), {want::dial{1, std::string(kProxy1Url)}}));
+  message h = sent_message(a.link_up(1, 0));
+  message no =
+      make_reply(msg_kind::error, 500, h.id, kProxy1, kAgent, "ccp.hello", {}, errc::rejected);
+  ASSERT_TRUE(actions_are(a.link_frame(1, no, 10 * ms), {want::close{1, errc::rejected}}));
+  EXPECT_TRUE(no_actions(a.link_frame(1, welcome(h.id), 11 * ms)));
+  EXPECT_TRUE(no_actions(a.flushed(1, 1, 11 * ms)));
+  EXPECT_EQ(a->status(), core::agent::link_status::down);
+}
+
 TEST_F(AgentTest, LinkDownSchedulesARedialAndTheTickAtThatTimeDialsAgain) {
   connect(0);
   EXPECT_TRUE(no_actions(a.link_down(1, 50 * ms)));

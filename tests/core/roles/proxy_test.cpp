@@ -159,6 +159,17 @@ TEST_F(ProxyTest, HelloWithBadTokenIsRefusedAndTheLinkClosed) {
   EXPECT_EQ(p->directory().find(kHost), nullptr);
 }
 
+// The host kernel passes every frame on (host/kernel.hpp): a link the proxy closed is
+// forgotten here, and what was in flight on it is dropped.
+TEST_F(ProxyTest, FramesOfALinkItClosedAreDropped) {
+  ASSERT_TRUE(no_actions(p.link_up(1, 0)));
+  ASSERT_TRUE(some_of(p.link_frame(1, hello(7, kAgent, 1, "wrong!", {"e1"}), 0),
+                      want::close{1, errc::rejected}));
+  EXPECT_TRUE(no_actions(p.link_frame(1, hello(8, kAgent, 1, kSecret, {"e1"}), 1000)));
+  EXPECT_TRUE(no_actions(p.flushed(1, 1, 1000)));
+  EXPECT_FALSE(p->holds(kHost));
+}
+
 TEST_F(ProxyTest, FirstFrameThatIsNotAHelloIsRefused) {
   ASSERT_TRUE(no_actions(p.link_up(1, 0)));
   message m = make_message(msg_kind::notification, 3, kAgent, "ccp://mgmt/any", "status");
