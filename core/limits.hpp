@@ -57,5 +57,9 @@ inline constexpr micros handover_dedup = 1 * seconds;
 // Entries of that memory at most; past it the agent stops remembering (a host receiving
 // this many frames in one handover is far beyond a link's queue anyway).
 inline constexpr std::size_t handover_dedup_entries = 8 * link_queue_frames;
+// A proxy whose own timer is this late was not scheduled (stopped, paused): its peers and
+// agents may have given up on it meanwhile, so it revalidates before it serves again.
+// Well above a busy host's timer lag, well below idle_timeout.
+inline constexpr micros stall_threshold = heartbeat_interval;
 
 }  // namespace ccp::core

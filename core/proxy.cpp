@@ -47,6 +47,7 @@ void proxy::start(micros now) {
   started_ = last_own_heartbeat_ = now;
   update_group_subscriptions();  // none while we hold no agents (unless sabotaged)
   next_heartbeat_ = now;
+  overdue_at_ = now + stall_threshold;
   next_link_scan_ = now + heartbeat_interval;
 }
 
@@ -70,13 +71,14 @@ void proxy::update_group_subscriptions() {
     }
   };
   // A draining proxy serves its agents until they are attached elsewhere.
-  bool serving = !cut_off_;
+  bool serving = !cut_off_ && !revalidating_;
   set(serving && (!with_agents_.items.empty() || (sabotage_.empty_proxy_takes_any && !draining_)),
       agents_subscribed_, role::agent);
   set(serving && !with_endpoints_.items.empty(), endpoints_subscribed_, role::endpoint);
 }
 
 void proxy::drain(micros now) {
+  check_schedule(now);
   if (!draining_) {
     draining_ = true;
     tell_agents("ccp.drain");
@@ -126,6 +128,19 @@ void proxy::tell_agents(std::string_view type) {
   }
 }
 
+void proxy::resumed(micros now) {
+  // Everything that timed out while we were not running timed out because of us: our
+  // agents' links and our own heartbeat get a fresh window (a link whose agent really left
+  // reports its close), and what we hold is checked again before we serve the groups.
+  revalidating_ = true;
+  resumed_at_ = now;
+  revalidate_at_ = now + heartbeat_interval + heartbeat_interval / 5;
+  last_own_heartbeat_ = now;
+  links_.for_each([now](link_id, std::unique_ptr<link_state>& ls) { ls->last_rx = now; });
+  overdue_at_ = now + stall_threshold;
+  update_group_subscriptions();
+}
+
 void proxy::hand_back(frame_buf&& f, const frame_header& h) {
   actions().emplace_back(std::in_place_type<act::publish>, bus_kind::backbone,
                          group_subjects_[group_index(h.to.type, scope::any)], std::move(f));
@@ -171,6 +186,7 @@ void proxy::on_link_flushed(link_id link, std::size_t frames) {
 }
 
 void proxy::on_link_up(link_id link, micros now) {
+  check_schedule(now);
   // A host that reuses the id of a live link ends its attachment first: hosts_ must never
   // point at a state that is no longer attached.
   detach(link, true, now);
@@ -180,6 +196,7 @@ void proxy::on_link_up(link_id link, micros now) {
 }
 
 void proxy::on_link_down(link_id link, micros now) {
+  check_schedule(now);
   detach(link, true, now);
   links_.erase(link);
   check_drained();
@@ -223,6 +240,7 @@ void proxy::detach(link_id link, bool announce_it, micros now) {
 }
 
 void proxy::on_link_frame(link_id link, frame_buf f, micros now) {
+  check_schedule(now);
   auto* found = links_.find(link);
   if (!found) return;
   link_state& ls = **found;
@@ -418,6 +436,12 @@ void proxy::route_out(frame_buf f, const frame_header& h, micros now) {
       return;
     }
   }
+  if (revalidating_) [[unlikely]] {
+    // Our directory may have expired peers that are alive: no `unreachable` from it.
+    actions().emplace_back(std::in_place_type<act::publish>, bus_kind::backbone,
+                           backbone_subject_text(to), std::move(f));
+    return;
+  }
   route_backbone(std::move(f), h, now);
 }
 
@@ -449,6 +473,7 @@ const proxy::host_route* proxy::attached_route(frame_header& h) const {
 }
 
 void proxy::on_bus(std::string_view /*subject*/, frame_buf f, micros now) {
+  check_schedule(now);
   // Forwarded by `to`, whose host the route of an attached host vouches for; the sender is
   // checked only if we answer it or take the frame.
   auto h = read_header(*f, defer::forwarding);
@@ -488,9 +513,11 @@ void proxy::to_links(frame_buf f, const frame_header& h, micros now) {
     case scope::host_all:
       if (const host_route* r = hosts_.find(to.host)) {
         send_link(r->link, r->state, std::move(f), h, now);
-      } else if (const auto* held = dir_.find(to.host); held && held->proxy != self_text_) {
+      } else if (const auto* held = dir_.find(to.host);
+                 revalidating_ || (held && held->proxy != self_text_)) {
         // Another proxy holds the host and subscribed its subject before it announced so:
-        // it got this frame too (a move's overlap, a fence): `unreachable` would be wrong.
+        // it got this frame too (a move's overlap, a fence). Resumed after a stall, our
+        // view is stale: nothing from it. Either way `unreachable` would be wrong.
         ++stats_.dropped;
       } else {
         bounce(h, errc::unreachable, "host " + std::string(to.host) + " is not attached here", now);
@@ -499,7 +526,7 @@ void proxy::to_links(frame_buf f, const frame_header& h, micros now) {
     case scope::any: {
       const link_set& s = to.type == role::agent ? with_agents_ : with_endpoints_;
       const bool in_group = to.type == role::agent ? agents_subscribed_ : endpoints_subscribed_;
-      if (!in_group && s.items.empty())
+      if (!in_group && (revalidating_ || s.items.empty()))
         hand_back(std::move(f), h);  // taken before we left the group: another member serves it
       else if (s.items.empty())
         bounce(h, errc::unreachable, "no " + std::string(to_string(to.type)) + " here", now);
@@ -567,6 +594,7 @@ std::optional<std::string> proxy::builtin(const message& m) {
 }
 
 void proxy::role_tick(micros now) {
+  check_schedule(now);
   backbone_tick(now);
   if (now >= next_heartbeat_) {
     // A proxy that said bye is leaving: a heartbeat would put it back in the directories.
@@ -574,6 +602,7 @@ void proxy::role_tick(micros now) {
       announce(subject_heartbeat, "ccp.hb", flat_json_writer{}.add("hosts", hosts_.size()).finish(),
                now);
     next_heartbeat_ = now + heartbeat_interval;
+    overdue_at_ = next_heartbeat_ + stall_threshold;
   }
   bool heard_self = now - last_own_heartbeat_ <= idle_timeout;
   if (!heard_self && !cut_off_ && !bye_said_ && now - started_ > idle_timeout) {
@@ -586,6 +615,13 @@ void proxy::role_tick(micros now) {
   } else if (heard_self && cut_off_) {
     cut_off_ = false;
     if (!draining_) tell_agents("ccp.stay");  // the reason to move is gone
+    update_group_subscriptions();
+  }
+  // Revalidated: our own heartbeat came back after we resumed (the bus handed us what it
+  // held for us before it), every peer had time to heartbeat, and our syncs ended.
+  if (revalidating_ && now >= revalidate_at_ && last_own_heartbeat_ > resumed_at_ && !syncing()) {
+    revalidating_ = false;
+    revalidate_at_ = never;
     update_group_subscriptions();
   }
   if (now >= next_link_scan_) {
@@ -617,7 +653,7 @@ void proxy::role_tick(micros now) {
 }
 
 micros proxy::role_wake() const {
-  return std::min({backbone_wake(), next_heartbeat_, next_link_scan_});
+  return std::min({backbone_wake(), next_heartbeat_, next_link_scan_, revalidate_at_});
 }
 
 }  // namespace ccp::core

@@ -15,6 +15,13 @@
 // elsewhere fences this one; then it stops routing to the host but keeps reading the
 // agent's link until the agent's bye, so nothing the agent sent before it switched is
 // lost. A draining proxy says its ccp.bye to the backbone only once it holds no host.
+//
+// A proxy that finds it was not scheduled for longer than stall_threshold (its own timer
+// is that late: SIGSTOP, a long pause) may have been given up by its agents and its peers
+// meanwhile: it leaves the `any` groups, answers nothing from its stale view (an `any` it
+// took during the stall goes back to its group; a frame it cannot deliver is dropped, not
+// answered `unreachable`), and rejoins once its own heartbeat came back and every peer's
+// had time to (revalidation).
 
 #include <array>
 #include <memory>
@@ -67,6 +74,8 @@ class proxy final : public backbone_node {
   [[nodiscard]] bool holds(std::string_view host) const { return hosts_.contains(host); }
   [[nodiscard]] bool draining() const noexcept { return draining_; }
   [[nodiscard]] bool cut_off() const noexcept { return cut_off_; }
+  // Resumed after a stall and not yet sure of its routes: out of the `any` groups.
+  [[nodiscard]] bool revalidating() const noexcept { return revalidating_; }
 
  protected:
   void route_out(frame_buf f, const frame_header& h, micros now) override;
@@ -144,6 +153,13 @@ class proxy final : public backbone_node {
   // `type` (ccp.drain: move if another proxy takes you; ccp.stay: the reason is gone) to
   // every attached agent.
   void tell_agents(std::string_view type);
+  // Called first by every entry point: notices that the host did not run us for longer
+  // than stall_threshold past our own timer.
+  void check_schedule(micros now) {
+    if (now > overdue_at_) [[unlikely]]
+      resumed(now);
+  }
+  [[gnu::noinline]] void resumed(micros now);
   // An `any` (to_links checked its form) this proxy took and cannot serve now, handed back
   // to its group's subject: only once we left that group, so another member takes it (or
   // nobody, and its sender's deadline answers). Its hop count bounds any ping-pong.
@@ -181,6 +197,14 @@ class proxy final : public backbone_node {
   bool draining_ = false;
   bool drained_said_ = false;
   bool bye_said_ = false;
+  // Resumed after a stall: until revalidate_at_ and our own heartbeat heard after
+  // resumed_at_, we take no `any` and answer nothing from the stale view.
+  bool revalidating_ = false;
+  micros resumed_at_ = 0;
+  micros revalidate_at_ = never;
+  // A call after this time means the host did not run us for stall_threshold past our
+  // own timer (next_heartbeat_).
+  micros overdue_at_ = never;
   // Our own heartbeats stopped coming back: we are cut off from the backbone, so our
   // agents are told to move to a proxy that is not, until the heartbeats return.
   bool cut_off_ = false;

@@ -438,6 +438,39 @@ TEST_F(ProxyTest, CutOffAsksAgentsToMoveAndSaysStayWhenTheBackboneIsBack) {
   EXPECT_TRUE(one_of(acts, want::subscribe{bus_kind::backbone, "ccp.agent.any", "ccp.agent"}));
 }
 
+// A proxy that was not run for longer than stall_threshold past its own timer (SIGSTOP, a
+// long pause) may have been given up by its agents and peers meanwhile. On its first call
+// after that it leaves the `any` groups; an `any` it took during the stall goes back to
+// the group; a frame for a host it does not hold is not answered `unreachable` from its
+// stale view; it rejoins once its own heartbeat came back and its peers had time to beat.
+TEST_F(ProxyTest, ResumedAfterAStallRevalidatesBeforeItServesAgain) {
+  attach(1);
+  ASSERT_TRUE(some_of(p.tick(0), want::publish{bus_kind::backbone, "ccp.ctl.hb"}));
+  const micros resumed = 8 * seconds;  // its timer was due at 1 s
+  message any = make_message(msg_kind::request, 60, kMgmt, "ccp://agent/any", "ping", "{}");
+  EXPECT_TRUE(actions_are(p.bus(any, resumed),
+                          {
+                              want::unsubscribe{bus_kind::backbone, "ccp.agent.any"},
+                              want::unsubscribe{bus_kind::backbone, "ccp.agent.all"},
+                              want::unsubscribe{bus_kind::backbone, "ccp.endpoint.any"},
+                              want::unsubscribe{bus_kind::backbone, "ccp.endpoint.all"},
+                              want::publish{bus_kind::backbone, "ccp.agent.any", {.id = 60}},
+                          }));
+  EXPECT_TRUE(p->revalidating());
+  EXPECT_TRUE(no_actions(p.bus(mgmt_request(61, "ccp://endpoint/10.0.0.9/e1"), resumed)));
+  // Its link is not blamed for the proxy's own silence.
+  auto acts = p.tick(resumed);
+  EXPECT_EQ(count_of<act::close>(acts), 0u);
+  EXPECT_TRUE(p->holds(kHost));
+  EXPECT_TRUE(no_actions(p.bus(own_heartbeat(1), resumed + 1 * ms)));
+  acts = p.tick(p->next_wake());
+  while (p->revalidating()) {
+    ASSERT_LT(p->next_wake(), resumed + 3 * seconds) << "never revalidated";
+    acts = p.tick(p->next_wake());
+  }
+  EXPECT_TRUE(one_of(acts, want::subscribe{bus_kind::backbone, "ccp.agent.any", "ccp.agent"}));
+}
+
 TEST_F(ProxyTest, LinkQueueBoundBouncesOverloadedAndFlushingFreesRoom) {
   attach(1);
   ASSERT_TRUE(no_actions(p.flushed(1, 1, 0)));  // the welcome is written
