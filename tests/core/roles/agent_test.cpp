@@ -514,5 +514,52 @@ TEST_F(AgentTest, OldLinkLostDuringAMoveLeavesTheNewOneInCharge) {
   EXPECT_EQ(a->proxy_target(), kProxy2Url);
 }
 
+// A proxy that welcomes agents and drops them at once does not get them back at the base
+// rate forever: the backoff grows across such flaps (capped), and resets only once an
+// attachment lasted stable_attachment.
+TEST_F(AgentTest, BackoffGrowsAcrossQuickFlapsAndResetsAfterAStableAttachment) {
+  connect(0);
+  link_id link = 1;
+  micros t = 0;
+  // The link goes down at `t`: the time of the redial and its link id.
+  auto lose = [&]() {
+    EXPECT_TRUE(no_actions(a.link_down(link, t)));
+    const micros lost = t;
+    for (int i = 0; i < 100; ++i) {
+      t = a->next_wake();
+      auto acts = a.tick(t);
+      if (const auto* d = first_of<act::dial>(acts)) {
+        link = d->link;
+        return t - lost;
+      }
+    }
+    ADD_FAILURE() << "no redial";
+    return micros{0};
+  };
+  auto reconnect = [&]() {
+    message h = sent_message(a.link_up(link, t));
+    EXPECT_TRUE(no_actions(a.link_frame(link, welcome(h.id), t)));
+    ASSERT_EQ(a->status(), core::agent::link_status::up);
+  };
+  micros longest = 0;
+  for (int flap = 0; flap < 8; ++flap) {
+    const micros waited = lose();
+    EXPECT_LE(waited, core::backoff_cap);
+    longest = std::max(longest, waited);
+    reconnect();
+  }
+  EXPECT_GT(longest, core::backoff_base) << "every redial at the base rate: the backoff reset";
+  // Stable for stable_attachment (the proxy heartbeats meanwhile): the next loss redials
+  // at the base rate again.
+  message proxy_hb = make_message(msg_kind::notification, 702, kProxy1, kAgent, "ccp.hb", "{}");
+  const micros until = t + core::stable_attachment + 1;
+  while (t < until) {
+    t = std::min(a->next_wake(), until);
+    a.link_frame(link, proxy_hb, t);
+    a.tick(t);
+  }
+  EXPECT_LE(lose(), core::backoff_base);
+}
+
 }  // namespace
 }  // namespace ccp::test::roles
