@@ -51,26 +51,36 @@ void agent::stop(micros now) {
     if (encode(m, *f)) push(act::send{link_, std::move(f)});
   }
   if (status_ != link_status::down) push(act::close{link_, errc::shutting_down});
+  if (cand_.status != link_status::down) push(act::close{cand_.link, errc::shutting_down});
+  if (leaving_ != 0) push(act::close{leaving_, errc::shutting_down});
+  cand_ = {};
+  leaving_ = 0;
+  moving_ = false;
   push(act::unsubscribe{bus_kind::host, std::string(subject_agent_inbox)});
   status_ = link_status::down;
   next_dial_ = next_heartbeat_ = handshake_deadline_ = next_expiry_scan_ = never;
+  leaving_deadline_ = dedup_until_ = never;
   (void)now;
+}
+
+std::optional<std::size_t> agent::next_target(micros now, std::string_view not_this) {
+  // The next target in order, skipping proxies that asked us to move, unless all did.
+  const std::size_t n = cfg_.proxies.size();
+  std::optional<std::size_t> first, chosen;
+  for (std::size_t k = 0; k < n && !chosen; ++k) {
+    std::size_t i = (next_target_ + k) % n;
+    if (cfg_.proxies[i] == not_this) continue;
+    if (!first) first = i;
+    auto it = avoid_.find(cfg_.proxies[i]);
+    if (it == avoid_.end() || it->second <= now) chosen = i;
+  }
+  return chosen ? chosen : first;
 }
 
 void agent::dial(micros now) {
   next_dial_ = never;
   if (cfg_.proxies.empty()) return;
-  // The next target in order, skipping proxies that asked us to move, unless all did.
-  std::size_t n = cfg_.proxies.size();
-  std::size_t chosen = next_target_ % n;
-  for (std::size_t k = 0; k < n; ++k) {
-    std::size_t i = (next_target_ + k) % n;
-    auto it = avoid_.find(cfg_.proxies[i]);
-    if (it == avoid_.end() || it->second <= now) {
-      chosen = i;
-      break;
-    }
-  }
+  const std::size_t chosen = next_target(now, {}).value_or(next_target_ % cfg_.proxies.size());
   next_target_ = chosen + 1;
   target_ = cfg_.proxies[chosen];
   link_ = ++last_link_id_;
@@ -81,43 +91,137 @@ void agent::dial(micros now) {
 }
 
 void agent::link_lost(micros now) {
+  if (cand_.status != link_status::down) {
+    // The move's link becomes the link: the old one is gone before the new one is up.
+    link_ = cand_.link;
+    status_ = cand_.status;
+    target_ = cand_.target;
+    epoch_ = cand_.epoch;
+    hello_id_ = cand_.hello_id;
+    handshake_deadline_ = cand_.deadline;
+    inflight_ = cand_.inflight;
+    endpoints_dirty_ = endpoints_dirty_ || cand_.endpoints_dirty;
+    next_heartbeat_ = never;
+    up_since_ = never;
+    moving_ = false;  // this link is the move
+    cand_ = {};
+    dedup_until_ = now + handover_dedup;
+    return;
+  }
   status_ = link_status::down;
   inflight_ = 0;
-  next_heartbeat_ = handshake_deadline_ = never;
+  next_heartbeat_ = handshake_deadline_ = up_since_ = never;
+  moving_ = false;  // whatever we move to now is a move
   next_dial_ = now + next_delay(attempt_, rng_);
   if (attempt_ < 32) ++attempt_;
 }
 
+void agent::dial_candidate(micros now) {
+  next_dial_ = never;
+  auto chosen = next_target(now, target_);
+  if (!chosen) return;  // no other proxy: stay until this one closes the link
+  next_target_ = *chosen + 1;
+  cand_ = candidate{};
+  cand_.link = ++last_link_id_;
+  cand_.status = link_status::connecting;
+  cand_.target = cfg_.proxies[*chosen];
+  cand_.deadline = now + handshake_timeout;
+  push(act::dial{cand_.link, cand_.target});
+}
+
+void agent::candidate_failed(micros now) {
+  cand_ = {};
+  if (leaving_ == 0) dedup_until_ = now + handover_dedup;  // no overlap from this one
+  if (moving_ && status_ == link_status::up) {
+    next_dial_ = now + next_delay(attempt_, rng_);
+    if (attempt_ < 32) ++attempt_;
+  }
+}
+
 void agent::on_link_up(link_id link, micros now) {
+  if (link == cand_.link && cand_.status == link_status::connecting) {
+    cand_.status = link_status::handshaking;
+    cand_.epoch = cfg_.epoch_base + ++connects_;
+    cand_.hello_id = send_hello(link, cand_.epoch);
+    if (cand_.hello_id != 0) ++cand_.inflight;
+    cand_.endpoints_dirty = false;
+    // From now on the candidate's proxy may hold the host too: remember what we forward.
+    dedup_ = true;
+    dedup_until_ = never;
+    return;
+  }
   if (link != link_ || status_ != link_status::connecting) {
     push(act::close{link, errc{}});  // a late answer to a dial we gave up on
     return;
   }
   status_ = link_status::handshaking;
   last_rx_ = now;
-  send_hello(now);
-}
-
-void agent::send_hello(micros /*now*/) {
   epoch_ = cfg_.epoch_base + ++connects_;
   endpoints_dirty_ = false;  // this hello carries the current list
+  hello_id_ = send_hello(link_, epoch_);
+  if (hello_id_ != 0) ++inflight_;
+}
+
+std::uint64_t agent::send_hello(link_id link, std::uint64_t epoch) {
   message m;
-  m.id = hello_id_ = next_id();
+  m.id = next_id();
   m.kind = msg_kind::request;
   m.from = self_;
   m.to = address::group(role::proxy, scope::any);
   m.type = "ccp.hello";
   m.ttl_ms = static_cast<std::uint32_t>(handshake_timeout / ms);
   m.body = flat_json_writer{}
-               .add("epoch", epoch_)
+               .add("epoch", epoch)
                .add("token", cfg_.token)
                .add("endpoints", endpoint_ids())
                .finish();
   auto f = std::make_shared<std::string>();
-  if (encode(m, *f)) {
-    ++inflight_;
-    push(act::send{link_, std::move(f)});
+  if (!encode(m, *f)) return 0;
+  push(act::send{link, std::move(f)});
+  return m.id;
+}
+
+void agent::promote(const frame_header& welcome, micros now) {
+  if (leaving_ != 0) push(act::close{leaving_, errc{}});  // a move before the last one ended
+  // Bye on the old link: its proxy stops reading it and closes it; until then what it
+  // forwards still reaches the host (once: seen_before).
+  message bye;
+  bye.id = next_id();
+  bye.kind = msg_kind::notification;
+  bye.from = self_;
+  bye.to = proxy_;
+  bye.type = "ccp.bye";
+  auto f = std::make_shared<std::string>();
+  if (encode(bye, *f)) push(act::send{link_, std::move(f)});
+  leaving_ = link_;
+  leaving_deadline_ = now + handshake_timeout;
+  link_ = cand_.link;
+  target_ = cand_.target;
+  epoch_ = cand_.epoch;
+  hello_id_ = cand_.hello_id;
+  inflight_ = cand_.inflight;
+  const bool dirty = cand_.endpoints_dirty;
+  cand_ = {};
+  status_ = link_status::up;
+  proxy_ = address::from_view(welcome.from);
+  heartbeat_frame_.clear();  // addressed to the previous proxy
+  handshake_deadline_ = never;
+  last_rx_ = up_since_ = now;
+  next_heartbeat_ = now + heartbeat_interval;
+  moving_ = false;
+  if (dirty) endpoints_changed(now);
+}
+
+bool agent::seen_before(const frame_header& h) {
+  std::uint64_t k = 14695981039346656037ull;  // FNV-1a of the sender, then the id mixed in
+  for (char c : h.from_text) {
+    k ^= static_cast<unsigned char>(c);
+    k *= 1099511628211ull;
   }
+  k ^= h.id * 0x9e3779b97f4a7c15ull;
+  if (seen_.contains(k)) return true;
+  if (seen_.size() < handover_dedup_entries) seen_.insert(k);
+  return false;
 }
 
 bool agent::endpoint_table::set(std::string_view id, endpoint_reg reg) {
@@ -138,11 +242,22 @@ void agent::endpoint_table::erase(std::string_view id) {
 }
 
 void agent::on_link_down(link_id link, micros now) {
-  if (link == link_ && status_ != link_status::down) link_lost(now);
+  if (link == cand_.link && cand_.status != link_status::down) {
+    candidate_failed(now);
+  } else if (link == leaving_ && leaving_ != 0) {
+    leaving_ = 0;
+    leaving_deadline_ = never;
+    dedup_until_ = now + handover_dedup;
+  } else if (link == link_ && status_ != link_status::down) {
+    link_lost(now);
+  }
 }
 
 void agent::on_link_flushed(link_id link, std::size_t frames) {
-  if (link == link_) inflight_ -= std::min(frames, inflight_);
+  if (link == link_)
+    inflight_ -= std::min(frames, inflight_);
+  else if (link == cand_.link)
+    cand_.inflight -= std::min(frames, cand_.inflight);
 }
 
 // Inlined into both forwarding paths, as check_to is.
@@ -156,6 +271,35 @@ void agent::on_link_flushed(link_id link, std::size_t frames) {
 }
 
 void agent::on_link_frame(link_id link, frame_buf f, micros now) {
+  if (link == cand_.link && cand_.status == link_status::handshaking) {
+    auto h = read_header(*f, defer::forwarding);
+    if (!h || !check_to_here(*h) || !check_deferred(*h)) {
+      ++stats_.malformed;
+      return;
+    }
+    if ((h->kind != msg_kind::response && h->kind != msg_kind::error) ||
+        h->correlation != cand_.hello_id) {
+      ++stats_.dropped;
+      return;
+    }
+    if (h->kind == msg_kind::error) {  // it refused: we stay where we are
+      push(act::close{cand_.link, h->code});
+      candidate_failed(now);
+      return;
+    }
+    promote(*h, now);
+    return;
+  }
+  if (link == leaving_ && leaving_ != 0) {
+    auto h = read_header(*f, defer::forwarding);
+    if (!h || !check_to_here(*h)) {
+      ++stats_.malformed;
+      return;
+    }
+    if (is_control_type(h->type) && h->kind == msg_kind::notification) return;  // its hb
+    from_proxy(std::move(f), *h, now);
+    return;
+  }
   if (link != link_ || status_ == link_status::down) return;
   last_rx_ = now;
   // Forwarded by `to`, mostly to an endpoint of this host, which needs no parse of the host;
@@ -179,7 +323,7 @@ void agent::on_link_frame(link_id link, frame_buf f, micros now) {
     status_ = link_status::up;
     proxy_ = address::from_view(h->from);
     heartbeat_frame_.clear();  // addressed to the previous proxy
-    attempt_ = 0;
+    up_since_ = now;           // the backoff resets once this lasted stable_attachment
     handshake_deadline_ = never;
     next_heartbeat_ = now + heartbeat_interval;
     if (endpoints_dirty_) endpoints_changed(now);  // changed while the hello was in flight
@@ -192,29 +336,43 @@ void agent::on_link_frame(link_id link, frame_buf f, micros now) {
       return;
     }
     if (h->type == "ccp.drain") {
-      // Move elsewhere, spread over a short random delay, and avoid this proxy a while.
+      // Move elsewhere (make-before-break), spread over a short random delay, and avoid
+      // this proxy a while.
       avoid_[target_] = now + drain_avoid;
-      push(act::close{link_, errc::shutting_down});
-      status_ = link_status::down;
-      inflight_ = 0;
-      next_heartbeat_ = never;
-      attempt_ = 3;
-      next_dial_ = now + next_delay(attempt_, rng_);
+      if (!moving_) {
+        moving_ = true;
+        if (cand_.status == link_status::down) next_dial_ = now + rng_.between(0, move_spread);
+      }
+    } else if (h->type == "ccp.stay") {
+      // The reason to move is gone (our proxy hears the backbone again). A move already
+      // dialled may still end elsewhere, which costs nothing.
+      avoid_.erase(target_);
+      moving_ = false;
+      if (cand_.status == link_status::down) next_dial_ = never;
     }
     return;  // ccp.hb: liveness only
   }
-  if (h->hops >= max_hops) {
-    bounce(*h, errc::hop_limit, "hop limit reached at " + self_.str(), now);
+  from_proxy(std::move(f), *h, now);
+}
+
+// Inlined into on_link_frame, the forwarding path (as route is in the proxy).
+[[gnu::always_inline]] inline void agent::from_proxy(frame_buf&& f, frame_header& h, micros now) {
+  if (dedup_ && seen_before(h)) [[unlikely]] {
+    ++stats_.dropped;  // both proxies forwarded it during the move: the host has it
     return;
   }
-  set_hops(*f, static_cast<std::uint8_t>(h->hops + 1));
-  const address_view& to = h->to;
+  if (h.hops >= max_hops) {
+    bounce(h, errc::hop_limit, "hop limit reached at " + self_.str(), now);
+    return;
+  }
+  set_hops(*f, static_cast<std::uint8_t>(h.hops + 1));
+  const address_view& to = h.to;
   if (to.type == role::agent && is_member(self_.view(), to)) {
-    accept(*f, *h, now);
+    accept(*f, h, now);
   } else if (to.type == role::endpoint) {
-    to_endpoints(std::move(f), *h, now);
+    to_endpoints(std::move(f), h, now);
   } else {
-    bounce(*h, errc::unreachable, "not for this host: " + to_string(to), now);
+    bounce(h, errc::unreachable, "not for this host: " + to_string(to), now);
   }
 }
 
@@ -434,6 +592,7 @@ std::vector<std::string> agent::endpoint_ids() const {
 }
 
 void agent::endpoints_changed(micros /*now*/) {
+  if (cand_.status == link_status::handshaking) cand_.endpoints_dirty = true;
   if (status_ != link_status::up) {
     endpoints_dirty_ = true;  // sent on welcome, unless the next hello carries it
     return;
@@ -463,7 +622,34 @@ std::optional<std::string> agent::builtin(const message& m) {
 }
 
 void agent::role_tick(micros now) {
-  if (now >= next_dial_) dial(now);
+  if (now >= next_dial_) {
+    if (status_ == link_status::down)
+      dial(now);
+    else if (status_ == link_status::up && moving_ && cand_.status == link_status::down)
+      dial_candidate(now);
+    else
+      next_dial_ = never;
+  }
+  if (now >= cand_.deadline && cand_.status != link_status::down) {
+    push(act::close{cand_.link, errc::timeout});
+    candidate_failed(now);
+  }
+  if (now >= leaving_deadline_ && leaving_ != 0) {
+    push(act::close{leaving_, errc::timeout});
+    leaving_ = 0;
+    leaving_deadline_ = never;
+    dedup_until_ = now + handover_dedup;
+  }
+  if (now >= dedup_until_) {
+    dedup_until_ = never;
+    if (leaving_ == 0 && cand_.status == link_status::down) {
+      dedup_ = false;
+      seen_.clear();
+    }
+  }
+  if (status_ == link_status::up && attempt_ > 0 && !moving_ &&
+      now - up_since_ >= stable_attachment)
+    attempt_ = 0;
   if (now >= handshake_deadline_ &&
       (status_ == link_status::connecting || status_ == link_status::handshaking)) {
     push(act::close{link_, errc::timeout});
@@ -493,7 +679,10 @@ void agent::role_tick(micros now) {
 }
 
 micros agent::role_wake() const {
-  micros t = std::min({next_dial_, handshake_deadline_, next_expiry_scan_});
+  micros t = std::min({next_dial_, handshake_deadline_, next_expiry_scan_, cand_.deadline,
+                       leaving_deadline_, dedup_until_});
+  if (status_ == link_status::up && attempt_ > 0 && !moving_)
+    t = std::min(t, up_since_ + stable_attachment);
   if (status_ == link_status::up) t = std::min({t, next_heartbeat_, last_rx_ + idle_timeout + 1});
   return t;
 }

@@ -12,6 +12,15 @@
 // The newest connect owns a host: two live agent processes configured for one host
 // (a misconfiguration) take it from each other at every reconnect.
 //
+// A move is make-before-break. Told to move (ccp.drain: its proxy drains, or is cut off
+// from the backbone), the agent keeps its link and dials the next proxy within
+// move_spread; only once that one welcomed it does it say bye on the old link, which it
+// reads until the old proxy closes it (a frame both proxies forwarded reaches the host
+// once). A proxy that refuses (it is draining or cut off too) changes nothing: the agent
+// stays, and tries again after next_delay, until its proxy says ccp.stay. So in an outage
+// of the whole backbone no agent lets go of its link. The backoff resets once an
+// attachment lasted stable_attachment.
+//
 // While no link is up, messages that must leave the host fail at once with
 // `unreachable` (a documented choice: no buffering, so no stale message is sent late).
 //
@@ -19,6 +28,8 @@
 // instance is rejected; an endpoint that misses heartbeats for idle_timeout expires.
 
 #include <map>
+#include <optional>
+#include <unordered_set>
 
 #include "core/flat_map.hpp"
 #include "core/node.hpp"
@@ -56,6 +67,8 @@ class agent final : public node {
   [[nodiscard]] link_status status() const noexcept { return status_; }
   [[nodiscard]] std::uint64_t epoch() const noexcept { return epoch_; }
   [[nodiscard]] const std::string& proxy_target() const noexcept { return target_; }
+  // Asked to move and not yet welcomed elsewhere.
+  [[nodiscard]] bool moving() const noexcept { return moving_; }
   [[nodiscard]] std::size_t endpoint_count() const noexcept { return endpoints_.size(); }
   [[nodiscard]] bool has_endpoint(std::string_view id) const { return endpoints_.contains(id); }
 
@@ -118,8 +131,23 @@ class agent final : public node {
   };
 
   void dial(micros now);
+  // The index in cfg_.proxies of the next proxy to dial, skipping proxies that asked us to
+  // move unless all did, and `not_this` (the current proxy, when moving); nullopt when no
+  // proxy but `not_this` is left.
+  [[nodiscard]] std::optional<std::size_t> next_target(micros now, std::string_view not_this);
   void link_lost(micros now);
-  void send_hello(micros now);
+  // Sends a hello on `link`; returns its message id (0 when it could not be encoded).
+  std::uint64_t send_hello(link_id link, std::uint64_t epoch);
+  // The link of a move (make-before-break), while link_ stays up.
+  void dial_candidate(micros now);
+  void candidate_failed(micros now);
+  // The candidate's proxy welcomed us: it is our link now; bye to the old one.
+  void promote(const frame_header& welcome, micros now);
+  // The frames of links_ and of the link being left, while a move may overlap: true when
+  // this frame was seen already (forwarded by both proxies).
+  [[nodiscard]] bool seen_before(const frame_header& h);
+  // Handles a frame from our proxy (on link_, or on the link we are leaving).
+  void from_proxy(frame_buf&& f, frame_header& h, micros now);
   // check_to for a header read with `to` deferred, trying the prefix of this host's
   // endpoints first (no parse of the host).
   [[nodiscard]] bool check_to_here(frame_header& h) const;
@@ -155,6 +183,28 @@ class agent final : public node {
   micros next_expiry_scan_ = never;
   std::size_t inflight_ = 0;
   bool endpoints_dirty_ = false;  // the proxy has not seen the current endpoint list
+  micros up_since_ = never;       // when link_ was welcomed
+  // Make-before-break (see the top of this file).
+  bool moving_ = false;
+  struct candidate {
+    link_id link = 0;
+    link_status status = link_status::down;
+    std::string target;
+    std::uint64_t epoch = 0;
+    std::uint64_t hello_id = 0;
+    micros deadline = never;
+    std::size_t inflight = 0;
+    bool endpoints_dirty = false;  // the list changed after its hello
+  };
+  candidate cand_;
+  link_id leaving_ = 0;  // the link we left, read until its proxy closes it
+  micros leaving_deadline_ = never;
+  // Frames seen while a move may overlap (a hash of sender and id): from the candidate's
+  // hello until handover_dedup after the old link closed. A 64-bit hash: two different
+  // frames collide with odds of about 2^-64 per pair.
+  bool dedup_ = false;
+  micros dedup_until_ = never;
+  std::unordered_set<std::uint64_t> seen_;
   std::map<std::string, micros, std::less<>> avoid_;  // drained proxy -> until
   endpoint_table endpoints_;
 };

@@ -43,5 +43,23 @@ inline constexpr micros backoff_base = 100 * ms;
 inline constexpr micros backoff_cap = 10 * seconds;
 // After a drain notice the agent avoids the draining proxy for this long.
 inline constexpr micros drain_avoid = 30 * seconds;
+// Agents told to move dial their next proxy within this long (uniformly), so that the
+// agents of a draining proxy do not all land on the next one in the same millisecond.
+// The move is make-before-break: the spread costs no message, only drain time.
+inline constexpr micros move_spread = 800 * ms;
+// An attachment that lasted this long resets the agent's backoff: a proxy that welcomes
+// agents and drops them at once does not get them back at the base rate forever.
+inline constexpr micros stable_attachment = 2 * idle_timeout;
+// During a move an agent reads both links; a frame that both proxies forwarded (sent while
+// both held the host) reaches the host once. It remembers what it forwarded for this long
+// after the old link closed: far more than a bus delivery takes.
+inline constexpr micros handover_dedup = 1 * seconds;
+// Entries of that memory at most; past it the agent stops remembering (a host receiving
+// this many frames in one handover is far beyond a link's queue anyway).
+inline constexpr std::size_t handover_dedup_entries = 8 * link_queue_frames;
+// A proxy whose own timer is this late was not scheduled (stopped, paused): its peers and
+// agents may have given up on it meanwhile, so it revalidates before it serves again.
+// Well above a busy host's timer lag, well below idle_timeout.
+inline constexpr micros stall_threshold = heartbeat_interval;
 
 }  // namespace ccp::core

@@ -47,6 +47,7 @@ void proxy::start(micros now) {
   started_ = last_own_heartbeat_ = now;
   update_group_subscriptions();  // none while we hold no agents (unless sabotaged)
   next_heartbeat_ = now;
+  overdue_at_ = now + stall_threshold;
   next_link_scan_ = now + heartbeat_interval;
 }
 
@@ -69,18 +70,28 @@ void proxy::update_group_subscriptions() {
       push(act::unsubscribe{bus_kind::backbone, backbone_subject(all.view())});
     }
   };
-  bool serving = !draining_ && !cut_off_;
-  set(serving && (!with_agents_.items.empty() || sabotage_.empty_proxy_takes_any),
+  // A draining proxy serves its agents until they are attached elsewhere.
+  bool serving = !cut_off_ && !revalidating_;
+  set(serving && (!with_agents_.items.empty() || (sabotage_.empty_proxy_takes_any && !draining_)),
       agents_subscribed_, role::agent);
   set(serving && !with_endpoints_.items.empty(), endpoints_subscribed_, role::endpoint);
 }
 
 void proxy::drain(micros now) {
-  draining_ = true;
-  tell_agents_to_move();
-  update_group_subscriptions();
-  announce(subject_route, "ccp.bye", "{}", now);
+  check_schedule(now);
+  if (!draining_) {
+    draining_ = true;
+    tell_agents("ccp.drain");
+    update_group_subscriptions();
+  }
+  check_bye(now);
   check_drained();
+}
+
+void proxy::check_bye(micros now) {
+  if (!draining_ || bye_said_ || !hosts_.empty()) return;
+  bye_said_ = true;
+  announce(subject_route, "ccp.bye", "{}", now);
 }
 
 std::vector<std::pair<link_id, proxy::link_state*>> proxy::links_in_order() {
@@ -102,18 +113,37 @@ std::vector<std::pair<std::string_view, const proxy::link_state*>> proxy::hosts_
   return r;
 }
 
-void proxy::tell_agents_to_move() {
+void proxy::tell_agents(std::string_view type) {
   for (const auto& [link, state] : links_in_order()) {
-    const link_state& ls = *state;
+    link_state& ls = *state;
     if (!ls.attached) continue;
+    ls.told_to_move = type == "ccp.drain";
     message m;
     m.id = next_id();
     m.kind = msg_kind::notification;
     m.from = self_;
     m.to = ls.agent;
-    m.type = "ccp.drain";
+    m.type = type;
     send_direct(link, std::move(m));
   }
+}
+
+void proxy::resumed(micros now) {
+  // Everything that timed out while we were not running timed out because of us: our
+  // agents' links and our own heartbeat get a fresh window (a link whose agent really left
+  // reports its close), and what we hold is checked again before we serve the groups.
+  revalidating_ = true;
+  resumed_at_ = now;
+  revalidate_at_ = now + heartbeat_interval + heartbeat_interval / 5;
+  last_own_heartbeat_ = now;
+  links_.for_each([now](link_id, std::unique_ptr<link_state>& ls) { ls->last_rx = now; });
+  overdue_at_ = now + stall_threshold;
+  update_group_subscriptions();
+}
+
+void proxy::hand_back(frame_buf&& f, const frame_header& h) {
+  actions().emplace_back(std::in_place_type<act::publish>, bus_kind::backbone,
+                         group_subjects_[group_index(h.to.type, scope::any)], std::move(f));
 }
 
 void proxy::send_direct(link_id link, message m) {
@@ -156,6 +186,7 @@ void proxy::on_link_flushed(link_id link, std::size_t frames) {
 }
 
 void proxy::on_link_up(link_id link, micros now) {
+  check_schedule(now);
   // A host that reuses the id of a live link ends its attachment first: hosts_ must never
   // point at a state that is no longer attached.
   detach(link, true, now);
@@ -165,6 +196,7 @@ void proxy::on_link_up(link_id link, micros now) {
 }
 
 void proxy::on_link_down(link_id link, micros now) {
+  check_schedule(now);
   detach(link, true, now);
   links_.erase(link);
   check_drained();
@@ -204,9 +236,11 @@ void proxy::detach(link_id link, bool announce_it, micros now) {
     }
   }
   update_group_subscriptions();
+  check_bye(now);
 }
 
 void proxy::on_link_frame(link_id link, frame_buf f, micros now) {
+  check_schedule(now);
   auto* found = links_.find(link);
   if (!found) return;
   link_state& ls = **found;
@@ -220,7 +254,10 @@ void proxy::on_link_frame(link_id link, frame_buf f, micros now) {
     return;
   }
   if (!ls.attached) {
-    hello(link, ls, *h, now);
+    if (ls.handed_over)  // what the agent sent before it switched to its new proxy
+      from_agent(link, ls, std::move(f), *h, now);
+    else
+      hello(link, ls, *h, now);
     return;
   }
   from_agent(link, ls, std::move(f), *h, now);
@@ -318,7 +355,7 @@ void proxy::hello(link_id link, link_state& ls, const frame_header& h, micros no
       ++stats_.malformed;
       return;
     }
-    if (h.type == "ccp.endpoints") {
+    if (h.type == "ccp.endpoints" && ls.attached) {
       auto body = parse_flat_json(h.body);
       const auto* eps = body ? body->strings("endpoints") : nullptr;
       if (!eps || eps->size() > max_endpoints_per_agent) {
@@ -399,6 +436,12 @@ void proxy::route_out(frame_buf f, const frame_header& h, micros now) {
       return;
     }
   }
+  if (revalidating_) [[unlikely]] {
+    // Our directory may have expired peers that are alive: no `unreachable` from it.
+    actions().emplace_back(std::in_place_type<act::publish>, bus_kind::backbone,
+                           backbone_subject_text(to), std::move(f));
+    return;
+  }
   route_backbone(std::move(f), h, now);
 }
 
@@ -430,6 +473,7 @@ const proxy::host_route* proxy::attached_route(frame_header& h) const {
 }
 
 void proxy::on_bus(std::string_view /*subject*/, frame_buf f, micros now) {
+  check_schedule(now);
   // Forwarded by `to`, whose host the route of an attached host vouches for; the sender is
   // checked only if we answer it or take the frame.
   auto h = read_header(*f, defer::forwarding);
@@ -463,25 +507,35 @@ void proxy::on_bus(std::string_view /*subject*/, frame_buf f, micros now) {
 
 void proxy::to_links(frame_buf f, const frame_header& h, micros now) {
   const address_view& to = h.to;
-  frame_ptr shared = std::move(f);
   switch (to.form) {
     case scope::one:
     case scope::host_any:
     case scope::host_all:
-      if (const host_route* r = hosts_.find(to.host))
-        send_link(r->link, r->state, std::move(shared), h, now);
-      else
+      if (const host_route* r = hosts_.find(to.host)) {
+        send_link(r->link, r->state, std::move(f), h, now);
+      } else if (const auto* held = dir_.find(to.host);
+                 revalidating_ || (held && held->proxy != self_text_)) {
+        // Another proxy holds the host and subscribed its subject before it announced so:
+        // it got this frame too (a move's overlap, a fence). Resumed after a stall, our
+        // view is stale: nothing from it. Either way `unreachable` would be wrong.
+        ++stats_.dropped;
+      } else {
         bounce(h, errc::unreachable, "host " + std::string(to.host) + " is not attached here", now);
+      }
       return;
     case scope::any: {
       const link_set& s = to.type == role::agent ? with_agents_ : with_endpoints_;
-      if (s.items.empty())
+      const bool in_group = to.type == role::agent ? agents_subscribed_ : endpoints_subscribed_;
+      if (!in_group && (revalidating_ || s.items.empty()))
+        hand_back(std::move(f), h);  // taken before we left the group: another member serves it
+      else if (s.items.empty())
         bounce(h, errc::unreachable, "no " + std::string(to_string(to.type)) + " here", now);
       else
-        send_link(pick(s), std::move(shared), h, now);
+        send_link(pick(s), std::move(f), h, now);
       return;
     }
     case scope::all: {
+      frame_ptr shared = std::move(f);
       const link_set& s = to.type == role::agent ? with_agents_ : with_endpoints_;
       for (link_id l : s.items)
         send_link(l, shared, h, now);
@@ -494,10 +548,17 @@ void proxy::route_taken(std::string_view host, std::uint64_t epoch, micros now) 
   const host_route* r = hosts_.find(host);
   if (!r) return;
   const link_id link = r->link;
-  if (r->state->epoch >= epoch || sabotage_.fencing_off) return;
+  link_state& ls = *r->state;
+  if (ls.epoch >= epoch || sabotage_.fencing_off) return;
   // Fenced: a newer attachment of this host exists elsewhere. Drop the route silently
-  // (the newer owner announced it) and close the stale link.
+  // (the newer owner announced it) and close the stale link; or, when we asked the agent
+  // to move, read the link until its bye (it sends on it until its new proxy welcomed it).
   detach(link, false, now);
+  if (ls.told_to_move) {
+    ls.handed_over = true;
+    ls.handed_over_at = now;
+    return;
+  }
   close_link(link, errc::rejected);
 }
 
@@ -533,19 +594,34 @@ std::optional<std::string> proxy::builtin(const message& m) {
 }
 
 void proxy::role_tick(micros now) {
+  check_schedule(now);
   backbone_tick(now);
   if (now >= next_heartbeat_) {
-    announce(subject_heartbeat, "ccp.hb", flat_json_writer{}.add("hosts", hosts_.size()).finish(),
-             now);
+    // A proxy that said bye is leaving: a heartbeat would put it back in the directories.
+    if (!bye_said_)
+      announce(subject_heartbeat, "ccp.hb", flat_json_writer{}.add("hosts", hosts_.size()).finish(),
+               now);
     next_heartbeat_ = now + heartbeat_interval;
+    overdue_at_ = next_heartbeat_ + stall_threshold;
   }
   bool heard_self = now - last_own_heartbeat_ <= idle_timeout;
-  if (!heard_self && !cut_off_ && now - started_ > idle_timeout) {
+  if (!heard_self && !cut_off_ && !bye_said_ && now - started_ > idle_timeout) {
+    // We cannot tell our own partition from an outage of the whole backbone: the agents
+    // can. Each dials another proxy and leaves us only once that one welcomed it (a proxy
+    // cut off itself refuses), so in an outage for everyone every agent stays put.
     cut_off_ = true;
-    tell_agents_to_move();
+    tell_agents("ccp.drain");
     update_group_subscriptions();
   } else if (heard_self && cut_off_) {
     cut_off_ = false;
+    if (!draining_) tell_agents("ccp.stay");  // the reason to move is gone
+    update_group_subscriptions();
+  }
+  // Revalidated: our own heartbeat came back after we resumed (the bus handed us what it
+  // held for us before it), every peer had time to heartbeat, and our syncs ended.
+  if (revalidating_ && now >= revalidate_at_ && last_own_heartbeat_ > resumed_at_ && !syncing()) {
+    revalidating_ = false;
+    revalidate_at_ = never;
     update_group_subscriptions();
   }
   if (now >= next_link_scan_) {
@@ -553,7 +629,9 @@ void proxy::role_tick(micros now) {
     std::vector<link_id> dead;
     for (const auto& [link, state] : links_in_order()) {
       link_state& ls = *state;
-      if (!ls.attached && now - ls.opened > handshake_timeout)
+      if (ls.handed_over) {
+        if (now - ls.handed_over_at > handshake_timeout) dead.push_back(link);
+      } else if (!ls.attached && now - ls.opened > handshake_timeout)
         dead.push_back(link);
       else if (ls.attached && now - ls.last_rx > idle_timeout)
         dead.push_back(link);
@@ -575,7 +653,7 @@ void proxy::role_tick(micros now) {
 }
 
 micros proxy::role_wake() const {
-  return std::min({backbone_wake(), next_heartbeat_, next_link_scan_});
+  return std::min({backbone_wake(), next_heartbeat_, next_link_scan_, revalidate_at_});
 }
 
 }  // namespace ccp::core

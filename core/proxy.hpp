@@ -9,6 +9,19 @@
 // and closes the link, so no message is delivered twice. Frames from an agent must come
 // from an address on the agent's own host (no spoofing). A proxy holding no agents is
 // not subscribed to ccp.agent.any / ccp.endpoint.any, so it never swallows an `any`.
+//
+// Moves are make-before-break. A proxy that drains (or is cut off from the backbone) asks
+// its agents to move (ccp.drain) and keeps routing for each until its new attachment
+// elsewhere fences this one; then it stops routing to the host but keeps reading the
+// agent's link until the agent's bye, so nothing the agent sent before it switched is
+// lost. A draining proxy says its ccp.bye to the backbone only once it holds no host.
+//
+// A proxy that finds it was not scheduled for longer than stall_threshold (its own timer
+// is that late: SIGSTOP, a long pause) may have been given up by its agents and its peers
+// meanwhile: it leaves the `any` groups, answers nothing from its stale view (an `any` it
+// took during the stall goes back to its group; a frame it cannot deliver is dropped, not
+// answered `unreachable`), and rejoins once its own heartbeat came back and every peer's
+// had time to (revalidation).
 
 #include <array>
 #include <memory>
@@ -43,8 +56,10 @@ class proxy final : public backbone_node {
   proxy(address self, std::uint64_t seed, const credential_verifier& verifier);
 
   void start(micros now) override;
-  // Graceful shutdown: tells every agent to move (ccp.drain), refuses new agents, and
-  // leaves the `any` subjects. The host closes the process once links are gone.
+  // Graceful shutdown: tells every agent to move (ccp.drain) and refuses new agents, but
+  // routes for each attached host until its agent attached elsewhere (make-before-break);
+  // says ccp.bye once it holds no host, and act::drained once it holds no link. The host
+  // closes the process then (or at its own bound).
   void drain(micros now);
   // The graceful stop of a proxy is its drain.
   void stop(micros now) override { drain(now); }
@@ -59,6 +74,8 @@ class proxy final : public backbone_node {
   [[nodiscard]] bool holds(std::string_view host) const { return hosts_.contains(host); }
   [[nodiscard]] bool draining() const noexcept { return draining_; }
   [[nodiscard]] bool cut_off() const noexcept { return cut_off_; }
+  // Resumed after a stall and not yet sure of its routes: out of the `any` groups.
+  [[nodiscard]] bool revalidating() const noexcept { return revalidating_; }
 
  protected:
   void route_out(frame_buf f, const frame_header& h, micros now) override;
@@ -82,6 +99,11 @@ class proxy final : public backbone_node {
     std::vector<std::string> endpoints;
     std::size_t inflight = 0;     // frames handed to the host, not yet flushed
     std::string heartbeat_frame;  // our encoded ccp.hb to `agent`, built at the first beat
+    bool told_to_move = false;    // we sent it ccp.drain: its move is make-before-break
+    // Fenced after we told it to move: no longer routed to, but read (the agent's frames
+    // sent before it switched) until its bye, its close, or handshake_timeout.
+    bool handed_over = false;
+    micros handed_over_at = 0;
   };
   // An attached host's link and its state (in links_).
   struct host_route {
@@ -126,7 +148,22 @@ class proxy final : public backbone_node {
   void close_link(link_id link, errc code);
   // Says act::drained once a draining proxy holds no link.
   void check_drained();
-  void tell_agents_to_move();  // ccp.drain to every attached agent
+  // Says ccp.bye once a draining proxy holds no host (its routes are all elsewhere now).
+  void check_bye(micros now);
+  // `type` (ccp.drain: move if another proxy takes you; ccp.stay: the reason is gone) to
+  // every attached agent.
+  void tell_agents(std::string_view type);
+  // Called first by every entry point: notices that the host did not run us for longer
+  // than stall_threshold past our own timer.
+  void check_schedule(micros now) {
+    if (now > overdue_at_) [[unlikely]]
+      resumed(now);
+  }
+  [[gnu::noinline]] void resumed(micros now);
+  // An `any` (to_links checked its form) this proxy took and cannot serve now, handed back
+  // to its group's subject: only once we left that group, so another member takes it (or
+  // nobody, and its sender's deadline answers). Its hop count bounds any ping-pong.
+  void hand_back(frame_buf&& f, const frame_header& h);
   // links_ and hosts_ sorted by link id and by host: the order of every loop that acts per
   // link or lists hosts, whatever the hashing.
   [[nodiscard]] std::vector<std::pair<link_id, link_state*>> links_in_order();
@@ -159,6 +196,15 @@ class proxy final : public backbone_node {
   bool endpoints_subscribed_ = false;
   bool draining_ = false;
   bool drained_said_ = false;
+  bool bye_said_ = false;
+  // Resumed after a stall: until revalidate_at_ and our own heartbeat heard after
+  // resumed_at_, we take no `any` and answer nothing from the stale view.
+  bool revalidating_ = false;
+  micros resumed_at_ = 0;
+  micros revalidate_at_ = never;
+  // A call after this time means the host did not run us for stall_threshold past our
+  // own timer (next_heartbeat_).
+  micros overdue_at_ = never;
   // Our own heartbeats stopped coming back: we are cut off from the backbone, so our
   // agents are told to move to a proxy that is not, until the heartbeats return.
   bool cut_off_ = false;

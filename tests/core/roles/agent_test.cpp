@@ -426,27 +426,152 @@ TEST_F(AgentTest, StopWhileConnectingClosesWithoutBye) {
                                      }));
 }
 
-TEST_F(AgentTest, DrainNoticeMovesItAndTheDrainedProxyIsAvoided) {
+constexpr std::string_view kProxy2 = "ccp://proxy/10.0.1.2/p2";
+
+// Make-before-break: told to move, the agent keeps its link (and everything on it flows)
+// while it dials the next proxy; once that one welcomed it, it says bye on the old link
+// and reads it until it closes, so a frame both proxies forwarded reaches the host once.
+TEST_F(AgentTest, DrainNoticeMovesItMakeBeforeBreak) {
   connect(0);
-  ASSERT_TRUE(actions_are(a.tick(1 * seconds), {want::send{1, {.type = "ccp.hb"}}}));
+  register_endpoint(kEndpoint, 11);
+  a.take();
+  ASSERT_TRUE(one_of(a.tick(1 * seconds), want::send{1, {.type = "ccp.hb"}}));
   message drain = make_message(msg_kind::notification, 700, kProxy1, kAgent, "ccp.drain");
+  EXPECT_TRUE(no_actions(a.link_frame(1, drain, 1 * seconds)));
+  EXPECT_EQ(a->status(), core::agent::link_status::up);
+  EXPECT_TRUE(a->moving());
+  // Spread over a short delay, before the next heartbeat.
+  const micros move = a->next_wake();
+  EXPECT_LE(move, 1 * seconds + core::move_spread);
+  EXPECT_TRUE(actions_are(a.tick(move), {want::dial{2, std::string(kProxy2Url)}}));
+  message h = sent_message(a.link_up(2, move));
+  EXPECT_EQ(h.body, R"({"epoch":102,"token":"s3cret","endpoints":["e1"]})");
+  // Until the new proxy welcomes it, the old link carries both ways.
+  message to_ep = make_message(msg_kind::request, 42, kMgmt, kEndpoint, "status", "{}");
+  EXPECT_TRUE(actions_are(a.link_frame(1, to_ep, move + 1 * ms),
+                          {want::publish{bus_kind::host, "ccp.ep.e1", {.id = 42}}}));
+  message up = make_message(msg_kind::notification, 7, kEndpoint, "ccp://mgmt/any", "status", "{}");
+  EXPECT_TRUE(actions_are(a.bus(up, move + 1 * ms, "ccp.agent"), {want::send{1, {.id = 7}}}));
+  message w = make_reply(msg_kind::response, 501, h.id, kProxy2, kAgent, "ccp.hello", "{}");
   EXPECT_TRUE(
-      actions_are(a.link_frame(1, drain, 1 * seconds), {want::close{1, errc::shutting_down}}));
-  EXPECT_EQ(a->status(), core::agent::link_status::down);
-  // Spread over a short delay (the backoff of a fourth attempt), before the next scan.
-  const micros redial = a->next_wake();
-  EXPECT_LE(redial, 1 * seconds + (core::backoff_base << 3));
-  EXPECT_TRUE(actions_are(a.tick(redial), {want::dial{2, std::string(kProxy2Url)}}));
-  // Proxy 2 fails too: the list wraps to proxy 1, which asked us to move: proxy 2 again.
-  EXPECT_TRUE(no_actions(a.link_down(2, redial)));
-  std::vector<action> acts;
-  micros t = redial;
-  for (int i = 0; i < 10 && count_of<act::dial>(acts) == 0; ++i) {
-    t = a->next_wake();
-    acts = a.tick(t);  // expiry scans on the way do nothing
+      actions_are(a.link_frame(2, w, move + 2 * ms), {want::send{1,
+                                                                 {.kind = msg_kind::notification,
+                                                                  .type = "ccp.bye",
+                                                                  .from = std::string(kAgent),
+                                                                  .to = std::string(kProxy1)}}}));
+  EXPECT_EQ(a->status(), core::agent::link_status::up);
+  EXPECT_EQ(a->proxy_target(), kProxy2Url);
+  EXPECT_FALSE(a->moving());
+  // Frame 42 came on the old link already; the new proxy's copy is dropped. Frame 43 comes
+  // on the new link first; the old proxy's copy is dropped.
+  EXPECT_TRUE(no_actions(a.link_frame(2, to_ep, move + 3 * ms)));
+  message to_ep2 = make_message(msg_kind::request, 43, kMgmt, kEndpoint, "status", "{}");
+  EXPECT_TRUE(actions_are(a.link_frame(2, to_ep2, move + 3 * ms),
+                          {want::publish{bus_kind::host, "ccp.ep.e1", {.id = 43}}}));
+  EXPECT_TRUE(no_actions(a.link_frame(1, to_ep2, move + 3 * ms)));
+  // A frame only the old proxy had still arrives.
+  message to_ep3 = make_message(msg_kind::request, 44, kMgmt, kEndpoint, "status", "{}");
+  EXPECT_TRUE(actions_are(a.link_frame(1, to_ep3, move + 3 * ms),
+                          {want::publish{bus_kind::host, "ccp.ep.e1", {.id = 44}}}));
+  // Frames leave on the new link; the old proxy closes the old one.
+  EXPECT_TRUE(actions_are(a.bus(up, move + 4 * ms, "ccp.agent"), {want::send{2, {.id = 7}}}));
+  EXPECT_TRUE(no_actions(a.link_down(1, move + 5 * ms)));
+  EXPECT_EQ(a->status(), core::agent::link_status::up);
+}
+
+// A proxy cut off from the backbone asks its agents to move; when every other proxy is cut
+// off too (an outage of the whole backbone) they refuse, and the agent stays where it is,
+// trying again later, until its proxy says the reason is gone.
+TEST_F(AgentTest, RefusedMoveKeepsTheLinkAndStayEndsTheMove) {
+  connect(0);
+  message drain = make_message(msg_kind::notification, 700, kProxy1, kAgent, "ccp.drain");
+  EXPECT_TRUE(no_actions(a.link_frame(1, drain, 100 * ms)));
+  const micros move = a->next_wake();
+  ASSERT_TRUE(actions_are(a.tick(move), {want::dial{2, std::string(kProxy2Url)}}));
+  message h = sent_message(a.link_up(2, move));
+  message no =
+      make_reply(msg_kind::error, 501, h.id, kProxy2, kAgent, "ccp.hello", {}, errc::unreachable);
+  EXPECT_TRUE(actions_are(a.link_frame(2, no, move + 2 * ms), {want::close{2, errc::unreachable}}));
+  EXPECT_EQ(a->status(), core::agent::link_status::up);
+  EXPECT_EQ(a->proxy_target(), kProxy1Url);
+  EXPECT_TRUE(a->moving());
+  // Still attached: the link to proxy 1 carries on.
+  register_endpoint(kEndpoint, 11);
+  message up = make_message(msg_kind::notification, 7, kEndpoint, "ccp://mgmt/any", "status", "{}");
+  EXPECT_TRUE(actions_are(a.bus(up, move + 3 * ms, "ccp.agent"), {want::send{1, {.id = 7}}}));
+  // The backbone is back: proxy 1 says stay, and no other dial comes.
+  message stay = make_message(msg_kind::notification, 701, kProxy1, kAgent, "ccp.stay");
+  EXPECT_TRUE(no_actions(a.link_frame(1, stay, move + 4 * ms)));
+  EXPECT_FALSE(a->moving());
+  message proxy_hb = make_message(msg_kind::notification, 702, kProxy1, kAgent, "ccp.hb", "{}");
+  for (micros t = move + 5 * ms; t < 10 * seconds; t += 100 * ms) {
+    EXPECT_TRUE(no_actions(a.link_frame(1, proxy_hb, t)));  // proxy 1 is alive
+    EXPECT_EQ(count_of<act::dial>(a.tick(t)), 0u) << "at " << t;
   }
-  EXPECT_TRUE(actions_are(acts, {want::dial{3, std::string(kProxy2Url)}}));
-  EXPECT_LT(t, 1 * seconds + core::drain_avoid);  // while proxy 1 is avoided
+  EXPECT_EQ(a->proxy_target(), kProxy1Url);
+}
+
+// The old link goes before the new one is welcomed: the move's link becomes the link.
+TEST_F(AgentTest, OldLinkLostDuringAMoveLeavesTheNewOneInCharge) {
+  connect(0);
+  message drain = make_message(msg_kind::notification, 700, kProxy1, kAgent, "ccp.drain");
+  ASSERT_TRUE(no_actions(a.link_frame(1, drain, 100 * ms)));
+  const micros move = a->next_wake();
+  ASSERT_TRUE(actions_are(a.tick(move), {want::dial{2, std::string(kProxy2Url)}}));
+  message h = sent_message(a.link_up(2, move));
+  EXPECT_TRUE(no_actions(a.link_down(1, move + 1 * ms)));
+  EXPECT_EQ(a->status(), core::agent::link_status::handshaking);
+  message w = make_reply(msg_kind::response, 501, h.id, kProxy2, kAgent, "ccp.hello", "{}");
+  EXPECT_TRUE(no_actions(a.link_frame(2, w, move + 2 * ms)));
+  EXPECT_EQ(a->status(), core::agent::link_status::up);
+  EXPECT_EQ(a->proxy_target(), kProxy2Url);
+}
+
+// A proxy that welcomes agents and drops them at once does not get them back at the base
+// rate forever: the backoff grows across such flaps (capped), and resets only once an
+// attachment lasted stable_attachment.
+TEST_F(AgentTest, BackoffGrowsAcrossQuickFlapsAndResetsAfterAStableAttachment) {
+  connect(0);
+  link_id link = 1;
+  micros t = 0;
+  // The link goes down at `t`: the time of the redial and its link id.
+  auto lose = [&]() {
+    EXPECT_TRUE(no_actions(a.link_down(link, t)));
+    const micros lost = t;
+    for (int i = 0; i < 100; ++i) {
+      t = a->next_wake();
+      auto acts = a.tick(t);
+      if (const auto* d = first_of<act::dial>(acts)) {
+        link = d->link;
+        return t - lost;
+      }
+    }
+    ADD_FAILURE() << "no redial";
+    return micros{0};
+  };
+  auto reconnect = [&]() {
+    message h = sent_message(a.link_up(link, t));
+    EXPECT_TRUE(no_actions(a.link_frame(link, welcome(h.id), t)));
+    ASSERT_EQ(a->status(), core::agent::link_status::up);
+  };
+  micros longest = 0;
+  for (int flap = 0; flap < 8; ++flap) {
+    const micros waited = lose();
+    EXPECT_LE(waited, core::backoff_cap);
+    longest = std::max(longest, waited);
+    reconnect();
+  }
+  EXPECT_GT(longest, core::backoff_base) << "every redial at the base rate: the backoff reset";
+  // Stable for stable_attachment (the proxy heartbeats meanwhile): the next loss redials
+  // at the base rate again.
+  message proxy_hb = make_message(msg_kind::notification, 702, kProxy1, kAgent, "ccp.hb", "{}");
+  const micros until = t + core::stable_attachment + 1;
+  while (t < until) {
+    t = std::min(a->next_wake(), until);
+    a.link_frame(link, proxy_hb, t);
+    a.tick(t);
+  }
+  EXPECT_LE(lose(), core::backoff_base);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 namespace ccp::test::roles {
 namespace {
 
+using core::ms;
 using core::seconds;
 
 constexpr std::string_view kProxy = "ccp://proxy/10.0.1.1/p1";
@@ -315,9 +316,10 @@ TEST_F(ProxyTest, ByeFromTheAgentDetachesAndClosesTheLink) {
   EXPECT_FALSE(p->holds(kHost));
 }
 
-TEST_F(ProxyTest, StopDrainsTellsEveryAgentToMoveAndLeavesTheAnySubjects) {
+TEST_F(ProxyTest, StopDrainsTellsEveryAgentToMoveAndKeepsRoutingForThem) {
   attach(1, kAgent);
   attach(2, kAgent2);
+  // No bye and no leaving the groups: the hosts are still here (make-before-break).
   EXPECT_TRUE(actions_are(p.stop(10), {
                                           want::send{1,
                                                      {.kind = msg_kind::notification,
@@ -329,16 +331,6 @@ TEST_F(ProxyTest, StopDrainsTellsEveryAgentToMoveAndLeavesTheAnySubjects) {
                                                       .type = "ccp.drain",
                                                       .from = std::string(kProxy),
                                                       .to = std::string(kAgent2)}},
-                                          want::unsubscribe{bus_kind::backbone, "ccp.agent.any"},
-                                          want::unsubscribe{bus_kind::backbone, "ccp.agent.all"},
-                                          want::unsubscribe{bus_kind::backbone, "ccp.endpoint.any"},
-                                          want::unsubscribe{bus_kind::backbone, "ccp.endpoint.all"},
-                                          want::publish{bus_kind::backbone,
-                                                        "ccp.ctl.route",
-                                                        {.kind = msg_kind::notification,
-                                                         .type = "ccp.bye",
-                                                         .from = std::string(kProxy),
-                                                         .body = "{}"}},
                                       }));
   EXPECT_TRUE(p->draining());
   // Make-before-break: the hosts stay routed until their agents attach elsewhere.
@@ -354,6 +346,36 @@ TEST_F(ProxyTest, StopDrainsTellsEveryAgentToMoveAndLeavesTheAnySubjects) {
               {.kind = msg_kind::error, .code = errc::shutting_down, .text = "proxy is draining"}},
           want::close{3, errc::shutting_down},
       }));
+}
+
+// The agent attached elsewhere while draining: its new attachment fences this one. The
+// proxy stops routing to the host (the new proxy has every frame for it now: no
+// `unreachable` for it) but reads what the agent sent before it switched, until its bye.
+TEST_F(ProxyTest, FencedWhileDrainingReadsTheLinkUntilTheAgentsBye) {
+  attach(1, kAgent, 1);
+  p.stop(10);
+  EXPECT_TRUE(actions_are(p.bus(route_of(kOtherProxy, "attach", kHost, 2), 20),
+                          {
+                              want::unsubscribe{bus_kind::backbone, std::string(kHostSubject)},
+                              want::unsubscribe{bus_kind::backbone, "ccp.agent.any"},
+                              want::unsubscribe{bus_kind::backbone, "ccp.agent.all"},
+                              want::unsubscribe{bus_kind::backbone, "ccp.endpoint.any"},
+                              want::unsubscribe{bus_kind::backbone, "ccp.endpoint.all"},
+                              want::publish{bus_kind::backbone,
+                                            "ccp.ctl.route",
+                                            {.type = "ccp.bye", .from = std::string(kProxy)}},
+                          }));
+  EXPECT_FALSE(p->holds(kHost));
+  // A frame for the host that was in flight: the new holder got it too.
+  EXPECT_TRUE(no_actions(p.bus(mgmt_request(42, kEndpoint), 21)));
+  // The agent's last frames on this link still reach the backbone.
+  message up = make_message(msg_kind::request, 8, kEndpoint, "ccp://mgmt/any", "ping", "{}");
+  EXPECT_TRUE(one_of(p.link_frame(1, up, 22),
+                     want::publish{bus_kind::backbone, "ccp.mgmt.any", {.id = 8}}));
+  message bye = make_message(msg_kind::notification, 9, kAgent, kProxy, "ccp.bye");
+  auto acts = p.link_frame(1, bye, 23);
+  EXPECT_TRUE(one_of(acts, want::close{1, errc{}}));
+  EXPECT_TRUE(one_of(acts, want::drained{}));
 }
 
 // The host closes a draining proxy when it says drained: once its last link is gone,
@@ -376,14 +398,11 @@ TEST_F(ProxyTest, DrainWithNoLinkIsDrainedAtOnce) {
   EXPECT_TRUE(one_of(p.stop(10), want::drained{}));
 }
 
-// SUSPECTED BUG (disabled until decided): drain() announces ccp.bye at once, while the
-// proxy still holds and routes its hosts (make-before-break, DESIGN.md "Failover"). Every
-// backbone member handles ccp.bye with route_directory::forget, so mgmt nodes and the other
-// proxies answer `unreachable` at once for those hosts until each agent has re-attached
-// elsewhere (its redial is spread over up to 800 ms, plus the handshake), or until the
-// draining proxy's next heartbeat makes them sync its routes back. What we believe right:
-// no bye while a host is still held; the bye when the last attached host is gone.
-TEST_F(ProxyTest, DISABLED_DrainSaysByeOnlyOnceItHoldsNoHost) {
+// Every backbone member handles ccp.bye by forgetting the proxy's routes: said while the
+// proxy still holds hosts, it made mgmt nodes and the other proxies answer `unreachable`
+// for them until each agent had re-attached elsewhere. No bye while a host is held; the bye
+// when the last attached host is gone.
+TEST_F(ProxyTest, DrainSaysByeOnlyOnceItHoldsNoHost) {
   attach(1);
   auto acts = p.stop(10);
   for (const action& a : acts) {
@@ -397,6 +416,70 @@ TEST_F(ProxyTest, DISABLED_DrainSaysByeOnlyOnceItHoldsNoHost) {
       p.link_down(1, 500),
       want::publish{
           bus_kind::backbone, "ccp.ctl.route", {.type = "ccp.bye", .from = std::string(kProxy)}}));
+}
+
+// The proxy's own heartbeat, as it comes back over the backbone.
+message own_heartbeat(std::uint64_t hosts) {
+  return make_message(msg_kind::notification, 901, kProxy, "ccp://proxy/all", "ccp.hb",
+                      core::flat_json_writer{}.add("hosts", hosts).finish());
+}
+
+// Cut off from the backbone, the proxy cannot tell its own partition from an outage of the
+// whole bus; its agents can (another proxy welcomes them, or refuses because it is cut off
+// too). It asks them to move, and says stay once its heartbeat comes back.
+TEST_F(ProxyTest, CutOffAsksAgentsToMoveAndSaysStayWhenTheBackboneIsBack) {
+  attach(1);
+  message agent_hb = make_message(msg_kind::notification, 50, kAgent, kProxy, "ccp.hb", "{}");
+  std::vector<action> acts;
+  micros t = 0;
+  while (!p->cut_off()) {
+    ASSERT_LT(t, 10 * seconds) << "never cut off";
+    t = p->next_wake();
+    p.link_frame(1, agent_hb, t);
+    acts = p.tick(t);
+  }
+  EXPECT_GT(t, core::idle_timeout);
+  EXPECT_TRUE(one_of(acts, want::send{1, {.type = "ccp.drain", .to = std::string(kAgent)}}));
+  // Its hosts stay routed meanwhile: the agent leaves only if another proxy takes it.
+  EXPECT_TRUE(p->holds(kHost));
+  EXPECT_TRUE(no_actions(p.bus(own_heartbeat(1), t + 1)));
+  acts = p.tick(t + 2);
+  EXPECT_FALSE(p->cut_off());
+  EXPECT_TRUE(one_of(acts, want::send{1, {.type = "ccp.stay", .to = std::string(kAgent)}}));
+  EXPECT_TRUE(one_of(acts, want::subscribe{bus_kind::backbone, "ccp.agent.any", "ccp.agent"}));
+}
+
+// A proxy that was not run for longer than stall_threshold past its own timer (SIGSTOP, a
+// long pause) may have been given up by its agents and peers meanwhile. On its first call
+// after that it leaves the `any` groups; an `any` it took during the stall goes back to
+// the group; a frame for a host it does not hold is not answered `unreachable` from its
+// stale view; it rejoins once its own heartbeat came back and its peers had time to beat.
+TEST_F(ProxyTest, ResumedAfterAStallRevalidatesBeforeItServesAgain) {
+  attach(1);
+  ASSERT_TRUE(some_of(p.tick(0), want::publish{bus_kind::backbone, "ccp.ctl.hb"}));
+  const micros resumed = 8 * seconds;  // its timer was due at 1 s
+  message any = make_message(msg_kind::request, 60, kMgmt, "ccp://agent/any", "ping", "{}");
+  EXPECT_TRUE(actions_are(p.bus(any, resumed),
+                          {
+                              want::unsubscribe{bus_kind::backbone, "ccp.agent.any"},
+                              want::unsubscribe{bus_kind::backbone, "ccp.agent.all"},
+                              want::unsubscribe{bus_kind::backbone, "ccp.endpoint.any"},
+                              want::unsubscribe{bus_kind::backbone, "ccp.endpoint.all"},
+                              want::publish{bus_kind::backbone, "ccp.agent.any", {.id = 60}},
+                          }));
+  EXPECT_TRUE(p->revalidating());
+  EXPECT_TRUE(no_actions(p.bus(mgmt_request(61, "ccp://endpoint/10.0.0.9/e1"), resumed)));
+  // Its link is not blamed for the proxy's own silence.
+  auto acts = p.tick(resumed);
+  EXPECT_EQ(count_of<act::close>(acts), 0u);
+  EXPECT_TRUE(p->holds(kHost));
+  EXPECT_TRUE(no_actions(p.bus(own_heartbeat(1), resumed + 1 * ms)));
+  acts = p.tick(p->next_wake());
+  while (p->revalidating()) {
+    ASSERT_LT(p->next_wake(), resumed + 3 * seconds) << "never revalidated";
+    acts = p.tick(p->next_wake());
+  }
+  EXPECT_TRUE(one_of(acts, want::subscribe{bus_kind::backbone, "ccp.agent.any", "ccp.agent"}));
 }
 
 TEST_F(ProxyTest, LinkQueueBoundBouncesOverloadedAndFlushingFreesRoom) {
