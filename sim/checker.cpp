@@ -58,8 +58,10 @@ void world::sample() {
       int holders = 0;
       for (std::size_t p = 0; p < proxies_.size(); ++p) {
         const sim_node& s = nodes_[proxies_[p]];
-        if (s.alive && !partitioned_.contains(static_cast<int>(p)) && !bus_down_ &&
-            s.proxy->holds(host_names_[h]))
+        // A stalled proxy routes nothing: its tables are not what it does (it fences those
+        // hosts on its first events after it resumes).
+        if (s.alive && s.stalled_until <= now_ && !partitioned_.contains(static_cast<int>(p)) &&
+            !bus_down_ && s.proxy->holds(host_names_[h]))
           ++holders;
       }
       int hi = static_cast<int>(h);
