@@ -37,6 +37,11 @@ inline constexpr micros idle_timeout = 3 * heartbeat_interval;
 inline constexpr micros handshake_timeout = 5 * seconds;
 // Default deadline of a request whose caller gave none.
 inline constexpr micros default_request_timeout = 5 * seconds;
+// An error answering an application's notification is delivered when it comes within this
+// time of the send (as long as a request would have waited for its answer); a later one,
+// or one for a notification among more than max_pending_requests newer ones, is dropped
+// as late. What a node remembers of its notifications stays bounded at any send rate.
+inline constexpr micros notification_error_window = default_request_timeout;
 
 // Agent reconnect backoff: full jitter in [0, min(cap, base * 2^attempt)].
 inline constexpr micros backoff_base = 100 * ms;

@@ -444,7 +444,8 @@ void proxy::on_bus(std::string_view /*subject*/, frame_buf f, micros now) {
   }
   const address_view& to = h->to;
   if (to.type == role::proxy || to.type == role::mgmt) {
-    if (is_member(self_.view(), to) || is_control_type(h->type))
+    // Beyond what is addressed to us, only the backbone's announcements (to every proxy).
+    if (is_member(self_.view(), to) || is_announcement(*h))
       accept(*f, *h, now);
     else
       ++stats_.dropped;

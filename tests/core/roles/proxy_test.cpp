@@ -458,5 +458,37 @@ TEST_F(ProxyTest, AgentsRequestListsTheAttachedHosts) {
                               R"("endpoints":2}]})"}}}));
 }
 
+// ---- a node takes only replies addressed to it that answer something of its own
+
+// Found by a fuzzer driving the proxy (issue 23), given on the bus after the proxy's first
+// heartbeat: an error of type ccp.hello from ccp://endpoint/10.1.0.1/e1 to ccp://mgmt/any,
+// code unreachable, correlation 1 (the heartbeat's id before ids carried an incarnation).
+constexpr std::string_view kFuzzedError =
+    "cc0104005d000000010000000000000001000000000000000000000001001a000e0009000000000000000000"
+    "6363703a2f2f656e64706f696e742f31302e312e302e312f65316363703a2f2f6d676d742f616e7963637"
+    "02e68656c6c6f";
+
+std::string from_hex(std::string_view hex) {
+  std::string out;
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
+    out.push_back(static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
+  return out;
+}
+
+TEST_F(ProxyTest, AnErrorForMgmtAnyIsNotDeliveredToTheProxy) {
+  const message beat = published_message(p.tick(0));
+  ASSERT_EQ(beat.type, "ccp.hb");
+  EXPECT_TRUE(no_actions(p.bus_bytes(from_hex(kFuzzedError), 1)));
+  // The same error answering the heartbeat this proxy really sent (today's ids).
+  message e = make_reply(msg_kind::error, 1, beat.id, "ccp://endpoint/10.1.0.1/e1",
+                         "ccp://mgmt/any", "ccp.hello", {}, errc::unreachable);
+  EXPECT_TRUE(no_actions(p.bus(e, 1)));
+  // Addressed to the proxy itself, it answers the core's heartbeat, not the application.
+  e.to = address_of(kProxy);
+  e.type = "ccp.hb";
+  EXPECT_TRUE(no_actions(p.bus(e, 1)));
+  EXPECT_EQ(p->stats().delivered, 0u);
+}
+
 }  // namespace
 }  // namespace ccp::test::roles
