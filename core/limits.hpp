@@ -26,6 +26,12 @@ inline constexpr std::size_t written_report_frames = link_queue_frames / 4;
 // Requests a node may have in flight: each pending entry costs ~100 bytes; beyond this a
 // caller is far ahead of the network and gets `overloaded`.
 inline constexpr std::size_t max_pending_requests = 65536;
+// A link whose frames the proxy refuses (spoofed senders, malformed frames) may have at
+// most refusals_per_second of them refused on average, with bursts of refusal_burst: a
+// correct agent has none, a broken one shows itself within a second, and a client that
+// floods refused frames is closed instead of making the proxy answer each of them.
+inline constexpr std::uint64_t refusals_per_second = 64;
+inline constexpr std::uint64_t refusal_burst = 256;
 // Endpoints one agent registers: keeps the registration message under max_frame_bytes.
 inline constexpr std::size_t max_endpoints_per_agent = 2048;
 

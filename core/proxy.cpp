@@ -116,11 +116,28 @@ void proxy::tell_agents_to_move() {
   }
 }
 
-void proxy::send_direct(link_id link, message m) {
+bool proxy::send_direct(link_id link, message m) {
+  auto* found = links_.find(link);
+  link_state* ls = found ? found->get() : nullptr;
+  if (ls && ls->inflight >= link_queue_frames && !sabotage_.no_link_bound) {
+    ++stats_.dropped;  // a link that reads nothing makes us hold nothing more for it
+    return false;
+  }
   auto f = std::make_shared<std::string>();
-  if (!encode(m, *f)) return;
-  if (auto* ls = links_.find(link)) ++(*ls)->inflight;
+  if (!encode(m, *f)) return false;
+  if (ls) ++ls->inflight;
   push(act::send{link, std::move(f)});
+  return true;
+}
+
+bool proxy::refused(link_id link, link_state& ls, micros now) {
+  constexpr micros interval = seconds / static_cast<micros>(refusals_per_second);
+  constexpr micros tolerance = interval * static_cast<micros>(refusal_burst);
+  ls.refusals_due = std::max(ls.refusals_due, now) + interval;
+  if (ls.refusals_due - now <= tolerance) return false;
+  detach(link, true, now);
+  close_link(link, errc::rejected);
+  return true;
 }
 
 // Inlined into both callers: the fan-out to every agent goes through the other overload.
@@ -215,8 +232,10 @@ void proxy::on_link_frame(link_id link, frame_buf f, micros now) {
   // group destination is recognized without the parser (check_to).
   auto h = read_header(*f, defer::forwarding);
   if (!h || !check_to(*h) || (!ls.attached && !check_deferred(*h))) {
-    // A frame we cannot read is dropped; the link and every other agent carry on.
+    // A frame we cannot read is dropped; every other agent carries on, and so does this
+    // link unless it keeps sending them.
     ++stats_.malformed;
+    (void)refused(link, ls, now);
     return;
   }
   if (!ls.attached) {
@@ -316,6 +335,7 @@ void proxy::hello(link_id link, link_state& ls, const frame_header& h, micros no
   if (is_control_type(h.type) && h.kind == msg_kind::notification) {
     if (!check_deferred(h)) {  // as any frame that is for us
       ++stats_.malformed;
+      (void)refused(link, ls, now);
       return;
     }
     if (h.type == "ccp.endpoints") {
@@ -323,6 +343,7 @@ void proxy::hello(link_id link, link_state& ls, const frame_header& h, micros no
       const auto* eps = body ? body->strings("endpoints") : nullptr;
       if (!eps || eps->size() > max_endpoints_per_agent) {
         ++stats_.malformed;
+        (void)refused(link, ls, now);
         return;
       }
       ls.endpoints = *eps;
@@ -347,6 +368,7 @@ void proxy::hello(link_id link, link_state& ls, const frame_header& h, micros no
   if (!own_source(ls, h)) {
     if (!check_deferred(h)) {  // the error names the sender and the type
       ++stats_.malformed;
+      (void)refused(link, ls, now);
       return;
     }
     message m;
@@ -358,8 +380,8 @@ void proxy::hello(link_id link, link_state& ls, const frame_header& h, micros no
     m.type = std::string(h.type);
     m.code = errc::rejected;
     m.text = "source " + to_string(h.from) + " is not on host " + ls.host;
-    ++stats_.errors_sent;
-    send_direct(link, std::move(m));
+    if (send_direct(link, std::move(m))) ++stats_.errors_sent;
+    (void)refused(link, ls, now);
     return;
   }
   if (h.hops >= max_hops) {

@@ -458,6 +458,62 @@ TEST_F(ProxyTest, AgentsRequestListsTheAttachedHosts) {
                               R"("endpoints":2}]})"}}}));
 }
 
+// ---- bounded under any client behaviour (issue 23, item 6)
+
+message spoofed(std::uint64_t id) {
+  return make_message(msg_kind::notification, id, "ccp://endpoint/10.0.0.8/e1", "ccp://mgmt/any",
+                      "status", "{}");
+}
+
+TEST_F(ProxyTest, ErrorRepliesToALinkCountAgainstItsQueueBound) {
+  attach(1);
+  ASSERT_TRUE(no_actions(p.flushed(1, 1, 0)));  // the welcome is written
+  std::uint64_t id = 100;
+  for (std::size_t i = 0; i < core::link_queue_frames; ++i)
+    ASSERT_EQ(count_of<act::send>(p.bus(mgmt_request(++id, kEndpoint), 0)), 1u) << "frame " << i;
+  // The agent reads nothing: the error its spoofed frame earns is not queued.
+  EXPECT_TRUE(no_actions(p.link_frame(1, spoofed(5000), 1)));
+  // The host wrote one frame: the next error fits, exactly.
+  ASSERT_TRUE(no_actions(p.flushed(1, 1, 2)));
+  EXPECT_TRUE(actions_are(
+      p.link_frame(1, spoofed(5001), 2),
+      {want::send{1, {.kind = msg_kind::error, .correlation = 5001, .code = errc::rejected}}}));
+  EXPECT_TRUE(no_actions(p.link_frame(1, spoofed(5002), 2)));
+}
+
+TEST_F(ProxyTest, ALinkWhoseFramesAreRefusedFasterThanTheStatedRateIsClosed) {
+  attach(1);
+  std::uint64_t id = 100;
+  // A burst of refusal_burst refused frames: each is answered, and the link stays.
+  for (std::uint64_t i = 0; i < core::refusal_burst; ++i)
+    ASSERT_TRUE(actions_are(p.link_frame(1, spoofed(++id), 0),
+                            {want::send{1, {.kind = msg_kind::error, .code = errc::rejected}}}))
+        << "frame " << i;
+  // A second later there is room for refusals_per_second more, exactly.
+  for (std::uint64_t i = 0; i < core::refusals_per_second; ++i)
+    ASSERT_EQ(count_of<act::close>(p.link_frame(1, spoofed(++id), 1 * seconds)), 0u)
+        << "frame " << i;
+  // One more: the link is closed and its host detached (announced).
+  auto acts = p.link_frame(1, spoofed(++id), 1 * seconds);
+  EXPECT_TRUE(one_of(acts, want::close{1, errc::rejected}));
+  EXPECT_TRUE(one_of(
+      acts, want::publish{
+                bus_kind::backbone,
+                "ccp.ctl.route",
+                {.type = "ccp.route", .body = R"({"op":"detach","host":"10.0.0.7","epoch":1})"}}));
+  EXPECT_FALSE(p->holds(kHost));
+  EXPECT_TRUE(no_actions(p.link_frame(1, spoofed(++id), 1 * seconds)));  // gone
+}
+
+TEST_F(ProxyTest, MalformedFramesCountAsRefusedToo) {
+  attach(1);
+  std::vector<action> acts;
+  for (std::uint64_t i = 0; i <= core::refusal_burst; ++i)
+    acts = p.handle(in::link_frame{1, std::make_shared<std::string>("not a frame")}, 0);
+  EXPECT_TRUE(one_of(acts, want::close{1, errc::rejected}));
+  EXPECT_EQ(p->stats().malformed, core::refusal_burst + 1);
+}
+
 // ---- a node takes only replies addressed to it that answer something of its own
 
 // Found by a fuzzer driving the proxy (issue 23), given on the bus after the proxy's first
