@@ -32,6 +32,10 @@ inline constexpr std::size_t max_pending_requests = 65536;
 // floods refused frames is closed instead of making the proxy answer each of them.
 inline constexpr std::uint64_t refusals_per_second = 64;
 inline constexpr std::uint64_t refusal_burst = 256;
+// The largest epoch a hello may carry: above any start time in microseconds plus a connect
+// count for 140,000 years, and far enough below 2^64 that a proxy can always give a fresh
+// attachment the next epoch above a live claim (2^62 of them) without wrapping.
+inline constexpr std::uint64_t max_agent_epoch = std::uint64_t{1} << 62;
 // Endpoints one agent registers: keeps the registration message under max_frame_bytes.
 inline constexpr std::size_t max_endpoints_per_agent = 2048;
 

@@ -290,9 +290,17 @@ void proxy::hello(link_id link, link_state& ls, const frame_header& h, micros no
   if (!verifier_.verify(agent, *token)) return reject(errc::rejected, "bad credentials");
   if (draining_) return reject(errc::shutting_down, "proxy is draining");
   if (cut_off_) return reject(errc::unreachable, "proxy is cut off from the backbone");
+  if (*epoch > max_agent_epoch)
+    return reject(errc::bad_request, "epoch above " + std::to_string(max_agent_epoch));
   std::string host(h.from.host);
-  if (*epoch <= dir_.max_epoch(host))
-    return reject(errc::rejected, "stale epoch " + std::to_string(*epoch) + " for host " + host);
+  // The directory's entry is the live claim on the host, if any (it goes with the holder's
+  // detach or lease). A fresh attachment that presents the host's credentials takes the
+  // host from it, with the next epoch when its own is not newer (an agent restarted with
+  // its clock stepped back, a late hello, another agent allowed to claim the host): the
+  // holder is fenced, and no epoch an agent sends keeps another out after its claim.
+  std::uint64_t route_epoch = *epoch;
+  if (const route_directory::route* live = dir_.find(host); live && live->epoch >= route_epoch)
+    route_epoch = live->epoch == UINT64_MAX ? UINT64_MAX : live->epoch + 1;
 
   // A previous link of the same host at this proxy is superseded.
   if (const host_route* old = hosts_.find(host)) {
@@ -306,15 +314,15 @@ void proxy::hello(link_id link, link_state& ls, const frame_header& h, micros no
   ls.endpoints_at = host_prefix(role::endpoint, host);
   ls.agent_at = host_prefix(role::agent, host);
   ls.host = host;
-  ls.epoch = *epoch;
+  ls.epoch = route_epoch;
   ls.endpoints = *eps;
   hosts_.assign(host, host_route{link, &ls});
   with_agents_.insert(link);
   if (!ls.endpoints.empty()) with_endpoints_.insert(link);
   push(act::subscribe{bus_kind::backbone, host_subject(host), {}});
   const route_directory::members m = members_of(ls);
-  dir_.attach(host, *epoch, self_text_, now, &m);
-  announce_attach(host, *epoch, m, now);
+  dir_.attach(host, route_epoch, self_text_, now, &m);
+  announce_attach(host, route_epoch, m, now);
   update_group_subscriptions();
 
   message w;
@@ -381,6 +389,14 @@ void proxy::hello(link_id link, link_state& ls, const frame_header& h, micros no
     m.code = errc::rejected;
     m.text = "source " + to_string(h.from) + " is not on host " + ls.host;
     if (send_direct(link, std::move(m))) ++stats_.errors_sent;
+    (void)refused(link, ls, now);
+    return;
+  }
+  // Control traffic of the backbone (route announcements, heartbeats, syncs) is the
+  // proxies' own: an agent's control frame is for this proxy or for nobody, so that no
+  // agent can announce a route, or answer a sync, in a proxy's stead.
+  if (is_control_type(h.type) && !address_equal::same(h.to, self_.view())) {
+    ++stats_.dropped;
     (void)refused(link, ls, now);
     return;
   }

@@ -432,5 +432,10 @@ TEST_F(MgmtTest, ALateErrorToARequestThatEndedIsDropped) {
   EXPECT_TRUE(no_actions(m.bus(late, 200 * ms)));
 }
 
+TEST_F(MgmtTest, ARouteAnnouncementNotFromAProxyIsIgnored) {
+  EXPECT_TRUE(no_actions(m.bus(route_of(kEndpoint, "attach", kHost, 3), 0)));
+  EXPECT_EQ(m->directory().find(kHost), nullptr);
+}
+
 }  // namespace
 }  // namespace ccp::test::roles

@@ -175,22 +175,6 @@ TEST_F(ProxyTest, FirstFrameThatIsNotAHelloIsRefused) {
                                          }));
 }
 
-TEST_F(ProxyTest, HelloWithAnEpochNoNewerThanKnownIsRefused) {
-  // Another proxy holds the host with epoch 5: our agent's epoch 5 is stale.
-  ASSERT_TRUE(no_actions(p.bus(route_of(kOtherProxy, "attach", kHost, 5), 0)));
-  ASSERT_TRUE(no_actions(p.link_up(1, 0)));
-  EXPECT_TRUE(actions_are(p.link_frame(1, hello(7, kAgent, 5, kSecret, {}), 0),
-                          {
-                              want::send{1,
-                                         {.kind = msg_kind::error,
-                                          .type = "ccp.hello",
-                                          .correlation = 7,
-                                          .code = errc::rejected,
-                                          .text = "stale epoch 5 for host 10.0.0.7"}},
-                              want::close{1, errc::rejected},
-                          }));
-}
-
 TEST_F(ProxyTest, FrameFromAnotherHostIsRefusedNotPublished) {
   attach(1);
   // The agent of 10.0.0.7 speaks for an endpoint of 10.0.0.8: spoofing.
@@ -456,6 +440,98 @@ TEST_F(ProxyTest, AgentsRequestListsTheAttachedHosts) {
                       .body = R"({"proxy":"ccp://proxy/10.0.1.1/p1","agents":[{"agent":)"
                               R"("ccp://agent/10.0.0.7/agent","host":"10.0.0.7","epoch":4,)"
                               R"("endpoints":2}]})"}}}));
+}
+
+// ---- ownership: no value an agent sends keeps another out (issue 23, item 5)
+
+TEST_F(ProxyTest, AFreshAttachmentTakesTheHostFromALiveClaimWithTheNextEpoch) {
+  // Another proxy holds the host with epoch 5 (the agent restarted with its clock stepped
+  // back, or its old link is half-open there): the fresh hello with epoch 5 takes the host
+  // with epoch 6, which fences the old claim wherever it is.
+  ASSERT_TRUE(no_actions(p.bus(route_of(kOtherProxy, "attach", kHost, 5), 0)));
+  auto acts = attach(1, kAgent, 5, {});
+  EXPECT_TRUE(one_of(acts, want::publish{bus_kind::backbone,
+                                         "ccp.ctl.route",
+                                         {.type = "ccp.route",
+                                          .body = R"({"op":"attach","host":"10.0.0.7","epoch":6,)"
+                                                  R"("agent":"agent","endpoints":[]})"}}));
+  EXPECT_TRUE(one_of(acts, want::send{1, {.kind = msg_kind::response, .correlation = 7}}));
+  EXPECT_TRUE(p->holds(kHost));
+  ASSERT_NE(p->directory().find(kHost), nullptr);
+  EXPECT_EQ(p->directory().find(kHost)->proxy, kProxy);
+  EXPECT_EQ(p->directory().find(kHost)->epoch, 6u);
+}
+
+TEST_F(ProxyTest, AFreshAttachmentTakesTheHostFromTheLargestEpochAnAgentMaySend) {
+  ASSERT_TRUE(no_actions(p.bus(route_of(kOtherProxy, "attach", kHost, core::max_agent_epoch), 0)));
+  attach(1, kAgent, 3, {});
+  EXPECT_TRUE(p->holds(kHost));
+  ASSERT_NE(p->directory().find(kHost), nullptr);
+  EXPECT_EQ(p->directory().find(kHost)->epoch, core::max_agent_epoch + 1);
+}
+
+TEST_F(ProxyTest, AnImpostorWithTheLargestEpochLocksNobodyOut) {
+  // Epoch 2^64-1 is refused: a proxy must always be able to give the next claim a higher one.
+  ASSERT_TRUE(no_actions(p.link_up(1, 0)));
+  EXPECT_TRUE(actions_are(p.link_frame(1, hello(7, kAgent, UINT64_MAX, kSecret, {}), 0),
+                          {
+                              want::send{1,
+                                         {.kind = msg_kind::error,
+                                          .type = "ccp.hello",
+                                          .correlation = 7,
+                                          .code = errc::bad_request,
+                                          .text = "epoch above 4611686018427387904"}},
+                              want::close{1, errc::bad_request},
+                          }));
+  EXPECT_FALSE(p->holds(kHost));
+  // The real agent of the host, whose epoch is small, attaches with its own epoch.
+  auto acts = attach(2, kAgent, 1, {});
+  EXPECT_TRUE(one_of(acts, want::send{2, {.kind = msg_kind::response, .correlation = 7}}));
+  EXPECT_TRUE(p->holds(kHost));
+  ASSERT_NE(p->directory().find(kHost), nullptr);
+  EXPECT_EQ(p->directory().find(kHost)->epoch, 1u);
+}
+
+TEST_F(ProxyTest, AClaimThatEndedLeavesNoEpochBehind) {
+  // An impostor attached elsewhere with a huge epoch and left: nothing of it remains.
+  ASSERT_TRUE(no_actions(p.bus(route_of(kOtherProxy, "attach", kHost, UINT64_MAX - 1), 0)));
+  ASSERT_TRUE(no_actions(p.bus(route_of(kOtherProxy, "detach", kHost, UINT64_MAX - 1), 1)));
+  auto acts = attach(1, kAgent, 1, {});
+  EXPECT_TRUE(one_of(acts, want::send{1, {.kind = msg_kind::response, .correlation = 7}}));
+  ASSERT_NE(p->directory().find(kHost), nullptr);
+  EXPECT_EQ(p->directory().find(kHost)->epoch, 1u);
+}
+
+TEST_F(ProxyTest, AClaimWhoseProxyWentSilentLeavesNoEpochBehind) {
+  ASSERT_TRUE(no_actions(p.bus(route_of(kOtherProxy, "attach", kHost, UINT64_MAX - 1), 0)));
+  // The other proxy is heard no more; ours is (its heartbeat comes back over the bus).
+  const micros later = core::idle_timeout + core::heartbeat_interval;
+  message beat = make_message(msg_kind::notification, 50, kProxy, "ccp://proxy/all", "ccp.hb",
+                              R"({"hosts":0})");
+  (void)p.bus(beat, later);
+  (void)p.tick(later);
+  ASSERT_EQ(p->directory().find(kHost), nullptr);
+  auto acts = attach(1, kAgent, 1, {}, later);
+  EXPECT_TRUE(one_of(acts, want::send{1, {.kind = msg_kind::response, .correlation = 7}}));
+  ASSERT_NE(p->directory().find(kHost), nullptr);
+  EXPECT_EQ(p->directory().find(kHost)->epoch, 1u);
+}
+
+TEST_F(ProxyTest, ARouteAnnouncementNotFromAProxyIsIgnored) {
+  // Whoever can publish on the backbone under another role's name announces nothing.
+  EXPECT_TRUE(no_actions(p.bus(route_of(kAgent2, "attach", kHost, UINT64_MAX), 0)));
+  EXPECT_EQ(p->directory().find(kHost), nullptr);
+  EXPECT_EQ(p->directory().proxies(), 0u);
+}
+
+TEST_F(ProxyTest, AnAgentsControlFrameForTheBackboneIsNotPublished) {
+  attach(1);
+  // A route announcement in a proxy's stead (a request, so that it is not taken as the
+  // link's own control traffic): it must not reach the backbone.
+  message m = make_message(msg_kind::request, 11, kAgent, "ccp://proxy/all", "ccp.route",
+                           R"({"op":"attach","host":"10.0.0.8","epoch":99})");
+  EXPECT_TRUE(no_actions(p.link_frame(1, m, 0)));
+  EXPECT_EQ(p->stats().forwarded, 0u);
 }
 
 // ---- bounded under any client behaviour (issue 23, item 6)
