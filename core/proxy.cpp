@@ -7,13 +7,17 @@
 
 namespace ccp::core {
 
-bool shared_secret_verifier::verify(const address&, std::string_view token) const {
+bool same_secret(std::string_view a, std::string_view b) noexcept {
   // Length first, then every byte: no early exit that leaks how much matched.
-  if (token.size() != secret_.size()) return false;
+  if (a.size() != b.size()) return false;
   unsigned char diff = 0;
-  for (std::size_t i = 0; i < token.size(); ++i)
-    diff |= static_cast<unsigned char>(token[i] ^ secret_[i]);
+  for (std::size_t i = 0; i < a.size(); ++i)
+    diff |= static_cast<unsigned char>(a[i] ^ b[i]);
   return diff == 0;
+}
+
+bool shared_secret_verifier::verify(const address&, std::string_view token) const {
+  return same_secret(token, secret_);
 }
 
 void proxy::link_set::insert(link_id l) {

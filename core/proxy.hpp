@@ -19,6 +19,10 @@
 
 namespace ccp::core {
 
+// Whether two secrets are equal, in a time that depends on their lengths only (no early
+// exit that tells a guesser how much of a token matched).
+[[nodiscard]] bool same_secret(std::string_view a, std::string_view b) noexcept;
+
 // Decides whether an agent may attach. Pure: no I/O, no blocking; hosts implement it
 // with a token table or a shared secret.
 class credential_verifier {
