@@ -342,7 +342,11 @@ TEST_F(Fleet, WrongTokenIsRejectedAndTheFleetCarriesOn) {
 // A hand-made agent on a raw websocket: hello, then frames of our choosing.
 class raw_agent {
  public:
-  raw_agent(int port, std::string host) : host_(std::move(host)) {
+  // Attaches as the agent of `host` with `epoch`; throws unless welcomed when `welcome_needed`
+  // (else hello_answer() says what the proxy answered).
+  raw_agent(int port, std::string host, std::uint64_t epoch = 1'000'000'000'000'000ull,
+            bool welcome_needed = true)
+      : host_(std::move(host)) {
     beast::get_lowest_layer(ws_).expires_after(5s);
     beast::get_lowest_layer(ws_).connect(
         {asio::ip::make_address("127.0.0.1"), static_cast<std::uint16_t>(port)});
@@ -360,12 +364,17 @@ class raw_agent {
     hello.from = *core::address::parse(self());
     hello.to = core::address::group(core::role::proxy, core::scope::any);
     hello.type = "ccp.hello";
-    hello.body = R"({"epoch":)" + std::to_string(1'000'000'000'000'000ull) + R"(,"token":")" +
-                 std::string(secret) + R"(","endpoints":[]})";
+    hello.body = R"({"epoch":)" + std::to_string(epoch) + R"(,"token":")" + std::string(secret) +
+                 R"(","endpoints":[]})";
     write(hello);
-    auto welcome = read_until([](const core::message& m) { return m.correlation == 1; });
-    if (!welcome || welcome->kind != core::msg_kind::response)
+    answer_ = read_until([](const core::message& m) { return m.correlation == 1; });
+    if (welcome_needed && (!answer_ || answer_->kind != core::msg_kind::response))
       throw std::runtime_error("no welcome");
+  }
+  [[nodiscard]] const std::optional<core::message>& hello_answer() const { return answer_; }
+  void close() {
+    beast::error_code ec;
+    ws_.close(beast::websocket::close_code::normal, ec);
   }
   [[nodiscard]] std::string self() const { return "ccp://agent/" + host_ + "/agent"; }
 
@@ -410,6 +419,7 @@ class raw_agent {
   beast::websocket::stream<beast::tcp_stream> ws_{ioc_};
   std::string host_;
   std::uint64_t id_ = 0;
+  std::optional<core::message> answer_;
 };
 
 TEST_F(Fleet, SpoofedFromIsRejectedAndTheAgentStaysConnected) {
@@ -442,6 +452,48 @@ TEST_F(Fleet, GarbageAndOversizedFramesHarmNoOtherAgent) {
   EXPECT_TRUE(every_host_answers());
   auto all = request("ccp://endpoint/all", "ping");
   EXPECT_EQ(all.replies.size(), 2 * hosts);
+}
+
+// Issue 23: with the shared secret, a process claiming a host's agent with epoch 2^64-1
+// locked the real agent out for good. The largest epoch is refused now, and an impostor
+// with the largest epoch allowed holds the host only until the real agent's next hello
+// takes it back (the newest attachment wins), and nothing of it remains once it left.
+TEST_F(Fleet, AnImpostorWithAHugeEpochDoesNotLockAHostOut) {
+  const std::string victim = host_of(0);
+  raw_agent refused(ports_[0], victim, UINT64_MAX, false);
+  ASSERT_TRUE(refused.hello_answer());
+  EXPECT_EQ(refused.hello_answer()->kind, core::msg_kind::error);
+  EXPECT_EQ(refused.hello_answer()->code, core::errc::bad_request);
+  {
+    // Attaches at the proxy the real agent does not use: it fences the real agent, whose
+    // reconnect takes the host back at once.
+    raw_agent impostor(ports_[1], victim, core::max_agent_epoch);
+    // The real agent's next hello (its epoch is its start time in microseconds, far
+    // below) is given the epoch after the impostor's.
+    auto epoch_of = [&](const std::string& host) {
+      auto c = request("ccp://proxy/all", "agents", "{}", 1 * core::seconds);
+      for (const auto& r : c.replies) {
+        auto j = nlohmann::json::parse(r.body, nullptr, false);
+        if (j.is_discarded() || !j.contains("agents")) continue;
+        for (const auto& a : j["agents"])
+          if (a.value("host", "") == host) return a.value("epoch", std::uint64_t{0});
+      }
+      return std::uint64_t{0};
+    };
+    EXPECT_TRUE(
+        eventually([&] { return epoch_of(victim) == core::max_agent_epoch + 1; }, failover_bound))
+        << "epoch of " << victim << ": " << epoch_of(victim);
+    EXPECT_TRUE(eventually(
+        [&] {
+          auto c = request("ccp://endpoint/" + victim + "/e1", "echo", "{}", 1 * core::seconds);
+          return c.code == core::errc{};
+        },
+        failover_bound))
+        << "the real agent of " << victim << " did not get its host back";
+    impostor.close();
+  }
+  EXPECT_TRUE(eventually([&] { return attached_hosts().size() == hosts; }, failover_bound));
+  EXPECT_TRUE(every_host_answers());
 }
 
 }  // namespace
