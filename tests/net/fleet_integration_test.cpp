@@ -12,7 +12,9 @@
 #include <boost/beast/websocket.hpp>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <future>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
@@ -384,6 +386,25 @@ class raw_agent {
     ws_.write(asio::buffer(f));
   }
   void write_raw(const std::string& bytes) { ws_.write(asio::buffer(bytes)); }
+  // Reads until the proxy closes the link or `most` frames came; how many came.
+  int read_until_closed(int most) {
+    int n = 0;
+    for (; n < most; ++n) {
+      beast::flat_buffer b;
+      beast::error_code ec;
+      ws_.read(b, ec);
+      if (ec) break;
+    }
+    return n;
+  }
+  // Writes `m`; false once the link is closed.
+  bool try_write(const core::message& m) {
+    std::string f;
+    if (!core::encode(m, f)) return false;
+    beast::error_code ec;
+    ws_.write(asio::buffer(f), ec);
+    return !ec;
+  }
   std::uint64_t request_from(std::string from, std::string to, std::string type) {
     core::message m;
     m.id = ++id_;
@@ -493,6 +514,55 @@ TEST_F(Fleet, AnImpostorWithAHugeEpochDoesNotLockAHostOut) {
     impostor.close();
   }
   EXPECT_TRUE(eventually([&] { return attached_hosts().size() == hosts; }, failover_bound));
+  EXPECT_TRUE(every_host_answers());
+}
+
+// Resident memory of a process in KiB (VmRSS), 0 when unknown.
+std::size_t rss_kib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.starts_with("VmRSS:")) return std::stoul(line.substr(6));
+  return 0;
+}
+
+// Issue 23: a client that never reads and floods spoofed frames took a proxy from 19 MB to
+// 472 MB. Each spoofed frame earns an error on the client's own link, which now counts
+// against the link's bound, and a link refused faster than 64 frames/s (bursts of 256) is
+// closed: the flood costs each connection a few hundred frames and the proxy no memory.
+TEST_F(Fleet, ASpoofedFloodFromAClientThatNeverReadsKeepsTheProxysMemoryFlat) {
+  constexpr int connections = 20;
+  constexpr int frames_per_connection = 20'000;
+  const std::size_t before = rss_kib(proxies_[0]->pid());
+  ASSERT_GT(before, 0u);
+  int most_answered = 0;
+  for (int c = 0; c < connections; ++c) {
+    raw_agent flooder(ports_[0], "10.0.9.4");
+    core::message m;
+    m.kind = core::msg_kind::request;
+    m.from = *core::address::parse("ccp://agent/10.0.0.1/agent");  // another host's agent
+    m.to = *core::address::parse("ccp://mgmt/any");
+    m.type = "ping";
+    m.ttl_ms = 2000;
+    m.body = "{}";
+    for (int i = 0; i < frames_per_connection; ++i) {
+      m.id = 100 + static_cast<std::uint64_t>(i);
+      if (!flooder.try_write(m)) break;
+    }
+    // What the proxy queued for it before it closed the link: an error per refused frame
+    // up to the refusal burst, then the close (a websocket close drains what it is sent).
+    const int answered = flooder.read_until_closed(frames_per_connection);
+    most_answered = std::max(most_answered, answered);
+    EXPECT_LT(answered, static_cast<int>(core::link_queue_frames))
+        << "connection " << c << " was answered " << answered << " times";
+  }
+  std::this_thread::sleep_for(500ms);
+  const std::size_t after = rss_kib(proxies_[0]->pid());
+  std::cout << "proxy RSS " << before / 1024 << " MiB -> " << after / 1024 << " MiB after "
+            << connections << " connections of " << frames_per_connection
+            << " spoofed frames each (at most " << most_answered
+            << " errors queued on one before it was closed)\n";
+  EXPECT_LT(after, before + 32 * 1024) << "the proxy grew by " << (after - before) / 1024 << " MiB";
   EXPECT_TRUE(every_host_answers());
 }
 
