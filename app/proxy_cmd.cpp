@@ -73,6 +73,11 @@ int proxy_main(std::span<const std::string_view> args, std::ostream& out, std::o
   err << "ccp proxy: " << po.self.str() << " listening on "
       << (po.cert.empty() ? "ws://" : "wss://") << at->address().to_string() << ':' << (*p)->port()
       << ", backbone " << po.backbone << '\n';
+  if (po.tokens.empty() && po.secret.empty())
+    err << "ccp proxy: warning: no --tokens or --secret: any agent may claim any host\n";
+  else if (!po.secret.empty())
+    err << "ccp proxy: warning: --secret: any agent that knows it may claim any host; "
+           "--tokens binds each host to its own token\n";
   run(ioc, *threads, [&] {
     err << "ccp proxy: stopping; telling agents to move\n";
     (*p)->shutdown(std::chrono::seconds(2), [&ioc] { ioc.stop(); });

@@ -61,6 +61,13 @@ void backbone_node::control(const frame_header& h, micros now) {
     ++stats_.malformed;
     return;
   }
+  // Routes, heartbeats and goodbyes are a proxy's announcements about itself: from
+  // anyone else, or in another kind of message, they say nothing.
+  const bool announced = h.kind == msg_kind::notification && h.from.type == role::proxy;
+  if ((h.type == "ccp.route" || h.type == "ccp.hb" || h.type == "ccp.bye") && !announced) {
+    ++stats_.dropped;
+    return;
+  }
   if (h.type == "ccp.route") {
     const std::string* op = body->string("op");
     const std::string* host = body->string("host");

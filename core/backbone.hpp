@@ -23,6 +23,13 @@ class backbone_node : public node {
   // Subscribes the subjects of self_ (concrete, TYPE/any, TYPE/all, TYPE/H/any|all) and
   // the control subjects, and starts the wait for act::ready.
   void subscribe_backbone(micros now);
+  // Whether `h` (its `to` checked) is a control announcement of the backbone: a control
+  // notification to every proxy (ccp://proxy/all), which every member reads. Any other
+  // frame is a member's only when it is addressed to it.
+  [[nodiscard]] static bool is_announcement(const frame_header& h) noexcept {
+    return h.kind == msg_kind::notification && is_control_type(h.type) &&
+           h.to.type == role::proxy && h.to.form == scope::all;
+  }
   // Handles ccp.route, ccp.hb and ccp.sync; other control types are the role's.
   void control(const frame_header& h, micros now) override;
   void control_reply(const message& m, micros now) override;

@@ -6,8 +6,6 @@ namespace ccp::core {
 
 bool route_directory::attach(std::string_view host, std::uint64_t epoch, std::string_view proxy,
                              micros now, const members* m) {
-  auto& top = max_epoch_[std::string(host)];
-  if (epoch > top) top = epoch;
   auto& p = proxies_[std::string(proxy)];
   if (p.last_seen < now) p.last_seen = now;
   auto it = routes_.find(host);
@@ -89,11 +87,6 @@ const route_directory::route* route_directory::find(std::string_view host) const
 std::size_t route_directory::hosts_of(std::string_view proxy) const {
   auto it = proxies_.find(proxy);
   return it == proxies_.end() ? 0 : it->second.hosts;
-}
-
-std::uint64_t route_directory::max_epoch(std::string_view host) const {
-  auto it = max_epoch_.find(host);
-  return it == max_epoch_.end() ? 0 : it->second;
 }
 
 micros route_directory::next_expiry() const {

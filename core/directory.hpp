@@ -8,6 +8,8 @@
 //
 // It is what lets a sender answer `unreachable` at once for a host nobody holds, and
 // what fences a stale attachment: an entry is only ever replaced by a higher epoch.
+// Nothing is remembered of a host nobody holds: its epoch goes with its route (detach,
+// the holder's lease, a sync), so no epoch an agent once sent outlives the claim it made.
 
 #include <cstdint>
 #include <map>
@@ -73,8 +75,6 @@ class route_directory {
   [[nodiscard]] std::size_t hosts() const noexcept { return routes_.size(); }
   [[nodiscard]] std::size_t proxies() const noexcept { return proxies_.size(); }
   [[nodiscard]] std::size_t hosts_of(std::string_view proxy) const;
-  // The highest epoch ever seen for `host` (kept after detach, for stale-hello checks).
-  [[nodiscard]] std::uint64_t max_epoch(std::string_view host) const;
   [[nodiscard]] micros next_expiry() const;
 
  private:
@@ -87,7 +87,6 @@ class route_directory {
   // Ordered maps: iteration order reaches decisions (sync, expiry), so it must be the
   // same on every run.
   std::map<std::string, route, std::less<>> routes_;
-  std::map<std::string, std::uint64_t, std::less<>> max_epoch_;
   std::map<std::string, proxy_info, std::less<>> proxies_;
 };
 

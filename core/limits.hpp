@@ -26,6 +26,16 @@ inline constexpr std::size_t written_report_frames = link_queue_frames / 4;
 // Requests a node may have in flight: each pending entry costs ~100 bytes; beyond this a
 // caller is far ahead of the network and gets `overloaded`.
 inline constexpr std::size_t max_pending_requests = 65536;
+// A link whose frames the proxy refuses (spoofed senders, malformed frames) may have at
+// most refusals_per_second of them refused on average, with bursts of refusal_burst: a
+// correct agent has none, a broken one shows itself within a second, and a client that
+// floods refused frames is closed instead of making the proxy answer each of them.
+inline constexpr std::uint64_t refusals_per_second = 64;
+inline constexpr std::uint64_t refusal_burst = 256;
+// The largest epoch a hello may carry: above any start time in microseconds plus a connect
+// count for 140,000 years, and far enough below 2^64 that a proxy can always give a fresh
+// attachment the next epoch above a live claim (2^62 of them) without wrapping.
+inline constexpr std::uint64_t max_agent_epoch = std::uint64_t{1} << 62;
 // Endpoints one agent registers: keeps the registration message under max_frame_bytes.
 inline constexpr std::size_t max_endpoints_per_agent = 2048;
 
@@ -37,6 +47,11 @@ inline constexpr micros idle_timeout = 3 * heartbeat_interval;
 inline constexpr micros handshake_timeout = 5 * seconds;
 // Default deadline of a request whose caller gave none.
 inline constexpr micros default_request_timeout = 5 * seconds;
+// An error answering an application's notification is delivered when it comes within this
+// time of the send (as long as a request would have waited for its answer); a later one,
+// or one for a notification among more than max_pending_requests newer ones, is dropped
+// as late. What a node remembers of its notifications stays bounded at any send rate.
+inline constexpr micros notification_error_window = default_request_timeout;
 
 // Agent reconnect backoff: full jitter in [0, min(cap, base * 2^attempt)].
 inline constexpr micros backoff_base = 100 * ms;

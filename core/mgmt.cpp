@@ -14,10 +14,9 @@ void mgmt::on_bus(std::string_view /*subject*/, frame_buf f, micros now) {
     ++stats_.malformed;
     return;
   }
-  // Control traffic (route announcements, heartbeats) is addressed to the proxies but
-  // read by every backbone member.
-  bool control = is_control_type(h->type) && h->to.type == role::proxy;
-  if (is_member(self_.view(), h->to) || control)
+  // Control announcements (routes, heartbeats) are addressed to the proxies but read by
+  // every backbone member; nothing else that is not addressed to us.
+  if (is_member(self_.view(), h->to) || is_announcement(*h))
     accept(*f, *h, now);
   else
     ++stats_.dropped;

@@ -11,7 +11,7 @@ std::string ping_body(const address& self) {
 }
 
 node::node(address self, std::uint64_t seed)
-    : self_(std::move(self)), rng_(seed), first_id_(first_message_id(seed)), last_id_(first_id_) {}
+    : self_(std::move(self)), rng_(seed), last_id_(first_message_id(seed)) {}
 
 void node::handle(event&& e, micros now) {
   struct dispatch {
@@ -55,11 +55,23 @@ std::expected<std::uint64_t, errc> node::send(const address& to, std::string_vie
                                               std::string body, micros now) {
   if (!valid_type(type) || is_control_type(type)) return std::unexpected(errc::bad_request);
   message m;
+  m.id = next_id();
   m.kind = msg_kind::notification;
   m.to = to;
   m.type = type;
   m.body = std::move(body);
+  // Remembered before routing: routing may answer it at once (unreachable).
+  if (notifications_.size() >= max_pending_requests) notifications_.pop_front();
+  notifications_.emplace_back(m.id, now);
   return originate(std::move(m), now);
+}
+
+bool node::notified(std::uint64_t id, micros now) {
+  while (!notifications_.empty() && now - notifications_.front().second > notification_error_window)
+    notifications_.pop_front();
+  auto it = std::lower_bound(notifications_.begin(), notifications_.end(), id,
+                             [](const auto& n, std::uint64_t v) { return n.first < v; });
+  return it != notifications_.end() && it->first == id;
 }
 
 std::expected<std::uint64_t, errc> node::request(const address& to, std::string_view type,
@@ -169,6 +181,12 @@ void node::accept(std::string_view frame, const frame_header& h, micros now) {
     return;
   }
   if (h.kind == msg_kind::response || h.kind == msg_kind::error) {
+    // A reply is for the node that asked: one addressed to a group (ccp://mgmt/any) or to
+    // another member answers nothing of ours, whatever its correlation.
+    if (!address_equal::same(h.to, self_.view())) {
+      ++stats_.dropped;
+      return;
+    }
     on_reply(decode(frame, h), now);
     return;
   }
@@ -206,9 +224,10 @@ void node::on_reply(message m, micros now) {
   }
   auto it = pending_.find(m.correlation);
   if (it == pending_.end()) {
-    // An error answering one of our notifications is news for the application; any other
-    // reply is late (its request already ended) and is dropped.
-    if (m.kind == msg_kind::error && m.correlation > first_id_ && m.correlation <= last_id_) {
+    // An error answering one of the application's recent notifications is news for it;
+    // any other reply is late (its request already ended), answers the core's own traffic
+    // (announcements, heartbeats) or nothing we sent, and is dropped.
+    if (m.kind == msg_kind::error && notified(m.correlation, now)) {
       push(act::deliver{std::move(m)});
     } else {
       ++stats_.dropped;

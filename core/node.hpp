@@ -7,6 +7,7 @@
 // actions, which the host takes with take_actions() and executes before calling again.
 
 #include <cstdint>
+#include <deque>
 #include <expected>
 #include <optional>
 #include <set>
@@ -159,14 +160,19 @@ class node {
   // members of a host cannot be reached.
   static void account(pending& p, const message& m);
   void on_reply(message m, micros now);
+  // Whether `id` is a notification of the application sent within
+  // notification_error_window of `now` (forgets older ones).
+  [[nodiscard]] bool notified(std::uint64_t id, micros now);
 
   std::vector<action> out_;
-  std::uint64_t first_id_;  // this incarnation's ids are above it (first_message_id)
-  std::uint64_t last_id_;
+  std::uint64_t last_id_;  // this incarnation's ids start above first_message_id(seed)
   std::unordered_set<std::string> handled_;
   std::unordered_set<std::uint64_t> internal_;
   std::unordered_map<std::uint64_t, pending> pending_;
   std::set<std::pair<micros, std::uint64_t>> deadlines_;
+  // The application's notifications (id, when sent), oldest first: ids grow with time,
+  // so both orders agree. An error is its news only when it answers one of them.
+  std::deque<std::pair<std::uint64_t, micros>> notifications_;
 };
 
 // Lower-case role name for built-in answers: {"role":"agent","address":"ccp://..."}.

@@ -7,13 +7,17 @@
 
 namespace ccp::core {
 
-bool shared_secret_verifier::verify(const address&, std::string_view token) const {
+bool same_secret(std::string_view a, std::string_view b) noexcept {
   // Length first, then every byte: no early exit that leaks how much matched.
-  if (token.size() != secret_.size()) return false;
+  if (a.size() != b.size()) return false;
   unsigned char diff = 0;
-  for (std::size_t i = 0; i < token.size(); ++i)
-    diff |= static_cast<unsigned char>(token[i] ^ secret_[i]);
+  for (std::size_t i = 0; i < a.size(); ++i)
+    diff |= static_cast<unsigned char>(a[i] ^ b[i]);
   return diff == 0;
+}
+
+bool shared_secret_verifier::verify(const address&, std::string_view token) const {
+  return same_secret(token, secret_);
 }
 
 void proxy::link_set::insert(link_id l) {
@@ -146,11 +150,28 @@ void proxy::hand_back(frame_buf&& f, const frame_header& h) {
                          group_subjects_[group_index(h.to.type, scope::any)], std::move(f));
 }
 
-void proxy::send_direct(link_id link, message m) {
+bool proxy::send_direct(link_id link, message m) {
+  auto* found = links_.find(link);
+  link_state* ls = found ? found->get() : nullptr;
+  if (ls && ls->inflight >= link_queue_frames && !sabotage_.no_link_bound) {
+    ++stats_.dropped;  // a link that reads nothing makes us hold nothing more for it
+    return false;
+  }
   auto f = std::make_shared<std::string>();
-  if (!encode(m, *f)) return;
-  if (auto* ls = links_.find(link)) ++(*ls)->inflight;
+  if (!encode(m, *f)) return false;
+  if (ls) ++ls->inflight;
   push(act::send{link, std::move(f)});
+  return true;
+}
+
+bool proxy::refused(link_id link, link_state& ls, micros now) {
+  constexpr micros interval = seconds / static_cast<micros>(refusals_per_second);
+  constexpr micros tolerance = interval * static_cast<micros>(refusal_burst);
+  ls.refusals_due = std::max(ls.refusals_due, now) + interval;
+  if (ls.refusals_due - now <= tolerance) return false;
+  detach(link, true, now);
+  close_link(link, errc::rejected);
+  return true;
 }
 
 // Inlined into both callers: the fan-out to every agent goes through the other overload.
@@ -249,8 +270,10 @@ void proxy::on_link_frame(link_id link, frame_buf f, micros now) {
   // group destination is recognized without the parser (check_to).
   auto h = read_header(*f, defer::forwarding);
   if (!h || !check_to(*h) || (!ls.attached && !check_deferred(*h))) {
-    // A frame we cannot read is dropped; the link and every other agent carry on.
+    // A frame we cannot read is dropped; every other agent carries on, and so does this
+    // link unless it keeps sending them.
     ++stats_.malformed;
+    (void)refused(link, ls, now);
     return;
   }
   if (!ls.attached) {
@@ -308,9 +331,17 @@ void proxy::hello(link_id link, link_state& ls, const frame_header& h, micros no
   if (!verifier_.verify(agent, *token)) return reject(errc::rejected, "bad credentials");
   if (draining_) return reject(errc::shutting_down, "proxy is draining");
   if (cut_off_) return reject(errc::unreachable, "proxy is cut off from the backbone");
+  if (*epoch > max_agent_epoch)
+    return reject(errc::bad_request, "epoch above " + std::to_string(max_agent_epoch));
   std::string host(h.from.host);
-  if (*epoch <= dir_.max_epoch(host))
-    return reject(errc::rejected, "stale epoch " + std::to_string(*epoch) + " for host " + host);
+  // The directory's entry is the live claim on the host, if any (it goes with the holder's
+  // detach or lease). A fresh attachment that presents the host's credentials takes the
+  // host from it, with the next epoch when its own is not newer (an agent restarted with
+  // its clock stepped back, a late hello, another agent allowed to claim the host): the
+  // holder is fenced, and no epoch an agent sends keeps another out after its claim.
+  std::uint64_t route_epoch = *epoch;
+  if (const route_directory::route* live = dir_.find(host); live && live->epoch >= route_epoch)
+    route_epoch = live->epoch == UINT64_MAX ? UINT64_MAX : live->epoch + 1;
 
   // A previous link of the same host at this proxy is superseded.
   if (const host_route* old = hosts_.find(host)) {
@@ -324,15 +355,15 @@ void proxy::hello(link_id link, link_state& ls, const frame_header& h, micros no
   ls.endpoints_at = host_prefix(role::endpoint, host);
   ls.agent_at = host_prefix(role::agent, host);
   ls.host = host;
-  ls.epoch = *epoch;
+  ls.epoch = route_epoch;
   ls.endpoints = *eps;
   hosts_.assign(host, host_route{link, &ls});
   with_agents_.insert(link);
   if (!ls.endpoints.empty()) with_endpoints_.insert(link);
   push(act::subscribe{bus_kind::backbone, host_subject(host), {}});
   const route_directory::members m = members_of(ls);
-  dir_.attach(host, *epoch, self_text_, now, &m);
-  announce_attach(host, *epoch, m, now);
+  dir_.attach(host, route_epoch, self_text_, now, &m);
+  announce_attach(host, route_epoch, m, now);
   update_group_subscriptions();
 
   message w;
@@ -353,6 +384,7 @@ void proxy::hello(link_id link, link_state& ls, const frame_header& h, micros no
   if (is_control_type(h.type) && h.kind == msg_kind::notification) {
     if (!check_deferred(h)) {  // as any frame that is for us
       ++stats_.malformed;
+      (void)refused(link, ls, now);
       return;
     }
     if (h.type == "ccp.endpoints" && ls.attached) {
@@ -360,6 +392,7 @@ void proxy::hello(link_id link, link_state& ls, const frame_header& h, micros no
       const auto* eps = body ? body->strings("endpoints") : nullptr;
       if (!eps || eps->size() > max_endpoints_per_agent) {
         ++stats_.malformed;
+        (void)refused(link, ls, now);
         return;
       }
       ls.endpoints = *eps;
@@ -384,6 +417,7 @@ void proxy::hello(link_id link, link_state& ls, const frame_header& h, micros no
   if (!own_source(ls, h)) {
     if (!check_deferred(h)) {  // the error names the sender and the type
       ++stats_.malformed;
+      (void)refused(link, ls, now);
       return;
     }
     message m;
@@ -395,8 +429,16 @@ void proxy::hello(link_id link, link_state& ls, const frame_header& h, micros no
     m.type = std::string(h.type);
     m.code = errc::rejected;
     m.text = "source " + to_string(h.from) + " is not on host " + ls.host;
-    ++stats_.errors_sent;
-    send_direct(link, std::move(m));
+    if (send_direct(link, std::move(m))) ++stats_.errors_sent;
+    (void)refused(link, ls, now);
+    return;
+  }
+  // Control traffic of the backbone (route announcements, heartbeats, syncs) is the
+  // proxies' own: an agent's control frame is for this proxy or for nobody, so that no
+  // agent can announce a route, or answer a sync, in a proxy's stead.
+  if (is_control_type(h.type) && !address_equal::same(h.to, self_.view())) {
+    ++stats_.dropped;
+    (void)refused(link, ls, now);
     return;
   }
   if (h.hops >= max_hops) {
@@ -488,7 +530,8 @@ void proxy::on_bus(std::string_view /*subject*/, frame_buf f, micros now) {
   }
   const address_view& to = h->to;
   if (to.type == role::proxy || to.type == role::mgmt) {
-    if (is_member(self_.view(), to) || is_control_type(h->type))
+    // Beyond what is addressed to us, only the backbone's announcements (to every proxy).
+    if (is_member(self_.view(), to) || is_announcement(*h))
       accept(*f, *h, now);
     else
       ++stats_.dropped;

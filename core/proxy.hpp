@@ -32,6 +32,10 @@
 
 namespace ccp::core {
 
+// Whether two secrets are equal, in a time that depends on their lengths only (no early
+// exit that tells a guesser how much of a token matched).
+[[nodiscard]] bool same_secret(std::string_view a, std::string_view b) noexcept;
+
 // Decides whether an agent may attach. Pure: no I/O, no blocking; hosts implement it
 // with a token table or a shared secret.
 class credential_verifier {
@@ -97,7 +101,10 @@ class proxy final : public backbone_node {
     host_prefix agent_at;
     std::uint64_t epoch = 0;
     std::vector<std::string> endpoints;
-    std::size_t inflight = 0;     // frames handed to the host, not yet flushed
+    std::size_t inflight = 0;  // frames handed to the host, not yet flushed
+    // When this link's refused frames would be paid off at refusals_per_second (a GCRA's
+    // theoretical arrival time): more than refusal_burst ahead of now closes the link.
+    micros refusals_due = 0;
     std::string heartbeat_frame;  // our encoded ccp.hb to `agent`, built at the first beat
     bool told_to_move = false;    // we sent it ccp.drain: its move is make-before-break
     // Fenced after we told it to move: no longer routed to, but read (the agent's frames
@@ -140,8 +147,14 @@ class proxy final : public backbone_node {
   void send_link(link_id link, link_state* ls, frame_ptr f, const frame_header& h, micros now);
   // Bounces `overloaded` for a full link: out of line, off the forwarding path.
   [[gnu::noinline]] void link_full(const link_state& ls, const frame_header& h, micros now);
-  // Sends a message this proxy makes straight on a link (replies during the handshake).
-  void send_direct(link_id link, message m);
+  // Sends a message this proxy makes straight on a link (replies during the handshake,
+  // errors answering the link's own frames, drain notices). It counts against the link's
+  // queue bound like any frame: with the queue full it is dropped, and false returned.
+  bool send_direct(link_id link, message m);
+  // A frame of `link` was refused (spoofed sender, malformed): closes the link when its
+  // refusals go past refusals_per_second with bursts of refusal_burst. Returns true when
+  // the link is closed (`ls` is gone with it): the caller returns at once.
+  bool refused(link_id link, link_state& ls, micros now);
   void detach(link_id link, bool announce_it, micros now);
   // Closes a link the proxy is done with (detached first) and forgets it at once: the
   // host reports no link_down for a link its role closed.

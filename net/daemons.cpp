@@ -103,10 +103,13 @@ bus_options logged_bus(asio::io_context& ioc, std::string name, std::string what
 
 bool token_verifier::verify(const core::address& agent, std::string_view token) const {
   if (open()) return true;
-  if (!secret_.empty() && token == secret_) return true;
-  if (auto it = tokens_.find(agent.str()); it != tokens_.end()) return token == it->second;
+  // The table is looked up by the agent's name (not secret); tokens are compared in
+  // constant time. A host's token claims that host only.
+  if (!secret_.empty() && core::same_secret(token, secret_)) return true;
+  if (auto it = tokens_.find(agent.str()); it != tokens_.end())
+    return core::same_secret(token, it->second);
   if (auto it = tokens_.find(std::string(agent.host())); it != tokens_.end())
-    return token == it->second;
+    return core::same_secret(token, it->second);
   return false;
 }
 

@@ -31,7 +31,8 @@
 namespace ccp::net {
 
 // Agent credentials a proxy accepts: a token per agent (keyed by the agent's address or
-// by its host) and/or one shared secret. With neither, every agent is accepted.
+// by its host: a host's token claims that host only) and/or one shared secret, which lets
+// any agent that knows it claim any host. With neither, every agent is accepted.
 class token_verifier final : public core::credential_verifier {
  public:
   token_verifier(std::map<std::string, std::string> tokens, std::string secret)

@@ -67,7 +67,6 @@ TEST_P(DirectoryAttach, OnlyANewerEpochOrTheSameAttachmentIsTaken) {
   if (*c.by != *c.held_by) {
     EXPECT_EQ(d.hosts_of(c.taken ? *c.held_by : *c.by), 0u);
   }
-  EXPECT_EQ(d.max_epoch(h1), std::max(c.held_epoch, c.epoch));
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -100,13 +99,12 @@ TEST(Directory, RepeatedSameAttachmentIsCountedOnce) {
   EXPECT_FALSE(d.heartbeat(p1, 1, t0 + 10));
 }
 
-TEST(Directory, ARefusedAttachStillRecordsTheProxyAndItsEpoch) {
+TEST(Directory, ARefusedAttachStillRecordsTheProxy) {
   route_directory d;
   ASSERT_TRUE(d.attach(h1, 5, p1, t0));
   ASSERT_FALSE(d.attach(h1, 5, p2, t0));
   EXPECT_EQ(d.proxies(), 2u);
   EXPECT_EQ(d.hosts_of(p2), 0u);
-  EXPECT_EQ(d.max_epoch(h1), 5u);
 }
 
 TEST(Directory, AMoveBetweenProxiesMovesTheCounts) {
@@ -170,25 +168,23 @@ TEST(Directory, StaleDetachAfterAMoveIsIgnored) {
   EXPECT_EQ(d.hosts_of(p2), 1u);
 }
 
-TEST(Directory, MaxEpochSurvivesDetachForgetAndExpiry) {
+TEST(Directory, NothingOfAHostIsKeptOnceNobodyHoldsIt) {
+  // No epoch outlives the claim that sent it: once the host's route is gone (detach, the
+  // holder forgotten or silent past its lease), an attachment with any epoch is taken.
   route_directory d;
-  EXPECT_EQ(d.max_epoch(h1), 0u);
-  ASSERT_TRUE(d.attach(h1, 3, p1, t0));
-  ASSERT_TRUE(d.attach(h1, 9, p2, t0));
-  ASSERT_FALSE(d.attach(h1, 4, p1, t0));  // refused, and does not lower the maximum
-  d.detach(h1, 9, p2);
+  ASSERT_TRUE(d.attach(h1, UINT64_MAX, p1, t0));
+  d.detach(h1, UINT64_MAX, p1);
   EXPECT_EQ(d.find(h1), nullptr);
-  EXPECT_EQ(d.max_epoch(h1), 9u);
-  // A new attachment below the maximum is taken (nobody holds the host) but the maximum
-  // stays, so a stale hello can still be told apart.
-  ASSERT_TRUE(d.attach(h1, 4, p1, t0));
-  EXPECT_EQ(d.max_epoch(h1), 9u);
-  d.forget(p1);
-  EXPECT_EQ(d.max_epoch(h1), 9u);
-  ASSERT_TRUE(d.attach(h2, 2, p3, t0));
+  EXPECT_TRUE(d.attach(h1, 1, p2, t0));
+  EXPECT_EQ(holder(d, h1), at(p2, 1));
+  d.forget(p2);
+  EXPECT_TRUE(d.attach(h1, 1, p3, t0));
+  EXPECT_EQ(holder(d, h1), at(p3, 1));
+  ASSERT_TRUE(d.attach(h2, UINT64_MAX, p1, t0));
   EXPECT_FALSE(d.expire(t0 + idle_timeout + 1).empty());
-  EXPECT_EQ(d.max_epoch(h2), 2u);
-  EXPECT_EQ(d.max_epoch(h3), 0u);
+  EXPECT_EQ(d.find(h2), nullptr);
+  EXPECT_TRUE(d.attach(h2, 2, p2, t0 + idle_timeout + 1));
+  EXPECT_EQ(holder(d, h2), at(p2, 2));
 }
 
 // ---- heartbeat -----------------------------------------------------------------------------
@@ -501,7 +497,6 @@ RC_GTEST_PROP(DirectoryProps, AnEntryIsOnlyReplacedByAHigherEpoch, ()) {
       const auto* now_held = d.find(h);
       auto prev = held.find(h);
       if (now_held) {
-        RC_ASSERT(now_held->epoch <= d.max_epoch(h));
         if (prev != held.end()) {
           RC_ASSERT(now_held->epoch >= prev->second.epoch);
           if (now_held->epoch == prev->second.epoch)
@@ -563,8 +558,6 @@ RC_GTEST_PROP(DirectoryProps, CountsMatchEntriesUnderEveryOperation, ()) {
         d.forget(proxy);
         break;
     }
-    for (const auto& h : pool_hosts)
-      if (const auto* r = d.find(h)) RC_ASSERT(r->epoch <= d.max_epoch(h));
     check_counts(d);
   }
 }

@@ -599,19 +599,22 @@ TEST(Routing, HalfOpenLinkIsFencedWhenTheAgentReattaches) {
   EXPECT_EQ(t.f.deliveries(t.m1->self(), id), 2u);
 }
 
-TEST(Routing, StaleEpochIsRejected) {
+TEST(Routing, AFreshClaimWithAnEpochNotAboveTheLiveOneTakesTheHost) {
   topology t;
-  // A second agent process claims host 1 with an epoch not above the one attached: its
-  // first hello is refused and the attached agent keeps the host. (Had it retried, its
-  // next connect would carry a higher epoch and win: the newest connect owns a host.)
-  auto errors_before = t.p2->stats().errors_sent;
-  auto* stale = t.f.add_agent("10.0.0.1", {"10.0.1.2/p2"}, "secret", 0);
+  // A second agent process claims host 1 with an epoch not above the one attached (its
+  // clock stepped back, or another agent holds the host's credentials): the fresh
+  // attachment takes the host with the next epoch and fences the old one. No epoch an
+  // agent sent keeps another out.
+  const std::uint64_t live = t.agents[0]->epoch();
+  auto* fresh = t.f.add_agent("10.0.0.1", {"10.0.1.2/p2"}, "secret", 0);
   t.f.advance(1 * ms, 1 * ms);  // exactly one tick: one dial, one hello
-  EXPECT_NE(stale->status(), core::agent::link_status::up);
-  EXPECT_EQ(stale->epoch(), t.agents[0]->epoch());
-  EXPECT_EQ(t.p2->stats().errors_sent, errors_before + 1);
-  EXPECT_TRUE(t.p1->holds("10.0.0.1"));
-  EXPECT_FALSE(t.p2->holds("10.0.0.1"));
+  EXPECT_EQ(fresh->status(), core::agent::link_status::up);
+  EXPECT_EQ(fresh->epoch(), live);
+  EXPECT_TRUE(t.p2->holds("10.0.0.1"));
+  EXPECT_FALSE(t.p1->holds("10.0.0.1"));
+  ASSERT_NE(t.m1->directory().find("10.0.0.1"), nullptr);
+  EXPECT_EQ(t.m1->directory().find("10.0.0.1")->proxy, "ccp://proxy/10.0.1.2/p2");
+  EXPECT_EQ(t.m1->directory().find("10.0.0.1")->epoch, live + 1);
 }
 
 TEST(Routing, NewerEpochElsewhereFencesTheOldRoute) {

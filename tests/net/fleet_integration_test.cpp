@@ -12,7 +12,9 @@
 #include <boost/beast/websocket.hpp>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <future>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
@@ -342,7 +344,11 @@ TEST_F(Fleet, WrongTokenIsRejectedAndTheFleetCarriesOn) {
 // A hand-made agent on a raw websocket: hello, then frames of our choosing.
 class raw_agent {
  public:
-  raw_agent(int port, std::string host) : host_(std::move(host)) {
+  // Attaches as the agent of `host` with `epoch`; throws unless welcomed when `welcome_needed`
+  // (else hello_answer() says what the proxy answered).
+  raw_agent(int port, std::string host, std::uint64_t epoch = 1'000'000'000'000'000ull,
+            bool welcome_needed = true)
+      : host_(std::move(host)) {
     beast::get_lowest_layer(ws_).expires_after(5s);
     beast::get_lowest_layer(ws_).connect(
         {asio::ip::make_address("127.0.0.1"), static_cast<std::uint16_t>(port)});
@@ -360,12 +366,17 @@ class raw_agent {
     hello.from = *core::address::parse(self());
     hello.to = core::address::group(core::role::proxy, core::scope::any);
     hello.type = "ccp.hello";
-    hello.body = R"({"epoch":)" + std::to_string(1'000'000'000'000'000ull) + R"(,"token":")" +
-                 std::string(secret) + R"(","endpoints":[]})";
+    hello.body = R"({"epoch":)" + std::to_string(epoch) + R"(,"token":")" + std::string(secret) +
+                 R"(","endpoints":[]})";
     write(hello);
-    auto welcome = read_until([](const core::message& m) { return m.correlation == 1; });
-    if (!welcome || welcome->kind != core::msg_kind::response)
+    answer_ = read_until([](const core::message& m) { return m.correlation == 1; });
+    if (welcome_needed && (!answer_ || answer_->kind != core::msg_kind::response))
       throw std::runtime_error("no welcome");
+  }
+  [[nodiscard]] const std::optional<core::message>& hello_answer() const { return answer_; }
+  void close() {
+    beast::error_code ec;
+    ws_.close(beast::websocket::close_code::normal, ec);
   }
   [[nodiscard]] std::string self() const { return "ccp://agent/" + host_ + "/agent"; }
 
@@ -375,6 +386,25 @@ class raw_agent {
     ws_.write(asio::buffer(f));
   }
   void write_raw(const std::string& bytes) { ws_.write(asio::buffer(bytes)); }
+  // Reads until the proxy closes the link or `most` frames came; how many came.
+  int read_until_closed(int most) {
+    int n = 0;
+    for (; n < most; ++n) {
+      beast::flat_buffer b;
+      beast::error_code ec;
+      ws_.read(b, ec);
+      if (ec) break;
+    }
+    return n;
+  }
+  // Writes `m`; false once the link is closed.
+  bool try_write(const core::message& m) {
+    std::string f;
+    if (!core::encode(m, f)) return false;
+    beast::error_code ec;
+    ws_.write(asio::buffer(f), ec);
+    return !ec;
+  }
   std::uint64_t request_from(std::string from, std::string to, std::string type) {
     core::message m;
     m.id = ++id_;
@@ -410,6 +440,7 @@ class raw_agent {
   beast::websocket::stream<beast::tcp_stream> ws_{ioc_};
   std::string host_;
   std::uint64_t id_ = 0;
+  std::optional<core::message> answer_;
 };
 
 TEST_F(Fleet, SpoofedFromIsRejectedAndTheAgentStaysConnected) {
@@ -442,6 +473,97 @@ TEST_F(Fleet, GarbageAndOversizedFramesHarmNoOtherAgent) {
   EXPECT_TRUE(every_host_answers());
   auto all = request("ccp://endpoint/all", "ping");
   EXPECT_EQ(all.replies.size(), 2 * hosts);
+}
+
+// Issue 23: with the shared secret, a process claiming a host's agent with epoch 2^64-1
+// locked the real agent out for good. The largest epoch is refused now, and an impostor
+// with the largest epoch allowed holds the host only until the real agent's next hello
+// takes it back (the newest attachment wins), and nothing of it remains once it left.
+TEST_F(Fleet, AnImpostorWithAHugeEpochDoesNotLockAHostOut) {
+  const std::string victim = host_of(0);
+  raw_agent refused(ports_[0], victim, UINT64_MAX, false);
+  ASSERT_TRUE(refused.hello_answer());
+  EXPECT_EQ(refused.hello_answer()->kind, core::msg_kind::error);
+  EXPECT_EQ(refused.hello_answer()->code, core::errc::bad_request);
+  {
+    // Attaches at the proxy the real agent does not use: it fences the real agent, whose
+    // reconnect takes the host back at once.
+    raw_agent impostor(ports_[1], victim, core::max_agent_epoch);
+    // The real agent's next hello (its epoch is its start time in microseconds, far
+    // below) is given the epoch after the impostor's.
+    auto epoch_of = [&](const std::string& host) {
+      auto c = request("ccp://proxy/all", "agents", "{}", 1 * core::seconds);
+      for (const auto& r : c.replies) {
+        auto j = nlohmann::json::parse(r.body, nullptr, false);
+        if (j.is_discarded() || !j.contains("agents")) continue;
+        for (const auto& a : j["agents"])
+          if (a.value("host", "") == host) return a.value("epoch", std::uint64_t{0});
+      }
+      return std::uint64_t{0};
+    };
+    EXPECT_TRUE(
+        eventually([&] { return epoch_of(victim) == core::max_agent_epoch + 1; }, failover_bound))
+        << "epoch of " << victim << ": " << epoch_of(victim);
+    EXPECT_TRUE(eventually(
+        [&] {
+          auto c = request("ccp://endpoint/" + victim + "/e1", "echo", "{}", 1 * core::seconds);
+          return c.code == core::errc{};
+        },
+        failover_bound))
+        << "the real agent of " << victim << " did not get its host back";
+    impostor.close();
+  }
+  EXPECT_TRUE(eventually([&] { return attached_hosts().size() == hosts; }, failover_bound));
+  EXPECT_TRUE(every_host_answers());
+}
+
+// Resident memory of a process in KiB (VmRSS), 0 when unknown.
+std::size_t rss_kib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.starts_with("VmRSS:")) return std::stoul(line.substr(6));
+  return 0;
+}
+
+// Issue 23: a client that never reads and floods spoofed frames took a proxy from 19 MB to
+// 472 MB. Each spoofed frame earns an error on the client's own link, which now counts
+// against the link's bound, and a link refused faster than 64 frames/s (bursts of 256) is
+// closed: the flood costs each connection a few hundred frames and the proxy no memory.
+TEST_F(Fleet, ASpoofedFloodFromAClientThatNeverReadsKeepsTheProxysMemoryFlat) {
+  constexpr int connections = 20;
+  constexpr int frames_per_connection = 20'000;
+  const std::size_t before = rss_kib(proxies_[0]->pid());
+  ASSERT_GT(before, 0u);
+  int most_answered = 0;
+  for (int c = 0; c < connections; ++c) {
+    raw_agent flooder(ports_[0], "10.0.9.4");
+    core::message m;
+    m.kind = core::msg_kind::request;
+    m.from = *core::address::parse("ccp://agent/10.0.0.1/agent");  // another host's agent
+    m.to = *core::address::parse("ccp://mgmt/any");
+    m.type = "ping";
+    m.ttl_ms = 2000;
+    m.body = "{}";
+    for (int i = 0; i < frames_per_connection; ++i) {
+      m.id = 100 + static_cast<std::uint64_t>(i);
+      if (!flooder.try_write(m)) break;
+    }
+    // What the proxy queued for it before it closed the link: an error per refused frame
+    // up to the refusal burst, then the close (a websocket close drains what it is sent).
+    const int answered = flooder.read_until_closed(frames_per_connection);
+    most_answered = std::max(most_answered, answered);
+    EXPECT_LT(answered, static_cast<int>(core::link_queue_frames))
+        << "connection " << c << " was answered " << answered << " times";
+  }
+  std::this_thread::sleep_for(500ms);
+  const std::size_t after = rss_kib(proxies_[0]->pid());
+  std::cout << "proxy RSS " << before / 1024 << " MiB -> " << after / 1024 << " MiB after "
+            << connections << " connections of " << frames_per_connection
+            << " spoofed frames each (at most " << most_answered
+            << " errors queued on one before it was closed)\n";
+  EXPECT_LT(after, before + 32 * 1024) << "the proxy grew by " << (after - before) / 1024 << " MiB";
+  EXPECT_TRUE(every_host_answers());
 }
 
 }  // namespace

@@ -399,5 +399,43 @@ TEST_F(MgmtTest, RequestToAnyProxyIsPublishedOnItsQueueSubject) {
           {.kind = msg_kind::request, .type = "agents", .to = "ccp://proxy/any", .id = id}}}));
 }
 
+// ---- a node takes only replies addressed to it that answer something of its own
+
+TEST_F(MgmtTest, AnErrorIsDeliveredOnlyWhenAddressedHereAndAnsweringARecentNotification) {
+  ASSERT_TRUE(no_actions(m.bus(route_of(kProxy1, "attach", kHost, 3), 0)));
+  std::uint64_t note = 0;
+  auto sent = m.app([&](core::mgmt& n) {
+    auto r = n.send(address_of(kEndpoint), "status", "{}", 0);
+    ASSERT_TRUE(r.has_value());
+    note = *r;
+  });
+  ASSERT_EQ(count_of<act::publish>(sent), 1u);
+  auto error_to = [&](std::string_view to, std::uint64_t correlation) {
+    return make_reply(msg_kind::error, 77, correlation, kEndpoint, to, "status", {},
+                      errc::unreachable);
+  };
+  // To the group this node belongs to: it answers nothing of ours.
+  EXPECT_TRUE(no_actions(m.bus(error_to("ccp://mgmt/any", note), 1 * ms)));
+  // To this node, answering its notification: news for the application.
+  EXPECT_TRUE(actions_are(m.bus(error_to(kMgmt, note), 1 * ms),
+                          {want::deliver{{.kind = msg_kind::error, .correlation = note}}}));
+  // After notification_error_window, the same error is late.
+  EXPECT_TRUE(no_actions(m.bus(error_to(kMgmt, note), core::notification_error_window + 1)));
+}
+
+TEST_F(MgmtTest, ALateErrorToARequestThatEndedIsDropped) {
+  ASSERT_TRUE(no_actions(m.bus(route_of(kProxy1, "attach", kHost, 3), 0)));
+  std::uint64_t id = request(kEndpoint, "status", 100 * ms, 0);
+  ASSERT_TRUE(some_of(m.tick(100 * ms), want::complete{id, errc::timeout}));
+  message late =
+      make_reply(msg_kind::error, 77, id, kEndpoint, kMgmt, "status", {}, errc::overloaded);
+  EXPECT_TRUE(no_actions(m.bus(late, 200 * ms)));
+}
+
+TEST_F(MgmtTest, ARouteAnnouncementNotFromAProxyIsIgnored) {
+  EXPECT_TRUE(no_actions(m.bus(route_of(kEndpoint, "attach", kHost, 3), 0)));
+  EXPECT_EQ(m->directory().find(kHost), nullptr);
+}
+
 }  // namespace
 }  // namespace ccp::test::roles

@@ -187,22 +187,6 @@ TEST_F(ProxyTest, FirstFrameThatIsNotAHelloIsRefused) {
                                          }));
 }
 
-TEST_F(ProxyTest, HelloWithAnEpochNoNewerThanKnownIsRefused) {
-  // Another proxy holds the host with epoch 5: our agent's epoch 5 is stale.
-  ASSERT_TRUE(no_actions(p.bus(route_of(kOtherProxy, "attach", kHost, 5), 0)));
-  ASSERT_TRUE(no_actions(p.link_up(1, 0)));
-  EXPECT_TRUE(actions_are(p.link_frame(1, hello(7, kAgent, 5, kSecret, {}), 0),
-                          {
-                              want::send{1,
-                                         {.kind = msg_kind::error,
-                                          .type = "ccp.hello",
-                                          .correlation = 7,
-                                          .code = errc::rejected,
-                                          .text = "stale epoch 5 for host 10.0.0.7"}},
-                              want::close{1, errc::rejected},
-                          }));
-}
-
 TEST_F(ProxyTest, FrameFromAnotherHostIsRefusedNotPublished) {
   attach(1);
   // The agent of 10.0.0.7 speaks for an endpoint of 10.0.0.8: spoofing.
@@ -550,6 +534,186 @@ TEST_F(ProxyTest, AgentsRequestListsTheAttachedHosts) {
                       .body = R"({"proxy":"ccp://proxy/10.0.1.1/p1","agents":[{"agent":)"
                               R"("ccp://agent/10.0.0.7/agent","host":"10.0.0.7","epoch":4,)"
                               R"("endpoints":2}]})"}}}));
+}
+
+// ---- ownership: no value an agent sends keeps another out (issue 23, item 5)
+
+TEST_F(ProxyTest, AFreshAttachmentTakesTheHostFromALiveClaimWithTheNextEpoch) {
+  // Another proxy holds the host with epoch 5 (the agent restarted with its clock stepped
+  // back, or its old link is half-open there): the fresh hello with epoch 5 takes the host
+  // with epoch 6, which fences the old claim wherever it is.
+  ASSERT_TRUE(no_actions(p.bus(route_of(kOtherProxy, "attach", kHost, 5), 0)));
+  auto acts = attach(1, kAgent, 5, {});
+  EXPECT_TRUE(one_of(acts, want::publish{bus_kind::backbone,
+                                         "ccp.ctl.route",
+                                         {.type = "ccp.route",
+                                          .body = R"({"op":"attach","host":"10.0.0.7","epoch":6,)"
+                                                  R"("agent":"agent","endpoints":[]})"}}));
+  EXPECT_TRUE(one_of(acts, want::send{1, {.kind = msg_kind::response, .correlation = 7}}));
+  EXPECT_TRUE(p->holds(kHost));
+  ASSERT_NE(p->directory().find(kHost), nullptr);
+  EXPECT_EQ(p->directory().find(kHost)->proxy, kProxy);
+  EXPECT_EQ(p->directory().find(kHost)->epoch, 6u);
+}
+
+TEST_F(ProxyTest, AFreshAttachmentTakesTheHostFromTheLargestEpochAnAgentMaySend) {
+  ASSERT_TRUE(no_actions(p.bus(route_of(kOtherProxy, "attach", kHost, core::max_agent_epoch), 0)));
+  attach(1, kAgent, 3, {});
+  EXPECT_TRUE(p->holds(kHost));
+  ASSERT_NE(p->directory().find(kHost), nullptr);
+  EXPECT_EQ(p->directory().find(kHost)->epoch, core::max_agent_epoch + 1);
+}
+
+TEST_F(ProxyTest, AnImpostorWithTheLargestEpochLocksNobodyOut) {
+  // Epoch 2^64-1 is refused: a proxy must always be able to give the next claim a higher one.
+  ASSERT_TRUE(no_actions(p.link_up(1, 0)));
+  EXPECT_TRUE(actions_are(p.link_frame(1, hello(7, kAgent, UINT64_MAX, kSecret, {}), 0),
+                          {
+                              want::send{1,
+                                         {.kind = msg_kind::error,
+                                          .type = "ccp.hello",
+                                          .correlation = 7,
+                                          .code = errc::bad_request,
+                                          .text = "epoch above 4611686018427387904"}},
+                              want::close{1, errc::bad_request},
+                          }));
+  EXPECT_FALSE(p->holds(kHost));
+  // The real agent of the host, whose epoch is small, attaches with its own epoch.
+  auto acts = attach(2, kAgent, 1, {});
+  EXPECT_TRUE(one_of(acts, want::send{2, {.kind = msg_kind::response, .correlation = 7}}));
+  EXPECT_TRUE(p->holds(kHost));
+  ASSERT_NE(p->directory().find(kHost), nullptr);
+  EXPECT_EQ(p->directory().find(kHost)->epoch, 1u);
+}
+
+TEST_F(ProxyTest, AClaimThatEndedLeavesNoEpochBehind) {
+  // An impostor attached elsewhere with a huge epoch and left: nothing of it remains.
+  ASSERT_TRUE(no_actions(p.bus(route_of(kOtherProxy, "attach", kHost, UINT64_MAX - 1), 0)));
+  ASSERT_TRUE(no_actions(p.bus(route_of(kOtherProxy, "detach", kHost, UINT64_MAX - 1), 1)));
+  auto acts = attach(1, kAgent, 1, {});
+  EXPECT_TRUE(one_of(acts, want::send{1, {.kind = msg_kind::response, .correlation = 7}}));
+  ASSERT_NE(p->directory().find(kHost), nullptr);
+  EXPECT_EQ(p->directory().find(kHost)->epoch, 1u);
+}
+
+TEST_F(ProxyTest, AClaimWhoseProxyWentSilentLeavesNoEpochBehind) {
+  ASSERT_TRUE(no_actions(p.bus(route_of(kOtherProxy, "attach", kHost, UINT64_MAX - 1), 0)));
+  // The other proxy is heard no more; ours is (its heartbeat comes back over the bus).
+  const micros later = core::idle_timeout + core::heartbeat_interval;
+  message beat = make_message(msg_kind::notification, 50, kProxy, "ccp://proxy/all", "ccp.hb",
+                              R"({"hosts":0})");
+  (void)p.bus(beat, later);
+  (void)p.tick(later);
+  ASSERT_EQ(p->directory().find(kHost), nullptr);
+  auto acts = attach(1, kAgent, 1, {}, later);
+  EXPECT_TRUE(one_of(acts, want::send{1, {.kind = msg_kind::response, .correlation = 7}}));
+  ASSERT_NE(p->directory().find(kHost), nullptr);
+  EXPECT_EQ(p->directory().find(kHost)->epoch, 1u);
+}
+
+TEST_F(ProxyTest, ARouteAnnouncementNotFromAProxyIsIgnored) {
+  // Whoever can publish on the backbone under another role's name announces nothing.
+  EXPECT_TRUE(no_actions(p.bus(route_of(kAgent2, "attach", kHost, UINT64_MAX), 0)));
+  EXPECT_EQ(p->directory().find(kHost), nullptr);
+  EXPECT_EQ(p->directory().proxies(), 0u);
+}
+
+TEST_F(ProxyTest, AnAgentsControlFrameForTheBackboneIsNotPublished) {
+  attach(1);
+  // A route announcement in a proxy's stead (a request, so that it is not taken as the
+  // link's own control traffic): it must not reach the backbone.
+  message m = make_message(msg_kind::request, 11, kAgent, "ccp://proxy/all", "ccp.route",
+                           R"({"op":"attach","host":"10.0.0.8","epoch":99})");
+  EXPECT_TRUE(no_actions(p.link_frame(1, m, 0)));
+  EXPECT_EQ(p->stats().forwarded, 0u);
+}
+
+// ---- bounded under any client behaviour (issue 23, item 6)
+
+message spoofed(std::uint64_t id) {
+  return make_message(msg_kind::notification, id, "ccp://endpoint/10.0.0.8/e1", "ccp://mgmt/any",
+                      "status", "{}");
+}
+
+TEST_F(ProxyTest, ErrorRepliesToALinkCountAgainstItsQueueBound) {
+  attach(1);
+  ASSERT_TRUE(no_actions(p.flushed(1, 1, 0)));  // the welcome is written
+  std::uint64_t id = 100;
+  for (std::size_t i = 0; i < core::link_queue_frames; ++i)
+    ASSERT_EQ(count_of<act::send>(p.bus(mgmt_request(++id, kEndpoint), 0)), 1u) << "frame " << i;
+  // The agent reads nothing: the error its spoofed frame earns is not queued.
+  EXPECT_TRUE(no_actions(p.link_frame(1, spoofed(5000), 1)));
+  // The host wrote one frame: the next error fits, exactly.
+  ASSERT_TRUE(no_actions(p.flushed(1, 1, 2)));
+  EXPECT_TRUE(actions_are(
+      p.link_frame(1, spoofed(5001), 2),
+      {want::send{1, {.kind = msg_kind::error, .correlation = 5001, .code = errc::rejected}}}));
+  EXPECT_TRUE(no_actions(p.link_frame(1, spoofed(5002), 2)));
+}
+
+TEST_F(ProxyTest, ALinkWhoseFramesAreRefusedFasterThanTheStatedRateIsClosed) {
+  attach(1);
+  std::uint64_t id = 100;
+  // A burst of refusal_burst refused frames: each is answered, and the link stays.
+  for (std::uint64_t i = 0; i < core::refusal_burst; ++i)
+    ASSERT_TRUE(actions_are(p.link_frame(1, spoofed(++id), 0),
+                            {want::send{1, {.kind = msg_kind::error, .code = errc::rejected}}}))
+        << "frame " << i;
+  // A second later there is room for refusals_per_second more, exactly.
+  for (std::uint64_t i = 0; i < core::refusals_per_second; ++i)
+    ASSERT_EQ(count_of<act::close>(p.link_frame(1, spoofed(++id), 1 * seconds)), 0u)
+        << "frame " << i;
+  // One more: the link is closed and its host detached (announced).
+  auto acts = p.link_frame(1, spoofed(++id), 1 * seconds);
+  EXPECT_TRUE(one_of(acts, want::close{1, errc::rejected}));
+  EXPECT_TRUE(one_of(
+      acts, want::publish{
+                bus_kind::backbone,
+                "ccp.ctl.route",
+                {.type = "ccp.route", .body = R"({"op":"detach","host":"10.0.0.7","epoch":1})"}}));
+  EXPECT_FALSE(p->holds(kHost));
+  EXPECT_TRUE(no_actions(p.link_frame(1, spoofed(++id), 1 * seconds)));  // gone
+}
+
+TEST_F(ProxyTest, MalformedFramesCountAsRefusedToo) {
+  attach(1);
+  std::vector<action> acts;
+  for (std::uint64_t i = 0; i <= core::refusal_burst; ++i)
+    acts = p.handle(in::link_frame{1, std::make_shared<std::string>("not a frame")}, 0);
+  EXPECT_TRUE(one_of(acts, want::close{1, errc::rejected}));
+  EXPECT_EQ(p->stats().malformed, core::refusal_burst + 1);
+}
+
+// ---- a node takes only replies addressed to it that answer something of its own
+
+// Found by a fuzzer driving the proxy (issue 23), given on the bus after the proxy's first
+// heartbeat: an error of type ccp.hello from ccp://endpoint/10.1.0.1/e1 to ccp://mgmt/any,
+// code unreachable, correlation 1 (the heartbeat's id before ids carried an incarnation).
+constexpr std::string_view kFuzzedError =
+    "cc0104005d000000010000000000000001000000000000000000000001001a000e0009000000000000000000"
+    "6363703a2f2f656e64706f696e742f31302e312e302e312f65316363703a2f2f6d676d742f616e7963637"
+    "02e68656c6c6f";
+
+std::string from_hex(std::string_view hex) {
+  std::string out;
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
+    out.push_back(static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
+  return out;
+}
+
+TEST_F(ProxyTest, AnErrorForMgmtAnyIsNotDeliveredToTheProxy) {
+  const message beat = published_message(p.tick(0));
+  ASSERT_EQ(beat.type, "ccp.hb");
+  EXPECT_TRUE(no_actions(p.bus_bytes(from_hex(kFuzzedError), 1)));
+  // The same error answering the heartbeat this proxy really sent (today's ids).
+  message e = make_reply(msg_kind::error, 1, beat.id, "ccp://endpoint/10.1.0.1/e1",
+                         "ccp://mgmt/any", "ccp.hello", {}, errc::unreachable);
+  EXPECT_TRUE(no_actions(p.bus(e, 1)));
+  // Addressed to the proxy itself, it answers the core's heartbeat, not the application.
+  e.to = address_of(kProxy);
+  e.type = "ccp.hb";
+  EXPECT_TRUE(no_actions(p.bus(e, 1)));
+  EXPECT_EQ(p->stats().delivered, 0u);
 }
 
 }  // namespace
