@@ -27,6 +27,10 @@ struct command {
 [[nodiscard]] std::span<const command> commands();
 // "ccp 0.1.0".
 [[nodiscard]] std::string version_text();
+// The manual page ccp(1), roff with the man macros: `ccp help --man` (app/docs.cpp).
+[[nodiscard]] std::string man_page();
+// A bash completion script for ccp: `ccp completion bash` (app/docs.cpp).
+[[nodiscard]] std::string bash_completion();
 
 // `ccp addr TEXT...`: one line per argument, the canonical address or "error: ...".
 // Exit status 0 when all parsed, 1 when any failed, 2 on a usage error.

@@ -150,11 +150,12 @@ TEST(Cli, BadBusUrlIsAUsageError) {
 
 // A missing --tokens file gave a JSON parse error; so did --config naming a directory.
 TEST(Cli, UnreadableFilesSayCannotRead) {
-  auto tokens = run({"proxy", "--address", "ccp://proxy/h/p1", "--backbone", dead_bus,
-                     "--tokens", "/nonexistent/tokens.json"});
+  auto tokens = run({"proxy", "--address", "ccp://proxy/h/p1", "--backbone", dead_bus, "--tokens",
+                     "/nonexistent/tokens.json"});
   EXPECT_EQ(tokens.status, 2);
-  EXPECT_TRUE(has(tokens.err, "ccp proxy: --tokens '/nonexistent/tokens.json': cannot read: No "
-                              "such file or directory"))
+  EXPECT_TRUE(has(tokens.err,
+                  "ccp proxy: --tokens '/nonexistent/tokens.json': cannot read: No "
+                  "such file or directory"))
       << tokens.err;
   const std::string dir = std::filesystem::temp_directory_path().string();
   auto config = run({"proxy", "--config", dir});
@@ -291,8 +292,8 @@ TEST(CliFleet, RequestSendAndAgentsAgainstAFleet) {
   fleet_fixture f("cli-fleet");
   f.wait_attached();
   // `--` before the address.
-  auto req = run({"request", "-t", "2s", "--backbone", f.backbone, "--", "ccp://endpoint/all",
-                  "ping"});
+  auto req =
+      run({"request", "-t", "2s", "--backbone", f.backbone, "--", "ccp://endpoint/all", "ping"});
   EXPECT_EQ(req.status, 0) << req.err;
   EXPECT_TRUE(has(req.out, "2/2 answered")) << req.out;
 
@@ -309,8 +310,8 @@ TEST(CliFleet, RequestSendAndAgentsAgainstAFleet) {
   auto nobody = run({"send", "ccp://endpoint/10.0.0.1/nope", "note", "--backbone", f.backbone});
   EXPECT_EQ(nobody.status, 1) << nobody.out;
   EXPECT_TRUE(has(nobody.err, "ccp send: ")) << nobody.err;
-  auto sent = run({"send", "ccp://endpoint/10.0.0.1/e1", "note", R"({"x":1})", "--backbone",
-                   f.backbone});
+  auto sent =
+      run({"send", "ccp://endpoint/10.0.0.1/e1", "note", R"({"x":1})", "--backbone", f.backbone});
   EXPECT_EQ(sent.status, 0) << sent.err;
   EXPECT_TRUE(has(sent.out, "sent note to ccp://endpoint/10.0.0.1/e1")) << sent.out;
   EXPECT_TRUE(has(sent.out, "not acknowledged")) << sent.out;
