@@ -29,7 +29,8 @@ constexpr option_spec agent_options[] = {
     {.name = "proxy",
      .value = "URL",
      .help = "proxy to dial, ws://h:p or wss://h:p; several, in order",
-     .repeat = true},
+     .repeat = true,
+     .commas = true},
     {.name = "shuffle", .help = "shuffle the proxy list once"},
     {.name = "token-file",
      .value = "FILE",
@@ -46,7 +47,8 @@ constexpr option_spec agent_options[] = {
     {.name = "endpoints",
      .value = "IDS",
      .help = "ids of sample endpoints to run in this process (comma list)",
-     .repeat = true},
+     .repeat = true,
+     .commas = true},
     {.name = "seed", .value = "N", .help = "seed of the role's generator"},
 };
 

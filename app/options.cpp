@@ -172,6 +172,7 @@ std::expected<options, std::string> options::parse(std::span<const std::string_v
   for (const auto& s : spec.options) {
     entry& en = o.values_[std::string(s.name)];
     en.secret = s.secret;
+    en.commas = s.commas;
     en.origin = {value_origin::kind::fallback, "--" + std::string(s.name)};
     if (!s.fallback.empty()) en.values = {std::string(s.fallback)};
     const std::string env = env_name(spec.name, s.name);
@@ -262,6 +263,10 @@ std::vector<std::string> options::list(std::string_view name) const {
   const entry* e = find(name);
   if (!e) return out;
   for (const auto& v : e->values) {
+    if (!e->commas) {
+      out.push_back(v);
+      continue;
+    }
     std::stringstream ss(v);
     std::string part;
     while (std::getline(ss, part, ','))

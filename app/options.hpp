@@ -32,7 +32,8 @@ struct option_spec {
   std::string_view value;       // placeholder for the help, e.g. "URL"; empty for a switch
   std::string_view help;        // one line
   std::string_view fallback{};  // the value used when no source gives one (shown in help)
-  bool repeat = false;          // may be given several times (or a JSON array / comma list)
+  bool repeat = false;          // may be given several times (or as a JSON array)
+  bool commas = false;          // a value may be a comma-separated list too (with repeat)
   bool secret = false;          // its value is never printed (errors say "(hidden)")
 };
 
@@ -75,7 +76,8 @@ class options {
   [[nodiscard]] std::string value(std::string_view name) const;
   // Whether a switch is on (given, or true/yes/1 from config or environment).
   [[nodiscard]] bool on(std::string_view name) const;
-  // Every value of a repeatable option; comma-separated values are split.
+  // Every value of a repeatable option; comma-separated values are split for an option
+  // whose spec says `commas` (never for values that may hold JSON).
   [[nodiscard]] std::vector<std::string> list(std::string_view name) const;
   // Where the value of `name` came from ("--name" when it came from no source).
   [[nodiscard]] const value_origin& origin(std::string_view name) const;
@@ -105,6 +107,7 @@ class options {
     std::vector<std::string> values;
     value_origin origin;
     bool secret = false;
+    bool commas = false;
   };
   const entry* find(std::string_view name) const;
   std::map<std::string, entry, std::less<>> values_;

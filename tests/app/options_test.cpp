@@ -16,7 +16,8 @@ namespace {
 constexpr option_spec specs[] = {
     {.name = "backbone", .value = "URL", .help = "bus", .fallback = "nats://127.0.0.1:4222"},
     {.name = "address", .value = "ADDRESS", .help = "me"},
-    {.name = "proxy", .value = "URL", .help = "proxies", .repeat = true},
+    {.name = "proxy", .value = "URL", .help = "proxies", .repeat = true, .commas = true},
+    {.name = "answer", .value = "TYPE=JSON", .help = "answers", .repeat = true},
     {.name = "timeout", .short_name = 't', .value = "DURATION", .help = "t", .fallback = "5s"},
     {.name = "json", .short_name = 'j', .help = "a switch"},
     {.name = "secret", .value = "TOKEN", .help = "s", .secret = true},
@@ -106,6 +107,10 @@ TEST(Options, ShortOptionsEqualsAndRepeats) {
   EXPECT_TRUE(o->on("json"));
   EXPECT_EQ(o->positional(), (std::vector<std::string>{"x", "y"}));
   EXPECT_FALSE(parse({"a", "b", "--json=false"})->on("json"));
+  // A JSON value is never cut at its commas (`--answer` used to be).
+  auto answers = parse({"a", "b", "--answer", R"(s={"a":1,"b":2})", "--answer", "t=1"});
+  ASSERT_TRUE(answers);
+  EXPECT_EQ(answers->list("answer"), (std::vector<std::string>{R"(s={"a":1,"b":2})", "t=1"}));
 }
 
 // `--` ends the options: what follows is positional, even when it looks like an option.
