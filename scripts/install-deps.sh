@@ -15,6 +15,8 @@ packages=(
   libnats-dev nats-server   # net/ buses; integration tests start their own nats-server
   libssl-dev
   libgoogle-perftools-dev   # tcmalloc_minimal: the allocator of ccp and its benchmarks
+  dpkg-dev groff-base systemd   # scripts/package.sh: the .deb's dependencies (dpkg-shlibdeps),
+                                # the man page check, systemd-analyze verify on the units
 )
 
 missing=()
