@@ -55,9 +55,9 @@ constexpr option_spec agent_options[] = {
 constexpr command_spec agent_command = {
     .name = "agent",
     .about =
-        "Runs a host's agent: one websocket to a proxy (the first of --proxy that answers,\n"
-        "failing over to the others) and the host bus its endpoints use. Runs until\n"
-        "SIGINT/SIGTERM.\n"
+        "Runs a host's agent: one websocket to a proxy (the first of --proxy that\n"
+        "answers, failing over to the others) and the host bus its endpoints use. Runs\n"
+        "until SIGINT/SIGTERM.\n"
         "Exit status: 0 after a clean stop, 1 when it cannot start, 2 on a usage error.",
     .options = agent_options,
 };

@@ -13,7 +13,7 @@ namespace {
 
 constexpr command all_commands[] = {
     {"addr", "parse addresses and print their canonical form", addr_main, nullptr},
-    {"sim", "run scenario files in the deterministic simulator", sim_main, nullptr},
+    {"sim", "run scenario files in the deterministic simulator", sim_main, sim_spec},
     {"up", "a whole fleet in one process on loopback, then a request to all", up_main, up_spec},
     {"proxy", "run a proxy (websockets for agents, the backbone bus)", proxy_main, proxy_spec},
     {"agent", "run a host's agent (one websocket to a proxy, the host bus)", agent_main,

@@ -21,7 +21,7 @@ struct command {
   std::string_view name;
   std::string_view summary;
   int (*main)(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
-  const command_spec& (*spec)();  // null for addr and sim, which parse their own arguments
+  const command_spec& (*spec)();  // null for addr, which parses its own arguments
 };
 // Every subcommand, in the order `ccp help` lists them.
 [[nodiscard]] std::span<const command> commands();
@@ -65,6 +65,7 @@ const command_spec& send_spec();
 const command_spec& request_spec();
 const command_spec& agents_spec();
 const command_spec& up_spec();
+const command_spec& sim_spec();
 
 // What `ccp proxy` says at start-up when it would accept every agent that can reach a
 // non-loopback `listen` address; empty when it authenticates agents or listens on loopback.

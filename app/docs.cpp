@@ -29,7 +29,7 @@ std::string roff(std::string_view text) {
   return out;
 }
 
-// A command's help when it has no table (addr, sim parse their own arguments).
+// A command's help when it has no table (addr parses its own arguments).
 std::string own_help(const command& c) {
   std::ostringstream out, err;
   static constexpr std::string_view help[] = {"--help"};
@@ -107,7 +107,6 @@ std::string bash_completion() {
     << "  case ${COMP_WORDS[1]} in\n"
     << "    help) ((COMP_CWORD == 2)) && COMPREPLY=($(compgen -W \"$commands\" -- \"$cur\"));"
     << " return ;;\n"
-    << "    sim) opts='--seed --seeds --trace --help'; files='--trace' dirs=1 ;;\n"
     << "    addr) opts='--help' ;;\n";
   for (const auto& c : commands()) {
     if (!c.spec) continue;
@@ -118,7 +117,10 @@ std::string bash_completion() {
       if (o.short_name != 0) opts += std::string(" -") + o.short_name;
       if (o.value == "FILE") files += " --" + std::string(o.name);
     }
-    b << "    " << c.name << ") opts='" << opts << "' files='" << files << "' ;;\n";
+    b << "    " << c.name << ") opts='" << opts << "' files='" << files << "'";
+    // A command whose arguments are paths completes file names there.
+    if (!s.positionals.empty() && s.positionals[0].name == "PATH") b << " dirs=1";
+    b << " ;;\n";
   }
   b << "  esac\n"
     << "  case \" $files \" in\n"

@@ -344,16 +344,32 @@ std::string usage_line(const command_spec& spec) {
 std::string options_help(const command_spec& spec) {
   std::string h = "usage: " + usage_line(spec) + "\n";
   if (!spec.about.empty()) h += "\n" + std::string(spec.about) + "\n";
-  // "  --NAME VALUE" padded to one column for every help text.
-  constexpr std::size_t column = 28;
+  // "  --NAME VALUE" padded to one column where every help text starts, words wrapped
+  // at 80 columns under that column.
+  constexpr std::size_t column = 28, width = 80;
   auto line = [&h](std::string left, std::string_view help) {
     if (left.size() < column)
       left.resize(column, ' ');
     else
-      left += "  ";
+      left += "\n" + std::string(column, ' ');
     h += left;
-    h += help;
+    std::size_t at = column;
+    while (!help.empty()) {
+      auto end = help.find(' ');
+      const std::string_view word = help.substr(0, end);
+      if (at > column && at + 1 + word.size() > width) {
+        h += "\n" + std::string(column, ' ');
+        at = column;
+      } else if (at > column) {
+        h += ' ';
+        ++at;
+      }
+      h += word;
+      at += word.size();
+      help.remove_prefix(end == std::string_view::npos ? help.size() : end + 1);
+    }
     h += '\n';
+    std::replace(h.begin(), h.end(), '\x1f', ' ');
   };
   if (!spec.positionals.empty()) {
     h += "\narguments:\n";
@@ -366,10 +382,13 @@ std::string options_help(const command_spec& spec) {
     left += s.short_name != 0 ? std::string("-") + s.short_name + ", " : std::string("    ");
     left += "--" + std::string(s.name);
     if (!s.value.empty()) left += " " + std::string(s.value);
+    // The bracket's "default X", "env NAME" are never cut at their spaces.
     std::string help(s.help);
-    if (!s.fallback.empty()) help += " (default " + std::string(s.fallback) + ")";
-    if (s.repeat) help += " (repeatable)";
-    line(std::move(left), help + "  [" + env_name(spec.name, s.name) + "]");
+    help += " [";
+    if (!s.fallback.empty()) help += "default\x1f" + std::string(s.fallback) + "; ";
+    if (s.repeat) help += "repeatable; ";
+    help += "env\x1f" + env_name(spec.name, s.name) + "]";
+    line(std::move(left), help);
   }
   line("      --config FILE", "JSON object of the options above, keys without dashes");
   line("  -h, --help", "this help");

@@ -46,10 +46,11 @@ constexpr option_spec send_options[] = {
 constexpr command_spec send_command = {
     .name = "send",
     .about =
-        "Sends a one-way notification as a transient management node. A notification is\n"
-        "never acknowledged: exit 0 means it left and no routing error (no proxy holds the\n"
-        "host, no such endpoint) came back within --wait. An endpoint that has no handler\n"
-        "for TYPE drops it without a word; use `ccp request` to know that it was handled.\n"
+        "Sends a one-way notification as a transient management node. A notification\n"
+        "is never acknowledged: exit 0 means it left and no routing error (no proxy\n"
+        "holds the host, no such endpoint) came back within --wait. An endpoint that has\n"
+        "no handler for TYPE drops it without a word; use `ccp request` to know that it\n"
+        "was handled.\n"
         "Exit status: 0 sent, 1 refused or a routing error came back, 2 on a usage error.",
     .positionals = message_positionals,
     .options = send_options,
@@ -70,8 +71,9 @@ constexpr option_spec request_options[] = {
 constexpr command_spec request_command = {
     .name = "request",
     .about =
-        "Sends a request as a transient management node and prints every reply. A request\n"
-        "to a group (TYPE/all) ends when every member it knows answered or at its deadline.\n"
+        "Sends a request as a transient management node and prints every reply. A\n"
+        "request to a group (TYPE/all) ends when every member it knows answered, or at\n"
+        "its deadline.\n"
         "Exit status: 0 when the outcome is ok, 1 otherwise, 2 on a usage error.",
     .positionals = message_positionals,
     .options = request_options,

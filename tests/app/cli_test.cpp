@@ -66,6 +66,9 @@ TEST(Cli, HelpCommandPrintsThatCommandsHelp) {
     EXPECT_EQ(help.status, 0);
     EXPECT_EQ(help.out, direct.out);
     EXPECT_TRUE(has(help.out, "usage: ccp " + std::string(c.name))) << help.out;
+    std::istringstream lines(help.out);
+    for (std::string l; std::getline(lines, l);)
+      EXPECT_LE(l.size(), 80u) << l;
   }
   auto top = run({"help"});
   EXPECT_EQ(top.status, 0);
@@ -80,7 +83,7 @@ TEST(Cli, HelpCommandPrintsThatCommandsHelp) {
 TEST(Cli, AgentsHelpSaysTheDefaultTimeoutItUses) {
   auto r = run({"agents", "--help"});
   EXPECT_TRUE(has(r.out, "-t, --timeout DURATION")) << r.out;
-  EXPECT_TRUE(has(r.out, "(default 2s)")) << r.out;
+  EXPECT_TRUE(has(r.out, "[default 2s; env CCP_AGENTS_TIMEOUT]")) << r.out;
   EXPECT_FALSE(has(r.out, "5s")) << r.out;
   EXPECT_EQ(agents_spec().options[2].name, "timeout");
   EXPECT_EQ(agents_spec().options[2].fallback, "2s");
@@ -211,7 +214,7 @@ TEST(Cli, SecretFiles) {
   // The help says where else a secret may come from.
   auto help = run({"proxy", "--help"});
   EXPECT_TRUE(has(help.out, "--secret-file FILE")) << help.out;
-  EXPECT_TRUE(has(help.out, "[CCP_PROXY_SECRET]")) << help.out;
+  EXPECT_TRUE(has(help.out, "env CCP_PROXY_SECRET]")) << help.out;
 }
 
 // `agents --timeout 1ms` exited 1 printing only a header: now no header without a table,

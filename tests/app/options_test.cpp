@@ -210,15 +210,20 @@ TEST(Options, HelpListsEveryOptionWithDefaultAndEnvironmentVariable) {
   auto h = options_help(test_command);
   EXPECT_TRUE(h.starts_with("usage: ccp test ADDRESS TYPE [JSON] [options]\n")) << h;
   EXPECT_NE(h.find("-t, --timeout DURATION"), std::string::npos) << h;
-  EXPECT_NE(h.find("(default 5s)  [CCP_TEST_TIMEOUT]"), std::string::npos) << h;
-  EXPECT_NE(h.find("[CCP_TEST_BACKBONE]"), std::string::npos);
+  EXPECT_NE(h.find("[default 5s; env CCP_TEST_TIMEOUT]"), std::string::npos) << h;
+  EXPECT_NE(h.find("env CCP_TEST_BACKBONE]"), std::string::npos);
   EXPECT_NE(h.find("--config FILE"), std::string::npos);
-  // Every help text starts in one column, --config's too.
+  // Every help text starts in one column, --config's and continuation lines too, and no
+  // line is longer than 80 columns.
   std::istringstream lines(h);
   std::set<std::size_t> columns;
   for (std::string l; std::getline(lines, l);) {
-    if (!l.starts_with("  -")) continue;
-    columns.insert(l.find_first_not_of(' ', l.find("  ", 4)));
+    EXPECT_LE(l.size(), 80u) << l;
+    if (l.empty()) continue;
+    if (l.find_first_not_of(' ') >= 8)  // a continuation line
+      columns.insert(l.find_first_not_of(' '));
+    else if (l.find("--") != std::string::npos && l.starts_with("  "))
+      columns.insert(l.find_first_not_of(' ', l.find("  ", l.find("--"))));
   }
   EXPECT_EQ(columns.size(), 1u) << h;
 }
