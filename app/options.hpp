@@ -13,6 +13,12 @@
 //      never change what another command does.
 // Every error about a value names where the value came from (`--timeout`,
 // `CCP_REQUEST_TIMEOUT`, `config file 'c.json', key "timeout"`).
+//
+// Adding an option to a command: add a row to its table (e.g. `proxy_options` in
+// app/proxy_cmd.cpp) and read it after parse_or_explain with value/on/list/duration/
+// count/secret; the help, --config key, environment variable, man page and completion
+// follow. An option several commands share (like --backbone of the clients) is one
+// constexpr option_spec in app/net_common.hpp listed in each command's table.
 
 #include <cstdint>
 #include <expected>
