@@ -126,7 +126,10 @@ std::expected<options, std::string> options::parse(std::span<const std::string_v
   options o;
   app.add_flag("-h,--help", o.help_);
   std::string config;
-  app.add_option("--config", config)->type_name("FILE")->expected(1);
+  app.add_option("--config", config)
+      ->type_name("FILE")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   std::vector<std::pair<const option_spec*, CLI::Option*>> given;
   for (const auto& s : spec.options) {
     std::string names = "--" + std::string(s.name);
@@ -178,7 +181,7 @@ std::expected<options, std::string> options::parse(std::span<const std::string_v
     const std::string env = env_name(spec.name, s.name);
     if (const char* v = std::getenv(env.c_str()); v && *v) {
       if (s.value.empty() && !boolean(v))
-        return std::unexpected(env + "='" + v + "': expected true or false");
+        return std::unexpected(env + " '" + v + "': expected true or false");
       en.values = {v};
       en.origin = {value_origin::kind::env, env};
     }
@@ -227,7 +230,7 @@ std::expected<options, std::string> options::parse(std::span<const std::string_v
     en.origin = {value_origin::kind::flag, "--" + std::string(s->name)};
     if (s->value.empty()) {
       if (!boolean(en.values.back()))
-        return std::unexpected("--" + std::string(s->name) + "='" + en.values.back() +
+        return std::unexpected("--" + std::string(s->name) + " '" + en.values.back() +
                                "': expected true or false");
       en.values = {en.values.back()};
     } else if (!s->repeat) {

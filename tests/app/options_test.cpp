@@ -153,8 +153,9 @@ TEST(Options, MistakesAreNamedInWords) {
             "config file '" + list + "', key \"backbone\": expected one value, not a list");
   auto broken = write_file(R"({"backbone":)");
   EXPECT_NE(parse({"a", "b", "--config", broken}).error().find("': not JSON: "), std::string::npos);
+  EXPECT_EQ(parse({"a", "b", "--json=maybe"}).error(), "--json 'maybe': expected true or false");
   env_var e("CCP_TEST_JSON", "maybe");
-  EXPECT_EQ(parse({"a", "b"}).error(), "CCP_TEST_JSON='maybe': expected true or false");
+  EXPECT_EQ(parse({"a", "b"}).error(), "CCP_TEST_JSON 'maybe': expected true or false");
 }
 
 // A config file that is missing or a directory used to give a JSON parse error.
