@@ -188,6 +188,30 @@ TEST(Cli, ProxyEnvironmentCannotBreakRequest) {
   EXPECT_FALSE(has(r.err, "mgmt address")) << r.err;
 }
 
+// CCP_ENDPOINTS meant a count for `up` and endpoint ids for `agent`: a count set for one
+// made the other fail. Each reads its own variable now.
+TEST(Cli, EndpointsVariableIsPerCommand) {
+  const std::vector<std::string_view> agent = {
+      "agent",      "--address", "ccp://agent/h1/agent", "--proxy", "ws://127.0.0.1:1",
+      "--host-bus", dead_bus};
+  {
+    // Ids set for an agent do not reach `up`, which reads a count (--proxies 0 stops it
+    // before it starts a fleet: the error is about that, not about the endpoints).
+    env_var shared("CCP_ENDPOINTS", "e1,e2");
+    env_var for_agent("CCP_AGENT_ENDPOINTS", "e1,e2");
+    auto up = run({"up", "--proxies", "0"});
+    EXPECT_EQ(up.status, 2);
+    EXPECT_TRUE(has(up.err, "ccp up: --proxies '0'")) << up.err;
+    // And the agent's own variable is the one it reads.
+    auto r = run(agent);
+    EXPECT_EQ(r.status, 1) << r.err;  // as far as the bus: e1, e2 are good ids
+  }
+  env_var mine("CCP_AGENT_ENDPOINTS", "a b");
+  auto r = run(agent);
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_TRUE(has(r.err, "ccp agent: CCP_AGENT_ENDPOINTS 'a b': bad id")) << r.err;
+}
+
 TEST(Cli, MissingPositionalsAndValuesAreNamed) {
   auto r = run({"request", "ccp://agent/all"});
   EXPECT_EQ(r.status, 2);
