@@ -15,44 +15,87 @@
 namespace ccp::app {
 
 namespace asio = boost::asio;
-using detail::default_nats;
+using detail::bus_option;
 using detail::parse_or_explain;
 using detail::run;
 using detail::seed_option;
 using detail::self_option;
 
+namespace {
+
+// Everything `ccp agent` takes: the one place to add an agent option.
+constexpr option_spec agent_options[] = {
+    {.name = "address", .value = "ADDRESS", .help = "this agent, ccp://agent/HOST/ID (required)"},
+    {.name = "proxy",
+     .value = "URL",
+     .help = "proxy to dial, ws://h:p or wss://h:p; several, in order",
+     .repeat = true,
+     .commas = true},
+    {.name = "shuffle", .help = "shuffle the proxy list once"},
+    {.name = "token-file",
+     .value = "FILE",
+     .help = "file holding the credentials presented to the proxy"},
+    {.name = "token",
+     .value = "TOKEN",
+     .help = "the credentials themselves (seen by `ps`: prefer --token-file or the environment)",
+     .secret = true},
+    {.name = "ca", .value = "FILE", .help = "CA certificates to verify wss:// proxies"},
+    {.name = "host-bus",
+     .value = "URL",
+     .help = "host bus, nats://h:p or inproc://name",
+     .fallback = detail::default_nats},
+    {.name = "endpoints",
+     .value = "IDS",
+     .help = "ids of sample endpoints to run in this process (comma list)",
+     .repeat = true,
+     .commas = true},
+    {.name = "seed", .value = "N", .help = "seed of the role's generator"},
+};
+
+constexpr command_spec agent_command = {
+    .name = "agent",
+    .about =
+        "Runs a host's agent: one websocket to a proxy (the first of --proxy that\n"
+        "answers, failing over to the others) and the host bus its endpoints use. Runs\n"
+        "until SIGINT/SIGTERM.\n"
+        "Exit status: 0 after a clean stop, 1 when it cannot start, 2 on a usage error.",
+    .options = agent_options,
+};
+
+}  // namespace
+
+const command_spec& agent_spec() {
+  return agent_command;
+}
+
 int agent_main(std::span<const std::string_view> args, std::ostream& out, std::ostream& err) {
-  static constexpr option_spec specs[] = {
-      {"address", "ADDRESS", "this agent, ccp://agent/HOST/ID (required)"},
-      {"proxy", "URL", "proxy to dial, ws://h:p or wss://h:p; several, in order", true},
-      {"shuffle", "", "shuffle the proxy list once"},
-      {"token", "TOKEN", "credentials presented to the proxy"},
-      {"ca", "FILE", "CA certificates to verify wss:// proxies"},
-      {"host-bus", "URL", "host bus, nats://h:p or inproc://name"},
-      {"endpoints", "IDS", "sample endpoints to run in this process (comma list)", true},
-      {"seed", "N", "seed of the role's generator"},
-  };
   int status = 0;
-  auto o = parse_or_explain(args, specs, 0, "ccp agent --address ADDRESS --proxy URL... [options]",
-                            out, err, status);
+  auto o = parse_or_explain(args, agent_command, out, err, status);
   if (!o) return status;
   net::agent_options ao;
-  auto self = self_option(*o, core::role::agent, "");
+  auto self = self_option(*o, core::role::agent);
   if (!self) return err << "ccp agent: " << self.error() << '\n', 2;
   ao.self = *self;
   ao.proxies = o->list("proxy");
   if (ao.proxies.empty())
     return err << "ccp agent: option --proxy is required (ws:// or wss:// URL, one or more)\n", 2;
   for (const auto& p : ao.proxies)
-    if (auto t = net::parse_ws_target(p); !t) return err << "ccp agent: " << t.error() << '\n', 2;
+    if (auto t = net::parse_ws_target(p); !t)
+      return err << "ccp agent: " << o->origin("proxy").where << ": " << t.error() << '\n', 2;
   ao.shuffle = o->on("shuffle");
-  ao.token = o->get_or("token", "");
-  ao.ca = o->get_or("ca", "");
-  ao.host_bus = o->get_or("host-bus", default_nats);
+  auto token = o->secret("token", "token-file");
+  if (!token) return err << "ccp agent: " << token.error() << '\n', 2;
+  ao.token = *token;
+  ao.ca = o->value("ca");
+  auto host_bus = bus_option(*o, "host-bus");
+  if (!host_bus) return err << "ccp agent: " << host_bus.error() << '\n', 2;
+  ao.host_bus = *host_bus;
   ao.endpoints = o->list("endpoints");
   for (const auto& id : ao.endpoints)
     if (auto a = core::address::one(core::role::endpoint, ao.self.host(), id); !a)
-      return err << "ccp agent: --endpoints '" << id << "': " << a.error().message() << '\n', 2;
+      return err << "ccp agent: " << o->origin("endpoints").where << " '" << id
+                 << "': " << a.error().message() << '\n',
+             2;
   auto seed = seed_option(*o);
   if (!seed) return err << "ccp agent: " << seed.error() << '\n', 2;
   ao.seed = *seed;

@@ -23,7 +23,7 @@
 namespace ccp::app {
 
 namespace asio = boost::asio;
-using detail::default_nats;
+using detail::bus_option;
 using detail::io;
 using detail::message_args_error;
 using detail::parse_or_explain;
@@ -32,34 +32,73 @@ using detail::run;
 using detail::seed_option;
 using detail::self_option;
 
+namespace {
+
+// Everything `ccp endpoint` takes: the one place to add an endpoint option.
+constexpr option_spec endpoint_options[] = {
+    {.name = "address",
+     .value = "ADDRESS",
+     .help = "this endpoint, ccp://endpoint/HOST/ID (required)"},
+    {.name = "host-bus",
+     .value = "URL",
+     .help = "host bus, nats://h:p or inproc://name",
+     .fallback = detail::default_nats},
+    {.name = "answer",
+     .value = "TYPE=JSON",
+     .help = "answer requests of TYPE with JSON (besides ping, echo)",
+     .repeat = true},
+    {.name = "request",
+     .value = "ADDRESS",
+     .help = "once registered, send a request to ADDRESS and print its outcome"},
+    {.name = "type", .value = "TYPE", .help = "operation of --request", .fallback = "ping"},
+    {.name = "body", .value = "JSON", .help = "body of --request", .fallback = "{}"},
+    {.name = "timeout",
+     .short_name = 't',
+     .value = "DURATION",
+     .help = "timeout of --request",
+     .fallback = "5s"},
+    {.name = "exit", .help = "exit after --request (status 0 when it succeeded)"},
+    {.name = "seed", .value = "N", .help = "seed of the role's generator"},
+};
+
+constexpr command_spec endpoint_command = {
+    .name = "endpoint",
+    .about =
+        "Runs a sample application on a host bus: answers ping, echo and the types of\n"
+        "--answer, prints every message it receives as a JSON line, and with --request\n"
+        "sends one request once registered. Runs until SIGINT/SIGTERM (or after\n"
+        "--request with --exit).\n"
+        "Exit status: 0 after a clean stop (with --exit: when the request succeeded),\n"
+        "1 when it cannot start or the request failed, 2 on a usage error.",
+    .options = endpoint_options,
+};
+
+}  // namespace
+
+const command_spec& endpoint_spec() {
+  return endpoint_command;
+}
+
 int endpoint_main(std::span<const std::string_view> args, std::ostream& out, std::ostream& err) {
-  static constexpr option_spec specs[] = {
-      {"address", "ADDRESS", "this endpoint, ccp://endpoint/HOST/ID (required)"},
-      {"host-bus", "URL", "host bus, nats://h:p or inproc://name"},
-      {"answer", "TYPE=JSON", "answer requests of TYPE with JSON (besides ping, echo)", true},
-      {"request", "ADDRESS", "once registered, send a request to ADDRESS and print it"},
-      {"type", "TYPE", "operation of --request (default ping)"},
-      {"body", "JSON", "body of --request (default {})"},
-      {"timeout", "DURATION", "timeout of --request (default 5s)"},
-      {"exit", "", "exit after --request (status 0 when it succeeded)"},
-      {"seed", "N", "seed of the role's generator"},
-  };
   int status = 0;
-  auto o = parse_or_explain(args, specs, 0, "ccp endpoint --address ADDRESS [options]", out, err,
-                            status);
+  auto o = parse_or_explain(args, endpoint_command, out, err, status);
   if (!o) return status;
-  auto self = self_option(*o, core::role::endpoint, "");
+  auto self = self_option(*o, core::role::endpoint);
   if (!self) return err << "ccp endpoint: " << self.error() << '\n', 2;
   io lines{out, err, {}};
   net::endpoint_options eo;
   eo.self = *self;
-  eo.host_bus = o->get_or("host-bus", default_nats);
+  auto host_bus = bus_option(*o, "host-bus");
+  if (!host_bus) return err << "ccp endpoint: " << host_bus.error() << '\n', 2;
+  eo.host_bus = *host_bus;
   for (const auto& a : o->list("answer")) {
     auto eq = a.find('=');
     if (eq == std::string::npos || eq == 0)
-      return err << "ccp endpoint: --answer '" << a << "': expected TYPE=JSON\n", 2;
+      return err << "ccp endpoint: " << o->origin("answer").where << " '" << a
+                 << "': expected TYPE=JSON\n",
+             2;
     if (auto e = message_args_error(a.substr(0, eq), a.substr(eq + 1)); !e.empty())
-      return err << "ccp endpoint: --answer: " << e << '\n', 2;
+      return err << "ccp endpoint: " << o->origin("answer").where << ": " << e << '\n', 2;
     eo.answers[a.substr(0, eq)] = a.substr(eq + 1);
   }
   eo.on_message = [&lines](const core::message& m) {
@@ -69,21 +108,19 @@ int endpoint_main(std::span<const std::string_view> args, std::ostream& out, std
   if (!seed) return err << "ccp endpoint: " << seed.error() << '\n', 2;
   eo.seed = *seed;
   std::optional<core::address> target;
-  if (auto r = o->get("request")) {
-    auto t = core::address::parse(*r);
-    if (!t)
-      return err << "ccp endpoint: --request '" << *r << "': " << t.error().message() << '\n', 2;
+  if (o->get("request")) {
+    auto t = detail::address_option(*o, "request");
+    if (!t) return err << "ccp endpoint: " << t.error() << '\n', 2;
     target = *t;
-    if (auto e = message_args_error(o->get_or("type", "ping"), o->get_or("body", "{}")); !e.empty())
+    if (auto e = message_args_error(o->value("type"), o->value("body")); !e.empty())
       return err << "ccp endpoint: --request: " << e << '\n', 2;
   }
-  auto timeout = parse_duration_micros(o->get_or("timeout", "5s"));
-  if (!timeout) return err << "ccp endpoint: --timeout: " << timeout.error() << '\n', 2;
+  auto timeout = o->duration("timeout", 1, max_duration_micros);
+  if (!timeout) return err << "ccp endpoint: " << timeout.error() << '\n', 2;
   asio::io_context ioc;
   auto e = net::endpoint_service::start(ioc, std::move(eo));
   if (!e) return err << "ccp endpoint: " << e.error() << '\n', 1;
-  err << "ccp endpoint: " << self->str() << " on host bus " << o->get_or("host-bus", default_nats)
-      << '\n';
+  err << "ccp endpoint: " << self->str() << " on host bus " << *host_bus << '\n';
   int result = 0;
   const bool exit_after = o->on("exit");
   if (target) {
@@ -100,20 +137,20 @@ int endpoint_main(std::span<const std::string_view> args, std::ostream& out, std
         return;
       }
       auto t0 = std::chrono::steady_clock::now();
-      (*e)->request(*target, o->get_or("type", "ping"), o->get_or("body", "{}"), *timeout,
-                    [&, t0](core::act::complete& c) {
-                      double ms = std::chrono::duration<double, std::milli>(
-                                      std::chrono::steady_clock::now() - t0)
-                                      .count();
-                      {
-                        std::lock_guard lock(lines.mu);
-                        result = print_outcome(c, true, ms, out);
-                      }
-                      if (exit_after) {
-                        (*e)->shutdown();
-                        asio::post(ioc, [&ioc] { ioc.stop(); });
-                      }
-                    });
+      (*e)->request(
+          *target, o->value("type"), o->value("body"), *timeout, [&, t0](core::act::complete& c) {
+            double ms =
+                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                    .count();
+            {
+              std::lock_guard lock(lines.mu);
+              result = print_outcome(c, true, ms, out);
+            }
+            if (exit_after) {
+              (*e)->shutdown();
+              asio::post(ioc, [&ioc] { ioc.stop(); });
+            }
+          });
       *poll = nullptr;
     };
     asio::post((*e)->host()->executor(), [poll] { (*poll)(); });

@@ -14,28 +14,54 @@
 namespace ccp::app {
 
 namespace asio = boost::asio;
-using detail::default_nats;
 using detail::io;
 using detail::parse_or_explain;
 using detail::run;
 using detail::seed_option;
 using detail::self_option;
 
+namespace {
+
+// Everything `ccp mgmt` takes: the one place to add a mgmt option.
+constexpr option_spec mgmt_options[] = {
+    {.name = "address",
+     .value = "ADDRESS",
+     .help = "this node, ccp://mgmt/HOST/ID",
+     .fallback = "ccp://mgmt/localhost/mgmt-1"},
+    {.name = "backbone",
+     .value = "URL",
+     .help = "backbone bus, nats://h:p[,h:p] or inproc://name",
+     .fallback = detail::default_nats},
+    {.name = "seed", .value = "N", .help = "seed of the role's generator"},
+};
+
+constexpr command_spec mgmt_command = {
+    .name = "mgmt",
+    .about =
+        "Runs a management node on the backbone bus that prints every message sent to it\n"
+        "as a JSON line. Runs until SIGINT/SIGTERM.\n"
+        "Exit status: 0 after a clean stop, 1 when it cannot start, 2 on a usage error.",
+    .options = mgmt_options,
+};
+
+}  // namespace
+
+const command_spec& mgmt_spec() {
+  return mgmt_command;
+}
+
 int mgmt_main(std::span<const std::string_view> args, std::ostream& out, std::ostream& err) {
-  static constexpr option_spec specs[] = {
-      {"address", "ADDRESS", "this node, ccp://mgmt/HOST/ID (default ccp://mgmt/localhost/mgmt-1)"},
-      {"backbone", "URL", "backbone bus, nats://h:p[,h:p] or inproc://name"},
-      {"seed", "N", "seed of the role's generator"},
-  };
   int status = 0;
-  auto o = parse_or_explain(args, specs, 0, "ccp mgmt [options]", out, err, status);
+  auto o = parse_or_explain(args, mgmt_command, out, err, status);
   if (!o) return status;
-  auto self = self_option(*o, core::role::mgmt, "ccp://mgmt/localhost/mgmt-1");
+  auto self = self_option(*o, core::role::mgmt);
   if (!self) return err << "ccp mgmt: " << self.error() << '\n', 2;
+  auto backbone = detail::bus_option(*o, "backbone");
+  if (!backbone) return err << "ccp mgmt: " << backbone.error() << '\n', 2;
   io lines{out, err, {}};
   net::mgmt_options mo;
   mo.self = *self;
-  mo.backbone = o->get_or("backbone", default_nats);
+  mo.backbone = *backbone;
   auto seed = seed_option(*o);
   if (!seed) return err << "ccp mgmt: " << seed.error() << '\n', 2;
   mo.seed = *seed;
@@ -45,7 +71,7 @@ int mgmt_main(std::span<const std::string_view> args, std::ostream& out, std::os
   asio::io_context ioc;
   auto m = net::mgmt_service::start(ioc, std::move(mo));
   if (!m) return err << "ccp mgmt: " << m.error() << '\n', 1;
-  err << "ccp mgmt: " << self->str() << " on " << o->get_or("backbone", default_nats) << '\n';
+  err << "ccp mgmt: " << self->str() << " on " << *backbone << '\n';
   run(ioc, 1, [&] {
     (*m)->shutdown();
     asio::post(ioc, [&ioc] { ioc.stop(); });

@@ -31,73 +31,99 @@ void io::line(std::ostream& s, const std::string& text) {
 
 // Parses the options or prints the help / the error. nullopt: return `status`.
 std::optional<options> parse_or_explain(std::span<const std::string_view> args,
-                                        std::span<const option_spec> specs,
-                                        std::size_t max_positional, std::string_view usage,
-                                        std::ostream& out, std::ostream& err, int& status) {
-  auto o = options::parse(args, specs, max_positional);
+                                        const command_spec& spec, std::ostream& out,
+                                        std::ostream& err, int& status) {
+  auto o = options::parse(args, spec);
   if (!o) {
-    err << "ccp: " << o.error() << "\n" << options_help(usage, specs);
+    err << "ccp " << spec.name << ": " << o.error() << "\nusage: " << usage_line(spec)
+        << "\nRun 'ccp help " << spec.name << "' for its options.\n";
     status = 2;
     return std::nullopt;
   }
   if (o->help()) {
-    out << options_help(usage, specs);
+    out << options_help(spec);
     status = 0;
     return std::nullopt;
   }
   return std::move(*o);
 }
 
-std::expected<core::address, std::string> address_option(const options& o, std::string_view name,
-                                                         std::string_view fallback) {
-  std::string text = o.get_or(name, fallback);
+std::expected<core::address, std::string> address_option(const options& o, std::string_view name) {
+  std::string text = o.value(name);
   if (text.empty()) return std::unexpected("option --" + std::string(name) + " is required");
   auto a = core::address::parse(text);
-  if (!a)
-    return std::unexpected("--" + std::string(name) + " '" + text + "': " + a.error().message());
+  if (!a) return std::unexpected(o.bad(name, a.error().message()));
   return *a;
 }
 
 // A daemon's own address, --address (or `fallback`): a concrete address of its role.
 std::expected<core::address, std::string> self_option(const options& o, core::role r,
                                                       std::string_view fallback) {
-  auto a = address_option(o, "address", fallback);
-  if (a && (a->type() != r || a->is_group())) {
-    const std::string role(core::to_string(r));
-    return std::unexpected("--address '" + a->str() + "': expected a concrete " + role +
-                           " address, ccp://" + role + "/HOST/ID");
+  const std::string role(core::to_string(r));
+  if (!o.get("address") && !fallback.empty()) {
+    auto a = core::address::parse(fallback);
+    if (!a) return std::unexpected("--address: " + a.error().message());
+    return *a;
   }
+  auto a = address_option(o, "address");
+  if (a && (a->type() != r || a->is_group()))
+    return std::unexpected(
+        o.bad("address", "expected a concrete " + role + " address, ccp://" + role + "/HOST/ID"));
   return a;
 }
 
-std::expected<asio::ip::tcp::endpoint, std::string> endpoint_option(const std::string& text) {
+std::expected<asio::ip::tcp::endpoint, std::string> endpoint_option(const options& o,
+                                                                    std::string_view name) {
+  const std::string text = o.value(name);
   auto colon = text.rfind(':');
-  if (colon == std::string::npos)
-    return std::unexpected("--listen '" + text + "': expected HOST:PORT");
+  if (colon == std::string::npos) return std::unexpected(o.bad(name, "expected IP:PORT"));
   std::string host = text.substr(0, colon);
   if (host.starts_with('[') && host.ends_with(']')) host = host.substr(1, host.size() - 2);
   boost::system::error_code ec;
   auto addr = asio::ip::make_address(host, ec);
-  if (ec) return std::unexpected("--listen '" + text + "': '" + host + "' is not an IP address");
+  if (ec) return std::unexpected(o.bad(name, "'" + host + "' is not an IP address"));
+  const std::string port_text = text.substr(colon + 1);
   char* end = nullptr;
-  long port = std::strtol(text.c_str() + colon + 1, &end, 10);
-  if (*end != '\0' || port < 0 || port > 65535)
-    return std::unexpected("--listen '" + text + "': port must be 0..65535");
+  long port = std::strtol(port_text.c_str(), &end, 10);
+  if (port_text.empty() || *end != '\0' || port < 0 || port > 65535)
+    return std::unexpected(o.bad(name, "port must be 0..65535"));
   return asio::ip::tcp::endpoint(addr, static_cast<std::uint16_t>(port));
 }
 
-// A count option: a whole number in [min, max]. Errors name the option and the text.
-std::expected<std::size_t, std::string> count_option(const options& o, std::string_view name,
-                                                     std::string_view fallback, std::size_t min,
-                                                     std::size_t max) {
-  const std::string text = o.get_or(name, fallback);
-  char* end = nullptr;
-  errno = 0;
-  const unsigned long long v = std::strtoull(text.c_str(), &end, 10);
-  if (text.empty() || *end != '\0' || errno != 0 || text[0] == '-' || v < min || v > max)
-    return std::unexpected("--" + std::string(name) + " '" + text + "': expected a number from " +
-                           std::to_string(min) + " to " + std::to_string(max));
-  return static_cast<std::size_t>(v);
+std::string bus_url_error(std::string_view url) {
+  constexpr std::string_view inproc = "inproc://", nats = "nats://";
+  constexpr std::string_view expected =
+      "expected nats://[USER[:PASSWORD]@]HOST:PORT[,HOST:PORT...] or inproc://NAME";
+  if (url.starts_with(inproc)) return url.size() > inproc.size() ? "" : "inproc:// needs a name";
+  if (!url.starts_with(nats)) return std::string(expected);
+  std::string_view rest = url.substr(nats.size());
+  for (;;) {
+    const auto comma = rest.find(',');
+    std::string_view server = rest.substr(0, comma);
+    if (server.starts_with(nats)) server.remove_prefix(nats.size());
+    if (auto at = server.rfind('@'); at != std::string_view::npos) server.remove_prefix(at + 1);
+    const auto colon = server.rfind(':');
+    if (server.empty()) return "a server is empty; " + std::string(expected);
+    if (colon == std::string_view::npos || colon == 0 || server.ends_with(']'))
+      return "server '" + std::string(server) + "' needs HOST:PORT";
+    const std::string_view port = server.substr(colon + 1);
+    unsigned long p = 0;
+    for (char c : port) {
+      if (c < '0' || c > '9' || p > 65535) return "server '" + std::string(server) + "': bad port";
+      p = p * 10 + static_cast<unsigned long>(c - '0');
+    }
+    if (port.empty() || p == 0 || p > 65535)
+      return "server '" + std::string(server) + "': port must be 1..65535";
+    if (comma == std::string_view::npos) break;
+    rest = rest.substr(comma + 1);
+  }
+  return {};
+}
+
+std::expected<std::string, std::string> bus_option(const options& o, std::string_view name) {
+  std::string url = o.value(name);
+  if (auto e = bus_url_error(url); !e.empty()) return std::unexpected(o.bad(name, e));
+  return url;
 }
 
 // The role's seed: --seed when given (a whole number), else one that differs per run (and
@@ -109,9 +135,7 @@ std::expected<std::uint64_t, std::string> seed_option(const options& o) {
            static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
            static_cast<std::uint64_t>(::getpid());
   }
-  auto v = count_option(o, "seed", "", 0, std::numeric_limits<std::size_t>::max());
-  if (!v) return std::unexpected(v.error());
-  return static_cast<std::uint64_t>(*v);
+  return o.count("seed", 0, std::numeric_limits<std::uint64_t>::max());
 }
 
 // Runs `ioc` on `threads` threads until it stops; SIGINT/SIGTERM call `stop` once.
@@ -225,12 +249,16 @@ int print_outcome(const core::act::complete& c, bool json, double ms, std::ostre
 // Starts a transient mgmt node, waits for its directory, runs `act`, stops when `act`
 // calls finish(status) or on a signal (requests in flight end with shutting_down).
 int as_mgmt_client(const options& o, std::ostream& err, std::string_view cmd,
-                   std::function<void(net::mgmt_service&, std::function<void(int)>)> act) {
+                   std::function<void(net::mgmt_service&, std::function<void(int)>)> act,
+                   std::function<void(const core::message&)> on_message) {
   auto self = self_option(o, core::role::mgmt, mgmt_client_address());
   if (!self) return err << "ccp " << cmd << ": " << self.error() << '\n', 2;
+  auto backbone = bus_option(o, "backbone");
+  if (!backbone) return err << "ccp " << cmd << ": " << backbone.error() << '\n', 2;
   net::mgmt_options mo;
   mo.self = *self;
-  mo.backbone = o.get_or("backbone", default_nats);
+  mo.backbone = *backbone;
+  mo.on_message = std::move(on_message);
   auto seed = seed_option(o);
   if (!seed) return err << "ccp " << cmd << ": " << seed.error() << '\n', 2;
   mo.seed = *seed;  // its own message ids: it takes no other client's replies

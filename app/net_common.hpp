@@ -35,27 +35,30 @@ struct io {
   void line(std::ostream& s, const std::string& text);
 };
 
-// Parses the options or prints the help / the error. nullopt: return `status`.
+// Parses the options or prints the help / the error (with the usage line). nullopt:
+// return `status` (0 after --help, 2 after a usage error).
 std::optional<options> parse_or_explain(std::span<const std::string_view> args,
-                                        std::span<const option_spec> specs,
-                                        std::size_t max_positional, std::string_view usage,
-                                        std::ostream& out, std::ostream& err, int& status);
+                                        const command_spec& spec, std::ostream& out,
+                                        std::ostream& err, int& status);
 
-// An address option, --NAME (or `fallback`). Errors: missing, or not an address.
-std::expected<core::address, std::string> address_option(const options& o, std::string_view name,
-                                                         std::string_view fallback);
+// An address option, --NAME. Errors: missing, or not an address (naming its origin).
+std::expected<core::address, std::string> address_option(const options& o, std::string_view name);
 
-// A daemon's own address, --address (or `fallback`): a concrete address of its role.
+// A daemon's own address, --address (or `fallback` when none is given): a concrete address
+// of its role.
 std::expected<core::address, std::string> self_option(const options& o, core::role r,
-                                                      std::string_view fallback);
+                                                      std::string_view fallback = {});
 
-// --listen's IP:PORT (an IPv6 address may be bracketed; port 0..65535).
-std::expected<boost::asio::ip::tcp::endpoint, std::string> endpoint_option(const std::string& text);
+// An IP:PORT option such as --listen (an IPv6 address may be bracketed; port 0..65535).
+std::expected<boost::asio::ip::tcp::endpoint, std::string> endpoint_option(const options& o,
+                                                                           std::string_view name);
 
-// A count option: a whole number in [min, max]. Errors name the option and the text.
-std::expected<std::size_t, std::string> count_option(const options& o, std::string_view name,
-                                                     std::string_view fallback, std::size_t min,
-                                                     std::size_t max);
+// A bus URL option (--backbone, --host-bus): `inproc://NAME` or
+// `nats://[USER[:PASSWORD]@]HOST:PORT[,...]`. Only its shape is checked here (a bad URL is a
+// usage error, exit 2); the bus checks the rest when it connects.
+std::expected<std::string, std::string> bus_option(const options& o, std::string_view name);
+// Why `url` is not a bus URL; empty when its shape is right.
+std::string bus_url_error(std::string_view url);
 
 // The role's seed: --seed when given (a whole number), else one that differs per run.
 std::expected<std::uint64_t, std::string> seed_option(const options& o);
@@ -72,17 +75,30 @@ std::string message_args_error(std::string_view type, std::string_view body);
 // exit status: 0 when the outcome is ok, 1 otherwise.
 int print_outcome(const core::act::complete& c, bool json, double ms, std::ostream& out);
 
-// The options of the client commands (send, request, agents).
-inline constexpr option_spec client_specs[] = {
-    {"backbone", "URL", "backbone bus, nats://h:p[,h:p] or inproc://name"},
-    {"address", "ADDRESS", "this client's mgmt address (default ccp://mgmt/localhost/cli-PID)"},
-    {"timeout", "DURATION", "request timeout, e.g. 500ms, 2s (default 5s)"},
-    {"json", "", "JSON lines instead of a table"},
-};
+// Prints the outcome of `ccp agents`' request to every proxy (agents_cmd.cpp): a table of
+// the agents each proxy holds (or JSON lines) on `out`; when the outcome is not ok, why
+// and each proxy that did not answer on `err`. Returns the exit status, 0 when ok.
+int print_agents(const core::act::complete& c, bool json, std::int64_t timeout, std::ostream& out,
+                 std::ostream& err);
+
+// Options every client command (send, request, agents) takes; each command's table
+// lists them with its own.
+inline constexpr option_spec client_backbone = {
+    .name = "backbone",
+    .value = "URL",
+    .help = "backbone bus, nats://h:p[,h:p] or inproc://name",
+    .fallback = default_nats};
+inline constexpr option_spec client_address = {
+    .name = "address",
+    .value = "ADDRESS",
+    .help = "this client's mgmt address (default ccp://mgmt/HOSTNAME/cli-RANDOM)"};
 
 // Starts a transient mgmt node, waits for its directory, runs `act`, stops when `act`
 // calls finish(status) or on a signal (requests in flight end with shutting_down).
+// `on_message` (may be empty) sees what is sent to the client, on the node's strand: errors
+// answering its notifications among them.
 int as_mgmt_client(const options& o, std::ostream& err, std::string_view cmd,
-                   std::function<void(net::mgmt_service&, std::function<void(int)>)> act);
+                   std::function<void(net::mgmt_service&, std::function<void(int)>)> act,
+                   std::function<void(const core::message&)> on_message = {});
 
 }  // namespace ccp::app::detail

@@ -9,18 +9,33 @@
 #include <vector>
 
 #include "app/commands.hpp"
+#include "app/options.hpp"
 #include "sim/scenario.hpp"
 #include "sim/world.hpp"
 
 namespace ccp::app {
 namespace {
 
-constexpr std::string_view sim_usage =
-    "usage: ccp sim PATH... [--seed N | --seeds A..B] [--trace FILE]\n"
-    "Runs scenario files (or every *.json in a folder) in the simulator and prints one line\n"
-    "per run and a summary. --seed runs every scenario with seed N instead of its own;\n"
-    "--seeds sweeps A to B inclusive; --trace writes the run's trace (one scenario, one seed).\n"
-    "Exit status: 0 all passed, 1 some failed, 2 usage or scenario file error.\n";
+constexpr positional_spec sim_positionals[] = {
+    {.name = "PATH", .help = "a scenario file, or a folder: every *.json in it", .variadic = true},
+};
+
+// Everything `ccp sim` takes.
+constexpr option_spec sim_options[] = {
+    {.name = "seed", .value = "N", .help = "run every scenario with seed N instead of its own"},
+    {.name = "seeds", .value = "A..B", .help = "sweep seeds A to B inclusive"},
+    {.name = "trace", .value = "FILE", .help = "write the run's trace (one scenario, one seed)"},
+};
+
+constexpr command_spec sim_command = {
+    .name = "sim",
+    .about =
+        "Runs scenario files in the deterministic simulator and prints one line per run\n"
+        "and a summary; a failing run prints the command that replays it.\n"
+        "Exit status: 0 all passed, 1 some failed, 2 usage or scenario file error.",
+    .positionals = sim_positionals,
+    .options = sim_options,
+};
 
 bool parse_u64(std::string_view s, std::uint64_t& out) {
   if (s.empty() || s.size() > 19) return false;
@@ -44,39 +59,38 @@ std::string millis(core::micros t) {
 
 }  // namespace
 
+const command_spec& sim_spec() {
+  return sim_command;
+}
+
 int sim_main(std::span<const std::string_view> args, std::ostream& out, std::ostream& err) {
-  std::vector<std::string> paths;
+  auto o = options::parse(args, sim_command);
+  if (!o)
+    return err << "ccp sim: " << o.error() << "\nusage: " << usage_line(sim_command)
+               << "\nRun 'ccp help sim' for its options.\n",
+           2;
+  if (o->help()) return out << options_help(sim_command), 0;
+  const std::vector<std::string>& paths = o->positional();
   std::optional<std::uint64_t> seed_from, seed_to;
-  std::string trace;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string_view a = args[i];
-    auto value = [&]() -> std::string_view { return i + 1 < args.size() ? args[++i] : ""; };
-    if (a == "--help" || a == "-h") {
-      out << sim_usage;
-      return 0;
-    } else if (a == "--seed") {
-      std::uint64_t n = 0;
-      if (!parse_u64(value(), n)) return err << "ccp sim: --seed needs a number\n" << sim_usage, 2;
-      seed_from = seed_to = n;
-    } else if (a == "--seeds") {
-      std::string_view v = value();
-      auto dots = v.find("..");
-      std::uint64_t lo = 0, hi = 0;
-      if (dots == std::string_view::npos || !parse_u64(v.substr(0, dots), lo) ||
-          !parse_u64(v.substr(dots + 2), hi) || hi < lo)
-        return err << "ccp sim: --seeds needs A..B with A <= B\n" << sim_usage, 2;
-      seed_from = lo;
-      seed_to = hi;
-    } else if (a == "--trace") {
-      trace = value();
-      if (trace.empty()) return err << "ccp sim: --trace needs a file name\n" << sim_usage, 2;
-    } else if (a.starts_with("-")) {
-      return err << "ccp sim: unknown option " << a << "\n" << sim_usage, 2;
-    } else {
-      paths.emplace_back(a);
-    }
+  if (o->get("seed") && o->get("seeds"))
+    return err << "ccp sim: give --seed or --seeds, not both\n", 2;
+  if (o->get("seed")) {
+    std::uint64_t n = 0;
+    if (!parse_u64(o->value("seed"), n))
+      return err << "ccp sim: " << o->bad("seed", "expected a whole number") << '\n', 2;
+    seed_from = seed_to = n;
   }
-  if (paths.empty()) return err << sim_usage, 2;
+  if (o->get("seeds")) {
+    const std::string v = o->value("seeds");
+    auto dots = v.find("..");
+    std::uint64_t lo = 0, hi = 0;
+    if (dots == std::string::npos || !parse_u64(std::string_view(v).substr(0, dots), lo) ||
+        !parse_u64(std::string_view(v).substr(dots + 2), hi) || hi < lo)
+      return err << "ccp sim: " << o->bad("seeds", "expected A..B with A <= B") << '\n', 2;
+    seed_from = lo;
+    seed_to = hi;
+  }
+  const std::string trace = o->value("trace");
 
   // Every file is read and checked before anything runs.
   std::vector<std::pair<std::string, sim::scenario>> runs;

@@ -17,33 +17,53 @@
 namespace ccp::app {
 
 namespace asio = boost::asio;
-using detail::count_option;
 using detail::parse_or_explain;
 using detail::print_outcome;
 using detail::run;
 
+namespace {
+
+// Everything `ccp up` takes.
+constexpr option_spec up_options[] = {
+    {.name = "agents", .value = "N", .help = "agents (hosts)", .fallback = "4"},
+    {.name = "endpoints", .value = "M", .help = "endpoints per agent", .fallback = "2"},
+    {.name = "proxies", .value = "N", .help = "proxies", .fallback = "2"},
+    {.name = "nats", .value = "URL", .help = "use NATS at URL for the backbone and host buses"},
+    {.name = "exit", .help = "exit after the first request (for scripts)"},
+};
+
+constexpr command_spec up_command = {
+    .name = "up",
+    .about =
+        "Runs a whole fleet in one process on loopback (mgmt, proxies, agents with their\n"
+        "endpoints), waits until mgmt knows every endpoint, asks ccp://endpoint/all for a\n"
+        "ping and prints every reply; then runs until SIGINT/SIGTERM (or exits, --exit).\n"
+        "Exit status: 0 when every endpoint answered, 1 otherwise, 2 on a usage error.",
+    .options = up_options,
+};
+
+}  // namespace
+
+const command_spec& up_spec() {
+  return up_command;
+}
+
 int up_main(std::span<const std::string_view> args, std::ostream& out, std::ostream& err) {
-  static constexpr option_spec specs[] = {
-      {"agents", "N", "agents (hosts), default 4"},
-      {"endpoints", "M", "endpoints per agent, default 2"},
-      {"proxies", "N", "proxies, default 2"},
-      {"nats", "URL", "use NATS at URL for the backbone and host buses"},
-      {"exit", "", "exit after the first request (for scripts)"},
-  };
   int status = 0;
-  auto o = parse_or_explain(args, specs, 0, "ccp up [--agents N] [--endpoints M] [--nats URL]", out,
-                            err, status);
+  auto o = parse_or_explain(args, up_command, out, err, status);
   if (!o) return status;
   net::fleet_options fo;
-  auto agents = count_option(*o, "agents", "4", 1, 60000);
-  auto endpoints = count_option(*o, "endpoints", "2", 0, core::max_endpoints_per_agent);
-  auto proxies = count_option(*o, "proxies", "2", 1, 250);
+  auto agents = o->count("agents", 1, 60000);
+  auto endpoints = o->count("endpoints", 0, core::max_endpoints_per_agent);
+  auto proxies = o->count("proxies", 1, 250);
   for (const auto* c : {&agents, &endpoints, &proxies})
     if (!*c) return err << "ccp up: " << c->error() << '\n', 2;
-  fo.agents = *agents;
-  fo.endpoints_per_agent = *endpoints;
-  fo.proxies = *proxies;
-  if (auto nats = o->get("nats")) {
+  fo.agents = static_cast<std::size_t>(*agents);
+  fo.endpoints_per_agent = static_cast<std::size_t>(*endpoints);
+  fo.proxies = static_cast<std::size_t>(*proxies);
+  if (o->get("nats")) {
+    auto nats = detail::bus_option(*o, "nats");
+    if (!nats) return err << "ccp up: " << nats.error() << '\n', 2;
     fo.backbone = *nats;
     fo.host_bus = *nats;
   }

@@ -9,11 +9,14 @@ packages=(
   g++ cmake ninja-build pkg-config clang-format python3
   libboost1.81-dev     # Asio + Beast for net/ (1.74 lacks pieces of current Beast)
   nlohmann-json3-dev   # text/: JSON form of messages, scenario files
+  libcli11-dev         # app/: the ccp command line (CLI11 2.1, header-only)
   libgtest-dev libgmock-dev librapidcheck-dev
   libbenchmark-dev
   libnats-dev nats-server   # net/ buses; integration tests start their own nats-server
   libssl-dev
   libgoogle-perftools-dev   # tcmalloc_minimal: the allocator of ccp and its benchmarks
+  dpkg-dev groff-base systemd   # scripts/package.sh: the .deb's dependencies (dpkg-shlibdeps),
+                                # the man page check, systemd-analyze verify on the units
 )
 
 missing=()
