@@ -133,9 +133,8 @@ int proxy_main(std::span<const std::string_view> args, std::ostream& out, std::o
   err << "ccp proxy: " << po.self.str() << " listening on "
       << (po.cert.empty() ? "ws://" : "wss://") << at->address().to_string() << ':' << (*p)->port()
       << ", backbone " << po.backbone << '\n';
-  if (po.tokens.empty() && po.secret.empty())
-    err << "ccp proxy: warning: no --tokens or --secret-file: any agent may claim any host\n";
-  else if (!po.secret.empty())
+  // Without credentials, open_proxy_warning above spoke (on any address but loopback).
+  if (!po.secret.empty())
     err << "ccp proxy: warning: a shared secret: any agent that knows it may claim any host; "
            "--tokens binds each host to its own token\n";
   run(ioc, static_cast<std::size_t>(*threads), [&] {
