@@ -662,10 +662,16 @@ void proxy::role_tick(micros now) {
   }
   // Revalidated: our own heartbeat came back after we resumed (the bus handed us what it
   // held for us before it), every peer had time to heartbeat, and our syncs ended.
-  if (revalidating_ && now >= revalidate_at_ && last_own_heartbeat_ > resumed_at_ && !syncing()) {
-    revalidating_ = false;
-    revalidate_at_ = never;
-    update_group_subscriptions();
+  // Not yet (a sync still open, our heartbeat not back): look again a little later. The
+  // time must move on, or role_wake() keeps answering `now` and the host spins.
+  if (revalidating_ && now >= revalidate_at_) {
+    if (last_own_heartbeat_ > resumed_at_ && !syncing()) {
+      revalidating_ = false;
+      revalidate_at_ = never;
+      update_group_subscriptions();
+    } else {
+      revalidate_at_ = now + heartbeat_interval / 10;
+    }
   }
   if (now >= next_link_scan_) {
     next_link_scan_ = now + heartbeat_interval;
