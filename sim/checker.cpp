@@ -60,8 +60,8 @@ void world::sample() {
         const sim_node& s = nodes_[proxies_[p]];
         // A stalled proxy routes nothing: its tables are not what it does (it fences those
         // hosts on its first events after it resumes).
-        if (s.alive && s.stalled_until <= now_ && !partitioned_.contains(static_cast<int>(p)) &&
-            !bus_down_ && s.proxy->holds(host_names_[h]))
+        if (s.alive && s.stalled_until == 0 && !partitioned_.contains(static_cast<int>(p)) &&
+            !bus_down() && s.proxy->holds(host_names_[h]))
           ++holders;
       }
       int hi = static_cast<int>(h);

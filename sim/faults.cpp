@@ -16,6 +16,8 @@ void world::kill(std::uint32_t i) {
     if (l.agent == i && l.agent_open) close_link(i, l.agent_id);
   }
   nodes_[i].alive = false;
+  nodes_[i].stalled_until = 0;
+  deferred_.erase(i);  // a dead process handles nothing it held back
   unsubscribe_all(i);
   // Its requests in flight die with it: abandoned, an outcome of their own (no reply can
   // reach their sender now), never a violation. The role lists them; nothing it says
@@ -57,20 +59,8 @@ void world::start_fault(std::size_t f) {
     l += '}';
     trace_.line(l);
   }
-  auto proxies_hit = [&] {
-    std::vector<int> v;
-    int n = static_cast<int>(proxies_.size());
-    for (int k = 0; k < (x.target < 0 ? n : std::min(x.count, n)); ++k)
-      v.push_back(x.target < 0 ? k : (x.target + k) % n);
-    return v;
-  };
-  auto hosts_hit = [&] {
-    std::vector<int> v;
-    int n = sc_.topo.hosts;
-    for (int k = 0; k < (x.target < 0 ? n : std::min(x.count, n)); ++k)
-      v.push_back(x.target < 0 ? k : (x.target + k) % n);
-    return v;
-  };
+  auto proxies_hit = [&] { return targets(x, static_cast<int>(proxies_.size())); };
+  auto hosts_hit = [&] { return targets(x, sc_.topo.hosts); };
   switch (x.kind) {
     case fault_kind::kill_mgmt:
       kill(mgmts_[static_cast<std::size_t>(x.target)]);
@@ -109,21 +99,24 @@ void world::start_fault(std::size_t f) {
       break;
     case fault_kind::partition_proxy:
       for (int p : proxies_hit())
-        partitioned_.insert(p);
+        ++partitioned_[p];
       break;
     case fault_kind::latency_spike:
-      latency_factor_ = x.factor;
+      latency_spikes_.insert(x.factor);
+      latency_factor_ = *latency_spikes_.rbegin();
       break;
     case fault_kind::stall_proxy:
-      for (int p : proxies_hit())
-        nodes_[proxies_[static_cast<std::size_t>(p)]].stalled_until = now_ + x.duration;
+      for (int p : proxies_hit()) {
+        micros& until = nodes_[proxies_[static_cast<std::size_t>(p)]].stalled_until;
+        until = std::max(until, now_ + x.duration);
+      }
       break;
     case fault_kind::slow_consumer:
       for (int p : proxies_hit())
-        slow_proxy_[p] = x.factor;
+        slow_proxy_[p].insert(x.factor);
       break;
     case fault_kind::bus_outage:
-      bus_down_ = true;
+      ++bus_outages_;
       break;
     case fault_kind::endpoint_churn: {
       int left = x.count;
@@ -142,32 +135,82 @@ void world::start_fault(std::size_t f) {
   if (x.duration > 0) push(now_ + x.duration, ev::fault_end, 0, f);
 }
 
+// The indexes fault `x` hits among `n` proxies or hosts: `count` from `target`, or all.
+std::vector<int> world::targets(const fault& x, int n) const {
+  std::vector<int> v;
+  for (int k = 0; k < (x.target < 0 ? n : std::min(x.count, n)); ++k)
+    v.push_back(x.target < 0 ? k : (x.target + k) % n);
+  return v;
+}
+
+// Ends fault `f` alone: what other faults hold in force stays.
 void world::end_fault(std::size_t f) {
-  switch (sc_.faults[f].kind) {
+  const fault& x = sc_.faults[f];
+  if (healed_) return;  // the heal ended everything already
+  {
+    std::string& l = trace_start("fault_end");
+    l += R"(,"kind":")";
+    l += to_string(x.kind);
+    l += R"(","target":)";
+    append_number(l, x.target);
+    l += '}';
+    trace_.line(l);
+  }
+  const int proxies = static_cast<int>(proxies_.size());
+  switch (x.kind) {
     case fault_kind::partition_proxy:
-      partitioned_.clear();
+      for (int p : targets(x, proxies))
+        if (auto it = partitioned_.find(p); it != partitioned_.end() && --it->second == 0)
+          partitioned_.erase(it);
       break;
     case fault_kind::latency_spike:
-      latency_factor_ = 1.0;
+      latency_spikes_.erase(latency_spikes_.find(x.factor));
+      latency_factor_ = latency_spikes_.empty() ? 1.0 : *latency_spikes_.rbegin();
       break;
     case fault_kind::slow_consumer:
-      slow_proxy_.clear();
+      for (int p : targets(x, proxies)) {
+        auto it = slow_proxy_.find(p);
+        if (it == slow_proxy_.end()) continue;
+        it->second.erase(it->second.find(x.factor));
+        if (it->second.empty()) slow_proxy_.erase(it);
+      }
       break;
     case fault_kind::bus_outage:
-      bus_down_ = false;
+      --bus_outages_;
       break;
-    default:  // the others end by themselves (a restart, a stall's deadline) or never
+    case fault_kind::stall_proxy:
+      // The proxy in that slot now: if it was restarted meanwhile, the new one never stalled.
+      for (int p : targets(x, proxies))
+        if (std::uint32_t i = proxies_[static_cast<std::size_t>(p)];
+            nodes_[i].stalled_until != 0 && nodes_[i].stalled_until <= now_)
+          resume(i);  // unless a longer stall of it is still in force
+      break;
+    default:  // the others end by themselves (a restart) or never
       break;
   }
+}
+
+void world::resume(std::uint32_t i) {
+  nodes_[i].stalled_until = 0;
+  auto it = deferred_.find(i);
+  if (it == deferred_.end()) return;
+  std::vector<event> held = std::move(it->second);
+  deferred_.erase(it);
+  for (event& e : held)
+    fire(e);
 }
 
 void world::heal() {
   healed_ = true;
   injecting_ = false;
   partitioned_.clear();
-  bus_down_ = false;
+  bus_outages_ = 0;
+  latency_spikes_.clear();
   latency_factor_ = 1.0;
   slow_proxy_.clear();
+  // A stall ends too: what the proxy held back runs now, in slot order.
+  for (std::uint32_t i : proxies_)
+    if (nodes_[i].stalled_until != 0) resume(i);
   for (std::size_t p = 0; p < proxies_.size(); ++p)
     if (!nodes_[proxies_[p]].alive) restart_proxy(static_cast<int>(p));
   for (auto& m : mgmts_) {
@@ -184,7 +227,6 @@ void world::heal() {
       start_node(agents_[h]);
     }
   }
-  nodes_.for_each([](sim_node& s) { s.stalled_until = 0; });
   for (auto& eps : endpoints_)
     for (std::uint32_t e : eps)
       if (!nodes_[e].alive) push(now_, ev::restart, e);

@@ -73,7 +73,7 @@ void world::publish(std::uint32_t from, bus_kind bus, std::string_view subject, 
   const subject_map* m = nullptr;
   micros lat = 0;
   if (bus == bus_kind::backbone) {
-    if (bus_down_) return;
+    if (bus_down()) return;
     if (nodes_[from].r == role::proxy && partitioned_.contains(nodes_[from].host)) return;
     m = &backbone_;
     lat = sc_.topo.backbone_latency;
@@ -128,7 +128,8 @@ void world::send_on_link(std::uint32_t from, link_id id, frame_ptr frame) {
   link& l = links_[it->second];
   if (!l.proxy_open) return;
   double slow = 1.0;
-  if (auto s = slow_proxy_.find(nodes_[from].host); s != slow_proxy_.end()) slow = s->second;
+  if (auto s = slow_proxy_.find(nodes_[from].host); s != slow_proxy_.end())
+    slow = *s->second.rbegin();  // the largest slowdown in force
   push(now_ + static_cast<micros>(static_cast<double>(d) * slow), ev::flushed, from, it->second);
   // The proxy's write queue: frames handed to the host and not yet written. The core
   // bounds it with link_queue_frames (plus a few control frames).

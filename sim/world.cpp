@@ -143,8 +143,18 @@ void world::run_actions(std::uint32_t i) {
   nodes_[i].kernel().run_actions(now_);
 }
 bool world::step() {
-  if (queue_.empty()) return false;
+  if (queue_.empty() || livelocked_) return false;
   event e = queue_.pop();
+  if (e.t != now_) {
+    events_this_instant_ = 0;
+  } else if (++events_this_instant_ > max_events_per_instant) [[unlikely]] {
+    // Virtual time stands still: something answers every event with another at the same
+    // instant (a role whose next wake is always `now` spins its host at 100% CPU).
+    livelocked_ = true;
+    violation("livelock", std::to_string(max_events_per_instant) + " events at one instant, " +
+                              "the last for " + nodes_[e.node].role().self().str());
+    return false;
+  }
   now_ = e.t;
   ++events_;
   fire(e);
@@ -187,8 +197,8 @@ void world::fire(event& e) {
   }
   sim_node& s = nodes_[e.node];
   if (!s.alive) return;
-  if (s.stalled_until > now_) {  // a stalled process handles nothing until it resumes
-    push(s.stalled_until, e.kind, e.node, e.which, std::move(e.frame));
+  if (s.stalled_until != 0) [[unlikely]] {  // stalled: held back until it resumes
+    deferred_[e.node].push_back(std::move(e));
     return;
   }
   host::kernel& k = s.kernel();
@@ -273,7 +283,7 @@ void world::work(std::size_t item) {
   run_actions(from);
 }
 void world::run_until(micros t) {
-  while (!queue_.empty() && queue_.top_time() <= t)
+  while (!livelocked_ && !queue_.empty() && queue_.top_time() <= t)
     step();
   now_ = std::max(now_, t);
 }

@@ -75,6 +75,7 @@ class world {
   [[nodiscard]] std::uint64_t events() const { return events_; }
   [[nodiscard]] std::size_t process_count() const { return nodes_.size(); }
   friend struct bench_probe;  // bench/sim_bench.cpp: counts events by kind, starts a workload
+  friend struct test_probe;   // tests/sim/faults_test.cpp: reads the fault state
 
  private:
   enum class ev : std::uint8_t {
@@ -131,6 +132,8 @@ class world {
     int host = -1;  // host index for agents and endpoints, proxy index for proxies
     int index = 0;  // index within its role
     bool alive = true;
+    // Stalled (stall_proxy) until then; 0 when it runs. Set until its events held back
+    // meanwhile have run (world::resume), even at that very time.
     micros stalled_until = 0;
     [[nodiscard]] core::node& role() noexcept { return p.k.role(); }
     [[nodiscard]] const core::node& role() const noexcept { return p.k.role(); }
@@ -187,6 +190,9 @@ class world {
   void work(std::size_t item);
   void start_fault(std::size_t f);
   void end_fault(std::size_t f);
+  [[nodiscard]] std::vector<int> targets(const fault& x, int n) const;  // indexes it hits
+  void resume(std::uint32_t i);  // a stalled process handles what it held back
+  [[nodiscard]] bool bus_down() const noexcept { return bus_outages_ > 0; }
   void heal();
   void sample();
   micros link_delay();
@@ -218,6 +224,11 @@ class world {
   micros now_ = 0;
   std::uint64_t events_ = 0;
   event_queue<event> queue_;
+  // Livelock guard: events run at the current instant, and the most a run may take there.
+  // A 10,000-host fleet that heartbeats in step runs about a million at one instant.
+  static constexpr std::uint64_t max_events_per_instant = 20'000'000;
+  std::uint64_t events_this_instant_ = 0;
+  bool livelocked_ = false;
 
   stable_vector<sim_node> nodes_;
   std::vector<std::uint32_t> mgmts_, proxies_, agents_;  // current node of each slot
@@ -237,10 +248,16 @@ class world {
   core::sabotage sabotage_;
 
   // Fault state.
-  std::set<int> partitioned_;  // proxy indexes cut from the backbone
-  bool bus_down_ = false;
-  double latency_factor_ = 1.0;
-  std::map<int, double> slow_proxy_;  // proxy index -> flush slowdown
+  // Each fault that lasts adds itself when it starts and takes itself out when it ends, so
+  // overlapping faults of one kind, on one target or several, each last as written.
+  std::map<int, int> partitioned_;        // proxy index -> partitions in force (none: absent)
+  int bus_outages_ = 0;                   // outages in force
+  std::multiset<double> latency_spikes_;  // factors in force; the largest applies
+  double latency_factor_ = 1.0;           // the largest factor in force, or 1
+  std::map<int, std::multiset<double>> slow_proxy_;  // proxy index -> slowdowns in force
+  // The events a stalled process did not handle, in arrival order: it handles them when
+  // its stall ends (sim_node::stalled_until) or at the heal.
+  std::unordered_map<std::uint32_t, std::vector<event>> deferred_;
   bool healed_ = false;
   bool injecting_ = true;
 
