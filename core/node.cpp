@@ -61,15 +61,31 @@ std::expected<std::uint64_t, errc> node::send(const address& to, std::string_vie
   m.type = type;
   m.body = std::move(body);
   // Remembered before routing: routing may answer it at once (unreachable).
-  if (notifications_.size() >= max_pending_requests) notifications_.pop_front();
+  if (notifications_.size() - notifications_head_ >= max_pending_requests) forget_notifications(1);
   notifications_.emplace_back(m.id, now);
   return originate(std::move(m), now);
 }
 
+void node::forget_notifications(std::size_t n) {
+  notifications_head_ += n;
+  if (notifications_head_ == notifications_.size()) {
+    notifications_.clear();
+    notifications_head_ = 0;
+  } else if (notifications_head_ > notifications_.size() / 2) {  // amortized O(1) a send
+    notifications_.erase(notifications_.begin(),
+                         notifications_.begin() + static_cast<std::ptrdiff_t>(notifications_head_));
+    notifications_head_ = 0;
+  }
+}
+
 bool node::notified(std::uint64_t id, micros now) {
-  while (!notifications_.empty() && now - notifications_.front().second > notification_error_window)
-    notifications_.pop_front();
-  auto it = std::lower_bound(notifications_.begin(), notifications_.end(), id,
+  std::size_t expired = 0;
+  while (notifications_head_ + expired < notifications_.size() &&
+         now - notifications_[notifications_head_ + expired].second > notification_error_window)
+    ++expired;
+  if (expired > 0) forget_notifications(expired);
+  const auto first = notifications_.begin() + static_cast<std::ptrdiff_t>(notifications_head_);
+  auto it = std::lower_bound(first, notifications_.end(), id,
                              [](const auto& n, std::uint64_t v) { return n.first < v; });
   return it != notifications_.end() && it->first == id;
 }

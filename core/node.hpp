@@ -7,7 +7,6 @@
 // actions, which the host takes with take_actions() and executes before calling again.
 
 #include <cstdint>
-#include <deque>
 #include <expected>
 #include <optional>
 #include <set>
@@ -172,7 +171,12 @@ class node {
   std::set<std::pair<micros, std::uint64_t>> deadlines_;
   // The application's notifications (id, when sent), oldest first: ids grow with time,
   // so both orders agree. An error is its news only when it answers one of them.
-  std::deque<std::pair<std::uint64_t, micros>> notifications_;
+  // Oldest first (ids grow); the first notifications_head_ entries are gone. A vector with
+  // a head rather than a std::deque, which allocates 576 bytes in every node at once, and
+  // most nodes of a fleet never send a notification.
+  std::vector<std::pair<std::uint64_t, micros>> notifications_;
+  std::size_t notifications_head_ = 0;
+  void forget_notifications(std::size_t n);  // the n oldest
 };
 
 // Lower-case role name for built-in answers: {"role":"agent","address":"ccp://..."}.
