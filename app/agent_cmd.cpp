@@ -10,6 +10,7 @@
 #include "app/options.hpp"
 #include "core/address.hpp"
 #include "net/daemons.hpp"
+#include "net/nats_url.hpp"
 #include "net/ws.hpp"
 
 namespace ccp::app {
@@ -22,7 +23,7 @@ using detail::seed_option;
 using detail::self_option;
 
 int agent_main(std::span<const std::string_view> args, std::ostream& out, std::ostream& err) {
-  static constexpr option_spec specs[] = {
+  static constexpr option_spec own[] = {
       {"address", "ADDRESS", "this agent, ccp://agent/HOST/ID (required)"},
       {"proxy", "URL", "proxy to dial, ws://h:p or wss://h:p; several, in order", true},
       {"shuffle", "", "shuffle the proxy list once"},
@@ -32,10 +33,14 @@ int agent_main(std::span<const std::string_view> args, std::ostream& out, std::o
       {"endpoints", "IDS", "sample endpoints to run in this process (comma list)", true},
       {"seed", "N", "seed of the role's generator"},
   };
+  static constexpr auto specs = detail::join_specs(own, detail::daemon_specs);
   int status = 0;
   auto o = parse_or_explain(args, specs, 0, "ccp agent --address ADDRESS --proxy URL... [options]",
                             out, err, status);
   if (!o) return status;
+  if (auto l = detail::log_option(*o); !l) return err << "ccp agent: " << l.error() << '\n', 2;
+  auto nats = detail::nats_auth_option(*o);
+  if (!nats) return err << "ccp agent: " << nats.error() << '\n', 2;
   net::agent_options ao;
   auto self = self_option(*o, core::role::agent, "");
   if (!self) return err << "ccp agent: " << self.error() << '\n', 2;
@@ -49,6 +54,7 @@ int agent_main(std::span<const std::string_view> args, std::ostream& out, std::o
   ao.token = o->get_or("token", "");
   ao.ca = o->get_or("ca", "");
   ao.host_bus = o->get_or("host-bus", default_nats);
+  ao.host_bus_auth = *nats;
   ao.endpoints = o->list("endpoints");
   for (const auto& id : ao.endpoints)
     if (auto a = core::address::one(core::role::endpoint, ao.self.host(), id); !a)
@@ -59,8 +65,10 @@ int agent_main(std::span<const std::string_view> args, std::ostream& out, std::o
   asio::io_context ioc;
   auto a = net::agent_service::start(ioc, ao);
   if (!a) return err << "ccp agent: " << a.error() << '\n', 1;
+  auto mon = detail::monitor_option(*o, ioc, {(*a)->monitoring()});
+  if (!mon) return err << "ccp agent: " << mon.error() << '\n', 1;
   err << "ccp agent: " << ao.self.str() << ", " << ao.proxies.size() << " proxies, host bus "
-      << ao.host_bus << '\n';
+      << net::detail::redact_nats_url(ao.host_bus) << '\n';
   run(ioc, 1, [&] {
     (*a)->shutdown();
     asio::post(ioc, [&ioc] { ioc.stop(); });

@@ -33,7 +33,7 @@ using detail::seed_option;
 using detail::self_option;
 
 int endpoint_main(std::span<const std::string_view> args, std::ostream& out, std::ostream& err) {
-  static constexpr option_spec specs[] = {
+  static constexpr option_spec own[] = {
       {"address", "ADDRESS", "this endpoint, ccp://endpoint/HOST/ID (required)"},
       {"host-bus", "URL", "host bus, nats://h:p or inproc://name"},
       {"answer", "TYPE=JSON", "answer requests of TYPE with JSON (besides ping, echo)", true},
@@ -44,16 +44,21 @@ int endpoint_main(std::span<const std::string_view> args, std::ostream& out, std
       {"exit", "", "exit after --request (status 0 when it succeeded)"},
       {"seed", "N", "seed of the role's generator"},
   };
+  static constexpr auto specs = detail::join_specs(own, detail::daemon_specs);
   int status = 0;
   auto o = parse_or_explain(args, specs, 0, "ccp endpoint --address ADDRESS [options]", out, err,
                             status);
   if (!o) return status;
+  if (auto l = detail::log_option(*o); !l) return err << "ccp endpoint: " << l.error() << '\n', 2;
+  auto nats = detail::nats_auth_option(*o);
+  if (!nats) return err << "ccp endpoint: " << nats.error() << '\n', 2;
   auto self = self_option(*o, core::role::endpoint, "");
   if (!self) return err << "ccp endpoint: " << self.error() << '\n', 2;
   io lines{out, err, {}};
   net::endpoint_options eo;
   eo.self = *self;
   eo.host_bus = o->get_or("host-bus", default_nats);
+  eo.host_bus_auth = *nats;
   for (const auto& a : o->list("answer")) {
     auto eq = a.find('=');
     if (eq == std::string::npos || eq == 0)
@@ -82,6 +87,8 @@ int endpoint_main(std::span<const std::string_view> args, std::ostream& out, std
   asio::io_context ioc;
   auto e = net::endpoint_service::start(ioc, std::move(eo));
   if (!e) return err << "ccp endpoint: " << e.error() << '\n', 1;
+  auto mon = detail::monitor_option(*o, ioc, {(*e)->monitoring()});
+  if (!mon) return err << "ccp endpoint: " << mon.error() << '\n', 1;
   err << "ccp endpoint: " << self->str() << " on host bus " << o->get_or("host-bus", default_nats)
       << '\n';
   int result = 0;

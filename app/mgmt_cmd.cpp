@@ -9,6 +9,7 @@
 #include "app/net_common.hpp"
 #include "app/options.hpp"
 #include "net/daemons.hpp"
+#include "net/nats_url.hpp"
 #include "text/message_json.hpp"
 
 namespace ccp::app {
@@ -22,20 +23,25 @@ using detail::seed_option;
 using detail::self_option;
 
 int mgmt_main(std::span<const std::string_view> args, std::ostream& out, std::ostream& err) {
-  static constexpr option_spec specs[] = {
+  static constexpr option_spec own[] = {
       {"address", "ADDRESS", "this node, ccp://mgmt/HOST/ID (default ccp://mgmt/localhost/mgmt-1)"},
       {"backbone", "URL", "backbone bus, nats://h:p[,h:p] or inproc://name"},
       {"seed", "N", "seed of the role's generator"},
   };
+  static constexpr auto specs = detail::join_specs(own, detail::daemon_specs);
   int status = 0;
   auto o = parse_or_explain(args, specs, 0, "ccp mgmt [options]", out, err, status);
   if (!o) return status;
+  if (auto l = detail::log_option(*o); !l) return err << "ccp mgmt: " << l.error() << '\n', 2;
+  auto nats = detail::nats_auth_option(*o);
+  if (!nats) return err << "ccp mgmt: " << nats.error() << '\n', 2;
   auto self = self_option(*o, core::role::mgmt, "ccp://mgmt/localhost/mgmt-1");
   if (!self) return err << "ccp mgmt: " << self.error() << '\n', 2;
   io lines{out, err, {}};
   net::mgmt_options mo;
   mo.self = *self;
   mo.backbone = o->get_or("backbone", default_nats);
+  mo.backbone_auth = *nats;
   auto seed = seed_option(*o);
   if (!seed) return err << "ccp mgmt: " << seed.error() << '\n', 2;
   mo.seed = *seed;
@@ -45,7 +51,10 @@ int mgmt_main(std::span<const std::string_view> args, std::ostream& out, std::os
   asio::io_context ioc;
   auto m = net::mgmt_service::start(ioc, std::move(mo));
   if (!m) return err << "ccp mgmt: " << m.error() << '\n', 1;
-  err << "ccp mgmt: " << self->str() << " on " << o->get_or("backbone", default_nats) << '\n';
+  auto mon = detail::monitor_option(*o, ioc, {(*m)->monitoring()});
+  if (!mon) return err << "ccp mgmt: " << mon.error() << '\n', 1;
+  err << "ccp mgmt: " << self->str() << " on "
+      << net::detail::redact_nats_url(o->get_or("backbone", default_nats)) << '\n';
   run(ioc, 1, [&] {
     (*m)->shutdown();
     asio::post(ioc, [&ioc] { ioc.stop(); });

@@ -13,6 +13,7 @@
 #include "app/net_common.hpp"
 #include "app/options.hpp"
 #include "net/daemons.hpp"
+#include "net/nats_url.hpp"
 
 namespace ccp::app {
 
@@ -26,7 +27,7 @@ using detail::seed_option;
 using detail::self_option;
 
 int proxy_main(std::span<const std::string_view> args, std::ostream& out, std::ostream& err) {
-  static constexpr option_spec specs[] = {
+  static constexpr option_spec own[] = {
       {"address", "ADDRESS", "this proxy, ccp://proxy/HOST/ID (required)"},
       {"listen", "IP:PORT", "where agents connect (default 0.0.0.0:7700)"},
       {"backbone", "URL", "backbone bus, nats://h:p[,h:p] or inproc://name"},
@@ -37,10 +38,14 @@ int proxy_main(std::span<const std::string_view> args, std::ostream& out, std::o
       {"threads", "N", "I/O threads (default 1)"},
       {"seed", "N", "seed of the role's generator"},
   };
+  static constexpr auto specs = detail::join_specs(own, detail::daemon_specs);
   int status = 0;
   auto o =
       parse_or_explain(args, specs, 0, "ccp proxy --address ADDRESS [options]", out, err, status);
   if (!o) return status;
+  if (auto l = detail::log_option(*o); !l) return err << "ccp proxy: " << l.error() << '\n', 2;
+  auto nats = detail::nats_auth_option(*o);
+  if (!nats) return err << "ccp proxy: " << nats.error() << '\n', 2;
   net::proxy_options po;
   auto self = self_option(*o, core::role::proxy, "");
   if (!self) return err << "ccp proxy: " << self.error() << '\n', 2;
@@ -49,6 +54,7 @@ int proxy_main(std::span<const std::string_view> args, std::ostream& out, std::o
   if (!at) return err << "ccp proxy: " << at.error() << '\n', 2;
   po.listen = *at;
   po.backbone = o->get_or("backbone", default_nats);
+  po.backbone_auth = *nats;
   po.cert = o->get_or("cert", "");
   po.key = o->get_or("key", "");
   po.secret = o->get_or("secret", "");
@@ -70,9 +76,11 @@ int proxy_main(std::span<const std::string_view> args, std::ostream& out, std::o
   asio::io_context ioc;
   auto p = net::proxy_service::start(ioc, po);
   if (!p) return err << "ccp proxy: " << p.error() << '\n', 1;
+  auto mon = detail::monitor_option(*o, ioc, {(*p)->monitoring()});
+  if (!mon) return err << "ccp proxy: " << mon.error() << '\n', 1;
   err << "ccp proxy: " << po.self.str() << " listening on "
       << (po.cert.empty() ? "ws://" : "wss://") << at->address().to_string() << ':' << (*p)->port()
-      << ", backbone " << po.backbone << '\n';
+      << ", backbone " << net::detail::redact_nats_url(po.backbone) << '\n';
   run(ioc, *threads, [&] {
     err << "ccp proxy: stopping; telling agents to move\n";
     (*p)->shutdown(std::chrono::seconds(2), [&ioc] { ioc.stop(); });

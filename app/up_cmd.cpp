@@ -29,11 +29,16 @@ int up_main(std::span<const std::string_view> args, std::ostream& out, std::ostr
       {"proxies", "N", "proxies, default 2"},
       {"nats", "URL", "use NATS at URL for the backbone and host buses"},
       {"exit", "", "exit after the first request (for scripts)"},
+      {"log-level", "LEVEL", "debug, info (default), warn, error or off"},
+      {"log-format", "FORMAT", "text (default) or json"},
+      {"log-file", "FILE", "append the log to FILE, reopened on SIGHUP (default stderr)"},
+      {"monitor", "IP:PORT", "serve /metrics, /healthz and /readyz of every service there"},
   };
   int status = 0;
   auto o = parse_or_explain(args, specs, 0, "ccp up [--agents N] [--endpoints M] [--nats URL]", out,
                             err, status);
   if (!o) return status;
+  if (auto l = detail::log_option(*o); !l) return err << "ccp up: " << l.error() << '\n', 2;
   net::fleet_options fo;
   auto agents = count_option(*o, "agents", "4", 1, 60000);
   auto endpoints = count_option(*o, "endpoints", "2", 0, core::max_endpoints_per_agent);
@@ -51,6 +56,13 @@ int up_main(std::span<const std::string_view> args, std::ostream& out, std::ostr
   auto f = net::local_fleet::start(ioc, fo);
   if (!f) return err << "ccp up: " << f.error() << '\n', 1;
   auto& fleet = **f;
+  std::vector<net::monitored> watched{fleet.mgmt().monitoring()};
+  for (auto& p : fleet.proxies())
+    watched.push_back(p->monitoring());
+  for (auto& a : fleet.agents())
+    watched.push_back(a->monitoring());
+  auto mon = detail::monitor_option(*o, ioc, std::move(watched));
+  if (!mon) return err << "ccp up: " << mon.error() << '\n', 1;
   out << "ccp up: mgmt ccp://mgmt/127.0.0.1/up, " << fo.proxies << " proxies (";
   for (std::size_t i = 0; i < fleet.proxies().size(); ++i)
     out << (i ? ", " : "") << "ws://127.0.0.1:" << fleet.proxies()[i]->port();

@@ -542,10 +542,12 @@ void proxy::role_tick(micros now) {
   bool heard_self = now - last_own_heartbeat_ <= idle_timeout;
   if (!heard_self && !cut_off_ && now - started_ > idle_timeout) {
     cut_off_ = true;
+    ++stats_.cut_offs;
     tell_agents_to_move();
     update_group_subscriptions();
   } else if (heard_self && cut_off_) {
     cut_off_ = false;
+    ++stats_.rejoins;
     update_group_subscriptions();
   }
   if (now >= next_link_scan_) {

@@ -14,6 +14,7 @@ packages=(
   libnats-dev nats-server   # net/ buses; integration tests start their own nats-server
   libssl-dev
   libgoogle-perftools-dev   # tcmalloc_minimal: the allocator of ccp and its benchmarks
+  libspdlog-dev             # net/log.cpp: the daemons' log (levels, files, JSON lines)
 )
 
 missing=()
