@@ -35,8 +35,8 @@ class counter {
 enum class path : std::uint8_t { link_in, link_out, backbone_in, backbone_out, host_in, host_out };
 inline constexpr std::size_t path_count = 6;
 [[nodiscard]] constexpr std::string_view to_string(path p) noexcept {
-  constexpr std::string_view names[] = {"link_in",  "link_out", "backbone_in",
-                                        "backbone_out", "host_in", "host_out"};
+  constexpr std::string_view names[] = {"link_in",      "link_out", "backbone_in",
+                                        "backbone_out", "host_in",  "host_out"};
   return names[static_cast<std::size_t>(p)];
 }
 

@@ -79,7 +79,9 @@ class writer {
   std::string& out_;
 };
 
-double u(std::uint64_t v) { return static_cast<double>(v); }
+double u(std::uint64_t v) {
+  return static_cast<double>(v);
+}
 
 // Resident set size from /proc/self/statm (pages), and the open descriptors in /proc/self/fd.
 std::uint64_t resident_bytes() {
@@ -119,8 +121,8 @@ std::string render_metrics(const std::vector<service_sample>& samples) {
   std::string out;
   out.reserve(4096 + samples.size() * 4096);
   writer w(out);
-  const auto per_service = [&](std::string_view name, std::string_view type,
-                               std::string_view help, auto value) {
+  const auto per_service = [&](std::string_view name, std::string_view type, std::string_view help,
+                               auto value) {
     w.family(name, type, help);
     for (const auto& s : samples)
       w.sample(name, &s, {}, value(s));
@@ -206,10 +208,10 @@ std::string render_metrics(const std::vector<service_sample>& samples) {
     for (std::size_t b = 0; b < s.metrics->bus.size(); ++b) {
       const bus_health h = s.metrics->bus[b].load();
       if (h == bus_health::unused) continue;
-      w.sample("ccp_bus_up", &s,
-               {{"bus", b == static_cast<std::size_t>(core::bus_kind::backbone) ? "backbone"
-                                                                                : "host"}},
-               h == bus_health::up ? 1.0 : 0.0);
+      w.sample(
+          "ccp_bus_up", &s,
+          {{"bus", b == static_cast<std::size_t>(core::bus_kind::backbone) ? "backbone" : "host"}},
+          h == bus_health::up ? 1.0 : 0.0);
     }
   w.family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
   w.sample("process_resident_memory_bytes", nullptr, {}, u(resident_bytes()));
@@ -245,18 +247,18 @@ class monitor_impl final : public monitor, public std::enable_shared_from_this<m
   }
 
   void accept() {
-    acceptor_.async_accept(asio::make_strand(ioc_), [self = shared_from_this()](
-                                                        beast::error_code ec, tcp::socket s) {
-      if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
-      if (ec) {  // out of descriptors, most likely: try again a little later
-        self->retry_.expires_after(std::chrono::milliseconds(100));
-        self->retry_.async_wait([self](beast::error_code) { self->accept(); });
-        return;
-      }
-      auto ex = s.get_executor();
-      asio::co_spawn(ex, self->serve(std::move(s)), asio::detached);
-      self->accept();
-    });
+    acceptor_.async_accept(
+        asio::make_strand(ioc_), [self = shared_from_this()](beast::error_code ec, tcp::socket s) {
+          if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
+          if (ec) {  // out of descriptors, most likely: try again a little later
+            self->retry_.expires_after(std::chrono::milliseconds(100));
+            self->retry_.async_wait([self](beast::error_code) { self->accept(); });
+            return;
+          }
+          auto ex = s.get_executor();
+          asio::co_spawn(ex, self->serve(std::move(s)), asio::detached);
+          self->accept();
+        });
   }
 
   void add(monitored m) override {
@@ -384,7 +386,7 @@ class monitor_impl final : public monitor, public std::enable_shared_from_this<m
 }  // namespace
 
 std::expected<std::shared_ptr<monitor>, std::string> monitor::start(asio::io_context& ioc,
-                                                                   tcp::endpoint at) {
+                                                                    tcp::endpoint at) {
   auto m = std::make_shared<monitor_impl>(ioc, at);
   if (auto r = m->open(); !r) return std::unexpected(r.error());
   m->accept();

@@ -75,7 +75,8 @@ std::string read_all(const std::string& path) {
     ++n;
     std::smatch m;
     if (std::regex_match(line, m, help)) {
-      if (!seen.insert(m[1]).second) return ::testing::AssertionFailure() << "family twice: " << line;
+      if (!seen.insert(m[1]).second)
+        return ::testing::AssertionFailure() << "family twice: " << line;
       current = m[1];
     } else if (std::regex_match(line, m, type)) {
       if (m[1] != current) return ::testing::AssertionFailure() << "TYPE without HELP: " << line;
@@ -209,13 +210,19 @@ TEST_F(refused_fleet, PromtoolAcceptsTheMetrics) {
   if (std::system("command -v promtool > /dev/null 2>&1") != 0)
     GTEST_SKIP() << "promtool is not installed (Debian package `prometheus`): the format was "
                     "checked by MetricsShowTheRefusalAndTheAttachedAgent's own reader only";
-  ASSERT_TRUE(eventually([&] { return get(mon->port(), "/metrics").body.find("reason=\"credentials\"} 1") != std::string::npos; }, 10s));
+  ASSERT_TRUE(eventually(
+      [&] {
+        return get(mon->port(), "/metrics").body.find("reason=\"credentials\"} 1") !=
+               std::string::npos;
+      },
+      10s));
   const std::string path = log_path + ".metrics";
   {
     std::ofstream out(path);
     out << get(mon->port(), "/metrics").body;
   }
-  const int rc = std::system(("promtool check metrics < " + path + " > " + path + ".out 2>&1").c_str());
+  const int rc =
+      std::system(("promtool check metrics < " + path + " > " + path + ".out 2>&1").c_str());
   const std::string said = read_all(path + ".out");
   std::filesystem::remove(path);
   std::filesystem::remove(path + ".out");
@@ -249,7 +256,8 @@ TEST(MonitorTls, PlainAgentAgainstTlsProxyIsLoggedOnBothSides) {
   const bool both = eventually(
       [&] {
         log = read_all(log_path);
-        return log.find("connection refused: TLS handshake failed self=ccp://proxy/127.0.0.1/tls") !=
+        return log.find(
+                   "connection refused: TLS handshake failed self=ccp://proxy/127.0.0.1/tls") !=
                    std::string::npos &&
                log.find("dial failed self=ccp://agent/10.0.0.9/a") != std::string::npos;
       },
