@@ -93,16 +93,17 @@ std::expected<asio::ip::tcp::endpoint, std::string> endpoint_option(const option
 }
 
 std::string bus_url_error(std::string_view url) {
-  constexpr std::string_view inproc = "inproc://", nats = "nats://";
+  constexpr std::string_view inproc = "inproc://", nats = "nats://", tls = "tls://";
   constexpr std::string_view expected =
-      "expected nats://[USER[:PASSWORD]@]HOST:PORT[,HOST:PORT...] or inproc://NAME";
+      "expected nats://[USER[:PASSWORD]@]HOST:PORT[,HOST:PORT...] (or tls://) or inproc://NAME";
   if (url.starts_with(inproc)) return url.size() > inproc.size() ? "" : "inproc:// needs a name";
-  if (!url.starts_with(nats)) return std::string(expected);
-  std::string_view rest = url.substr(nats.size());
+  if (!url.starts_with(nats) && !url.starts_with(tls)) return std::string(expected);
+  std::string_view rest = url.substr(url.starts_with(nats) ? nats.size() : tls.size());
   for (;;) {
     const auto comma = rest.find(',');
     std::string_view server = rest.substr(0, comma);
     if (server.starts_with(nats)) server.remove_prefix(nats.size());
+    if (server.starts_with(tls)) server.remove_prefix(tls.size());
     if (auto at = server.rfind('@'); at != std::string_view::npos) server.remove_prefix(at + 1);
     const auto colon = server.rfind(':');
     if (server.empty()) return "a server is empty; " + std::string(expected);

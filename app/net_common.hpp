@@ -105,8 +105,8 @@ std::expected<boost::asio::ip::tcp::endpoint, std::string> endpoint_option(const
                                                                            std::string_view name);
 
 // A bus URL option (--backbone, --host-bus): `inproc://NAME` or
-// `nats://[USER[:PASSWORD]@]HOST:PORT[,...]`. Only its shape is checked here (a bad URL is a
-// usage error, exit 2); the bus checks the rest when it connects.
+// `nats://[USER[:PASSWORD]@]HOST:PORT[,...]` (`tls://` for TLS). Only its shape is checked
+// here (a bad URL is a usage error, exit 2); the bus checks the rest when it connects.
 std::expected<std::string, std::string> bus_option(const options& o, std::string_view name);
 // Why `url` is not a bus URL; empty when its shape is right.
 std::string bus_url_error(std::string_view url);
