@@ -50,7 +50,7 @@ reply get(std::uint16_t port, const std::string& target) {
   beast::flat_buffer buf;
   http::response<http::string_body> res;
   http::read(s, buf, res);
-  return {res.result_int(), res.body()};
+  return {static_cast<int>(res.result_int()), res.body()};
 }
 
 std::string read_all(const std::string& path) {
