@@ -10,6 +10,7 @@
 #include "app/options.hpp"
 #include "core/address.hpp"
 #include "net/daemons.hpp"
+#include "net/nats_url.hpp"
 #include "net/ws.hpp"
 
 namespace ccp::app {
@@ -50,6 +51,17 @@ constexpr option_spec agent_options[] = {
      .repeat = true,
      .commas = true},
     {.name = "seed", .value = "N", .help = "seed of the role's generator"},
+    detail::log_level,
+    detail::log_format,
+    detail::log_file,
+    detail::monitor,
+    detail::nats_user,
+    detail::nats_password_file,
+    detail::nats_token_file,
+    detail::nats_creds,
+    detail::nats_ca,
+    detail::nats_cert,
+    detail::nats_key,
 };
 
 constexpr command_spec agent_command = {
@@ -72,6 +84,9 @@ int agent_main(std::span<const std::string_view> args, std::ostream& out, std::o
   int status = 0;
   auto o = parse_or_explain(args, agent_command, out, err, status);
   if (!o) return status;
+  if (auto l = detail::log_option(*o); !l) return err << "ccp agent: " << l.error() << '\n', 2;
+  auto nats = detail::nats_auth_option(*o);
+  if (!nats) return err << "ccp agent: " << nats.error() << '\n', 2;
   net::agent_options ao;
   auto self = self_option(*o, core::role::agent);
   if (!self) return err << "ccp agent: " << self.error() << '\n', 2;
@@ -90,6 +105,7 @@ int agent_main(std::span<const std::string_view> args, std::ostream& out, std::o
   auto host_bus = bus_option(*o, "host-bus");
   if (!host_bus) return err << "ccp agent: " << host_bus.error() << '\n', 2;
   ao.host_bus = *host_bus;
+  ao.host_bus_auth = *nats;
   ao.endpoints = o->list("endpoints");
   for (const auto& id : ao.endpoints)
     if (auto a = core::address::one(core::role::endpoint, ao.self.host(), id); !a)
@@ -102,8 +118,10 @@ int agent_main(std::span<const std::string_view> args, std::ostream& out, std::o
   asio::io_context ioc;
   auto a = net::agent_service::start(ioc, ao);
   if (!a) return err << "ccp agent: " << a.error() << '\n', 1;
+  auto mon = detail::monitor_option(*o, ioc, {(*a)->monitoring()});
+  if (!mon) return err << "ccp agent: " << mon.error() << '\n', 1;
   err << "ccp agent: " << ao.self.str() << ", " << ao.proxies.size() << " proxies, host bus "
-      << ao.host_bus << '\n';
+      << net::detail::redact_nats_url(ao.host_bus) << '\n';
   run(ioc, 1, [&] {
     (*a)->shutdown();
     asio::post(ioc, [&ioc] { ioc.stop(); });

@@ -32,6 +32,13 @@ constexpr option_spec agents_options[] = {
      .help = "how long to wait for the proxies' answers",
      .fallback = "2s"},
     {.name = "json", .short_name = 'j', .help = "JSON lines (one per proxy) instead of a table"},
+    detail::nats_user,
+    detail::nats_password_file,
+    detail::nats_token_file,
+    detail::nats_creds,
+    detail::nats_ca,
+    detail::nats_cert,
+    detail::nats_key,
 };
 
 constexpr command_spec agents_command = {

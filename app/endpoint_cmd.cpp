@@ -59,6 +59,17 @@ constexpr option_spec endpoint_options[] = {
      .fallback = "5s"},
     {.name = "exit", .help = "exit after --request (status 0 when it succeeded)"},
     {.name = "seed", .value = "N", .help = "seed of the role's generator"},
+    detail::log_level,
+    detail::log_format,
+    detail::log_file,
+    detail::monitor,
+    detail::nats_user,
+    detail::nats_password_file,
+    detail::nats_token_file,
+    detail::nats_creds,
+    detail::nats_ca,
+    detail::nats_cert,
+    detail::nats_key,
 };
 
 constexpr command_spec endpoint_command = {
@@ -83,6 +94,9 @@ int endpoint_main(std::span<const std::string_view> args, std::ostream& out, std
   int status = 0;
   auto o = parse_or_explain(args, endpoint_command, out, err, status);
   if (!o) return status;
+  if (auto l = detail::log_option(*o); !l) return err << "ccp endpoint: " << l.error() << '\n', 2;
+  auto nats = detail::nats_auth_option(*o);
+  if (!nats) return err << "ccp endpoint: " << nats.error() << '\n', 2;
   auto self = self_option(*o, core::role::endpoint);
   if (!self) return err << "ccp endpoint: " << self.error() << '\n', 2;
   io lines{out, err, {}};
@@ -91,6 +105,7 @@ int endpoint_main(std::span<const std::string_view> args, std::ostream& out, std
   auto host_bus = bus_option(*o, "host-bus");
   if (!host_bus) return err << "ccp endpoint: " << host_bus.error() << '\n', 2;
   eo.host_bus = *host_bus;
+  eo.host_bus_auth = *nats;
   for (const auto& a : o->list("answer")) {
     auto eq = a.find('=');
     if (eq == std::string::npos || eq == 0)
@@ -120,6 +135,8 @@ int endpoint_main(std::span<const std::string_view> args, std::ostream& out, std
   asio::io_context ioc;
   auto e = net::endpoint_service::start(ioc, std::move(eo));
   if (!e) return err << "ccp endpoint: " << e.error() << '\n', 1;
+  auto mon = detail::monitor_option(*o, ioc, {(*e)->monitoring()});
+  if (!mon) return err << "ccp endpoint: " << mon.error() << '\n', 1;
   err << "ccp endpoint: " << self->str() << " on host bus " << *host_bus << '\n';
   int result = 0;
   const bool exit_after = o->on("exit");

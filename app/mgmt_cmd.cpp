@@ -9,6 +9,7 @@
 #include "app/net_common.hpp"
 #include "app/options.hpp"
 #include "net/daemons.hpp"
+#include "net/nats_url.hpp"
 #include "text/message_json.hpp"
 
 namespace ccp::app {
@@ -33,6 +34,17 @@ constexpr option_spec mgmt_options[] = {
      .help = "backbone bus, nats://h:p[,h:p] or inproc://name",
      .fallback = detail::default_nats},
     {.name = "seed", .value = "N", .help = "seed of the role's generator"},
+    detail::log_level,
+    detail::log_format,
+    detail::log_file,
+    detail::monitor,
+    detail::nats_user,
+    detail::nats_password_file,
+    detail::nats_token_file,
+    detail::nats_creds,
+    detail::nats_ca,
+    detail::nats_cert,
+    detail::nats_key,
 };
 
 constexpr command_spec mgmt_command = {
@@ -54,6 +66,9 @@ int mgmt_main(std::span<const std::string_view> args, std::ostream& out, std::os
   int status = 0;
   auto o = parse_or_explain(args, mgmt_command, out, err, status);
   if (!o) return status;
+  if (auto l = detail::log_option(*o); !l) return err << "ccp mgmt: " << l.error() << '\n', 2;
+  auto nats = detail::nats_auth_option(*o);
+  if (!nats) return err << "ccp mgmt: " << nats.error() << '\n', 2;
   auto self = self_option(*o, core::role::mgmt);
   if (!self) return err << "ccp mgmt: " << self.error() << '\n', 2;
   auto backbone = detail::bus_option(*o, "backbone");
@@ -62,6 +77,7 @@ int mgmt_main(std::span<const std::string_view> args, std::ostream& out, std::os
   net::mgmt_options mo;
   mo.self = *self;
   mo.backbone = *backbone;
+  mo.backbone_auth = *nats;
   auto seed = seed_option(*o);
   if (!seed) return err << "ccp mgmt: " << seed.error() << '\n', 2;
   mo.seed = *seed;
@@ -71,7 +87,9 @@ int mgmt_main(std::span<const std::string_view> args, std::ostream& out, std::os
   asio::io_context ioc;
   auto m = net::mgmt_service::start(ioc, std::move(mo));
   if (!m) return err << "ccp mgmt: " << m.error() << '\n', 1;
-  err << "ccp mgmt: " << self->str() << " on " << *backbone << '\n';
+  auto mon = detail::monitor_option(*o, ioc, {(*m)->monitoring()});
+  if (!mon) return err << "ccp mgmt: " << mon.error() << '\n', 1;
+  err << "ccp mgmt: " << self->str() << " on " << net::detail::redact_nats_url(*backbone) << '\n';
   run(ioc, 1, [&] {
     (*m)->shutdown();
     asio::post(ioc, [&ioc] { ioc.stop(); });

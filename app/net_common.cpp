@@ -9,7 +9,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iomanip>
+#include <iterator>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <ostream>
@@ -91,16 +93,17 @@ std::expected<asio::ip::tcp::endpoint, std::string> endpoint_option(const option
 }
 
 std::string bus_url_error(std::string_view url) {
-  constexpr std::string_view inproc = "inproc://", nats = "nats://";
+  constexpr std::string_view inproc = "inproc://", nats = "nats://", tls = "tls://";
   constexpr std::string_view expected =
-      "expected nats://[USER[:PASSWORD]@]HOST:PORT[,HOST:PORT...] or inproc://NAME";
+      "expected nats://[USER[:PASSWORD]@]HOST:PORT[,HOST:PORT...] (or tls://) or inproc://NAME";
   if (url.starts_with(inproc)) return url.size() > inproc.size() ? "" : "inproc:// needs a name";
-  if (!url.starts_with(nats)) return std::string(expected);
-  std::string_view rest = url.substr(nats.size());
+  if (!url.starts_with(nats) && !url.starts_with(tls)) return std::string(expected);
+  std::string_view rest = url.substr(url.starts_with(nats) ? nats.size() : tls.size());
   for (;;) {
     const auto comma = rest.find(',');
     std::string_view server = rest.substr(0, comma);
     if (server.starts_with(nats)) server.remove_prefix(nats.size());
+    if (server.starts_with(tls)) server.remove_prefix(tls.size());
     if (auto at = server.rfind('@'); at != std::string_view::npos) server.remove_prefix(at + 1);
     const auto colon = server.rfind(':');
     if (server.empty()) return "a server is empty; " + std::string(expected);
@@ -138,12 +141,90 @@ std::expected<std::uint64_t, std::string> seed_option(const options& o) {
   return o.count("seed", 0, std::numeric_limits<std::uint64_t>::max());
 }
 
+namespace {
+
+// Reads a secret from `file`: its whole content less a trailing newline.
+std::expected<std::string, std::string> read_secret(const options& o, std::string_view name) {
+  const std::string file = o.value(name);
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return std::unexpected(o.bad(name, "cannot read it"));
+  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r'))
+    s.pop_back();
+  return s;
+}
+
+// Re-arms itself: every SIGHUP reopens the log file.
+void on_hangup(const std::shared_ptr<asio::signal_set>& hup) {
+  hup->async_wait([hup](boost::system::error_code ec, int) {
+    if (ec) return;
+    if (auto r = net::reopen_log(); !r)
+      net::log(net::log_level::error, "cannot reopen the log file", {{"reason", r.error()}});
+    else
+      net::log(net::log_level::info, "log file reopened (SIGHUP)");
+    on_hangup(hup);
+  });
+}
+
+}  // namespace
+
+std::expected<net::nats_auth, std::string> nats_auth_option(const options& o) {
+  net::nats_auth a;
+  a.user = o.value("nats-user");
+  if (o.get("nats-password-file")) {
+    auto p = read_secret(o, "nats-password-file");
+    if (!p) return std::unexpected(p.error());
+    a.password = std::move(*p);
+  }
+  if (o.get("nats-token-file")) {
+    auto t = read_secret(o, "nats-token-file");
+    if (!t) return std::unexpected(t.error());
+    a.token = std::move(*t);
+  }
+  a.creds_file = o.value("nats-creds");
+  a.ca_file = o.value("nats-ca");
+  a.cert_file = o.value("nats-cert");
+  a.key_file = o.value("nats-key");
+  if (a.cert_file.empty() != a.key_file.empty())
+    return std::unexpected("--nats-cert and --nats-key go together");
+  return a;
+}
+
+std::expected<void, std::string> log_option(const options& o) {
+  net::log_config c;
+  auto level = net::parse_log_level(o.value("log-level"));
+  if (!level) return std::unexpected(o.bad("log-level", level.error()));
+  auto format = net::parse_log_format(o.value("log-format"));
+  if (!format) return std::unexpected(o.bad("log-format", format.error()));
+  c.level = *level;
+  c.format = *format;
+  c.file = o.value("log-file");
+  if (auto r = net::configure_log(c); !r) return std::unexpected(o.bad("log-file", r.error()));
+  return {};
+}
+
+std::expected<std::shared_ptr<net::monitor>, std::string> monitor_option(
+    const options& o, asio::io_context& ioc, std::vector<net::monitored> services) {
+  if (!o.get("monitor")) return nullptr;
+  auto at = endpoint_option(o, "monitor");
+  if (!at) return std::unexpected(at.error());
+  auto m = net::monitor::start(ioc, *at);
+  if (!m) return std::unexpected(m.error());
+  for (auto& s : services)
+    (*m)->add(std::move(s));
+  net::log(net::log_level::info, "monitor listening",
+           {{"at", at->address().to_string() + ":" + std::to_string((*m)->port())}});
+  return *m;
+}
+
 // Runs `ioc` on `threads` threads until it stops; SIGINT/SIGTERM call `stop` once.
 void run(asio::io_context& ioc, std::size_t threads, std::function<void()> stop) {
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   signals.async_wait([stop = std::move(stop)](boost::system::error_code ec, int) {
     if (!ec) stop();
   });
+  auto hup = std::make_shared<asio::signal_set>(ioc, SIGHUP);
+  on_hangup(hup);
   std::vector<std::thread> pool;
   for (std::size_t i = 1; i < threads; ++i)
     pool.emplace_back([&ioc] { ioc.run(); });
@@ -259,6 +340,9 @@ int as_mgmt_client(const options& o, std::ostream& err, std::string_view cmd,
   mo.self = *self;
   mo.backbone = *backbone;
   mo.on_message = std::move(on_message);
+  auto nats = nats_auth_option(o);
+  if (!nats) return err << "ccp " << cmd << ": " << nats.error() << '\n', 2;
+  mo.backbone_auth = *nats;
   auto seed = seed_option(o);
   if (!seed) return err << "ccp " << cmd << ": " << seed.error() << '\n', 2;
   mo.seed = *seed;  // its own message ids: it takes no other client's replies

@@ -4,6 +4,7 @@
 // SIGINT/SIGTERM, the transient mgmt node of the client commands, and the printing of a
 // request's outcome. Internal to the ccp executable.
 
+#include <array>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <cstddef>
@@ -21,6 +22,7 @@
 #include "core/action.hpp"
 #include "core/address.hpp"
 #include "net/daemons.hpp"
+#include "net/monitor.hpp"
 
 namespace ccp::app::detail {
 
@@ -34,6 +36,55 @@ struct io {
   std::mutex mu;  // lines from several strands
   void line(std::ostream& s, const std::string& text);
 };
+
+// Options every daemon (proxy, agent, endpoint, mgmt; `up` takes the log and the monitor)
+// lists in its table: the log and the monitor.
+inline constexpr option_spec log_level = {.name = "log-level",
+                                          .value = "LEVEL",
+                                          .help = "debug, info, warn, error or off",
+                                          .fallback = "info"};
+inline constexpr option_spec log_format = {.name = "log-format",
+                                           .value = "FORMAT",
+                                           .help = "text, or json (one object a line)",
+                                           .fallback = "text"};
+inline constexpr option_spec log_file = {
+    .name = "log-file",
+    .value = "FILE",
+    .help = "append the log to FILE, reopened on SIGHUP (default stderr)"};
+inline constexpr option_spec monitor = {
+    .name = "monitor",
+    .value = "IP:PORT",
+    .help = "serve /metrics, /healthz and /readyz over HTTP there"};
+
+// NATS credentials and TLS: every command that opens a NATS bus lists them. Secrets come
+// from files (never argv); user and password may also be in the URL.
+inline constexpr option_spec nats_user = {
+    .name = "nats-user",
+    .value = "USER",
+    .help = "NATS user name (password from --nats-password-file)"};
+inline constexpr option_spec nats_password_file = {
+    .name = "nats-password-file", .value = "FILE", .help = "file holding the NATS password"};
+inline constexpr option_spec nats_token_file = {
+    .name = "nats-token-file", .value = "FILE", .help = "file holding a NATS auth token"};
+inline constexpr option_spec nats_creds = {
+    .name = "nats-creds", .value = "FILE", .help = "NATS credentials file (.creds)"};
+inline constexpr option_spec nats_ca = {
+    .name = "nats-ca", .value = "FILE", .help = "CA certificates for the NATS server (TLS)"};
+inline constexpr option_spec nats_cert = {
+    .name = "nats-cert", .value = "FILE", .help = "client certificate for NATS (PEM, TLS)"};
+inline constexpr option_spec nats_key = {
+    .name = "nats-key", .value = "FILE", .help = "client private key for NATS (PEM)"};
+
+// --nats-*: the credentials and TLS files. Errors: a secret file cannot be read (named).
+std::expected<net::nats_auth, std::string> nats_auth_option(const options& o);
+
+// --log-*: configures the process's log. Errors: a bad level or format, an unwritable file.
+std::expected<void, std::string> log_option(const options& o);
+
+// --monitor: starts the monitor there with `services` (nullptr when not asked). Errors: a
+// bad IP:PORT or one that cannot be bound.
+std::expected<std::shared_ptr<net::monitor>, std::string> monitor_option(
+    const options& o, boost::asio::io_context& ioc, std::vector<net::monitored> services);
 
 // Parses the options or prints the help / the error (with the usage line). nullopt:
 // return `status` (0 after --help, 2 after a usage error).
@@ -54,8 +105,8 @@ std::expected<boost::asio::ip::tcp::endpoint, std::string> endpoint_option(const
                                                                            std::string_view name);
 
 // A bus URL option (--backbone, --host-bus): `inproc://NAME` or
-// `nats://[USER[:PASSWORD]@]HOST:PORT[,...]`. Only its shape is checked here (a bad URL is a
-// usage error, exit 2); the bus checks the rest when it connects.
+// `nats://[USER[:PASSWORD]@]HOST:PORT[,...]` (`tls://` for TLS). Only its shape is checked
+// here (a bad URL is a usage error, exit 2); the bus checks the rest when it connects.
 std::expected<std::string, std::string> bus_option(const options& o, std::string_view name);
 // Why `url` is not a bus URL; empty when its shape is right.
 std::string bus_url_error(std::string_view url);
@@ -63,7 +114,8 @@ std::string bus_url_error(std::string_view url);
 // The role's seed: --seed when given (a whole number), else one that differs per run.
 std::expected<std::uint64_t, std::string> seed_option(const options& o);
 
-// Runs `ioc` on `threads` threads until it stops; SIGINT/SIGTERM call `stop` once.
+// Runs `ioc` on `threads` threads until it stops; SIGINT/SIGTERM call `stop` once; SIGHUP
+// reopens the log file (and stops nothing).
 void run(boost::asio::io_context& ioc, std::size_t threads, std::function<void()> stop);
 
 // What the core would refuse to send (as a bare bad_request), said before connecting and

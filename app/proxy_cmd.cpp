@@ -13,6 +13,7 @@
 #include "app/net_common.hpp"
 #include "app/options.hpp"
 #include "net/daemons.hpp"
+#include "net/nats_url.hpp"
 
 namespace ccp::app {
 
@@ -50,6 +51,17 @@ constexpr option_spec proxy_options[] = {
     {.name = "tokens", .value = "FILE", .help = "JSON object: agent address or host -> token"},
     {.name = "threads", .value = "N", .help = "I/O threads", .fallback = "1"},
     {.name = "seed", .value = "N", .help = "seed of the role's generator"},
+    detail::log_level,
+    detail::log_format,
+    detail::log_file,
+    detail::monitor,
+    detail::nats_user,
+    detail::nats_password_file,
+    detail::nats_token_file,
+    detail::nats_creds,
+    detail::nats_ca,
+    detail::nats_cert,
+    detail::nats_key,
 };
 
 constexpr command_spec proxy_command = {
@@ -100,6 +112,9 @@ int proxy_main(std::span<const std::string_view> args, std::ostream& out, std::o
   int status = 0;
   auto o = parse_or_explain(args, proxy_command, out, err, status);
   if (!o) return status;
+  if (auto l = detail::log_option(*o); !l) return err << "ccp proxy: " << l.error() << '\n', 2;
+  auto nats = detail::nats_auth_option(*o);
+  if (!nats) return err << "ccp proxy: " << nats.error() << '\n', 2;
   net::proxy_options po;
   auto self = self_option(*o, core::role::proxy);
   if (!self) return err << "ccp proxy: " << self.error() << '\n', 2;
@@ -110,6 +125,7 @@ int proxy_main(std::span<const std::string_view> args, std::ostream& out, std::o
   auto backbone = bus_option(*o, "backbone");
   if (!backbone) return err << "ccp proxy: " << backbone.error() << '\n', 2;
   po.backbone = *backbone;
+  po.backbone_auth = *nats;
   po.cert = o->value("cert");
   po.key = o->value("key");
   auto secret = o->secret("secret", "secret-file");
@@ -130,9 +146,11 @@ int proxy_main(std::span<const std::string_view> args, std::ostream& out, std::o
                                   !po.secret.empty() || !po.tokens.empty());
       !w.empty())
     err << "ccp proxy: " << w << '\n';
+  auto mon = detail::monitor_option(*o, ioc, {(*p)->monitoring()});
+  if (!mon) return err << "ccp proxy: " << mon.error() << '\n', 1;
   err << "ccp proxy: " << po.self.str() << " listening on "
       << (po.cert.empty() ? "ws://" : "wss://") << at->address().to_string() << ':' << (*p)->port()
-      << ", backbone " << po.backbone << '\n';
+      << ", backbone " << net::detail::redact_nats_url(po.backbone) << '\n';
   // Without credentials, open_proxy_warning above spoke (on any address but loopback).
   if (!po.secret.empty())
     err << "ccp proxy: warning: a shared secret: any agent that knows it may claim any host; "

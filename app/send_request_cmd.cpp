@@ -41,6 +41,13 @@ constexpr option_spec send_options[] = {
      .value = "DURATION",
      .help = "how long to listen for a routing error (unreachable) coming back",
      .fallback = "500ms"},
+    detail::nats_user,
+    detail::nats_password_file,
+    detail::nats_token_file,
+    detail::nats_creds,
+    detail::nats_ca,
+    detail::nats_cert,
+    detail::nats_key,
 };
 
 constexpr command_spec send_command = {
@@ -66,6 +73,13 @@ constexpr option_spec request_options[] = {
      .help = "the request's deadline, e.g. 500ms, 2s",
      .fallback = "5s"},
     {.name = "json", .short_name = 'j', .help = "JSON lines instead of a table"},
+    detail::nats_user,
+    detail::nats_password_file,
+    detail::nats_token_file,
+    detail::nats_creds,
+    detail::nats_ca,
+    detail::nats_cert,
+    detail::nats_key,
 };
 
 constexpr command_spec request_command = {

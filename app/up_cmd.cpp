@@ -30,6 +30,10 @@ constexpr option_spec up_options[] = {
     {.name = "proxies", .value = "N", .help = "proxies", .fallback = "2"},
     {.name = "nats", .value = "URL", .help = "use NATS at URL for the backbone and host buses"},
     {.name = "exit", .help = "exit after the first request (for scripts)"},
+    detail::log_level,
+    detail::log_format,
+    detail::log_file,
+    detail::monitor,
 };
 
 constexpr command_spec up_command = {
@@ -52,6 +56,7 @@ int up_main(std::span<const std::string_view> args, std::ostream& out, std::ostr
   int status = 0;
   auto o = parse_or_explain(args, up_command, out, err, status);
   if (!o) return status;
+  if (auto l = detail::log_option(*o); !l) return err << "ccp up: " << l.error() << '\n', 2;
   net::fleet_options fo;
   auto agents = o->count("agents", 1, 60000);
   auto endpoints = o->count("endpoints", 0, core::max_endpoints_per_agent);
@@ -71,6 +76,13 @@ int up_main(std::span<const std::string_view> args, std::ostream& out, std::ostr
   auto f = net::local_fleet::start(ioc, fo);
   if (!f) return err << "ccp up: " << f.error() << '\n', 1;
   auto& fleet = **f;
+  std::vector<net::monitored> watched{fleet.mgmt().monitoring()};
+  for (auto& p : fleet.proxies())
+    watched.push_back(p->monitoring());
+  for (auto& a : fleet.agents())
+    watched.push_back(a->monitoring());
+  auto mon = detail::monitor_option(*o, ioc, std::move(watched));
+  if (!mon) return err << "ccp up: " << mon.error() << '\n', 1;
   out << "ccp up: mgmt ccp://mgmt/127.0.0.1/up, " << fo.proxies << " proxies (";
   for (std::size_t i = 0; i < fleet.proxies().size(); ++i)
     out << (i ? ", " : "") << "ws://127.0.0.1:" << fleet.proxies()[i]->port();

@@ -34,6 +34,8 @@ struct node_stats {
   std::uint64_t errors_sent = 0;  // error replies this node generated
   std::uint64_t dropped = 0;      // frames discarded (late replies, malformed, no route)
   std::uint64_t malformed = 0;    // frames rejected by the codec
+  std::uint64_t cut_offs = 0;     // a proxy stopped hearing its own heartbeats (cut off)
+  std::uint64_t rejoins = 0;      // ... and heard them again
 };
 
 class node {

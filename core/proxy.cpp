@@ -653,10 +653,12 @@ void proxy::role_tick(micros now) {
     // can. Each dials another proxy and leaves us only once that one welcomed it (a proxy
     // cut off itself refuses), so in an outage for everyone every agent stays put.
     cut_off_ = true;
+    ++stats_.cut_offs;
     tell_agents("ccp.drain");
     update_group_subscriptions();
   } else if (heard_self && cut_off_) {
     cut_off_ = false;
+    ++stats_.rejoins;
     if (!draining_) tell_agents("ccp.stay");  // the reason to move is gone
     update_group_subscriptions();
   }

@@ -96,6 +96,7 @@ void kernel::execute(act::send& s, micros) {
 void kernel::execute(act::close& c, micros) {
   hand_over(c.link);  // what the role sent before closing (a drain notice) goes first
   links_.erase(c.link);
+  port_.closing(c.link, c.reason);
   port_.close(c.link);
 }
 

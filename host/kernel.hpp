@@ -54,6 +54,9 @@ class world_port {
   // Closes an open link, or gives up a dial. Always passed on, even for a link the kernel
   // does not know: the world decides what that means for its network.
   virtual void close(core::link_id link) = 0;
+  // The role closes `link` for `reason` (errc{} for a goodbye): called just before close,
+  // for a world that reports it (the daemons' log). Most worlds need nothing here.
+  virtual void closing(core::link_id /*link*/, core::errc /*reason*/) {}
   virtual void dial(core::link_id link, const std::string& target) = 0;
   // Call kernel::wake(generation, now) at time `at` (or at once if it has passed). A later
   // call replaces the request: a wake with an older generation is ignored.

@@ -26,6 +26,19 @@ using subscription_id = std::uint64_t;
 // How the bus connection is doing; reported to the on_state callback.
 enum class bus_state : std::uint8_t { connected, disconnected, reconnected, closed };
 
+// Credentials and TLS for a NATS server, passed to libnats' own options (ignored by
+// inproc://). User and password may also come in the URL, nats://user:pass@host:port, as
+// libnats parses it. Each file is read by libnats when the bus opens: a missing or bad file
+// fails open_bus with libnats' reason.
+struct nats_auth {
+  std::string user, password;  // natsOptions_SetUserInfo
+  std::string token;           // natsOptions_SetToken
+  std::string creds_file;      // a .creds file (JWT and NKEY seed): SetUserCredentialsFromFiles
+  bool tls = false;            // require TLS (also implied by tls:// URLs and the files below)
+  std::string ca_file;         // CA to verify the server: LoadCATrustedCertificates
+  std::string cert_file, key_file;  // client certificate and key: LoadCertificatesChain
+};
+
 struct bus_options {
   std::string name = "ccp";  // connection name shown by the server (NATS)
   std::string prefix;        // prepended to every subject on the wire; "" for none
@@ -34,6 +47,7 @@ struct bus_options {
   boost::asio::any_io_executor state_executor;
   // NATS (required there): the connection's socket reads and writes run on a strand of it.
   boost::asio::any_io_executor io_executor;
+  nats_auth auth;  // NATS only
 };
 
 // Thread safety: every member function may be called from any thread. Handlers run on

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/subject.hpp"
+#include "net/monitor.hpp"
 
 namespace ccp::net {
 namespace {
@@ -33,6 +34,8 @@ class service_app final : public host::application {
   void when_drained(std::function<void()> f) { once(drained_, on_drained_, std::move(f)); }
 
   void complete(core::node&, core::act::complete& c, core::micros) override {
+    const auto code = static_cast<std::size_t>(c.code);
+    if (metrics && code < metrics->outcomes.size()) metrics->outcomes[code].bump();
     auto it = waiting_.find(c.request);
     if (it == waiting_.end()) return;
     auto done = std::move(it->second);
@@ -54,6 +57,8 @@ class service_app final : public host::application {
 
   std::function<void(const core::message&)> on_message;  // may be empty
   std::optional<host::sample_app> sample;
+  std::shared_ptr<service_metrics> metrics;  // counts outcomes; may be null
+  [[nodiscard]] bool is_ready() const noexcept { return ready_; }
 
  private:
   using waiters = std::vector<std::function<void()>>;
@@ -82,19 +87,29 @@ std::optional<std::string> not_concrete(const core::address& self, core::role r)
   return "'" + self.str() + "' is not a concrete " + std::string(core::to_string(r)) + " address";
 }
 
-// Bus options that report connection changes on stderr ("backbone of X: reconnected"),
-// not the first connect (clients' output stays clean).
-bus_options logged_bus(asio::io_context& ioc, std::string name, std::string what) {
+// Bus options that log connection changes ("bus disconnected self=... bus=backbone") and
+// keep the bus's state in `metrics`. The first connect is logged at debug only (the caller
+// says it started; clients' output stays clean).
+bus_options logged_bus(asio::io_context& ioc, std::string name, core::bus_kind kind,
+                       const std::shared_ptr<service_metrics>& metrics) {
   bus_options o;
   o.name = name;
   o.state_executor = ioc.get_executor();
   o.io_executor = ioc.get_executor();
-  o.on_state = [label = what + " of " + name](bus_state s, std::string_view detail) {
-    if (s == bus_state::connected) return;  // the first connect: the caller says it started
-    static constexpr std::string_view names[] = {"connected", "disconnected", "reconnected",
-                                                 "closed"};
-    log_line(label + ": " + std::string(names[static_cast<int>(s)]) +
-             (detail.empty() ? "" : " (" + std::string(detail) + ")"));
+  metrics->bus[static_cast<std::size_t>(kind)].store(bus_health::up);
+  o.on_state = [name, kind, m = metrics](bus_state s, std::string_view detail) {
+    static constexpr std::string_view events[] = {"bus connected", "bus disconnected",
+                                                  "bus reconnected", "bus closed"};
+    const bool up = s == bus_state::connected || s == bus_state::reconnected;
+    m->bus[static_cast<std::size_t>(kind)].store(up ? bus_health::up : bus_health::down);
+    if (!up) m->bus_disconnects.add();
+    log(s == bus_state::connected     ? log_level::debug
+        : s == bus_state::reconnected ? log_level::info
+                                      : log_level::warn,
+        events[static_cast<int>(s)],
+        {{"self", name},
+         {"bus", kind == core::bus_kind::backbone ? "backbone" : "host"},
+         {up ? "server" : "reason", detail}});
   };
   return o;
 }
@@ -113,11 +128,12 @@ bool token_verifier::verify(const core::address& agent, std::string_view token) 
   return false;
 }
 
-std::expected<std::shared_ptr<bus>, std::string> open_host_bus(asio::io_context& ioc,
-                                                               std::string_view url,
-                                                               std::string_view host,
-                                                               std::string_view name) {
-  bus_options o = logged_bus(ioc, std::string(name), "host bus");
+std::expected<std::shared_ptr<bus>, std::string> open_host_bus(
+    asio::io_context& ioc, std::string_view url, std::string_view host, std::string_view name,
+    const nats_auth& auth, std::shared_ptr<service_metrics> metrics) {
+  if (!metrics) metrics = std::make_shared<service_metrics>();
+  bus_options o = logged_bus(ioc, std::string(name), core::bus_kind::host, metrics);
+  o.auth = auth;
   o.prefix = "h.";
   core::append_host_token(host, o.prefix);
   o.prefix += '.';
@@ -160,15 +176,20 @@ std::expected<std::shared_ptr<proxy_service>, std::string> proxy_service::start(
   if (auto e = not_concrete(opts.self, core::role::proxy)) return std::unexpected(std::move(*e));
   auto s = std::make_shared<proxy_service>();
   s->ioc_ = &ioc;
-  auto backbone = open_bus(opts.backbone, logged_bus(ioc, opts.self.str(), "backbone"));
+  auto bo = logged_bus(ioc, opts.self.str(), core::bus_kind::backbone, s->metrics_);
+  bo.auth = opts.backbone_auth;
+  auto backbone = open_bus(opts.backbone, std::move(bo));
   if (!backbone) return std::unexpected(backbone.error());
   s->verifier_ = std::make_unique<token_verifier>(opts.tokens, opts.secret);
   auto app = std::make_unique<service_app>();
+  app->metrics = s->metrics_;
   s->app_ = app.get();
   s->host_role(ioc, std::make_unique<core::proxy>(opts.self, opts.seed, *s->verifier_), *backbone,
                nullptr, std::move(app));
   ws_server_options wo;
   wo.at = opts.listen;
+  wo.name = opts.self.str();
+  wo.metrics = s->metrics_;
   if (!opts.cert.empty() || !opts.key.empty()) {
     auto tls = server_tls(opts.cert, opts.key);
     if (!tls) return std::unexpected(tls.error());
@@ -187,6 +208,33 @@ std::expected<std::shared_ptr<proxy_service>, std::string> proxy_service::start(
   return s;
 }
 
+monitored proxy_service::monitoring() {
+  return {"proxy", host_,
+          [self = shared_from_this()](const role_host::snapshot_t& snap) -> std::string {
+            if (self->draining()) return "draining";
+            if (snap.cut_off) return "cut off from the backbone";
+            return buses_not_ready(*self->metrics_);
+          }};
+}
+
+monitored endpoint_service::monitoring() {
+  return {"endpoint", host_, {}};
+}
+
+monitored agent_service::monitoring() {
+  return {"agent", host_, [m = metrics_](const role_host::snapshot_t& snap) -> std::string {
+            if (auto why = buses_not_ready(*m); !why.empty()) return why;
+            return snap.attached == 0 ? "not attached to a proxy" : "";
+          }};
+}
+
+monitored mgmt_service::monitoring() {
+  return {"mgmt", host_, [m = metrics_, app = app_](const role_host::snapshot_t&) -> std::string {
+            if (auto why = buses_not_ready(*m); !why.empty()) return why;
+            return app->is_ready() ? "" : "route directory not complete yet";
+          }};
+}
+
 void proxy_service::shutdown(std::chrono::milliseconds bound, std::function<void()> done) {
   listener_->close();
   // Ends once the role says it is drained (no link left) or `bound` passed, whichever is
@@ -199,10 +247,23 @@ void proxy_service::shutdown(std::chrono::milliseconds bound, std::function<void
     if (done) asio::post(*ioc_, std::move(done));
   };
   auto timer = std::make_shared<asio::steady_timer>(host_->executor());
-  host_->post([app = app_, finish](core::node&, core::micros) { app->when_drained(finish); });
+  draining_.store(true);
+  host_->post([app = app_, finish, h = host_.get()](core::node&, core::micros) {
+    log(log_level::info, "drain started: agents told to move",
+        {{"self", h->self()}, {"agents", std::to_string(h->snapshot().attached)}});
+    app->when_drained([finish, h]() mutable {
+      log(log_level::info, "drain ended: no agent left", {{"self", h->self()}});
+      finish();
+    });
+  });
   host_->handle(core::in::stop{});  // a proxy's graceful stop is its drain
   timer->expires_after(bound);
-  timer->async_wait([timer, finish](boost::system::error_code) mutable { finish(); });
+  timer->async_wait([timer, finish, finished, h = host_](boost::system::error_code ec) mutable {
+    if (!ec && !*finished)
+      log(log_level::warn, "drain cut short: agents still attached",
+          {{"self", h->self()}, {"agents", std::to_string(h->snapshot().attached)}});
+    finish();
+  });
 }
 
 void proxy_service::stop() {
@@ -215,10 +276,12 @@ void proxy_service::stop() {
 std::expected<std::shared_ptr<endpoint_service>, std::string> endpoint_service::start(
     asio::io_context& ioc, endpoint_options opts) {
   if (auto e = not_concrete(opts.self, core::role::endpoint)) return std::unexpected(std::move(*e));
-  auto hb = open_host_bus(ioc, opts.host_bus, opts.self.host(), opts.self.str());
-  if (!hb) return std::unexpected(hb.error());
   auto s = std::make_shared<endpoint_service>();
+  auto hb = open_host_bus(ioc, opts.host_bus, opts.self.host(), opts.self.str(), opts.host_bus_auth,
+                          s->metrics_);
+  if (!hb) return std::unexpected(hb.error());
   auto app = std::make_unique<service_app>();
+  app->metrics = s->metrics_;
   app->on_message = std::move(opts.on_message);
   app->sample.emplace(std::move(opts.answers));
   auto role = std::make_unique<core::endpoint>(opts.self, opts.seed);
@@ -252,7 +315,9 @@ std::expected<std::shared_ptr<agent_service>, std::string> agent_service::start(
   if (opts.proxies.empty()) return std::unexpected("an agent needs at least one proxy URL");
   for (const auto& p : opts.proxies)
     if (auto t = parse_ws_target(p); !t) return std::unexpected(t.error());
-  auto hb = open_host_bus(ioc, opts.host_bus, opts.self.host(), opts.self.str());
+  auto s = std::make_shared<agent_service>();
+  auto hb = open_host_bus(ioc, opts.host_bus, opts.self.host(), opts.self.str(), opts.host_bus_auth,
+                          s->metrics_);
   if (!hb) return std::unexpected(hb.error());
   ws_dial_options dial;
   dial.agent = opts.self.str();
@@ -277,7 +342,6 @@ std::expected<std::shared_ptr<agent_service>, std::string> agent_service::start(
                                      std::chrono::system_clock::now().time_since_epoch())
                                      .count());
   cfg.seed = opts.seed;
-  auto s = std::make_shared<agent_service>();
   s->host_role(ioc, std::make_unique<core::agent>(std::move(cfg)), nullptr, *hb, nullptr,
                std::move(dial));
   s->host_->handle(core::in::start{});
@@ -288,6 +352,7 @@ std::expected<std::shared_ptr<agent_service>, std::string> agent_service::start(
     endpoint_options eo;
     eo.self = *addr;
     eo.host_bus = opts.host_bus;
+    eo.host_bus_auth = opts.host_bus_auth;
     eo.seed = ++seed * 7919;
     auto e = endpoint_service::start(ioc, std::move(eo));
     if (!e) return std::unexpected(e.error());
@@ -309,10 +374,13 @@ void agent_service::shutdown() {
 std::expected<std::shared_ptr<mgmt_service>, std::string> mgmt_service::start(asio::io_context& ioc,
                                                                               mgmt_options opts) {
   if (auto e = not_concrete(opts.self, core::role::mgmt)) return std::unexpected(std::move(*e));
-  auto backbone = open_bus(opts.backbone, logged_bus(ioc, opts.self.str(), "backbone"));
-  if (!backbone) return std::unexpected(backbone.error());
   auto s = std::make_shared<mgmt_service>();
+  auto bo = logged_bus(ioc, opts.self.str(), core::bus_kind::backbone, s->metrics_);
+  bo.auth = opts.backbone_auth;
+  auto backbone = open_bus(opts.backbone, std::move(bo));
+  if (!backbone) return std::unexpected(backbone.error());
   auto app = std::make_unique<service_app>();
+  app->metrics = s->metrics_;
   app->on_message = std::move(opts.on_message);
   s->app_ = app.get();
   s->host_role(ioc, std::make_unique<core::mgmt>(opts.self, opts.seed), *backbone, nullptr,

@@ -6,6 +6,7 @@
 // Thread affinity: create and call these from any thread; each service's role runs on
 // its own strand (net/role_host.hpp). Callbacks given here run on that strand.
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -25,6 +26,7 @@
 #include "core/proxy.hpp"
 #include "net/bus.hpp"
 #include "net/log.hpp"
+#include "net/metrics.hpp"
 #include "net/role_host.hpp"
 #include "net/ws.hpp"
 
@@ -47,10 +49,12 @@ class token_verifier final : public core::credential_verifier {
 
 // The host bus of `host` on `url`: subjects carry a per-host prefix on the wire, so the
 // host buses of many hosts can share one NATS server (or one in-process bus).
-// Connection changes are logged (log_line).
+// Connection changes are logged and kept in `metrics` (may be null). `auth`: NATS
+// credentials and TLS (ignored for inproc://).
 [[nodiscard]] std::expected<std::shared_ptr<bus>, std::string> open_host_bus(
     boost::asio::io_context& ioc, std::string_view url, std::string_view host,
-    std::string_view name);
+    std::string_view name, const nats_auth& auth = {},
+    std::shared_ptr<service_metrics> metrics = nullptr);
 
 // TLS contexts from PEM files. Errors name the file and OpenSSL's reason.
 [[nodiscard]] std::expected<std::shared_ptr<boost::asio::ssl::context>, std::string> server_tls(
@@ -59,6 +63,7 @@ class token_verifier final : public core::credential_verifier {
     const std::string& ca_file);
 
 class service_app;  // a service's application (daemons.cpp)
+struct monitored;   // net/monitor.hpp
 
 // What every service of one role offers: its host, and the role it built, typed (the
 // service knows its role; the host does not).
@@ -66,6 +71,9 @@ template <class Role>
 class role_service {
  public:
   [[nodiscard]] std::shared_ptr<role_host> host() const { return host_; }
+  [[nodiscard]] const std::shared_ptr<service_metrics>& metrics() const noexcept {
+    return metrics_;
+  }
   [[nodiscard]] const role_host::strand& executor() const { return host_->executor(); }
   // The role; on the host's strand only.
   [[nodiscard]] Role& role() const { return *role_; }
@@ -82,10 +90,12 @@ class role_service {
                  std::shared_ptr<bus> backbone, std::shared_ptr<bus> host_bus,
                  std::unique_ptr<host::application> app, ws_dial_options dial = {}) {
     role_ = role.get();
-    host_ = std::make_shared<role_host>(ioc, std::move(role), std::move(backbone),
-                                        std::move(host_bus), std::move(app), std::move(dial));
+    host_ =
+        std::make_shared<role_host>(ioc, std::move(role), std::move(backbone), std::move(host_bus),
+                                    std::move(app), std::move(dial), metrics_);
   }
   std::shared_ptr<role_host> host_;
+  std::shared_ptr<service_metrics> metrics_ = std::make_shared<service_metrics>();
   Role* role_ = nullptr;
 };
 
@@ -93,14 +103,18 @@ struct proxy_options {
   core::address self;                          // ccp://proxy/HOST/ID
   boost::asio::ip::tcp::endpoint listen;       // port 0: a free port (see port())
   std::string backbone = "inproc://backbone";  // bus URL
+  nats_auth backbone_auth;                     // NATS credentials and TLS of the backbone
   std::string cert, key;                       // both set: serve wss
   std::map<std::string, std::string> tokens;   // agent address or host -> token
   std::string secret;                          // shared secret
   std::uint64_t seed = 1;
 };
 
-class proxy_service : public role_service<core::proxy> {
+class proxy_service : public role_service<core::proxy>,
+                      public std::enable_shared_from_this<proxy_service> {
  public:
+  // What the monitor reads of this service (net/monitor.hpp), with its readiness.
+  [[nodiscard]] monitored monitoring();
   // Opens the backbone, binds the listener and starts the role. Errors name what failed.
   static std::expected<std::shared_ptr<proxy_service>, std::string> start(
       boost::asio::io_context& ioc, proxy_options opts);
@@ -110,8 +124,11 @@ class proxy_service : public role_service<core::proxy> {
   void shutdown(std::chrono::milliseconds bound, std::function<void()> done);
   // Hard stop (a crash, for tests): closes links and leaves the bus at once.
   void stop();
+  // Whether shutdown began. From any thread.
+  [[nodiscard]] bool draining() const noexcept { return draining_.load(); }
 
  private:
+  std::atomic<bool> draining_{false};
   boost::asio::io_context* ioc_ = nullptr;
   std::unique_ptr<token_verifier> verifier_;
   service_app* app_ = nullptr;  // owned by the host
@@ -123,13 +140,17 @@ class proxy_service : public role_service<core::proxy> {
 struct endpoint_options {
   core::address self;  // ccp://endpoint/HOST/ID
   std::string host_bus = "inproc://host";
+  nats_auth host_bus_auth;                               // NATS credentials and TLS
   std::map<std::string, std::string> answers;            // request type -> response body
   std::function<void(const core::message&)> on_message;  // may be empty
   std::uint64_t seed = 1;
 };
 
-class endpoint_service : public role_service<core::endpoint> {
+class endpoint_service : public role_service<core::endpoint>,
+                         public std::enable_shared_from_this<endpoint_service> {
  public:
+  // What the monitor reads of this service (net/monitor.hpp), with its readiness.
+  [[nodiscard]] monitored monitoring();
   static std::expected<std::shared_ptr<endpoint_service>, std::string> start(
       boost::asio::io_context& ioc, endpoint_options opts);
   // Sends a request as this endpoint; `done` runs once with its outcome.
@@ -149,12 +170,16 @@ struct agent_options {
   std::string token;
   std::string ca;  // CA file for wss:// proxies
   std::string host_bus = "inproc://host";
+  nats_auth host_bus_auth;             // NATS credentials and TLS (the sample endpoints' too)
   std::vector<std::string> endpoints;  // sample endpoints (ids) to run in this process
   std::uint64_t seed = 1;
 };
 
-class agent_service : public role_service<core::agent> {
+class agent_service : public role_service<core::agent>,
+                      public std::enable_shared_from_this<agent_service> {
  public:
+  // What the monitor reads of this service (net/monitor.hpp), with its readiness.
+  [[nodiscard]] monitored monitoring();
   static std::expected<std::shared_ptr<agent_service>, std::string> start(
       boost::asio::io_context& ioc, agent_options opts);
   // Says bye to the proxy, stops the sample endpoints, and leaves the bus.
@@ -167,12 +192,16 @@ class agent_service : public role_service<core::agent> {
 struct mgmt_options {
   core::address self;  // ccp://mgmt/HOST/ID
   std::string backbone = "inproc://backbone";
+  nats_auth backbone_auth;                               // NATS credentials and TLS
   std::function<void(const core::message&)> on_message;  // what is sent to this node
   std::uint64_t seed = 1;
 };
 
-class mgmt_service : public role_service<core::mgmt> {
+class mgmt_service : public role_service<core::mgmt>,
+                     public std::enable_shared_from_this<mgmt_service> {
  public:
+  // What the monitor reads of this service (net/monitor.hpp), with its readiness.
+  [[nodiscard]] monitored monitoring();
   static std::expected<std::shared_ptr<mgmt_service>, std::string> start(
       boost::asio::io_context& ioc, mgmt_options opts);
   // Runs `then` on the role's strand once the role says its route directory is complete

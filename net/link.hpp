@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "core/action.hpp"
@@ -30,6 +31,19 @@ class link {
   // Writes what is queued, then closes (bounded by the websocket close timeout). No
   // link_down is reported for a link its owner closed.
   virtual void close() = 0;
+  // Frames queued and not yet written (a gauge for the monitor). From any thread; a snapshot.
+  [[nodiscard]] virtual std::size_t queued() const noexcept { return 0; }
+  // The other end as text for the log: "127.0.0.1:50412" (an accepted link) or the URL
+  // dialled. Fixed when the link is made; from any thread.
+  [[nodiscard]] virtual const std::string& remote() const noexcept { return none(); }
+  // What the peer claimed at the upgrade (X-Ccp-Agent) on an accepted link; empty otherwise.
+  [[nodiscard]] virtual const std::string& claimed() const noexcept { return none(); }
+
+ private:
+  static const std::string& none() noexcept {
+    static const std::string empty;
+    return empty;
+  }
 };
 
 // What links report to their owner. Thread safety: called on the link's strand; an
@@ -45,8 +59,9 @@ class link_events {
   virtual void link_frames(core::link_id id, std::vector<core::frame_buf> frames) = 0;
   // `frames` queued frames were written to the socket.
   virtual void link_flushed(core::link_id id, std::size_t frames) = 0;
-  // The link closed or failed (or a dial failed). Reported once per id.
-  virtual void link_down(core::link_id id) = 0;
+  // The link closed or failed (or a dial failed). Reported once per id. `why` says what
+  // happened for the log ("end of stream", "HTTP 401 Unauthorized: credentials refused").
+  virtual void link_down(core::link_id id, std::string why) = 0;
 };
 
 }  // namespace ccp::net

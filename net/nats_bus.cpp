@@ -22,6 +22,7 @@
 
 #include "net/frame_batch.hpp"
 #include "net/inbox.hpp"
+#include "net/log.hpp"
 #include "net/nats_loop.hpp"
 #include "net/nats_outbox.hpp"
 #include "net/nats_url.hpp"
@@ -119,6 +120,8 @@ struct conn_state : std::enable_shared_from_this<conn_state> {
   // Slow-consumer episodes libnats reported (it dropped inbound messages of a subscription).
   // Not exposed yet: net::bus has no accessor for it.
   std::atomic<std::uint64_t> slow_consumers{0};
+  std::string name;          // the connection's name, for the log
+  log_limiter refusals_log;  // the server's refusals (permissions): a few lines per 10 s
   std::shared_ptr<conn_state> libnats_ref;
   // Handed to libnats (natsOptions_SetEventLoop): the executor its socket I/O runs on.
   loop_attachment::loop loop;
@@ -170,10 +173,22 @@ void on_closed(natsConnection* nc, void* closure) {
   st->cv.notify_all();
 }
 
-void on_async_error(natsConnection*, natsSubscription*, natsStatus err, void* closure) {
+void on_async_error(natsConnection* nc, natsSubscription*, natsStatus err, void* closure) {
+  auto* st = static_cast<conn_state*>(closure);
   if (err == NATS_SLOW_CONSUMER) {
-    static_cast<conn_state*>(closure)->slow_consumers.fetch_add(1, std::memory_order_relaxed);
+    st->slow_consumers.fetch_add(1, std::memory_order_relaxed);
+    return;
   }
+  // A publish or subscribe the server refused ("Permissions Violation for Publish to ..."):
+  // the frame is gone, and only this line says so.
+  std::uint64_t held = 0;
+  if (!st->refusals_log.allow(&held)) return;
+  const char* text = nullptr;
+  natsConnection_GetLastError(nc, &text);
+  std::string why = natsStatus_GetText(err);
+  if (text != nullptr && *text != '\0') why.append(": ").append(text);
+  if (held != 0) why.append(" (").append(std::to_string(held)).append(" lines held back)");
+  log(log_level::warn, "NATS server refused an operation", {{"self", st->name}, {"reason", why}});
 }
 
 // One subscription's state. libnats' dispatcher thread owns a heap-allocated reference
@@ -465,6 +480,36 @@ class nats_bus final : public bus {
   const std::shared_ptr<outbox> outbox_;  // publications on their way to libnats
 };
 
+// Credentials and TLS through libnats' own options. Returns what failed ("" when all is set),
+// naming the option and the file, with libnats' reason.
+std::string apply_auth(natsOptions* o, const nats_auth& a) {
+  const auto check = [](natsStatus r, std::string_view what,
+                        const std::string& file) -> std::string {
+    if (r == NATS_OK) return {};
+    std::string e(what);
+    if (!file.empty()) e.append(" '").append(file).append("'");
+    e.append(": ").append(status_text(r));
+    return e;
+  };
+  std::string e;
+  if (!a.user.empty() || !a.password.empty())
+    e = check(natsOptions_SetUserInfo(o, a.user.c_str(), a.password.c_str()), "NATS user", {});
+  if (e.empty() && !a.token.empty())
+    e = check(natsOptions_SetToken(o, a.token.c_str()), "NATS token", {});
+  if (e.empty() && !a.creds_file.empty())
+    e = check(natsOptions_SetUserCredentialsFromFiles(o, a.creds_file.c_str(), nullptr),
+              "NATS credentials file", a.creds_file);
+  const bool tls = a.tls || !a.ca_file.empty() || !a.cert_file.empty();
+  if (e.empty() && tls) e = check(natsOptions_SetSecure(o, true), "NATS TLS", {});
+  if (e.empty() && !a.ca_file.empty())
+    e = check(natsOptions_LoadCATrustedCertificates(o, a.ca_file.c_str()), "NATS CA file",
+              a.ca_file);
+  if (e.empty() && (!a.cert_file.empty() || !a.key_file.empty()))
+    e = check(natsOptions_LoadCertificatesChain(o, a.cert_file.c_str(), a.key_file.c_str()),
+              "NATS client certificate", a.cert_file);
+  return e;
+}
+
 struct options_deleter {
   void operator()(natsOptions* o) const noexcept { natsOptions_Destroy(o); }
 };
@@ -477,7 +522,7 @@ std::expected<std::shared_ptr<bus>, std::string> open_nats_bus(std::string_view 
   if (!servers) return std::unexpected(std::move(servers.error()));
   auto fail = [&](std::string_view cause) {
     std::string e = "bus URL '";
-    e.append(url).append("': ").append(cause);
+    e.append(detail::redact_nats_url(url)).append("': ").append(cause);
     return std::unexpected(std::move(e));
   };
   if (!is_wire_token(opts.prefix) || opts.prefix.find_first_of("*>") != std::string::npos) {
@@ -493,6 +538,7 @@ std::expected<std::shared_ptr<bus>, std::string> open_nats_bus(std::string_view 
 
   auto state = std::make_shared<conn_state>();
   state->on_state = std::move(opts.on_state);
+  state->name = opts.name;
   state->state_executor = std::move(opts.state_executor);
 
   std::vector<const char*> urls;
@@ -533,6 +579,7 @@ std::expected<std::shared_ptr<bus>, std::string> open_nats_bus(std::string_view 
   set(natsOptions_SetClosedCB(o.get(), on_closed, state.get()));
   set(natsOptions_SetErrorHandler(o.get(), on_async_error, state.get()));
   if (s != NATS_OK) return fail(status_text(s));
+  if (auto e = apply_auth(o.get(), opts.auth); !e.empty()) return fail(e);
 
   natsConnection* conn = nullptr;
   // From here on libnats may call back (on its own thread) until the closed callback.

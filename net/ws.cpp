@@ -1,5 +1,6 @@
 #include "net/ws.hpp"
 
+#include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -19,6 +20,7 @@
 
 #include "core/message.hpp"
 #include "host/written_frames.hpp"
+#include "net/log.hpp"
 
 namespace ccp::net {
 namespace {
@@ -49,8 +51,19 @@ void set_link_options(Ws& ws, beast::role_type role) {
 template <class Ws>
 class ws_link final : public link, public std::enable_shared_from_this<ws_link<Ws>> {
  public:
-  ws_link(Ws ws, core::link_id id, std::shared_ptr<link_events> events)
-      : ws_(std::move(ws)), id_(id), events_(std::move(events)) {}
+  ws_link(Ws ws, core::link_id id, std::shared_ptr<link_events> events, std::string remote,
+          std::string claimed = {})
+      : ws_(std::move(ws)),
+        id_(id),
+        events_(std::move(events)),
+        remote_(std::move(remote)),
+        claimed_(std::move(claimed)) {}
+
+  [[nodiscard]] std::size_t queued() const noexcept override {
+    return queued_.load(std::memory_order_relaxed);
+  }
+  [[nodiscard]] const std::string& remote() const noexcept override { return remote_; }
+  [[nodiscard]] const std::string& claimed() const noexcept override { return claimed_; }
 
   // On the strand: reports the link up and starts reading.
   void start() {
@@ -63,6 +76,7 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<W
       if (self->closing_ || self->down_) return;
       for (auto& f : fs)
         self->queue_.push_back(std::move(f));
+      self->queued_.store(self->queue_.size(), std::memory_order_relaxed);
       if (!self->writing_) self->do_write();
     });
   }
@@ -84,7 +98,7 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<W
   }
 
   void on_read(beast::error_code ec) {
-    if (ec) return fail();
+    if (ec) return fail(ec.message());
     const auto data = buf_.cdata();
     std::vector<core::frame_buf> frames;
     split_frames(
@@ -109,6 +123,7 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<W
       ++frames;
       queue_.pop_front();
     }
+    queued_.store(queue_.size(), std::memory_order_relaxed);
     writing_ = true;
     ws_.async_write(asio::buffer(out_),
                     [self = this->shared_from_this(), frames](beast::error_code ec, std::size_t) {
@@ -119,7 +134,7 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<W
   // `frames`: how many frames the finished write carried.
   void on_write(beast::error_code ec, std::size_t frames) {
     writing_ = false;
-    if (ec) return fail();
+    if (ec) return fail("write: " + ec.message());
     if (const std::size_t report = written_.add(frames)) events_->link_flushed(id_, report);
     if (!queue_.empty()) return do_write();
     std::string().swap(out_);  // an idle link keeps no write buffer
@@ -128,22 +143,26 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<W
 
   void do_close() {
     ws_.async_close(websocket::close_code::normal,
-                    [self = this->shared_from_this()](beast::error_code) { self->fail(); });
+                    [self = this->shared_from_this()](beast::error_code) { self->fail("closed"); });
   }
 
   // The link is gone: report it once (unless its owner closed it) and drop the queue.
-  void fail() {
+  void fail(std::string why) {
     if (down_) return;
     down_ = true;
     queue_.clear();
+    queued_.store(0, std::memory_order_relaxed);
     beast::error_code ignored;
     beast::get_lowest_layer(ws_).socket().close(ignored);
-    if (!owner_closed_) events_->link_down(id_);
+    if (!owner_closed_) events_->link_down(id_, std::move(why));
   }
 
   Ws ws_;
   core::link_id id_;
   std::shared_ptr<link_events> events_;
+  const std::string remote_;
+  const std::string claimed_;
+  std::atomic<std::size_t> queued_{0};  // queue_.size(), for the monitor
   beast::flat_buffer buf_;
   std::deque<core::frame_ptr> queue_;
   std::string out_;               // the message being written: frames back to back
@@ -163,16 +182,48 @@ std::string bearer_token(std::string_view authorization) {
   return std::string(authorization.substr(scheme.size()));
 }
 
+// What every connection of one listener shares.
+struct server_ctx {
+  std::shared_ptr<asio::ssl::context> tls;
+  authorizer authorize;
+  std::string name;
+  std::shared_ptr<service_metrics> metrics;
+  std::shared_ptr<link_events> events;
+  log_limiter limit;  // refusals: a scanner or a misconfigured fleet costs a few lines
+
+  // Counts a refusal and logs it (rate-limited).
+  void refused(upgrade_refusal r, std::string_view event, std::string_view remote,
+               std::string_view agent, std::string_view why) {
+    if (metrics) metrics->upgrade_refusals[static_cast<std::size_t>(r)].add();
+    std::uint64_t held = 0;
+    if (!limit.allow(&held)) return;
+    const std::string reason =
+        held == 0 ? std::string(why)
+                  : std::string(why) + " (" + std::to_string(held) + " lines held back)";
+    log(log_level::warn, event,
+        {{"self", name},
+         {"remote", remote},
+         {"agent", agent.empty() ? std::string_view("-") : agent},
+         {"reason", reason}});
+  }
+};
+
 // Reads the upgrade request on `stream` (TLS already done), checks the credentials and
 // accepts the websocket; a refused agent gets 401 and the connection closes.
 template <class Ws, class Stream>
-asio::awaitable<void> accept_upgrade(Stream stream, authorizer authorize,
-                                     std::shared_ptr<link_events> events) {
+asio::awaitable<void> accept_upgrade(Stream stream, std::shared_ptr<server_ctx> ctx,
+                                     std::string remote) {
   beast::flat_buffer buf;
   http::request<http::string_body> req;
   beast::get_lowest_layer(stream).expires_after(handshake_bound);
   auto [rec, rn] = co_await http::async_read(stream, buf, req, awaitable_ec);
-  if (rec) co_return;
+  if (rec) {
+    // A connection closed before a byte is a port probe (a load balancer's check): quiet.
+    if (rec == http::error::end_of_stream && buf.size() == 0) co_return;
+    ctx->refused(upgrade_refusal::bad_http, "connection refused: not an HTTP upgrade", remote, {},
+                 rec.message());
+    co_return;
+  }
   const auto refuse = [&](http::status status, std::string_view why) -> asio::awaitable<void> {
     http::response<http::string_body> res{status, req.version()};
     res.set(http::field::content_type, "text/plain");
@@ -183,12 +234,16 @@ asio::awaitable<void> accept_upgrade(Stream stream, authorizer authorize,
     beast::error_code ignored;
     beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_both, ignored);
   };
+  const std::string agent(req[std::string_view("X-Ccp-Agent")]);
   if (!websocket::is_upgrade(req)) {
+    ctx->refused(upgrade_refusal::not_websocket, "connection refused: not a websocket upgrade",
+                 remote, agent, "HTTP 400");
     co_await refuse(http::status::bad_request, "ccp proxy: websocket upgrade expected");
     co_return;
   }
-  if (authorize && !authorize(req[std::string_view("X-Ccp-Agent")],
-                              bearer_token(req[http::field::authorization]))) {
+  if (ctx->authorize && !ctx->authorize(agent, bearer_token(req[http::field::authorization]))) {
+    ctx->refused(upgrade_refusal::credentials, "agent refused", remote, agent,
+                 "HTTP 401: credentials refused");
     co_await refuse(http::status::unauthorized, "ccp proxy: credentials refused");
     co_return;
   }
@@ -196,33 +251,58 @@ asio::awaitable<void> accept_upgrade(Stream stream, authorizer authorize,
   Ws ws(std::move(stream));
   set_link_options(ws, beast::role_type::server);
   auto [aec] = co_await ws.async_accept(req, awaitable_ec);
-  if (aec) co_return;
-  std::make_shared<ws_link<Ws>>(std::move(ws), events->new_link_id(), events)->start();
-}
-
-asio::awaitable<void> serve(tcp::socket socket, std::shared_ptr<asio::ssl::context> tls,
-                            authorizer authorize, std::shared_ptr<link_events> events) {
-  beast::error_code ignored;
-  socket.set_option(tcp::no_delay(true), ignored);
-  beast::tcp_stream stream(std::move(socket));
-  if (!tls) {
-    co_await accept_upgrade<plain_ws>(std::move(stream), std::move(authorize), std::move(events));
+  if (aec) {
+    log(log_level::debug, "websocket accept failed",
+        {{"self", ctx->name}, {"remote", remote}, {"agent", agent}, {"reason", aec.message()}});
     co_return;
   }
-  beast::ssl_stream<beast::tcp_stream> ssl(std::move(stream), *tls);
+  auto& events = ctx->events;
+  std::make_shared<ws_link<Ws>>(std::move(ws), events->new_link_id(), events, std::move(remote),
+                                agent)
+      ->start();
+}
+
+std::string endpoint_text(const tcp::socket& s) {
+  beast::error_code ec;
+  const auto ep = s.remote_endpoint(ec);
+  if (ec) return "?";
+  const auto a = ep.address();
+  return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(ep.port());
+}
+
+asio::awaitable<void> serve(tcp::socket socket, std::shared_ptr<server_ctx> ctx) {
+  beast::error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+  std::string remote = endpoint_text(socket);
+  beast::tcp_stream stream(std::move(socket));
+  if (!ctx->tls) {
+    co_await accept_upgrade<plain_ws>(std::move(stream), std::move(ctx), std::move(remote));
+    co_return;
+  }
+  beast::ssl_stream<beast::tcp_stream> ssl(std::move(stream), *ctx->tls);
   beast::get_lowest_layer(ssl).expires_after(handshake_bound);
   auto [ec] = co_await ssl.async_handshake(asio::ssl::stream_base::server, awaitable_ec);
-  if (ec) co_return;
-  co_await accept_upgrade<tls_ws>(std::move(ssl), std::move(authorize), std::move(events));
+  if (ec) {
+    // "http request": a ws:// client on this wss:// listener; "unknown ca": the client does
+    // not trust our certificate.
+    ctx->refused(upgrade_refusal::tls, "connection refused: TLS handshake failed", remote, {},
+                 ec.message());
+    co_return;
+  }
+  co_await accept_upgrade<tls_ws>(std::move(ssl), std::move(ctx), std::move(remote));
 }
 
 class listener final : public ws_listener, public std::enable_shared_from_this<listener> {
  public:
   listener(asio::io_context& ioc, ws_server_options opts, std::shared_ptr<link_events> events)
-      : ioc_(ioc),
-        acceptor_(asio::make_strand(ioc)),
-        opts_(std::move(opts)),
-        events_(std::move(events)) {}
+      : ioc_(ioc), acceptor_(asio::make_strand(ioc)), opts_(std::move(opts)) {
+    ctx_ = std::make_shared<server_ctx>();
+    ctx_->tls = opts_.tls;
+    ctx_->authorize = opts_.authorize;
+    ctx_->name = opts_.name;
+    ctx_->metrics = opts_.metrics;
+    ctx_->events = std::move(events);
+  }
 
   std::expected<void, std::string> open() {
     beast::error_code ec;
@@ -244,20 +324,25 @@ class listener final : public ws_listener, public std::enable_shared_from_this<l
   }
 
   void accept() {
-    acceptor_.async_accept(asio::make_strand(ioc_), [self = shared_from_this()](
-                                                        beast::error_code ec, tcp::socket s) {
-      if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
-      if (ec) {
-        // Out of file descriptors, most likely: transient, but retrying at once would spin.
-        self->retry_.expires_after(std::chrono::milliseconds(50));
-        self->retry_.async_wait([self](beast::error_code) { self->accept(); });
-        return;
-      }
-      auto ex = s.get_executor();
-      asio::co_spawn(ex, serve(std::move(s), self->opts_.tls, self->opts_.authorize, self->events_),
-                     asio::detached);
-      self->accept();
-    });
+    acceptor_.async_accept(
+        asio::make_strand(ioc_), [self = shared_from_this()](beast::error_code ec, tcp::socket s) {
+          if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
+          if (ec) {
+            // Out of file descriptors, most likely: transient, but retrying at once would spin.
+            std::uint64_t held = 0;
+            if (self->accept_errors_.allow(&held))
+              log(log_level::error, "accept failed",
+                  {{"self", self->opts_.name},
+                   {"reason", ec.message()},
+                   {"held_back", std::to_string(held)}});
+            self->retry_.expires_after(std::chrono::milliseconds(50));
+            self->retry_.async_wait([self](beast::error_code) { self->accept(); });
+            return;
+          }
+          auto ex = s.get_executor();
+          asio::co_spawn(ex, serve(std::move(s), self->ctx_), asio::detached);
+          self->accept();
+        });
   }
 
   [[nodiscard]] std::uint16_t port() const override { return port_; }
@@ -273,7 +358,8 @@ class listener final : public ws_listener, public std::enable_shared_from_this<l
   tcp::acceptor acceptor_;
   asio::steady_timer retry_{acceptor_.get_executor()};
   ws_server_options opts_;
-  std::shared_ptr<link_events> events_;
+  std::shared_ptr<server_ctx> ctx_;
+  log_limiter accept_errors_;
   std::uint16_t port_ = 0;
 };
 
@@ -292,54 +378,83 @@ void decorate(Ws& ws, const ws_dial_options& opts) {
 template <class Ws>
 asio::awaitable<bool> client_upgrade(Ws ws, const std::string& host, const std::string& path,
                                      const ws_dial_options& opts, core::link_id id,
-                                     const std::shared_ptr<link_events>& events) {
+                                     const std::shared_ptr<link_events>& events,
+                                     const std::string& url, std::string& why) {
   beast::get_lowest_layer(ws).expires_never();  // the websocket's own timeouts rule now
   set_link_options(ws, beast::role_type::client);
   decorate(ws, opts);
-  auto [ec] = co_await ws.async_handshake(host, path, awaitable_ec);
-  if (ec) co_return false;
-  std::make_shared<ws_link<Ws>>(std::move(ws), id, events)->start();
+  websocket::response_type res;
+  auto [ec] = co_await ws.async_handshake(res, host, path, awaitable_ec);
+  if (ec) {
+    why = "websocket handshake: " + ec.message();
+    if (res.result_int() != 0 && res.result() != http::status::switching_protocols) {
+      // The proxy's answer says why: "HTTP 401 Unauthorized: ccp proxy: credentials refused".
+      why = "HTTP " + std::to_string(res.result_int()) + " " + std::string(res.reason());
+      std::string body = res.body();
+      while (!body.empty() && (body.back() == '\n' || body.back() == '\r'))
+        body.pop_back();
+      if (!body.empty()) why += ": " + body.substr(0, 200);
+    }
+    co_return false;
+  }
+  std::make_shared<ws_link<Ws>>(std::move(ws), id, events, url)->start();
   co_return true;
 }
 
-asio::awaitable<void> dial(core::link_id id, ws_target target, ws_dial_options opts,
-                           std::shared_ptr<link_events> events) {
+asio::awaitable<void> dial(core::link_id id, ws_target target, std::string url,
+                           ws_dial_options opts, std::shared_ptr<link_events> events) {
   auto ex = co_await asio::this_coro::executor;
   bool up = false;
+  std::string why = "dial abandoned";
   // Reports the failed dial however we leave (error or exception).
   struct report_down {
     bool& up;
+    std::string& why;
     const std::shared_ptr<link_events>& events;
     core::link_id id;
     ~report_down() {
-      if (!up) events->link_down(id);
+      if (!up) events->link_down(id, std::move(why));
     }
-  } guard{up, events, id};
+  } guard{up, why, events, id};
 
   tcp::resolver resolver(ex);
   auto [rec, results] = co_await resolver.async_resolve(target.host, target.port, awaitable_ec);
-  if (rec) co_return;
+  if (rec) {
+    why = "resolve " + target.host + ": " + rec.message();
+    co_return;
+  }
   beast::tcp_stream stream(ex);
   stream.expires_after(handshake_bound);
   auto [cec, ep] = co_await stream.async_connect(results, awaitable_ec);
-  if (cec) co_return;
+  if (cec) {
+    why = "connect: " + cec.message();
+    co_return;
+  }
   beast::error_code ignored;
   stream.socket().set_option(tcp::no_delay(true), ignored);
   const std::string host_header = target.host + ":" + target.port;
   if (!target.tls) {
     up = co_await client_upgrade(plain_ws(std::move(stream)), host_header, target.path, opts, id,
-                                 events);
+                                 events, url, why);
     co_return;
   }
-  if (!opts.tls) co_return;  // wss:// without a TLS context: the caller's config said so
+  if (!opts.tls) {  // wss:// without a TLS context: the caller's config said so
+    why = "wss:// target but no TLS context";
+    co_return;
+  }
   tls_ws ws(std::move(stream), *opts.tls);
   auto& ssl = ws.next_layer();
   SSL_set_tlsext_host_name(ssl.native_handle(), target.host.c_str());
   ssl.set_verify_mode(asio::ssl::verify_peer);
   ssl.set_verify_callback(asio::ssl::host_name_verification(target.host));
   auto [sec] = co_await ssl.async_handshake(asio::ssl::stream_base::client, awaitable_ec);
-  if (sec) co_return;
-  up = co_await client_upgrade(std::move(ws), host_header, target.path, opts, id, events);
+  if (sec) {
+    // "wrong version number": a wss:// URL for a plain ws:// proxy; "certificate verify
+    // failed": the proxy's certificate is not signed by our CA.
+    why = "TLS handshake: " + sec.message();
+    co_return;
+  }
+  up = co_await client_upgrade(std::move(ws), host_header, target.path, opts, id, events, url, why);
 }
 
 }  // namespace
@@ -395,10 +510,13 @@ void dial_ws(boost::asio::io_context& ioc, core::link_id id, std::string_view ur
              const ws_dial_options& opts, std::shared_ptr<link_events> events) {
   auto target = parse_ws_target(url);
   if (!target) {  // a bad target in the config: a failed dial, reported like any other
-    asio::post(ioc, [events, id] { events->link_down(id); });
+    asio::post(ioc, [events, id, why = target.error()]() mutable {
+      events->link_down(id, std::move(why));
+    });
     return;
   }
-  asio::co_spawn(asio::make_strand(ioc), dial(id, std::move(*target), opts, std::move(events)),
+  asio::co_spawn(asio::make_strand(ioc),
+                 dial(id, std::move(*target), std::string(url), opts, std::move(events)),
                  asio::detached);
 }
 

@@ -25,6 +25,7 @@
 
 #include "core/limits.hpp"
 #include "net/link.hpp"
+#include "net/metrics.hpp"
 
 namespace ccp::net {
 
@@ -39,6 +40,8 @@ struct ws_server_options {
   boost::asio::ip::tcp::endpoint at;               // port 0 picks a free port
   std::shared_ptr<boost::asio::ssl::context> tls;  // null: plain ws
   authorizer authorize;                            // empty: every agent may upgrade
+  std::string name;                                // `self` in the log's lines
+  std::shared_ptr<service_metrics> metrics;        // counts refusals; may be null
 };
 
 // Accepts agents' websockets. Thread affinity: open/port/close from any thread.
@@ -72,7 +75,8 @@ struct ws_target {
 [[nodiscard]] std::expected<ws_target, std::string> parse_ws_target(std::string_view url);
 
 // Dials `url` as link `id`: reports link_up or link_down (a refused, timed-out or rejected
-// dial) for `id` to `events` exactly once.
+// dial, with what failed: "connect: Connection refused", "HTTP 401 Unauthorized: ...",
+// "TLS handshake: certificate verify failed") for `id` to `events` exactly once.
 void dial_ws(boost::asio::io_context& ioc, core::link_id id, std::string_view url,
              const ws_dial_options& opts, std::shared_ptr<link_events> events);
 

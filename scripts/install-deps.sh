@@ -17,6 +17,7 @@ packages=(
   libgoogle-perftools-dev   # tcmalloc_minimal: the allocator of ccp and its benchmarks
   dpkg-dev groff-base systemd   # scripts/package.sh: the .deb's dependencies (dpkg-shlibdeps),
                                 # the man page check, systemd-analyze verify on the units
+  libspdlog-dev             # net/log.cpp: the daemons' log (levels, files, JSON lines)
 )
 
 missing=()

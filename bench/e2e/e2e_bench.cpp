@@ -980,6 +980,8 @@ int run(const options& o, const std::string& self_exe) {
 
 int main(int argc, char** argv) {
   try {
+    // Warnings only: 10,000 agents attaching would otherwise log 20,000 info lines.
+    (void)ccp::net::configure_log({ccp::net::log_level::warn, ccp::net::log_format::text, {}});
     if (argc == 4 && std::string(argv[1]) == "--agents-child")
       return agents_child(argv[2], static_cast<std::size_t>(std::stoul(argv[3])));
     const options o = parse_options(argc, argv);

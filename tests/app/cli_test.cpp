@@ -149,6 +149,7 @@ TEST(Cli, BadBusUrlIsAUsageError) {
   EXPECT_EQ(detail::bus_url_error("nats://u:p@h:4222,nats://h2:4223"), "");
   EXPECT_EQ(detail::bus_url_error("nats://[::1]:4222"), "");
   EXPECT_EQ(detail::bus_url_error("inproc://x"), "");
+  EXPECT_EQ(detail::bus_url_error("tls://u:p@h:4222,tls://h2:4223"), "");
 }
 
 // A missing --tokens file gave a JSON parse error; so did --config naming a directory.

@@ -752,7 +752,6 @@ TEST_F(NatsBusTest, MalformedUrlGivesAnErrorNamingIt) {
            "nats://127.0.0.1:42x2",
            "nats://127.0.0.1:" + port + ",",
            "nats://127.0.0.1:" + port + ",nohost",
-           "nats://user@127.0.0.1:" + port,
            "nats://127.0.0.1:" + port + "/path",
            "nats://[::1:" + port,
            "nats://::1:" + port,
@@ -760,9 +759,10 @@ TEST_F(NatsBusTest, MalformedUrlGivesAnErrorNamingIt) {
     auto b = ccp::net::open_nats_bus(url, {});
     ASSERT_FALSE(b) << url;
     EXPECT_NE(b.error().find("'" + url + "'"), std::string::npos) << b.error();
-    EXPECT_NE(b.error().find("nats://host:port"), std::string::npos) << b.error();
+    EXPECT_NE(b.error().find("nats://[user[:password]@]host:port"), std::string::npos) << b.error();
   }
-  // Well-formed lists connect to the first server that answers.
+  // Well-formed lists connect to the first server that answers (user info is libnats' to
+  // read: nats_auth_test.cpp).
   for (const std::string& url : std::vector<std::string>{
            "nats://127.0.0.1:" + port,
            "nats://127.0.0.1:" + port + ",127.0.0.1:1",

@@ -59,7 +59,9 @@ bool hits(const fault& f, int p) {
     if ((f.target + k) % kProxies == p) return true;
   return false;
 }
-bool in_force(const fault& f, micros t) { return f.at <= t && t < f.at + f.duration; }
+bool in_force(const fault& f, micros t) {
+  return f.at <= t && t < f.at + f.duration;
+}
 
 // What the timeline says at `t`, against what the world does.
 void expect_as_written(const world& w, const std::vector<fault>& faults, micros t) {
@@ -115,10 +117,16 @@ RC_GTEST_PROP(Faults, ARandomTimelinesFaultsAreInForceExactlyOverTheirWrittenInt
 
 TEST(Faults, AShortPartitionDoesNotEndALongerOneOfAnotherProxy) {
   // The case that passed falsely: proxy 2's 1 s partition ended proxy 0's 10 s one.
-  fault long_cut{.at = 2 * seconds, .kind = fault_kind::partition_proxy, .target = 0,
-                 .count = 1, .duration = 10 * seconds};
-  fault short_cut{.at = 6 * seconds, .kind = fault_kind::partition_proxy, .target = 2,
-                  .count = 1, .duration = 1 * seconds};
+  fault long_cut{.at = 2 * seconds,
+                 .kind = fault_kind::partition_proxy,
+                 .target = 0,
+                 .count = 1,
+                 .duration = 10 * seconds};
+  fault short_cut{.at = 6 * seconds,
+                  .kind = fault_kind::partition_proxy,
+                  .target = 2,
+                  .count = 1,
+                  .duration = 1 * seconds};
   trace_sink trace;
   world w(fleet({long_cut, short_cut}), 1, trace);
   test_probe::start(w);
@@ -133,7 +141,10 @@ TEST(Faults, AShortPartitionDoesNotEndALongerOneOfAnotherProxy) {
 }
 
 TEST(Faults, TheHealEndsAStallAndItsHeldEventsRunAtOnce) {
-  fault stall{.at = 1 * seconds, .kind = fault_kind::stall_proxy, .target = 0, .count = 1,
+  fault stall{.at = 1 * seconds,
+              .kind = fault_kind::stall_proxy,
+              .target = 0,
+              .count = 1,
               .duration = 30 * seconds};
   trace_sink trace;
   world w(fleet({stall}), 1, trace);
