@@ -689,7 +689,10 @@ void proxy::role_tick(micros now) {
       else if (ls.attached) {
         // The same frame every time but for its id: encoded once per attachment.
         if (ls.heartbeat_frame.empty()) ls.heartbeat_frame = link_heartbeat(self_, ls.agent);
-        if (!ls.heartbeat_frame.empty()) {
+        // A link whose queue is full gets no beat: it counts against the bound like any
+        // frame, and a client that never reads would grow it by one a second.
+        if (!ls.heartbeat_frame.empty() &&
+            (ls.inflight < link_queue_frames || sabotage_.no_link_bound)) {
           ++ls.inflight;
           actions().emplace_back(std::in_place_type<act::send>, link,
                                  restamp(ls.heartbeat_frame, next_id()));

@@ -497,6 +497,24 @@ TEST_F(ProxyTest, LinkQueueBoundBouncesOverloadedAndFlushingFreesRoom) {
                                          {.correlation = id, .code = errc::overloaded}}}));
 }
 
+// A client that never reads: the link heartbeat counts against the bound too.
+TEST_F(ProxyTest, AFullLinkGetsNoHeartbeat) {
+  attach(1);
+  ASSERT_TRUE(no_actions(p.flushed(1, 1, 0)));  // the welcome is written
+  std::uint64_t id = 100;
+  for (std::size_t i = 0; i < core::link_queue_frames; ++i) {
+    ++id;
+    ASSERT_TRUE(actions_are(p.bus(mgmt_request(id, kEndpoint), 1), {want::send{1, {.id = id}}}));
+  }
+  // Link scans while the agent is still heard from (it sends, it does not read).
+  for (micros now = core::seconds; now <= 2 * core::seconds; now += core::seconds / 2) {
+    ASSERT_TRUE(no_actions(p.link_frame(
+        1, make_message(msg_kind::notification, ++id, kAgent, kProxy, "ccp.hb"), now)));
+    for (const action& a : p.tick(now))
+      EXPECT_FALSE(std::holds_alternative<act::send>(a)) << describe(a);
+  }
+}
+
 TEST_F(ProxyTest, NewerAttachmentElsewhereFencesThisOne) {
   attach(1, kAgent, 1);
   // No detach announcement: the newer owner announced its route.
