@@ -269,6 +269,9 @@ void world::judge() {
   if (ex.min_unreachable_ratio && ratio(result_.unreachable) < *ex.min_unreachable_ratio)
     fail("unreachable ratio " + std::to_string(ratio(result_.unreachable)) + " < " +
          std::to_string(*ex.min_unreachable_ratio));
+  if (ex.max_unreachable_ratio && ratio(result_.unreachable) > *ex.max_unreachable_ratio)
+    fail("unreachable ratio " + std::to_string(ratio(result_.unreachable)) + " > " +
+         std::to_string(*ex.max_unreachable_ratio));
   if (ex.max_partial_ratio && ratio(result_.partial) > *ex.max_partial_ratio)
     fail("partial ratio " + std::to_string(ratio(result_.partial)) + " > " +
          std::to_string(*ex.max_partial_ratio));

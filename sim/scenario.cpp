@@ -417,12 +417,14 @@ void read_fault(std::string& error, const json& j, std::string path, const scena
 
 void read_expect(std::string& error, const json& j, const scenario& s, expectations& e) {
   fields f(error, j, "/expect",
-           {"min_ok_ratio", "max_timeout_ratio", "min_unreachable_ratio", "max_partial_ratio",
-            "reattach_within_s", "converge_within_s", "group_complete_within_ms", "violation"});
+           {"min_ok_ratio", "max_timeout_ratio", "min_unreachable_ratio", "max_unreachable_ratio",
+            "max_partial_ratio", "reattach_within_s", "converge_within_s",
+            "group_complete_within_ms", "violation"});
   constexpr std::string_view ratio = "a number from 0 to 1";
   e.min_ok_ratio = f.number("min_ok_ratio", 0, 1, ratio);
   e.max_timeout_ratio = f.number("max_timeout_ratio", 0, 1, ratio);
   e.min_unreachable_ratio = f.number("min_unreachable_ratio", 0, 1, ratio);
+  e.max_unreachable_ratio = f.number("max_unreachable_ratio", 0, 1, ratio);
   e.max_partial_ratio = f.number("max_partial_ratio", 0, 1, ratio);
   e.group_complete_within = f.time("group_complete_within_ms", core::ms, 0, 60 * core::seconds,
                                    "a number from 0 to 60000");
@@ -430,6 +432,11 @@ void read_expect(std::string& error, const json& j, const scenario& s, expectati
   std::string within = "a number from 0 to " + decimal(s.liveness, core::seconds) + " (liveness_s)";
   e.reattach_within = f.time("reattach_within_s", core::seconds, 0, s.liveness, within);
   e.converge_within = f.time("converge_within_s", core::seconds, 0, s.liveness, within);
+  // Measured in the liveness phase: without one, such an expectation could never hold.
+  if (s.liveness == 0) {
+    if (e.reattach_within) f.fail("reattach_within_s", "needs liveness_s > 0 (measured then)");
+    if (e.converge_within) f.fail("converge_within_s", "needs liveness_s > 0 (measured then)");
+  }
   std::string violation;
   f.one_of("violation", violations, violation);
   if (!violation.empty()) e.violation = violation;

@@ -88,6 +88,7 @@ struct expectations {
   std::optional<double> min_ok_ratio;           // requests that succeeded
   std::optional<double> max_timeout_ratio;      // requests that ended in timeout
   std::optional<double> min_unreachable_ratio;  // e.g. scenarios that address dead hosts
+  std::optional<double> max_unreachable_ratio;  // e.g. 0: a drain makes nothing unreachable
   std::optional<micros> reattach_within;        // liveness phase: every agent attached by then
   std::optional<micros> converge_within;        // liveness phase: directories agree by then
   std::optional<double> max_partial_ratio;      // group requests some members failed

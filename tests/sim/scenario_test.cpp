@@ -303,8 +303,9 @@ INSTANTIATE_TEST_SUITE_P(
         error_case{"UnknownKeyIsEscapedInThePath",
                    {{"/expect/a~1b~0c", "1"}},
                    "/expect/a~1b~0c: unknown key, expected one of min_ok_ratio, "
-                   "max_timeout_ratio, min_unreachable_ratio, max_partial_ratio, "
-                   "reattach_within_s, converge_within_s, group_complete_within_ms, violation"},
+                   "max_timeout_ratio, min_unreachable_ratio, max_unreachable_ratio, "
+                   "max_partial_ratio, reattach_within_s, converge_within_s, "
+                   "group_complete_within_ms, violation"},
         // Required fields.
         error_case{"MissingName", {{"/name", nullptr}}, missing_name},
         error_case{"MissingDescription",
@@ -514,6 +515,12 @@ INSTANTIATE_TEST_SUITE_P(
         error_case{"ReattachAfterTheLivenessPhase",
                    {{"/expect/reattach_within_s", "30.5"}},
                    "/expect/reattach_within_s: expected a number from 0 to 30 (liveness_s)"},
+        error_case{"ReattachWithoutALivenessPhase",
+                   {{"/liveness_s", "0"}, {"/expect/reattach_within_s", "0"}},
+                   "/expect/reattach_within_s: needs liveness_s > 0 (measured then)"},
+        error_case{"ConvergeWithoutALivenessPhase",
+                   {{"/liveness_s", "0"}, {"/expect/converge_within_s", "0"}},
+                   "/expect/converge_within_s: needs liveness_s > 0 (measured then)"},
         error_case{"ConvergeNegative",
                    {{"/liveness_s", "12.25"}, {"/expect/converge_within_s", "-1"}},
                    "/expect/converge_within_s: expected a number from 0 to 12.25 (liveness_s)"},
