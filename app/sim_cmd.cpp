@@ -1,7 +1,9 @@
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <optional>
 #include <ostream>
@@ -37,14 +39,11 @@ constexpr command_spec sim_command = {
     .options = sim_options,
 };
 
+// A decimal from 0 to 2^64-1: every seed a scenario file accepts can be replayed.
 bool parse_u64(std::string_view s, std::uint64_t& out) {
-  if (s.empty() || s.size() > 19) return false;
-  out = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    out = out * 10 + static_cast<std::uint64_t>(c - '0');
-  }
-  return true;
+  if (s.empty()) return false;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc{} && end == s.data() + s.size();
 }
 
 std::string percent(std::uint64_t part, std::uint64_t whole) {
@@ -115,12 +114,21 @@ int sim_main(std::span<const std::string_view> args, std::ostream& out, std::ost
   if (!trace.empty() && (runs.size() != 1 || seeds != 1))
     return err << "ccp sim: --trace needs exactly one scenario and one seed\n", 2;
 
-  std::size_t passed = 0, failed = 0;
+  std::size_t passed = 0, failed = 0, errors = 0;
   for (const auto& [file, sc] : runs) {
     for (std::size_t k = 0; k < seeds; ++k) {
       std::uint64_t seed = seed_from ? *seed_from + k : sc.seed;
       auto start = std::chrono::steady_clock::now();
-      sim::run_result r = sim::run_scenario(sc, seed, trace);
+      sim::run_result r;
+      try {
+        r = sim::run_scenario(sc, seed, trace);
+      } catch (const std::exception& e) {
+        // This run could not go on (an event queue past its limits, a trace file that
+        // cannot be written): it fails with its own message, the others still run.
+        ++errors;
+        out << "ERROR " << sc.name << " seed=" << seed << ": " << e.what() << '\n';
+        continue;
+      }
       double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       char hash[32];
       std::snprintf(hash, sizeof hash, "%016" PRIx64, r.trace_hash);
@@ -148,8 +156,10 @@ int sim_main(std::span<const std::string_view> args, std::ostream& out, std::ost
           << sc.name << "-" << seed << ".jsonl\n";
     }
   }
-  out << "sim: " << passed << " passed, " << failed << " failed\n";
-  return failed == 0 ? 0 : 1;
+  out << "sim: " << passed << " passed, " << failed << " failed";
+  if (errors > 0) out << ", " << errors << " could not run";
+  out << '\n';
+  return errors > 0 ? 2 : failed == 0 ? 0 : 1;
 }
 
 }  // namespace ccp::app

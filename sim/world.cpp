@@ -257,13 +257,18 @@ void world::work(std::size_t item) {
     }
   }
   if (!nodes_[from].alive) return;
+  // Every placeholder is replaced, a repeated one by the same value (the reader checked
+  // the pattern with each of them replaced).
   std::string to = w.to;
-  if (auto p = to.find("{host}"); p != std::string::npos && sc_.topo.hosts > 0)
-    to.replace(p, 6, host_names_[rng_.below(static_cast<std::uint64_t>(sc_.topo.hosts))]);
-  if (auto p = to.find("{ep}"); p != std::string::npos)
-    to.replace(p, 4,
-               "e" + std::to_string(1 + rng_.below(static_cast<std::uint64_t>(
-                                            std::max(1, sc_.topo.endpoints_per_host)))));
+  auto replace_all = [&to](std::string_view key, const std::string& value) {
+    for (auto p = to.find(key); p != std::string::npos; p = to.find(key, p + value.size()))
+      to.replace(p, key.size(), value);
+  };
+  if (to.find("{host}") != std::string::npos && sc_.topo.hosts > 0)
+    replace_all("{host}", host_names_[rng_.below(static_cast<std::uint64_t>(sc_.topo.hosts))]);
+  if (to.find("{ep}") != std::string::npos)
+    replace_all("{ep}", "e" + std::to_string(1 + rng_.below(static_cast<std::uint64_t>(
+                                                     std::max(1, sc_.topo.endpoints_per_host)))));
   auto addr = address::parse(to);
   if (!addr) return;  // the scenario parser checked the pattern
   core::node* n = &nodes_[from].role();
