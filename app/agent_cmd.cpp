@@ -25,7 +25,7 @@ using detail::self_option;
 namespace {
 
 // Everything `ccp agent` takes: the one place to add an agent option.
-constexpr option_spec agent_options[] = {
+constexpr option_spec agent_own[] = {
     {.name = "address", .value = "ADDRESS", .help = "this agent, ccp://agent/HOST/ID (required)"},
     {.name = "proxy",
      .value = "URL",
@@ -51,18 +51,9 @@ constexpr option_spec agent_options[] = {
      .repeat = true,
      .commas = true},
     {.name = "seed", .value = "N", .help = "seed of the role's generator"},
-    detail::log_level,
-    detail::log_format,
-    detail::log_file,
-    detail::monitor,
-    detail::nats_user,
-    detail::nats_password_file,
-    detail::nats_token_file,
-    detail::nats_creds,
-    detail::nats_ca,
-    detail::nats_cert,
-    detail::nats_key,
 };
+constexpr auto agent_options =
+    detail::joined(agent_own, detail::log_options, detail::nats_auth_options);
 
 constexpr command_spec agent_command = {
     .name = "agent",

@@ -23,7 +23,7 @@ using detail::parse_or_explain;
 namespace {
 
 // Everything `ccp agents` takes.
-constexpr option_spec agents_options[] = {
+constexpr option_spec agents_own[] = {
     detail::client_backbone,
     detail::client_address,
     {.name = "timeout",
@@ -32,14 +32,8 @@ constexpr option_spec agents_options[] = {
      .help = "how long to wait for the proxies' answers",
      .fallback = "2s"},
     {.name = "json", .short_name = 'j', .help = "JSON lines (one per proxy) instead of a table"},
-    detail::nats_user,
-    detail::nats_password_file,
-    detail::nats_token_file,
-    detail::nats_creds,
-    detail::nats_ca,
-    detail::nats_cert,
-    detail::nats_key,
 };
+constexpr auto agents_options = detail::joined(agents_own, detail::nats_auth_options);
 
 constexpr command_spec agents_command = {
     .name = "agents",

@@ -35,7 +35,7 @@ using detail::self_option;
 namespace {
 
 // Everything `ccp endpoint` takes: the one place to add an endpoint option.
-constexpr option_spec endpoint_options[] = {
+constexpr option_spec endpoint_own[] = {
     {.name = "address",
      .value = "ADDRESS",
      .help = "this endpoint, ccp://endpoint/HOST/ID (required)"},
@@ -59,18 +59,9 @@ constexpr option_spec endpoint_options[] = {
      .fallback = "5s"},
     {.name = "exit", .help = "exit after --request (status 0 when it succeeded)"},
     {.name = "seed", .value = "N", .help = "seed of the role's generator"},
-    detail::log_level,
-    detail::log_format,
-    detail::log_file,
-    detail::monitor,
-    detail::nats_user,
-    detail::nats_password_file,
-    detail::nats_token_file,
-    detail::nats_creds,
-    detail::nats_ca,
-    detail::nats_cert,
-    detail::nats_key,
 };
+constexpr auto endpoint_options =
+    detail::joined(endpoint_own, detail::log_options, detail::nats_auth_options);
 
 constexpr command_spec endpoint_command = {
     .name = "endpoint",

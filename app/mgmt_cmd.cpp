@@ -24,7 +24,7 @@ using detail::self_option;
 namespace {
 
 // Everything `ccp mgmt` takes: the one place to add a mgmt option.
-constexpr option_spec mgmt_options[] = {
+constexpr option_spec mgmt_own[] = {
     {.name = "address",
      .value = "ADDRESS",
      .help = "this node, ccp://mgmt/HOST/ID",
@@ -34,18 +34,9 @@ constexpr option_spec mgmt_options[] = {
      .help = "backbone bus, nats://h:p[,h:p] or inproc://name",
      .fallback = detail::default_nats},
     {.name = "seed", .value = "N", .help = "seed of the role's generator"},
-    detail::log_level,
-    detail::log_format,
-    detail::log_file,
-    detail::monitor,
-    detail::nats_user,
-    detail::nats_password_file,
-    detail::nats_token_file,
-    detail::nats_creds,
-    detail::nats_ca,
-    detail::nats_cert,
-    detail::nats_key,
 };
+constexpr auto mgmt_options =
+    detail::joined(mgmt_own, detail::log_options, detail::nats_auth_options);
 
 constexpr command_spec mgmt_command = {
     .name = "mgmt",

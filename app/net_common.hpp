@@ -37,8 +37,8 @@ struct io {
   void line(std::ostream& s, const std::string& text);
 };
 
-// Options every daemon (proxy, agent, endpoint, mgmt; `up` takes the log and the monitor)
-// lists in its table: the log and the monitor.
+// Options of every daemon (proxy, agent, endpoint, mgmt) and of `up`: the log and the
+// monitor (log_options below).
 inline constexpr option_spec log_level = {.name = "log-level",
                                           .value = "LEVEL",
                                           .help = "debug, info, warn, error or off",
@@ -56,8 +56,8 @@ inline constexpr option_spec monitor = {
     .value = "IP:PORT",
     .help = "serve /metrics, /healthz and /readyz over HTTP there"};
 
-// NATS credentials and TLS: every command that opens a NATS bus lists them. Secrets come
-// from files (never argv); user and password may also be in the URL.
+// NATS credentials and TLS, of every command that opens a NATS bus (nats_auth_options
+// below). Secrets come from files (never argv); user and password may also be in the URL.
 inline constexpr option_spec nats_user = {
     .name = "nats-user",
     .value = "USER",
@@ -74,6 +74,30 @@ inline constexpr option_spec nats_cert = {
     .name = "nats-cert", .value = "FILE", .help = "client certificate for NATS (PEM, TLS)"};
 inline constexpr option_spec nats_key = {
     .name = "nats-key", .value = "FILE", .help = "client private key for NATS (PEM)"};
+
+// The shared options as groups, listed once: a command appends them to its own with
+// `joined` (the log and the monitor for every daemon and `up`; the NATS credentials for
+// every command that opens a NATS bus).
+inline constexpr option_spec log_options[] = {log_level, log_format, log_file, monitor};
+inline constexpr option_spec nats_auth_options[] = {
+    nats_user, nats_password_file, nats_token_file, nats_creds, nats_ca, nats_cert, nats_key};
+
+// One table of `first` followed by each of `rest`, in order, built at compile time.
+template <std::size_t N, std::size_t... M>
+constexpr std::array<option_spec, (N + ... + M)> joined(const option_spec (&first)[N],
+                                                        const option_spec (&... rest)[M]) {
+  std::array<option_spec, (N + ... + M)> out{};
+  std::size_t i = 0;
+  for (const option_spec& o : first)
+    out[i++] = o;
+  (
+      [&] {
+        for (const option_spec& o : rest)
+          out[i++] = o;
+      }(),
+      ...);
+  return out;
+}
 
 // --nats-*: the credentials and TLS files. Errors: a secret file cannot be read (named).
 std::expected<net::nats_auth, std::string> nats_auth_option(const options& o);

@@ -14,11 +14,13 @@
 // Every error about a value names where the value came from (`--timeout`,
 // `CCP_REQUEST_TIMEOUT`, `config file 'c.json', key "timeout"`).
 //
-// Adding an option to a command: add a row to its table (e.g. `proxy_options` in
+// Adding an option to a command: add a row to its table (e.g. `proxy_own` in
 // app/proxy_cmd.cpp) and read it after parse_or_explain with value/on/list/duration/
 // count/secret; the help, --config key, environment variable, man page and completion
 // follow. An option several commands share (like --backbone of the clients) is one
-// constexpr option_spec in app/net_common.hpp listed in each command's table.
+// constexpr option_spec in app/net_common.hpp listed in each command's table; a group
+// of them that travels together (the log and monitor options, the NATS credentials) is
+// one array there, appended with detail::joined.
 
 #include <cstdint>
 #include <expected>

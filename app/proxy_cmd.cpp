@@ -29,7 +29,7 @@ using detail::self_option;
 namespace {
 
 // Everything `ccp proxy` takes: the one place to add a proxy option.
-constexpr option_spec proxy_options[] = {
+constexpr option_spec proxy_own[] = {
     {.name = "address", .value = "ADDRESS", .help = "this proxy, ccp://proxy/HOST/ID (required)"},
     {.name = "listen",
      .value = "IP:PORT",
@@ -51,18 +51,9 @@ constexpr option_spec proxy_options[] = {
     {.name = "tokens", .value = "FILE", .help = "JSON object: agent address or host -> token"},
     {.name = "threads", .value = "N", .help = "I/O threads", .fallback = "1"},
     {.name = "seed", .value = "N", .help = "seed of the role's generator"},
-    detail::log_level,
-    detail::log_format,
-    detail::log_file,
-    detail::monitor,
-    detail::nats_user,
-    detail::nats_password_file,
-    detail::nats_token_file,
-    detail::nats_creds,
-    detail::nats_ca,
-    detail::nats_cert,
-    detail::nats_key,
 };
+constexpr auto proxy_options =
+    detail::joined(proxy_own, detail::log_options, detail::nats_auth_options);
 
 constexpr command_spec proxy_command = {
     .name = "proxy",

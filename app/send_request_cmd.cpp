@@ -33,7 +33,7 @@ constexpr positional_spec message_positionals[] = {
 };
 
 // Everything `ccp send` takes.
-constexpr option_spec send_options[] = {
+constexpr option_spec send_own[] = {
     detail::client_backbone,
     detail::client_address,
     {.name = "wait",
@@ -41,14 +41,8 @@ constexpr option_spec send_options[] = {
      .value = "DURATION",
      .help = "how long to listen for a routing error (unreachable) coming back",
      .fallback = "500ms"},
-    detail::nats_user,
-    detail::nats_password_file,
-    detail::nats_token_file,
-    detail::nats_creds,
-    detail::nats_ca,
-    detail::nats_cert,
-    detail::nats_key,
 };
+constexpr auto send_options = detail::joined(send_own, detail::nats_auth_options);
 
 constexpr command_spec send_command = {
     .name = "send",
@@ -64,7 +58,7 @@ constexpr command_spec send_command = {
 };
 
 // Everything `ccp request` takes.
-constexpr option_spec request_options[] = {
+constexpr option_spec request_own[] = {
     detail::client_backbone,
     detail::client_address,
     {.name = "timeout",
@@ -73,14 +67,8 @@ constexpr option_spec request_options[] = {
      .help = "the request's deadline, e.g. 500ms, 2s",
      .fallback = "5s"},
     {.name = "json", .short_name = 'j', .help = "JSON lines instead of a table"},
-    detail::nats_user,
-    detail::nats_password_file,
-    detail::nats_token_file,
-    detail::nats_creds,
-    detail::nats_ca,
-    detail::nats_cert,
-    detail::nats_key,
 };
+constexpr auto request_options = detail::joined(request_own, detail::nats_auth_options);
 
 constexpr command_spec request_command = {
     .name = "request",

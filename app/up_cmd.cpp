@@ -24,17 +24,14 @@ using detail::run;
 namespace {
 
 // Everything `ccp up` takes.
-constexpr option_spec up_options[] = {
+constexpr option_spec up_own[] = {
     {.name = "agents", .value = "N", .help = "agents (hosts)", .fallback = "4"},
     {.name = "endpoints", .value = "M", .help = "endpoints per agent", .fallback = "2"},
     {.name = "proxies", .value = "N", .help = "proxies", .fallback = "2"},
     {.name = "nats", .value = "URL", .help = "use NATS at URL for the backbone and host buses"},
     {.name = "exit", .help = "exit after the first request (for scripts)"},
-    detail::log_level,
-    detail::log_format,
-    detail::log_file,
-    detail::monitor,
 };
+constexpr auto up_options = detail::joined(up_own, detail::log_options);
 
 constexpr command_spec up_command = {
     .name = "up",
