@@ -47,18 +47,21 @@ void world::restart_proxy(int p) {
   proxy_held_ever_[static_cast<std::size_t>(p)] = false;
   start_node(proxies_[static_cast<std::size_t>(p)]);
 }
+// {"t":..,"ev":WHAT,"kind":..,"target":..}: a fault starts or ends.
+void world::trace_fault(std::string_view what, const fault& x) {
+  std::string& l = trace_start(what);
+  l += R"(,"kind":")";
+  l += to_string(x.kind);
+  l += R"(","target":)";
+  append_number(l, x.target);
+  l += '}';
+  trace_.line(l);
+}
+
 void world::start_fault(std::size_t f) {
   if (!injecting_) return;
   const fault& x = sc_.faults[f];
-  {
-    std::string& l = trace_start("fault");
-    l += R"(,"kind":")";
-    l += to_string(x.kind);
-    l += R"(","target":)";
-    append_number(l, x.target);
-    l += '}';
-    trace_.line(l);
-  }
+  trace_fault("fault", x);
   auto proxies_hit = [&] { return targets(x, static_cast<int>(proxies_.size())); };
   auto hosts_hit = [&] { return targets(x, sc_.topo.hosts); };
   switch (x.kind) {
@@ -147,15 +150,7 @@ std::vector<int> world::targets(const fault& x, int n) const {
 void world::end_fault(std::size_t f) {
   const fault& x = sc_.faults[f];
   if (healed_) return;  // the heal ended everything already
-  {
-    std::string& l = trace_start("fault_end");
-    l += R"(,"kind":")";
-    l += to_string(x.kind);
-    l += R"(","target":)";
-    append_number(l, x.target);
-    l += '}';
-    trace_.line(l);
-  }
+  trace_fault("fault_end", x);
   const int proxies = static_cast<int>(proxies_.size());
   switch (x.kind) {
     case fault_kind::partition_proxy:

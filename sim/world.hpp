@@ -190,6 +190,7 @@ class world {
   void work(std::size_t item);
   void start_fault(std::size_t f);
   void end_fault(std::size_t f);
+  void trace_fault(std::string_view what, const fault& x);
   [[nodiscard]] std::vector<int> targets(const fault& x, int n) const;  // indexes it hits
   void resume(std::uint32_t i);  // a stalled process handles what it held back
   [[nodiscard]] bool bus_down() const noexcept { return bus_outages_ > 0; }
