@@ -17,6 +17,8 @@
 #include <mutex>
 #include <string_view>
 
+#include "net/listen.hpp"
+
 namespace ccp::net {
 namespace {
 
@@ -228,21 +230,9 @@ class monitor_impl final : public monitor, public std::enable_shared_from_this<m
       : ioc_(ioc), acceptor_(asio::make_strand(ioc)), at_(at) {}
 
   std::expected<void, std::string> open() {
-    beast::error_code ec;
-    const auto fail = [&](std::string_view what) {
-      return std::unexpected("monitor on " + at_.address().to_string() + ":" +
-                             std::to_string(at_.port()) + ": " + std::string(what) + ": " +
-                             ec.message());
-    };
-    acceptor_.open(at_.protocol(), ec);
-    if (ec) return fail("open");
-    acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-    if (ec) return fail("option");
-    acceptor_.bind(at_, ec);
-    if (ec) return fail("bind");
-    acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) return fail("listen");
-    port_ = acceptor_.local_endpoint(ec).port();
+    auto port = listen_at(acceptor_, at_, "monitor");
+    if (!port) return std::unexpected(std::move(port.error()));
+    port_ = *port;
     return {};
   }
 

@@ -20,6 +20,7 @@
 
 #include "core/message.hpp"
 #include "host/written_frames.hpp"
+#include "net/listen.hpp"
 #include "net/log.hpp"
 
 namespace ccp::net {
@@ -305,21 +306,9 @@ class listener final : public ws_listener, public std::enable_shared_from_this<l
   }
 
   std::expected<void, std::string> open() {
-    beast::error_code ec;
-    const auto fail = [&](std::string_view what) {
-      return std::unexpected("listen on " + opts_.at.address().to_string() + ":" +
-                             std::to_string(opts_.at.port()) + ": " + std::string(what) + ": " +
-                             ec.message());
-    };
-    acceptor_.open(opts_.at.protocol(), ec);
-    if (ec) return fail("open");
-    acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-    if (ec) return fail("option");
-    acceptor_.bind(opts_.at, ec);
-    if (ec) return fail("bind");
-    acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) return fail("listen");
-    port_ = acceptor_.local_endpoint(ec).port();
+    auto port = listen_at(acceptor_, opts_.at, "listen");
+    if (!port) return std::unexpected(std::move(port.error()));
+    port_ = *port;
     return {};
   }
 
