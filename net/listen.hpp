@@ -12,9 +12,9 @@ namespace ccp::net {
 // Opens, binds and listens `acceptor` at `at` (address reuse on); returns the port it
 // got (at's port, or the one the system chose for 0). Errors: "WHAT on IP:PORT: STEP:
 // REASON", e.g. "listen on 0.0.0.0:7700: bind: Address already in use".
-inline std::expected<std::uint16_t, std::string> listen_at(
-    boost::asio::ip::tcp::acceptor& acceptor, const boost::asio::ip::tcp::endpoint& at,
-    std::string_view what) {
+inline std::expected<std::uint16_t, std::string> listen_at(boost::asio::ip::tcp::acceptor& acceptor,
+                                                           const boost::asio::ip::tcp::endpoint& at,
+                                                           std::string_view what) {
   namespace asio = boost::asio;
   boost::system::error_code ec;
   const auto fail = [&](std::string_view step) {
