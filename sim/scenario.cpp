@@ -598,7 +598,12 @@ std::expected<scenario, std::string> load_scenario(const std::string& path) {
     return std::unexpected(path + ": cannot read: " + e.what());
   }
   if (in.bad()) return std::unexpected(path + ": cannot read");
+  return parse_scenario_text(text, path);
+}
 
+std::expected<scenario, std::string> parse_scenario_text(std::string_view text,
+                                                         std::string_view origin) {
+  const std::string path(origin);
   duplicate_finder duplicates;
   json j;
   try {

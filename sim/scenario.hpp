@@ -123,5 +123,9 @@ struct scenario {
 // above, "FILE:LINE:COLUMN: ..." for a JSON syntax error, "FILE: PATH: duplicate key",
 // "FILE: cannot open: REASON". Never throws.
 [[nodiscard]] std::expected<scenario, std::string> load_scenario(const std::string& path);
+// Parses the text of a scenario file as load_scenario does once it read the file; errors
+// are prefixed with `origin` (a file name) the same way. Total: no exception escapes.
+[[nodiscard]] std::expected<scenario, std::string> parse_scenario_text(std::string_view text,
+                                                                       std::string_view origin);
 
 }  // namespace ccp::sim
