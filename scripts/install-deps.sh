@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages that ccp needs to build, test and benchmark.
+# Installs the Debian 12 packages that ccp needs to build, test and benchmark
+# (`--fuzz`: those that the fuzz targets need instead, see below).
 # Idempotent: it asks dpkg which packages are missing first, so on a machine that has
 # them all it makes no network call. Needs root only when something is missing.
 set -euo pipefail
@@ -19,6 +20,16 @@ packages=(
                                 # the man page check, systemd-analyze verify on the units
   libspdlog-dev             # net/log.cpp: the daemons' log (levels, files, JSON lines)
 )
+
+# `--fuzz`: only what scripts/fuzz.sh needs, so that other jobs do not download a second
+# compiler. Debian 12's clang 14 cannot compile the tree's <expected>; clang 16 can (see
+# CCP_BUILD_FUZZ in CMakeLists.txt), with its libFuzzer and sanitizer runtimes.
+if [[ ${1-} == --fuzz ]]; then
+  packages=(g++ cmake ninja-build nlohmann-json3-dev clang-16 libclang-rt-16-dev)
+elif (($# > 0)); then
+  echo "usage: bash scripts/install-deps.sh [--fuzz]" >&2
+  exit 2
+fi
 
 missing=()
 for p in "${packages[@]}"; do
