@@ -143,6 +143,13 @@ int sim_main(std::span<const std::string_view> args, std::ostream& out, std::ost
           << " events=" << r.events << " wall=" << secs;
       if (r.group_latency_max >= 0) out << " group_max=" << millis(r.group_latency_max);
       if (r.abandoned > 0) out << " abandoned=" << r.abandoned;
+      if (sc.expect.balance_within) out << " balance=" << millis(r.balance_time);
+      if (r.any_share_max >= 0) {
+        char share[48];
+        std::snprintf(share, sizeof share, " any_share=%.2f..%.2f", r.any_share_min,
+                      r.any_share_max);
+        out << share;
+      }
       if (sc.expect.violation) out << " expected_violation=" << *sc.expect.violation;
       out << '\n';
       if (r.pass) {

@@ -103,7 +103,7 @@ void agent::link_lost(micros now) {
     endpoints_dirty_ = endpoints_dirty_ || cand_.endpoints_dirty;
     next_heartbeat_ = never;
     up_since_ = never;
-    moving_ = false;  // this link is the move
+    end_rebalance();  // this link is the move
     cand_ = {};
     dedup_until_ = now + handover_dedup;
     return;
@@ -111,13 +111,50 @@ void agent::link_lost(micros now) {
   status_ = link_status::down;
   inflight_ = 0;
   next_heartbeat_ = handshake_deadline_ = up_since_ = never;
-  moving_ = false;  // whatever we move to now is a move
+  end_rebalance();  // whatever we move to now is a move
   next_dial_ = now + next_delay(attempt_, rng_);
   if (attempt_ < 32) ++attempt_;
 }
 
+std::optional<std::size_t> agent::move_target() const {
+  const std::size_t n = cfg_.proxies.size();
+  auto usable = [&](const std::string& p) {
+    return p != target_ &&
+           std::find(move_tried_.begin(), move_tried_.end(), p) == move_tried_.end();
+  };
+  for (std::size_t i = 0; i < n; ++i)
+    if (auto k = known_.find(cfg_.proxies[i]);
+        k != known_.end() && k->second == move_to_ && usable(cfg_.proxies[i]))
+      return i;
+  for (std::size_t j = 0; j < n; ++j) {
+    const std::size_t i = (next_target_ + j) % n;
+    if (usable(cfg_.proxies[i]) && !known_.contains(cfg_.proxies[i])) return i;
+  }
+  return std::nullopt;
+}
+
+void agent::end_rebalance() {
+  move_to_.clear();
+  move_tried_.clear();
+  moving_ = false;
+}
+
 void agent::dial_candidate(micros now) {
   next_dial_ = never;
+  if (!move_to_.empty()) {  // a move for balance: the named proxy, or nothing
+    auto chosen = move_target();
+    if (!chosen) {
+      end_rebalance();
+      return;
+    }
+    cand_ = candidate{};
+    cand_.link = ++last_link_id_;
+    cand_.status = link_status::connecting;
+    cand_.target = cfg_.proxies[*chosen];
+    cand_.deadline = now + handshake_timeout;
+    push(act::dial{cand_.link, cand_.target});
+    return;
+  }
   auto chosen = next_target(now, target_);
   if (!chosen) return;  // no other proxy: stay until this one closes the link
   next_target_ = *chosen + 1;
@@ -130,9 +167,12 @@ void agent::dial_candidate(micros now) {
 }
 
 void agent::candidate_failed(micros now) {
+  if (!move_to_.empty()) move_tried_.push_back(cand_.target);
   cand_ = {};
   if (leaving_ == 0) dedup_until_ = now + handover_dedup;  // no overlap from this one
-  if (moving_ && status_ == link_status::up) {
+  if (!move_to_.empty() && moving_ && status_ == link_status::up) {
+    next_dial_ = now;  // the next target that may be the named proxy, or we stay
+  } else if (moving_ && status_ == link_status::up) {
     next_dial_ = now + next_delay(attempt_, rng_);
     if (attempt_ < 32) ++attempt_;
   }
@@ -142,7 +182,7 @@ void agent::on_link_up(link_id link, micros now) {
   if (link == cand_.link && cand_.status == link_status::connecting) {
     cand_.status = link_status::handshaking;
     cand_.epoch = cfg_.epoch_base + ++connects_;
-    cand_.hello_id = send_hello(link, cand_.epoch);
+    cand_.hello_id = send_hello(link, cand_.epoch, move_to_);
     if (cand_.hello_id != 0) ++cand_.inflight;
     cand_.endpoints_dirty = false;
     // From now on the candidate's proxy may hold the host too: remember what we forward.
@@ -162,7 +202,7 @@ void agent::on_link_up(link_id link, micros now) {
   if (hello_id_ != 0) ++inflight_;
 }
 
-std::uint64_t agent::send_hello(link_id link, std::uint64_t epoch) {
+std::uint64_t agent::send_hello(link_id link, std::uint64_t epoch, std::string_view move_to) {
   message m;
   m.id = next_id();
   m.kind = msg_kind::request;
@@ -170,11 +210,10 @@ std::uint64_t agent::send_hello(link_id link, std::uint64_t epoch) {
   m.to = address::group(role::proxy, scope::any);
   m.type = "ccp.hello";
   m.ttl_ms = static_cast<std::uint32_t>(handshake_timeout / ms);
-  m.body = flat_json_writer{}
-               .add("epoch", epoch)
-               .add("token", cfg_.token)
-               .add("endpoints", endpoint_ids())
-               .finish();
+  flat_json_writer body;
+  body.add("epoch", epoch).add("token", cfg_.token).add("endpoints", endpoint_ids());
+  if (!move_to.empty()) body.add("move_to", move_to);
+  m.body = body.finish();
   auto f = std::make_shared<std::string>();
   if (!encode(m, *f)) return 0;
   push(act::send{link, std::move(f)});
@@ -208,7 +247,7 @@ void agent::promote(const frame_header& welcome, micros now) {
   handshake_deadline_ = never;
   last_rx_ = up_since_ = now;
   next_heartbeat_ = now + heartbeat_interval;
-  moving_ = false;
+  end_rebalance();
   if (dirty) endpoints_changed(now);
 }
 
@@ -282,7 +321,8 @@ void agent::on_link_frame(link_id link, frame_buf f, micros now) {
       ++stats_.dropped;
       return;
     }
-    if (h->kind == msg_kind::error) {  // it refused: we stay where we are
+    known_[cand_.target] = to_string(h->from);  // who answers at that dial target
+    if (h->kind == msg_kind::error) {           // it refused: we stay where we are
       push(act::close{cand_.link, h->code});
       candidate_failed(now);
       return;
@@ -322,6 +362,7 @@ void agent::on_link_frame(link_id link, frame_buf f, micros now) {
     }
     status_ = link_status::up;
     proxy_ = address::from_view(h->from);
+    known_[target_] = proxy_.str();
     heartbeat_frame_.clear();  // addressed to the previous proxy
     up_since_ = now;           // the backoff resets once this lasted stable_attachment
     handshake_deadline_ = never;
@@ -339,6 +380,8 @@ void agent::on_link_frame(link_id link, frame_buf f, micros now) {
       // Move elsewhere (make-before-break), spread over a short random delay, and avoid
       // this proxy a while.
       avoid_[target_] = now + drain_avoid;
+      move_to_.clear();  // a move for balance in progress becomes the drain's: it must end
+      move_tried_.clear();
       if (!moving_) {
         moving_ = true;
         if (cand_.status == link_status::down) next_dial_ = now + rng_.between(0, move_spread);
@@ -347,8 +390,19 @@ void agent::on_link_frame(link_id link, frame_buf f, micros now) {
       // The reason to move is gone (our proxy hears the backbone again). A move already
       // dialled may still end elsewhere, which costs nothing.
       avoid_.erase(target_);
-      moving_ = false;
+      end_rebalance();
       if (cand_.status == link_status::down) next_dial_ = never;
+    } else if (h->type == "ccp.move" && !moving_ && cand_.status == link_status::down) {
+      // Our proxy holds more than its share: move to the one it names, if we can reach it
+      // (make-before-break), spread like a drain's moves.
+      auto body = parse_flat_json(h->body);
+      const std::string* to = body ? body->string("to") : nullptr;
+      if (to && !to->empty() && *to != proxy_.str()) {
+        moving_ = true;
+        move_to_ = *to;
+        move_tried_.clear();
+        next_dial_ = now + rng_.between(0, move_spread);
+      }
     }
     return;  // ccp.hb: liveness only
   }

@@ -21,6 +21,13 @@
 // of the whole backbone no agent lets go of its link. The backoff resets once an
 // attachment lasted stable_attachment.
 //
+// A proxy that holds more than its share asks a few agents to move for balance (ccp.move,
+// naming the proxy to move to: proxy.hpp). Such a move is make-before-break too, but it is
+// optional: the agent dials the named proxy (which dial target that is it learns from each
+// proxy's answers; an unknown one it finds by trying the targets it has not heard from, one
+// at a time, each refusing a hello whose move names another), and when none takes it, it
+// stays where it is: no backoff, no retry. A drain notice during it makes it a drain's move.
+//
 // While no link is up, messages that must leave the host fail at once with
 // `unreachable` (a documented choice: no buffering, so no stale message is sent late).
 //
@@ -137,7 +144,13 @@ class agent final : public node {
   [[nodiscard]] std::optional<std::size_t> next_target(micros now, std::string_view not_this);
   void link_lost(micros now);
   // Sends a hello on `link`; returns its message id (0 when it could not be encoded).
-  std::uint64_t send_hello(link_id link, std::uint64_t epoch);
+  // `move_to`: the proxy a move for balance is for (it refuses the hello otherwise).
+  std::uint64_t send_hello(link_id link, std::uint64_t epoch, std::string_view move_to = {});
+  // The index in cfg_.proxies to try next for a move for balance: the one known to be
+  // move_to_, else one not yet tried nor known to be another proxy; nullopt: none left.
+  [[nodiscard]] std::optional<std::size_t> move_target() const;
+  // The move for balance is over (done, or given up): the agent stays where it is.
+  void end_rebalance();
   // The link of a move (make-before-break), while link_ stays up.
   void dial_candidate(micros now);
   void candidate_failed(micros now);
@@ -206,6 +219,12 @@ class agent final : public node {
   micros dedup_until_ = never;
   std::unordered_set<std::uint64_t> seen_;
   std::map<std::string, micros, std::less<>> avoid_;  // drained proxy -> until
+  // A move for balance (ccp.move): the proxy it is for (empty: none, or a drain's move),
+  // and the dial targets that refused it or failed.
+  std::string move_to_;
+  std::vector<std::string> move_tried_;
+  // Dial target -> the address of the proxy that answered there (welcome or refusal).
+  std::map<std::string, std::string, std::less<>> known_;
   endpoint_table endpoints_;
 };
 

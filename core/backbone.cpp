@@ -94,7 +94,10 @@ void backbone_node::control(const frame_header& h, micros now) {
     // Our own heartbeat comes back too: it keeps our own lease in our directory, and
     // proves that we are still connected to the backbone.
     if (proxy == self_text_) last_own_heartbeat_ = now;
-    bool mismatch = dir_.heartbeat(proxy, *hosts, now);
+    // "open":0 says it takes no new agents (draining, cut off, revalidating): no proxy
+    // rebalances towards it, nor while it is so (an older proxy sends no "open": open).
+    const std::uint64_t* open = body->number("open");
+    bool mismatch = dir_.heartbeat(proxy, *hosts, now, open == nullptr || *open != 0);
     expire_by(now + idle_timeout + 1);
     bool asked = false;
     for (const auto& [id, r] : sync_requests_)

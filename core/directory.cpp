@@ -6,36 +6,52 @@ namespace ccp::core {
 
 bool route_directory::attach(std::string_view host, std::uint64_t epoch, std::string_view proxy,
                              micros now, const members* m) {
+  ++version_;
   auto& p = proxies_[std::string(proxy)];
   if (p.last_seen < now) p.last_seen = now;
   auto it = routes_.find(host);
   if (it != routes_.end()) {
     if (it->second.epoch > epoch) return false;
     if (it->second.epoch == epoch && it->second.proxy == proxy) {
-      if (m) it->second.on_host = *m;  // the same attachment, with who lives there now
+      if (m) {  // the same attachment, with who lives there now
+        p.endpoints -= std::min(p.endpoints, it->second.on_host.endpoints.size());
+        p.endpoints += m->endpoints.size();
+        it->second.on_host = *m;
+      }
       return true;
     }
     if (it->second.epoch == epoch) return false;  // same epoch, other proxy: first one wins
-    if (auto old = proxies_.find(it->second.proxy); old != proxies_.end() && old->second.hosts > 0)
-      --old->second.hosts;
+    if (auto old = proxies_.find(it->second.proxy); old != proxies_.end()) {
+      if (old->second.hosts > 0) --old->second.hosts;
+      old->second.endpoints -= std::min(old->second.endpoints, it->second.on_host.endpoints.size());
+    }
     it->second = route{std::string(proxy), epoch, m ? *m : members{}};
   } else {
     routes_.emplace(std::string(host), route{std::string(proxy), epoch, m ? *m : members{}});
   }
   ++p.hosts;
+  if (m) p.endpoints += m->endpoints.size();
   return true;
 }
 
 void route_directory::detach(std::string_view host, std::uint64_t epoch, std::string_view proxy) {
   auto it = routes_.find(host);
   if (it == routes_.end() || it->second.epoch != epoch || it->second.proxy != proxy) return;
-  if (auto p = proxies_.find(proxy); p != proxies_.end() && p->second.hosts > 0) --p->second.hosts;
+  ++version_;
+  if (auto p = proxies_.find(proxy); p != proxies_.end()) {
+    if (p->second.hosts > 0) --p->second.hosts;
+    p->second.endpoints -= std::min(p->second.endpoints, it->second.on_host.endpoints.size());
+  }
   routes_.erase(it);
 }
 
-bool route_directory::heartbeat(std::string_view proxy, std::uint64_t hosts, micros now) {
-  auto& p = proxies_[std::string(proxy)];
+bool route_directory::heartbeat(std::string_view proxy, std::uint64_t hosts, micros now,
+                                bool open) {
+  auto [at, fresh] = proxies_.try_emplace(std::string(proxy));
+  auto& p = at->second;
+  if (fresh || p.open != open) ++version_;
   p.last_seen = now;
+  p.open = open;
   return p.hosts != hosts;
 }
 
@@ -49,13 +65,14 @@ void route_directory::sync(std::string_view proxy, const std::vector<synced_rout
 }
 
 void route_directory::drop_owned(const std::string& proxy) {
+  ++version_;
   for (auto it = routes_.begin(); it != routes_.end();) {
     if (it->second.proxy == proxy)
       it = routes_.erase(it);
     else
       ++it;
   }
-  if (auto p = proxies_.find(proxy); p != proxies_.end()) p->second.hosts = 0;
+  if (auto p = proxies_.find(proxy); p != proxies_.end()) p->second.hosts = p->second.endpoints = 0;
 }
 
 std::vector<std::string> route_directory::expire(micros now) {
@@ -77,6 +94,7 @@ void route_directory::forget(std::string_view proxy) {
   std::string name(proxy);
   drop_owned(name);
   proxies_.erase(name);
+  ++version_;
 }
 
 const route_directory::route* route_directory::find(std::string_view host) const {

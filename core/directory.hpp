@@ -44,9 +44,10 @@ class route_directory {
   // A proxy announced it let go of `host`; ignored unless it is the current holder with
   // that epoch.
   void detach(std::string_view host, std::uint64_t epoch, std::string_view proxy);
-  // A heartbeat from `proxy` saying it holds `hosts` routes. Returns true when the
-  // directory disagrees and a sync should be asked for (at most once per heartbeat).
-  bool heartbeat(std::string_view proxy, std::uint64_t hosts, micros now);
+  // A heartbeat from `proxy` saying it holds `hosts` routes, and whether it takes new
+  // agents (`open`: not draining, not cut off). Returns true when the directory disagrees
+  // and a sync should be asked for (at most once per heartbeat).
+  bool heartbeat(std::string_view proxy, std::uint64_t hosts, micros now, bool open = true);
   // One route as a sync reply carries it.
   struct synced_route {
     std::string host;
@@ -72,15 +73,34 @@ class route_directory {
     for (const auto& [name, p] : proxies_)
       f(name);
   }
+  // What the directory knows of one proxy, as rebalancing weighs it.
+  struct proxy_load {
+    std::string_view name;
+    std::size_t hosts = 0;      // routes it holds, as announced
+    std::size_t endpoints = 0;  // endpoints on those hosts, as announced
+    micros last_seen = 0;       // its last heartbeat or announcement
+    bool open = true;           // its last heartbeat said it takes new agents
+  };
+  // f(proxy_load) for every proxy heard from, by address text.
+  template <class F>
+  void for_each_load(F&& f) const {
+    for (const auto& [name, p] : proxies_)
+      f(proxy_load{name, p.hosts, p.endpoints, p.last_seen, p.open});
+  }
   [[nodiscard]] std::size_t hosts() const noexcept { return routes_.size(); }
   [[nodiscard]] std::size_t proxies() const noexcept { return proxies_.size(); }
   [[nodiscard]] std::size_t hosts_of(std::string_view proxy) const;
   [[nodiscard]] micros next_expiry() const;
+  // Grows with every change of what for_each_load reports (counts, a proxy's arrival,
+  // departure or openness; not last_seen alone): a reader caches what it derives from them.
+  [[nodiscard]] std::uint64_t version() const noexcept { return version_; }
 
  private:
   struct proxy_info {
     micros last_seen = 0;
     std::size_t hosts = 0;
+    std::size_t endpoints = 0;  // the sum over its routes of on_host.endpoints
+    bool open = true;
   };
   void drop_owned(const std::string& proxy);
 
@@ -88,6 +108,7 @@ class route_directory {
   // same on every run.
   std::map<std::string, route, std::less<>> routes_;
   std::map<std::string, proxy_info, std::less<>> proxies_;
+  std::uint64_t version_ = 0;
 };
 
 }  // namespace ccp::core

@@ -44,6 +44,7 @@ proxy::proxy(address self, std::uint64_t seed, const credential_verifier& verifi
     for (scope form : {scope::any, scope::all})
       group_subjects_[group_index(static_cast<role>(r), form)] =
           backbone_subject_text(address::group(static_cast<role>(r), form).view());
+  self_subject_ = backbone_subject_text(self_.view());
 }
 
 void proxy::start(micros now) {
@@ -53,10 +54,133 @@ void proxy::start(micros now) {
   next_heartbeat_ = now;
   overdue_at_ = now + stall_threshold;
   next_link_scan_ = now + heartbeat_interval;
+  settled_from_ = now;
+  next_rebalance_ = now + rebalance_settle;
 }
 
 link_id proxy::pick(const link_set& s) {
   return s.items[rng_.below(s.items.size())];
+}
+
+link_id proxy::pick_endpoint_link() {
+  const auto& items = with_endpoints_.items;
+  if (sabotage_.any_over_proxies) [[unlikely]]
+    return pick(with_endpoints_);
+  if (endpoint_weights_stale_) {
+    endpoint_weights_.resize(items.size());
+    std::uint64_t sum = 0;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      const auto* ls = links_.find(items[i]);
+      sum += ls ? std::max<std::size_t>(1, (*ls)->endpoints.size()) : 1;
+      endpoint_weights_[i] = sum;
+    }
+    endpoint_weights_stale_ = false;
+  }
+  const std::uint64_t r = rng_.below(endpoint_weights_.back());
+  const auto at = std::upper_bound(endpoint_weights_.begin(), endpoint_weights_.end(), r);
+  return items[static_cast<std::size_t>(at - endpoint_weights_.begin())];
+}
+
+void proxy::update_share(any_share& s, role type) {
+  s = any_share{};
+  s.version = dir_.version();
+  if (!open()) return;  // a proxy on its way out serves what it takes: keep == total == 0
+  std::uint64_t k = 0, total = 0, mine = 0;
+  dir_.for_each_load([&](const route_directory::proxy_load& p) {
+    const std::uint64_t w = type == role::agent ? p.hosts : p.endpoints;
+    if (!p.open || w == 0) return;
+    ++k;
+    total += w;
+    if (p.name == self_text_) mine = w;
+  });
+  if (k < 2 || mine == 0) return;  // alone in the group, or the directory lags us: serve
+  s.total = total;
+  s.keep = k * mine;
+  std::uint64_t sum = 0;
+  dir_.for_each_load([&](const route_directory::proxy_load& p) {
+    const std::uint64_t w = type == role::agent ? p.hosts : p.endpoints;
+    if (!p.open || w == 0 || p.name == self_text_ || k * w <= total) return;
+    auto a = address::parse(p.name);
+    if (!a) return;
+    sum += k * w - total;
+    s.excess.emplace_back(sum, backbone_subject_text(a->view()));
+  });
+  if (s.excess.empty()) s.keep = s.total;  // nobody to give our excess to: serve
+}
+
+const subject_text* proxy::any_elsewhere(role type) {
+  if (sabotage_.any_over_proxies) [[unlikely]]
+    return nullptr;
+  any_share& s = any_share_[type == role::agent ? 0 : 1];
+  if (s.version != dir_.version()) update_share(s, type);
+  if (s.keep >= s.total || rng_.below(s.total) < s.keep) return nullptr;
+  const std::uint64_t r = rng_.below(s.excess.back().first);
+  for (const auto& [upto, subject] : s.excess)
+    if (r < upto) return &subject;
+  return nullptr;
+}
+
+void proxy::rebalance(micros now) {
+  if (sabotage_.no_rebalance || !open() || bye_said_ || syncing()) return;
+  if (now - settled_from_ < rebalance_settle || now - last_own_heartbeat_ > rebalance_fresh) return;
+  // Asked agents that have not moved yet: wait for them (or give them up).
+  std::size_t outstanding = 0;
+  links_.for_each([&](link_id, std::unique_ptr<link_state>& ls) {
+    if (ls->move_asked_at == never || !ls->attached) return;
+    if (now - ls->move_asked_at > rebalance_move_timeout) {
+      ls->move_asked_at = never;  // it stayed: a later fence closes it as any other
+      ls->told_to_move = draining_ || cut_off_;
+    } else {
+      ++outstanding;
+    }
+  });
+  if (outstanding > 0) return;
+  // A whole, fresh view, every proxy open; the least loaded one is the target.
+  bool whole = true;
+  std::uint64_t n = 0, total = 0, above = 0;
+  std::string_view target;
+  std::uint64_t target_hosts = UINT64_MAX;
+  dir_.for_each_load([&](const route_directory::proxy_load& p) {
+    whole = whole && p.open && now - p.last_seen <= rebalance_fresh;
+    ++n;
+    total += p.hosts;
+    if (p.name != self_text_ && p.hosts < target_hosts) {
+      target = p.name;
+      target_hosts = p.hosts;
+    }
+  });
+  const std::uint64_t mine = hosts_.size();
+  if (!whole || n < 2 || target.empty()) return;
+  const std::uint64_t ceil_fair = (total + n - 1) / n;
+  const bool over = mine * n * 100 > total * (100 + rebalance_tolerance_pct);
+  const bool under = target_hosts * n * 100 < total * (100 - rebalance_tolerance_pct);
+  if (mine <= ceil_fair || mine < target_hosts + 2 || !(over || under)) return;
+  dir_.for_each_load([&](const route_directory::proxy_load& p) { above += p.hosts > ceil_fair; });
+  const std::uint64_t deficit = ceil_fair > target_hosts ? ceil_fair - target_hosts : 0;
+  std::uint64_t count = std::min(
+      {static_cast<std::uint64_t>(
+           std::max(rebalance_min_batch, hosts_.size() / rebalance_batch_divisor)),
+       mine - ceil_fair, (mine - target_hosts) / 2,
+       (deficit + std::max<std::uint64_t>(above, 1) - 1) / std::max<std::uint64_t>(above, 1)});
+  if (count == 0) return;
+  // Which agents: a seeded random few of those not already moving.
+  message m;
+  m.kind = msg_kind::notification;
+  m.from = self_;
+  m.type = "ccp.move";
+  m.body = flat_json_writer{}.add("to", target).finish();
+  for (std::size_t tries = 0; count > 0 && tries < 4 * with_agents_.items.size(); ++tries) {
+    const link_id link = pick(with_agents_);
+    link_state& ls = *links_.find(link)->get();
+    if (ls.told_to_move || ls.move_asked_at != never) continue;
+    ls.told_to_move = true;  // its move is make-before-break: read it until its bye
+    ls.move_asked_at = now;
+    m.id = next_id();
+    m.to = ls.agent;
+    send_direct(link, m);
+    ++rebalance_moves_;
+    --count;
+  }
 }
 
 void proxy::update_group_subscriptions() {
@@ -138,6 +262,7 @@ void proxy::resumed(micros now) {
   // reports its close), and what we hold is checked again before we serve the groups.
   revalidating_ = true;
   resumed_at_ = now;
+  settled_from_ = now;
   revalidate_at_ = now + heartbeat_interval + heartbeat_interval / 5;
   last_own_heartbeat_ = now;
   links_.for_each([now](link_id, std::unique_ptr<link_state>& ls) { ls->last_rx = now; });
@@ -242,6 +367,7 @@ void proxy::detach(link_id link, bool announce_it, micros now) {
   ls.attached = false;
   with_agents_.erase(link);
   with_endpoints_.erase(link);
+  endpoint_weights_stale_ = true;
   if (const host_route* r = hosts_.find(ls.host); r && r->link == link) {
     hosts_.erase(ls.host);
     push(act::unsubscribe{bus_kind::backbone, host_subject(ls.host)});
@@ -333,6 +459,9 @@ void proxy::hello(link_id link, link_state& ls, const frame_header& h, micros no
   if (cut_off_) return reject(errc::unreachable, "proxy is cut off from the backbone");
   if (*epoch > max_agent_epoch)
     return reject(errc::bad_request, "epoch above " + std::to_string(max_agent_epoch));
+  // A move for balance names its proxy: another that the agent tried on the way says so.
+  if (const std::string* to = body->string("move_to"); to && *to != self_text_)
+    return reject(errc::rejected, "not the proxy this move is for");
   std::string host(h.from.host);
   // The directory's entry is the live claim on the host, if any (it goes with the holder's
   // detach or lease). A fresh attachment that presents the host's credentials takes the
@@ -360,6 +489,7 @@ void proxy::hello(link_id link, link_state& ls, const frame_header& h, micros no
   hosts_.assign(host, host_route{link, &ls});
   with_agents_.insert(link);
   if (!ls.endpoints.empty()) with_endpoints_.insert(link);
+  endpoint_weights_stale_ = true;
   push(act::subscribe{bus_kind::backbone, host_subject(host), {}});
   const route_directory::members m = members_of(ls);
   dir_.attach(host, route_epoch, self_text_, now, &m);
@@ -400,6 +530,7 @@ void proxy::hello(link_id link, link_state& ls, const frame_header& h, micros no
         with_endpoints_.erase(link);
       else
         with_endpoints_.insert(link);
+      endpoint_weights_stale_ = true;
       update_group_subscriptions();
       // Who lives on the host changed: the backbone's group requests wait for the new set.
       const route_directory::members m = members_of(ls);
@@ -514,7 +645,7 @@ const proxy::host_route* proxy::attached_route(frame_header& h) const {
   return r;
 }
 
-void proxy::on_bus(std::string_view /*subject*/, frame_buf f, micros now) {
+void proxy::on_bus(std::string_view subject, frame_buf f, micros now) {
   check_schedule(now);
   // Forwarded by `to`, whose host the route of an attached host vouches for; the sender is
   // checked only if we answer it or take the frame.
@@ -544,11 +675,13 @@ void proxy::on_bus(std::string_view /*subject*/, frame_buf f, micros now) {
   set_hops(*f, static_cast<std::uint8_t>(h->hops + 1));
   if (route)  // what to_links does for this host, without looking it up again
     send_link(route->link, route->state, std::move(f), *h, now);
+  else if (to.form == scope::any)
+    to_links(std::move(f), *h, now, subject == self_subject_.view());
   else
     to_links(std::move(f), *h, now);
 }
 
-void proxy::to_links(frame_buf f, const frame_header& h, micros now) {
+void proxy::to_links(frame_buf f, const frame_header& h, micros now, bool direct) {
   const address_view& to = h.to;
   switch (to.form) {
     case scope::one:
@@ -569,12 +702,19 @@ void proxy::to_links(frame_buf f, const frame_header& h, micros now) {
     case scope::any: {
       const link_set& s = to.type == role::agent ? with_agents_ : with_endpoints_;
       const bool in_group = to.type == role::agent ? agents_subscribed_ : endpoints_subscribed_;
-      if (!in_group && (revalidating_ || s.items.empty()))
-        hand_back(std::move(f), h);  // taken before we left the group: another member serves it
-      else if (s.items.empty())
+      if ((!in_group || direct) && (revalidating_ || s.items.empty())) {
+        // Taken before we left the group, or forwarded on a view that changed since:
+        // another member serves it.
+        hand_back(std::move(f), h);
+      } else if (s.items.empty()) {
         bounce(h, errc::unreachable, "no " + std::string(to_string(to.type)) + " here", now);
-      else
-        send_link(pick(s), std::move(f), h, now);
+      } else if (const subject_text* peer = direct ? nullptr : any_elsewhere(to.type)) {
+        // Our share of the group's members is smaller than our share of its proxies.
+        actions().emplace_back(std::in_place_type<act::publish>, bus_kind::backbone, *peer,
+                               std::move(f));
+      } else {
+        send_link(to.type == role::agent ? pick(s) : pick_endpoint_link(), std::move(f), h, now);
+      }
       return;
     }
     case scope::all: {
@@ -641,9 +781,12 @@ void proxy::role_tick(micros now) {
   backbone_tick(now);
   if (now >= next_heartbeat_) {
     // A proxy that said bye is leaving: a heartbeat would put it back in the directories.
-    if (!bye_said_)
-      announce(subject_heartbeat, "ccp.hb", flat_json_writer{}.add("hosts", hosts_.size()).finish(),
-               now);
+    if (!bye_said_) {
+      flat_json_writer hb;
+      hb.add("hosts", hosts_.size());
+      if (!open()) hb.add("open", 0);  // no agents towards us, please (rebalancing)
+      announce(subject_heartbeat, "ccp.hb", hb.finish(), now);
+    }
     next_heartbeat_ = now + heartbeat_interval;
     overdue_at_ = next_heartbeat_ + stall_threshold;
   }
@@ -658,6 +801,7 @@ void proxy::role_tick(micros now) {
     update_group_subscriptions();
   } else if (heard_self && cut_off_) {
     cut_off_ = false;
+    settled_from_ = now;
     ++stats_.rejoins;
     if (!draining_) tell_agents("ccp.stay");  // the reason to move is gone
     update_group_subscriptions();
@@ -674,6 +818,10 @@ void proxy::role_tick(micros now) {
     } else {
       revalidate_at_ = now + heartbeat_interval / 10;
     }
+  }
+  if (now >= next_rebalance_) {
+    next_rebalance_ = now + rebalance_interval;
+    rebalance(now);
   }
   if (now >= next_link_scan_) {
     next_link_scan_ = now + heartbeat_interval;
@@ -707,7 +855,8 @@ void proxy::role_tick(micros now) {
 }
 
 micros proxy::role_wake() const {
-  return std::min({backbone_wake(), next_heartbeat_, next_link_scan_, revalidate_at_});
+  return std::min(
+      {backbone_wake(), next_heartbeat_, next_link_scan_, revalidate_at_, next_rebalance_});
 }
 
 }  // namespace ccp::core

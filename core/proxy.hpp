@@ -16,6 +16,34 @@
 // agent's link until the agent's bye, so nothing the agent sent before it switched is
 // lost. A draining proxy says its ccp.bye to the backbone only once it holds no host.
 //
+// Rebalancing. A proxy that holds more than its share of the fleet's agents moves a few of
+// them, make-before-break, to the least loaded proxy. Its view is its route directory: the
+// hosts each proxy announced and whether its heartbeat says it takes agents ("open"). It
+// acts only on a whole and fresh view: every proxy heard within rebalance_fresh and open,
+// itself too (so never during a drain, a partition, a stall or a global outage), started
+// or resumed rebalance_settle ago, and no sync in progress. Every rebalance_interval it
+// looks once: when it holds more than ceil(fair) and either it is above fair by
+// rebalance_tolerance_pct or some proxy is below fair by as much, it asks up to
+// max(rebalance_min_batch, attached / rebalance_batch_divisor) agents (ccp.move, naming
+// the least loaded proxy) to move there; never so many that it would fall below ceil(fair),
+// the target rise above it (its deficit shared among the proxies above fair), or the two
+// swap places (at most half their difference: every round makes the spread smaller, so it
+// cannot oscillate). It asks no more while asked agents have not moved (up to
+// rebalance_move_timeout). The named proxy accepts such a hello only if it is the one named
+// and open; an agent that cannot reach it stays where it is. A restarted proxy so gets its
+// share within about rebalance_interval * rebalance_batch_divisor / 2 (20 s) of its
+// first heartbeat plus rebalance_settle, whatever the fleet's size.
+//
+// `any` over members. NATS queue groups choose uniformly among their subscribers, which
+// are proxies; an `any` should choose uniformly among the group's members. A proxy that
+// takes an `any` from its group keeps it with the probability that makes its share the
+// share of the members it holds (from the directory: k proxies serving the group, W
+// members in all, w of them here: min(1, k*w/W)) and otherwise forwards it, unchanged, to
+// the subject of one proxy that holds more than 1/k of the members, chosen in proportion
+// to that excess; such a forwarded frame is served where it lands. With equal shares no
+// frame is forwarded; the choice among a proxy's own links is weighted by their members.
+// The same on NATS and in the simulator: only concrete subjects and queue groups.
+//
 // A proxy that finds it was not scheduled for longer than stall_threshold (its own timer
 // is that late: SIGSTOP, a long pause) may have been given up by its agents and its peers
 // meanwhile: it leaves the `any` groups, answers nothing from its stale view (an `any` it
@@ -54,6 +82,24 @@ class shared_secret_verifier final : public credential_verifier {
   std::string secret_;
 };
 
+// Rebalancing (see above). Rounds every rebalance_interval: long enough for a round's moves
+// (move_spread and a hello) to show in the directory before the next one looks.
+inline constexpr micros rebalance_interval = 2 * seconds;
+// A proxy rebalances only once its view is whole: every proxy's heartbeat heard since it
+// started or resumed, and the syncs they caused done.
+inline constexpr micros rebalance_settle = 3 * heartbeat_interval;
+// A peer whose last heartbeat is older than this is not trusted for a count (nor as a
+// target): one beat missed and a half.
+inline constexpr micros rebalance_fresh = heartbeat_interval + heartbeat_interval / 2;
+// Hysteresis: no move while every proxy is within this many percent of fair.
+inline constexpr std::uint64_t rebalance_tolerance_pct = 10;
+// Agents asked per round: max(min_batch, attached / divisor): 5% of a proxy's agents, so
+// a move never looks like a storm to the target, and even a fleet of one agent moves.
+inline constexpr std::size_t rebalance_min_batch = 4;
+inline constexpr std::size_t rebalance_batch_divisor = 20;
+// An asked agent that has not moved by then gave up (its target refused, or is gone).
+inline constexpr micros rebalance_move_timeout = move_spread + handshake_timeout + 1 * seconds;
+
 class proxy final : public backbone_node {
  public:
   // `self` must be a concrete proxy address; `verifier` must outlive the proxy.
@@ -80,6 +126,10 @@ class proxy final : public backbone_node {
   [[nodiscard]] bool cut_off() const noexcept { return cut_off_; }
   // Resumed after a stall and not yet sure of its routes: out of the `any` groups.
   [[nodiscard]] bool revalidating() const noexcept { return revalidating_; }
+  // Takes new agents: not draining, cut off or revalidating (its heartbeat says so).
+  [[nodiscard]] bool open() const noexcept { return !draining_ && !cut_off_ && !revalidating_; }
+  // Agents this proxy asked to move for balance, since it started.
+  [[nodiscard]] std::uint64_t rebalance_moves() const noexcept { return rebalance_moves_; }
 
  protected:
   void route_out(frame_buf f, const frame_header& h, micros now) override;
@@ -111,6 +161,7 @@ class proxy final : public backbone_node {
     // sent before it switched) until its bye, its close, or handshake_timeout.
     bool handed_over = false;
     micros handed_over_at = 0;
+    micros move_asked_at = never;  // we asked it to move for balance (ccp.move)
   };
   // An attached host's link and its state (in links_).
   struct host_route {
@@ -140,7 +191,8 @@ class proxy final : public backbone_node {
   // `to` of an endpoint or agent names, with h.to set from it (the route vouches for the
   // host; the rest is checked). nullptr when there is none: check_to decides then.
   [[nodiscard]] const host_route* attached_route(frame_header& h) const;
-  void to_links(frame_buf f, const frame_header& h, micros now);
+  // `direct`: it came on our own subject (an `any` another proxy forwarded to us).
+  void to_links(frame_buf f, const frame_header& h, micros now, bool direct = false);
   // Queues a frame on a link, or bounces `overloaded` when its queue is full.
   void send_link(link_id link, frame_ptr f, const frame_header& h, micros now);
   // The same for a link whose state the caller has (nullptr: the link is gone).
@@ -183,6 +235,21 @@ class proxy final : public backbone_node {
   [[nodiscard]] std::vector<std::pair<std::string_view, const link_state*>> hosts_in_order() const;
   void update_group_subscriptions();
   [[nodiscard]] link_id pick(const link_set& s);
+  // A link of with_endpoints_, each weighted by its endpoints (members, not hosts).
+  [[nodiscard]] link_id pick_endpoint_link();
+  // One round of rebalancing (see the top of this file).
+  void rebalance(micros now);
+  // For an `any` of agents (hosts) or endpoints taken from its queue group: nullptr to
+  // serve it here, else the subject of the proxy to forward it to (see the top).
+  [[nodiscard]] const subject_text* any_elsewhere(role type);
+  // What any_elsewhere draws from, derived from the directory (dir_.version()).
+  struct any_share {
+    std::uint64_t version = UINT64_MAX;
+    std::uint64_t keep = 0;   // keep when a draw below `total` is below this
+    std::uint64_t total = 0;  // W
+    std::vector<std::pair<std::uint64_t, subject_text>> excess;  // cumulative excess, subject
+  };
+  void update_share(any_share& s, role type);
 
   // Index into group_subjects_ of TYPE/any (form any) or TYPE/all (form all).
   static constexpr std::size_t group_index(role r, scope form) {
@@ -205,6 +272,14 @@ class proxy final : public backbone_node {
   flat_map<std::string, host_route, bytes_hash, bytes_equal> hosts_;
   link_set with_agents_;
   link_set with_endpoints_;
+  // Cumulative endpoint counts over with_endpoints_.items, rebuilt when stale.
+  std::vector<std::uint64_t> endpoint_weights_;
+  bool endpoint_weights_stale_ = true;
+  std::array<any_share, 2> any_share_;  // agent, endpoint
+  subject_text self_subject_;           // our concrete subject: a forwarded `any` lands there
+  micros next_rebalance_ = never;
+  micros settled_from_ = 0;  // started, resumed or back from a cut-off: no rebalance before
+  std::uint64_t rebalance_moves_ = 0;
   bool agents_subscribed_ = false;
   bool endpoints_subscribed_ = false;
   bool draining_ = false;

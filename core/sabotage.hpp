@@ -27,6 +27,8 @@ struct sabotage {
   bool double_complete = false;        // a request completes twice
   bool no_link_bound = false;          // a proxy ignores its per-link queue bound
   bool lax_groups = false;             // a group request with any reply ends ok
+  bool no_rebalance = false;           // a proxy never moves agents for balance
+  bool any_over_proxies = false;       // `any` is spread over proxies, not over members
 };
 
 }  // namespace ccp::core

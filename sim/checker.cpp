@@ -1,6 +1,7 @@
 // The checker: every delivery and outcome against DESIGN.md's invariants, the periodic
 // samples (fenced ownership, reattachment, convergence), and the scenario's expectations.
 #include <algorithm>
+#include <cmath>
 
 #include "sim/world.hpp"
 
@@ -44,7 +45,103 @@ bool world::directories_converged() const {
   return true;
 }
 
+void world::sample_balance() {
+  if (sc_.expect.balance_within) {
+    std::uint64_t total = 0, n = 0;
+    std::vector<std::size_t> held;
+    for (std::uint32_t p : proxies_) {
+      const sim_node& s = nodes_[p];
+      if (!s.alive) continue;
+      held.push_back(s.proxy->attached());
+      total += held.back();
+      ++n;
+    }
+    const double fair = n == 0 ? 0 : static_cast<double>(total) / static_cast<double>(n);
+    const double tol = sc_.expect.balance_tolerance * fair;
+    const bool balanced = std::all_of(held.begin(), held.end(), [&](std::size_t c) {
+      return std::abs(static_cast<double>(c) - fair) <= tol;
+    });
+    if (!balanced)
+      balanced_since_ = -1;
+    else if (balanced_since_ < 0)
+      balanced_since_ = now_;
+    if (now_ % seconds < 100 * ms) {  // once a second: the balance over time, in the trace
+      std::string& l = trace_start("balance");
+      l += R"(,"attached":[)";
+      for (std::size_t k = 0; k < held.size(); ++k) {
+        if (k > 0) l += ',';
+        append_number(l, held[k]);
+      }
+      l += "]}";
+      trace_.line(l);
+    }
+  }
+  if (sc_.expect.max_any_share_skew) {
+    // The members measured: live at every sample of the fault phase since the first `any`.
+    any_members_.clear();
+    for (const auto& host : endpoints_)
+      for (std::uint32_t e : host)
+        (nodes_[e].alive ? any_members_.push_back(e) : (void)any_gone_.insert(e));
+    for (std::uint32_t a : agents_)
+      (nodes_[a].alive ? any_members_.push_back(a) : (void)any_gone_.insert(a));
+  }
+}
+
+void world::count_any(std::uint32_t i, const message& m) {
+  if (healed_ || m.to.form() != scope::any) return;
+  if (m.to.type() != role::endpoint && m.to.type() != role::agent) return;
+  ++any_got_[i];
+}
+
+void world::check_balance() {
+  if (!sc_.expect.balance_within) return;
+  micros last = 0;
+  for (const fault& x : sc_.faults)
+    last = std::max(last, x.at);
+  if (balanced_since_ >= 0) result_.balance_time = std::max<micros>(0, balanced_since_ - last);
+  if (balanced_since_ < 0 || balanced_since_ - last > *sc_.expect.balance_within)
+    violation("unbalanced",
+              "proxies not within " + std::to_string(sc_.expect.balance_tolerance) + " of fair " +
+                  std::to_string(*sc_.expect.balance_within / ms) +
+                  " ms after the last fault (balanced " +
+                  (balanced_since_ < 0 ? std::string("never")
+                                       : "from t=" + std::to_string(balanced_since_ / ms) + "ms") +
+                  ")");
+}
+
+void world::check_any_share() {
+  if (!sc_.expect.max_any_share_skew) return;
+  // Per role: the members that received `any` deliveries measure that role's share.
+  for (role r : {role::endpoint, role::agent}) {
+    std::vector<std::uint64_t> got;
+    std::uint64_t total = 0;
+    bool measured = false;
+    for (std::uint32_t i : any_members_) {
+      if (nodes_[i].r != r || any_gone_.contains(i)) continue;
+      auto it = any_got_.find(i);
+      got.push_back(it == any_got_.end() ? 0 : it->second);
+      total += got.back();
+      measured = measured || it != any_got_.end();
+    }
+    if (!measured || total == 0) continue;
+    const double uniform = static_cast<double>(total) / static_cast<double>(got.size());
+    const auto [lo, hi] = std::minmax_element(got.begin(), got.end());
+    const double max_share = static_cast<double>(*hi) / uniform;
+    const double min_share = static_cast<double>(*lo) / uniform;
+    result_.any_share_max = std::max(result_.any_share_max, max_share);
+    result_.any_share_min =
+        result_.any_share_min < 0 ? min_share : std::min(result_.any_share_min, min_share);
+    const double skew = *sc_.expect.max_any_share_skew;
+    if (max_share > skew || min_share < 1 / skew)
+      violation("any_share_skew", std::string(to_string(r)) + " shares of `any` from " +
+                                      std::to_string(min_share) + " to " +
+                                      std::to_string(max_share) + " of uniform, beyond " +
+                                      std::to_string(skew) + "x");
+  }
+}
+
 void world::sample() {
+  if (!healed_) sample_balance();
   for (std::size_t p = 0; p < proxies_.size(); ++p) {
     const sim_node& s = nodes_[proxies_[p]];
     if (s.alive && s.proxy->attached() > 0) proxy_held_ever_[p] = true;
@@ -121,6 +218,7 @@ void world::on_deliver(std::uint32_t i, const message& m) {
     violation("non_member_delivery", m.to.str() + " delivered at " + self.str());
     return;
   }
+  if (sc_.expect.max_any_share_skew) count_any(i, m);
   if (!delivered_.insert({i, from, m.id}).second)
     violation("duplicate_delivery", "message " + std::to_string(m.id) + " from " + m.from.str() +
                                         " delivered twice at " + self.str());
@@ -244,6 +342,8 @@ void world::check_group(std::uint32_t i, const act::complete& c, micros sent) {
 void world::judge() {
   for (const auto& [key, state] : outcomes_)
     if (!(state & 1)) violation("outcome_count", "a request never completed");
+  check_balance();
+  check_any_share();
 
   auto fail = [&](std::string why) { result_.failures.push_back(std::move(why)); };
   if (sc_.expect.violation) {

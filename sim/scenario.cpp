@@ -78,13 +78,15 @@ constexpr std::array<std::string_view, fault_table.size()> fault_kinds = [] {
     names[k] = fault_table[k].name;
   return names;
 }();
-constexpr std::array<std::string_view, 7> violations = {
-    "non_member_delivery", "duplicate_delivery", "outcome_count",   "unbounded_queue",
-    "double_ownership",    "swallowed_any",      "group_accounting"};
+constexpr std::array<std::string_view, 9> violations = {
+    "non_member_delivery", "duplicate_delivery", "outcome_count",
+    "unbounded_queue",     "double_ownership",   "swallowed_any",
+    "group_accounting",    "unbalanced",         "any_share_skew"};
 // One sabotage per violation (core/sabotage.hpp).
-constexpr std::array<std::string_view, 7> sabotages = {
-    "fencing_off",     "empty_proxy_takes_any", "duplicate_delivery", "misroute",
-    "double_complete", "no_link_bound",         "lax_groups"};
+constexpr std::array<std::string_view, 9> sabotages = {
+    "fencing_off", "empty_proxy_takes_any", "duplicate_delivery",
+    "misroute",    "double_complete",       "no_link_bound",
+    "lax_groups",  "no_rebalance",          "any_over_proxies"};
 
 bool contains(std::span<const std::string_view> set, std::string_view s) {
   return std::find(set.begin(), set.end(), s) != set.end();
@@ -415,11 +417,25 @@ void read_fault(std::string& error, const json& j, std::string path, const scena
   if (auto v = f.number("factor", 1, max_factor, factor_what)) x.factor = *v;
 }
 
+// Rebalancing and `any` over members (checked by world::check_balance and
+// world::check_any_share in sim/checker.cpp).
+void read_balance_expect(fields& f, const scenario& s, expectations& e) {
+  e.balance_within =
+      f.time("balance_within_s", core::seconds, 0, s.duration,
+             "a number from 0 to " + decimal(s.duration, core::seconds) + " (duration_s)");
+  if (auto v = f.number("balance_tolerance", 0, 1, "a number from 0 to 1")) {
+    e.balance_tolerance = *v;
+    if (!e.balance_within) f.fail("balance_tolerance", "expected only with balance_within_s");
+  }
+  e.max_any_share_skew = f.number("max_any_share_skew", 1, 1000, "a number from 1 to 1000");
+}
+
 void read_expect(std::string& error, const json& j, const scenario& s, expectations& e) {
-  fields f(error, j, "/expect",
-           {"min_ok_ratio", "max_timeout_ratio", "min_unreachable_ratio", "max_unreachable_ratio",
-            "max_partial_ratio", "reattach_within_s", "converge_within_s",
-            "group_complete_within_ms", "violation"});
+  fields f(
+      error, j, "/expect",
+      {"min_ok_ratio", "max_timeout_ratio", "min_unreachable_ratio", "max_unreachable_ratio",
+       "max_partial_ratio", "reattach_within_s", "converge_within_s", "group_complete_within_ms",
+       "balance_within_s", "balance_tolerance", "max_any_share_skew", "violation"});
   constexpr std::string_view ratio = "a number from 0 to 1";
   e.min_ok_ratio = f.number("min_ok_ratio", 0, 1, ratio);
   e.max_timeout_ratio = f.number("max_timeout_ratio", 0, 1, ratio);
@@ -437,6 +453,7 @@ void read_expect(std::string& error, const json& j, const scenario& s, expectati
     if (e.reattach_within) f.fail("reattach_within_s", "needs liveness_s > 0 (measured then)");
     if (e.converge_within) f.fail("converge_within_s", "needs liveness_s > 0 (measured then)");
   }
+  read_balance_expect(f, s, e);
   std::string violation;
   f.one_of("violation", violations, violation);
   if (!violation.empty()) e.violation = violation;

@@ -95,6 +95,14 @@ struct expectations {
   // Every group request (`all` form) whose members all answered ended within this long of
   // its send: it did not wait out its deadline.
   std::optional<micros> group_complete_within;
+  // Rebalancing: from the start of the last fault, every live proxy holds within
+  // balance_tolerance of the fair share of attached agents by then, and still at the end of
+  // the fault phase (violation `unbalanced` otherwise).
+  std::optional<micros> balance_within;
+  double balance_tolerance = 0.2;
+  // `any` over members: each member's share of the fault phase's `any` deliveries to its
+  // role is within [1/x, x] of uniform (violation `any_share_skew` otherwise).
+  std::optional<double> max_any_share_skew;
   // Negative scenarios: the name of the one violation the checker must report.
   std::optional<std::string> violation;
 };
@@ -111,7 +119,7 @@ struct scenario {
   expectations expect;
   // Test-only switch that breaks the core on purpose: "", "fencing_off",
   // "empty_proxy_takes_any", "duplicate_delivery", "misroute", "double_complete",
-  // "no_link_bound", "lax_groups" (core/sabotage.hpp).
+  // "no_link_bound", "lax_groups", "no_rebalance", "any_over_proxies" (core/sabotage.hpp).
   std::string sabotage;
 };
 

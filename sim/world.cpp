@@ -34,6 +34,8 @@ world::world(const scenario& sc, std::uint64_t seed, trace_sink& trace)
   if (sc_.sabotage == "double_complete") sabotage_.double_complete = true;
   if (sc_.sabotage == "no_link_bound") sabotage_.no_link_bound = true;
   if (sc_.sabotage == "lax_groups") sabotage_.lax_groups = true;
+  if (sc_.sabotage == "no_rebalance") sabotage_.no_rebalance = true;
+  if (sc_.sabotage == "any_over_proxies") sabotage_.any_over_proxies = true;
   result_.scenario = sc_.name;
   result_.seed = seed;
   build();

@@ -58,6 +58,12 @@ struct run_result {
   micros converge_time = -1;  // liveness phase: until every directory matched the routes
   micros simulated = 0;
   std::size_t processes = 0;
+  // With expect.balance_within: from the last fault's start until the proxies were within
+  // tolerance of fair for good (-1: never).
+  micros balance_time = -1;
+  // With expect.max_any_share_skew: the largest and smallest member share of `any`
+  // deliveries, as multiples of uniform (-1: not measured).
+  double any_share_max = -1, any_share_min = -1;
 };
 
 class world {
@@ -214,6 +220,12 @@ class world {
   std::string& trace_start(std::string_view kind);
   void violation(const std::string& name, const std::string& detail);
   void judge();  // at the end of a run: the leftover outcomes, then the expectations
+  // Rebalancing and `any` over members (expect.balance_within, expect.max_any_share_skew):
+  // sampled during the fault phase, judged at the end.
+  void sample_balance();
+  void count_any(std::uint32_t i, const core::message& m);
+  void check_balance();
+  void check_any_share();
   [[nodiscard]] bool all_attached() const;
   [[nodiscard]] bool directories_converged() const;
 
@@ -280,6 +292,10 @@ class world {
   std::unordered_map<std::uint64_t, micros> group_sent_;       // hash(node,id) -> send time
   std::vector<bool> proxy_held_ever_;
   std::map<int, micros> double_owned_since_;  // host -> since when (both proxies connected)
+  micros balanced_since_ = -1;                // proxies within tolerance since then
+  std::unordered_map<std::uint32_t, std::uint64_t> any_got_;  // node -> `any` deliveries
+  std::vector<std::uint32_t> any_members_;      // live members at the last fault-phase sample
+  std::unordered_set<std::uint32_t> any_gone_;  // members that died while measured
   run_result result_;
   micros liveness_start_ = 0;
 };

@@ -562,5 +562,66 @@ RC_GTEST_PROP(DirectoryProps, CountsMatchEntriesUnderEveryOperation, ()) {
   }
 }
 
+// ---- loads (rebalancing, `any` over members) ----------------------------------------------
+
+// What for_each_load reports of `proxy`: "hosts/endpoints/open", or "none".
+std::string load_of(const route_directory& d, const std::string& proxy) {
+  std::string out = "none";
+  d.for_each_load([&](const route_directory::proxy_load& l) {
+    if (l.name == proxy)
+      out = std::to_string(l.hosts) + "/" + std::to_string(l.endpoints) + "/" +
+            (l.open ? "open" : "closed");
+  });
+  return out;
+}
+
+route_directory::members with_endpoints(std::size_t n) {
+  route_directory::members m{"agent", {}};
+  for (std::size_t i = 1; i <= n; ++i)
+    m.endpoints.push_back("e" + std::to_string(i));
+  return m;
+}
+
+// Each proxy's endpoints follow its routes: attach, a new member list of the same
+// attachment, a move to another proxy, a detach and a sync.
+TEST(Directory, EndpointCountsFollowTheRoutes) {
+  route_directory d;
+  auto three = with_endpoints(3), five = with_endpoints(5), two = with_endpoints(2);
+  d.attach(h1, 1, p1, t0, &three);
+  d.attach(h2, 1, p1, t0, &two);
+  EXPECT_EQ(load_of(d, p1), "2/5/open");
+  d.attach(h1, 1, p1, t0, &five);  // the same attachment, its endpoints changed
+  EXPECT_EQ(load_of(d, p1), "2/7/open");
+  d.attach(h1, 2, p2, t0, &five);  // h1 moves to p2
+  EXPECT_EQ(load_of(d, p1), "1/2/open");
+  EXPECT_EQ(load_of(d, p2), "1/5/open");
+  d.detach(h2, 1, p1);
+  EXPECT_EQ(load_of(d, p1), "0/0/open");
+  d.sync(p2, {{h3, 4, three}}, t0);
+  EXPECT_EQ(load_of(d, p2), "1/3/open");
+}
+
+// A heartbeat says whether the proxy takes agents; the version moves with every change a
+// reader derives something from, and not with a heartbeat that changes nothing.
+TEST(Directory, OpennessAndVersionFollowTheHeartbeats) {
+  route_directory d;
+  const std::uint64_t v0 = d.version();
+  d.heartbeat(p1, 0, t0);
+  const std::uint64_t v1 = d.version();
+  EXPECT_GT(v1, v0);  // a new proxy
+  d.heartbeat(p1, 0, t0 + 1);
+  EXPECT_EQ(d.version(), v1);
+  d.heartbeat(p1, 0, t0 + 2, false);
+  EXPECT_EQ(load_of(d, p1), "0/0/closed");
+  EXPECT_GT(d.version(), v1);
+  const std::uint64_t v2 = d.version();
+  d.attach(h1, 1, p1, t0 + 3);
+  EXPECT_GT(d.version(), v2);
+  const std::uint64_t v3 = d.version();
+  d.forget(p1);
+  EXPECT_GT(d.version(), v3);
+  EXPECT_EQ(load_of(d, p1), "none");
+}
+
 }  // namespace
 }  // namespace ccp::core

@@ -305,7 +305,21 @@ INSTANTIATE_TEST_SUITE_P(
                    "/expect/a~1b~0c: unknown key, expected one of min_ok_ratio, "
                    "max_timeout_ratio, min_unreachable_ratio, max_unreachable_ratio, "
                    "max_partial_ratio, reattach_within_s, converge_within_s, "
-                   "group_complete_within_ms, violation"},
+                   "group_complete_within_ms, balance_within_s, balance_tolerance, "
+                   "max_any_share_skew, violation"},
+        // Rebalancing and `any` over members.
+        error_case{"BalanceWithinBeyondTheFaultPhase",
+                   {{"/expect/balance_within_s", "31"}},
+                   "/expect/balance_within_s: expected a number from 0 to 30 (duration_s)"},
+        error_case{"BalanceToleranceAlone",
+                   {{"/expect/balance_tolerance", "0.2"}},
+                   "/expect/balance_tolerance: expected only with balance_within_s"},
+        error_case{"BalanceToleranceAboveOne",
+                   {{"/expect/balance_within_s", "10"}, {"/expect/balance_tolerance", "1.5"}},
+                   "/expect/balance_tolerance: expected a number from 0 to 1"},
+        error_case{"AnyShareSkewBelowOne",
+                   {{"/expect/max_any_share_skew", "0.5"}},
+                   "/expect/max_any_share_skew: expected a number from 1 to 1000"},
         // Required fields.
         error_case{"MissingName", {{"/name", nullptr}}, missing_name},
         error_case{"MissingDescription",
@@ -385,11 +399,12 @@ INSTANTIATE_TEST_SUITE_P(
                    {{"/expect/violation", "\"crash\""}, {"/sabotage", "\"fencing_off\""}},
                    "/expect/violation: expected one of non_member_delivery, duplicate_delivery, "
                    "outcome_count, unbounded_queue, double_ownership, swallowed_any, "
-                   "group_accounting"},
+                   "group_accounting, unbalanced, any_share_skew"},
         error_case{"Sabotage",
                    {{"/sabotage", "\"chaos\""}},
                    "/sabotage: expected one of \"\", fencing_off, empty_proxy_takes_any, "
-                   "duplicate_delivery, misroute, double_complete, no_link_bound, lax_groups"},
+                   "duplicate_delivery, misroute, double_complete, no_link_bound, lax_groups, "
+                   "no_rebalance, any_over_proxies"},
         // Ranges: each limit + 1 (and - 1 where there is a lower one).
         error_case{"SeedNegative",
                    {{"/seed", "-1"}},

@@ -574,5 +574,72 @@ TEST_F(AgentTest, BackoffGrowsAcrossQuickFlapsAndResetsAfterAStableAttachment) {
   EXPECT_LE(lose(), core::backoff_base);
 }
 
+// A move for balance (ccp.move) names the proxy to move to. The agent learned which dial
+// target that is from its answers; it moves make-before-break as for a drain, its hello
+// naming the proxy, and says bye only once welcomed.
+TEST_F(AgentTest, MoveForBalanceDialsTheNamedProxyAndLeavesOnlyOnceWelcomed) {
+  connect(0);
+  ASSERT_TRUE(one_of(a.tick(1 * seconds), want::send{1, {.type = "ccp.hb"}}));
+  message move = make_message(msg_kind::notification, 700, kProxy1, kAgent, "ccp.move",
+                              R"({"to":"ccp://proxy/10.0.1.2/p2"})");
+  EXPECT_TRUE(no_actions(a.link_frame(1, move, 1 * seconds)));
+  EXPECT_TRUE(a->moving());
+  const micros at = a->next_wake();
+  EXPECT_LE(at, 1 * seconds + core::move_spread);
+  EXPECT_TRUE(actions_are(a.tick(at), {want::dial{2, std::string(kProxy2Url)}}));
+  message h = sent_message(a.link_up(2, at));
+  EXPECT_EQ(h.body,
+            R"({"epoch":102,"token":"s3cret","endpoints":[],"move_to":"ccp://proxy/10.0.1.2/p2"})");
+  message w = make_reply(msg_kind::response, 501, h.id, kProxy2, kAgent, "ccp.hello", "{}");
+  EXPECT_TRUE(actions_are(a.link_frame(2, w, at + 2 * ms),
+                          {want::send{1, {.type = "ccp.bye", .to = std::string(kProxy1)}}}));
+  EXPECT_EQ(a->proxy_target(), kProxy2Url);
+  EXPECT_FALSE(a->moving());
+}
+
+// A move for balance is optional: when the named proxy refuses (or no target is it), the
+// agent stays where it is, with no backoff and no retry.
+TEST_F(AgentTest, RefusedMoveForBalanceStaysAndDoesNotRetry) {
+  connect(0);
+  message move = make_message(msg_kind::notification, 700, kProxy1, kAgent, "ccp.move",
+                              R"({"to":"ccp://proxy/10.0.1.2/p2"})");
+  ASSERT_TRUE(no_actions(a.link_frame(1, move, 100 * ms)));
+  const micros at = a->next_wake();
+  ASSERT_TRUE(actions_are(a.tick(at), {want::dial{2, std::string(kProxy2Url)}}));
+  message h = sent_message(a.link_up(2, at));
+  message no =
+      make_reply(msg_kind::error, 501, h.id, kProxy2, kAgent, "ccp.hello", {}, errc::rejected);
+  EXPECT_TRUE(actions_are(a.link_frame(2, no, at + 2 * ms), {want::close{2, errc::rejected}}));
+  // Proxy 1 is the only other target and it is the one we are on: the move is over.
+  EXPECT_TRUE(no_actions(a.tick(at + 2 * ms)));
+  EXPECT_FALSE(a->moving());
+  EXPECT_EQ(a->proxy_target(), kProxy1Url);
+  message proxy_hb = make_message(msg_kind::notification, 702, kProxy1, kAgent, "ccp.hb", "{}");
+  for (micros t = at + 5 * ms; t < 10 * seconds; t += 100 * ms) {
+    EXPECT_TRUE(no_actions(a.link_frame(1, proxy_hb, t)));
+    EXPECT_EQ(count_of<act::dial>(a.tick(t)), 0u) << "at " << t;
+  }
+}
+
+// A move for balance that names the proxy we are on, or comes while a drain's move is under
+// way, changes nothing.
+TEST_F(AgentTest, MoveForBalanceToItsOwnProxyOrDuringADrainIsIgnored) {
+  connect(0);
+  message self = make_message(msg_kind::notification, 700, kProxy1, kAgent, "ccp.move",
+                              R"({"to":"ccp://proxy/10.0.1.1/p1"})");
+  EXPECT_TRUE(no_actions(a.link_frame(1, self, 100 * ms)));
+  EXPECT_FALSE(a->moving());
+  message drain = make_message(msg_kind::notification, 701, kProxy1, kAgent, "ccp.drain");
+  ASSERT_TRUE(no_actions(a.link_frame(1, drain, 200 * ms)));
+  message move = make_message(msg_kind::notification, 702, kProxy1, kAgent, "ccp.move",
+                              R"({"to":"ccp://proxy/10.0.1.2/p2"})");
+  EXPECT_TRUE(no_actions(a.link_frame(1, move, 300 * ms)));
+  const micros at = a->next_wake();
+  ASSERT_TRUE(actions_are(a.tick(at), {want::dial{2, std::string(kProxy2Url)}}));
+  // The drain's hello names no proxy: any proxy may take it.
+  EXPECT_EQ(sent_message(a.link_up(2, at)).body,
+            R"({"epoch":102,"token":"s3cret","endpoints":[]})");
+}
+
 }  // namespace
 }  // namespace ccp::test::roles

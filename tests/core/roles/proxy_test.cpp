@@ -734,5 +734,258 @@ TEST_F(ProxyTest, AnErrorForMgmtAnyIsNotDeliveredToTheProxy) {
   EXPECT_EQ(p->stats().delivered, 0u);
 }
 
+// ---------------------------------------------------------------------------------------
+// Rebalancing and `any` over members.
+
+// A peer's heartbeat, as it arrives on ccp.ctl.hb.
+message peer_heartbeat(std::string_view proxy, std::uint64_t hosts, bool open = true) {
+  core::flat_json_writer w;
+  w.add("hosts", hosts);
+  if (!open) w.add("open", 0);
+  return make_message(msg_kind::notification, 902, proxy, "ccp://proxy/all", "ccp.hb", w.finish());
+}
+
+std::string agent_of(int i) {
+  return "ccp://agent/10.0.0." + std::to_string(10 + i) + "/agent";
+}
+
+// The ccp.move notices among `acts`, each checked to name `to`.
+std::size_t moves_in(const std::vector<action>& acts, std::string_view to) {
+  std::size_t n = 0;
+  for (const action& a : acts)
+    if (const auto* s = std::get_if<act::send>(&a))
+      if (auto m = decoded(s->frame); m && m->type == "ccp.move") {
+        EXPECT_EQ(m->body, R"({"to":")" + std::string(to) + R"("})");
+        EXPECT_EQ(m->kind, msg_kind::notification);
+        ++n;
+      }
+  return n;
+}
+
+class RebalanceTest : public ProxyTest {
+ protected:
+  // `n` agents attached here, on links 1..n.
+  void attach_agents(int n) {
+    agents_ = n;
+    for (int i = 0; i < n; ++i)
+      attach(static_cast<link_id>(i + 1), agent_of(i), 1, {"e1"});
+  }
+  // The other proxy announces that it holds `n` hosts (its heartbeats say so from now on).
+  void peer_holds(int n) {
+    for (int i = 0; i < n; ++i)
+      p.bus(route_of(kOtherProxy, "attach", "10.0.9." + std::to_string(i + 1), 1), now_);
+    peer_hosts_ = static_cast<std::uint64_t>(n);
+  }
+  // Runs the proxy as a host would until `to`: a tick at each of its wakes, our agents
+  // beating, and (as set) our own heartbeat coming back and the peer's arriving just
+  // before each tick. Returns every action of those ticks.
+  std::vector<action> run_until(micros to) {
+    std::vector<action> all;
+    while (true) {
+      const micros t = std::max(now_, p->next_wake());
+      if (t > to) break;
+      for (int i = 0; i < agents_; ++i)
+        p.link_frame(static_cast<link_id>(i + 1),
+                     make_message(msg_kind::notification, 50, agent_of(i), kProxy, "ccp.hb", "{}"),
+                     t);
+      if (own_beats_) p.bus(own_heartbeat(p->attached()), t);
+      if (peer_beats_) p.bus(peer_heartbeat(kOtherProxy, peer_hosts_, peer_open_), t);
+      auto acts = p.tick(t);
+      all.insert(all.end(), acts.begin(), acts.end());
+      now_ = t + 1;
+    }
+    now_ = to;
+    return all;
+  }
+  int agents_ = 0;
+  micros now_ = 0;
+  std::uint64_t peer_hosts_ = 0;
+  bool own_beats_ = true, peer_beats_ = true, peer_open_ = true;
+};
+
+// An overloaded proxy asks a few of its agents (rebalance_min_batch, or 5%) to move to the
+// least loaded proxy it sees alive, once its view settled.
+TEST_F(RebalanceTest, AnOverloadedProxyAsksAFewAgentsToMoveToTheLeastLoaded) {
+  attach_agents(10);
+  // Before rebalance_settle: nothing, whatever the counts.
+  EXPECT_EQ(moves_in(run_until(core::rebalance_settle - 1), kOtherProxy), 0u);
+  EXPECT_EQ(moves_in(run_until(core::rebalance_settle + 500 * ms), kOtherProxy),
+            core::rebalance_min_batch);
+  EXPECT_EQ(p->rebalance_moves(), core::rebalance_min_batch);
+}
+
+// Asked agents that have not moved hold the next round back; once they gave up
+// (rebalance_move_timeout) the next round goes on.
+TEST_F(RebalanceTest, NoNewRoundWhileAskedAgentsHaveNotMoved) {
+  attach_agents(10);
+  const micros first = core::rebalance_settle;
+  ASSERT_EQ(moves_in(run_until(first + 500 * ms), kOtherProxy), core::rebalance_min_batch);
+  EXPECT_EQ(moves_in(run_until(first + core::rebalance_move_timeout), kOtherProxy), 0u);
+  // They gave up: 10 vs 0 still, so a later round asks again.
+  EXPECT_EQ(moves_in(run_until(first + core::rebalance_move_timeout + core::rebalance_interval + 1),
+                     kOtherProxy),
+            core::rebalance_min_batch);
+}
+
+// Within the tolerance, with a peer that takes no agents (draining, cut off: "open":0), or
+// with a peer whose heartbeat stopped, nobody is asked to move.
+TEST_F(RebalanceTest, NoMoveWithinToleranceTowardsAClosedPeerOrOnAStaleView) {
+  attach_agents(11);
+  peer_holds(9);
+  // 11 vs 9: each within 10% of fair (10), though one move would make them equal.
+  EXPECT_EQ(moves_in(run_until(5 * seconds), kOtherProxy), 0u);
+  p.bus(route_of(kOtherProxy, "detach", "10.0.9.1", 1), now_);  // 11 vs 8: too many here
+  peer_hosts_ = 8;
+  peer_open_ = false;
+  EXPECT_EQ(moves_in(run_until(9 * seconds), kOtherProxy), 0u);  // but the peer is closed
+  peer_open_ = true;
+  peer_beats_ = false;
+  EXPECT_EQ(moves_in(run_until(15 * seconds), kOtherProxy), 0u);  // the peer went silent
+}
+
+// Never while our own heartbeat does not come back (a partition, a global outage), nor
+// while draining.
+TEST_F(RebalanceTest, NoMoveWithoutOurOwnHeartbeatOrWhileDraining) {
+  attach_agents(10);
+  own_beats_ = false;
+  EXPECT_EQ(moves_in(run_until(5 * seconds), kOtherProxy), 0u);
+  own_beats_ = true;
+  p.stop(now_);
+  EXPECT_EQ(moves_in(run_until(12 * seconds), kOtherProxy), 0u);
+}
+
+// The moves stop short of swapping places: with 5 agents here and 1 there, at most
+// (5 - 1) / 2 = 2 move, and never below ceil(fair) = 3.
+TEST_F(RebalanceTest, AMoveNeverOvershootsTheFairShare) {
+  attach_agents(5);
+  peer_holds(1);
+  EXPECT_EQ(moves_in(run_until(core::rebalance_settle + 500 * ms), kOtherProxy), 2u);
+}
+
+// The heartbeat says whether the proxy takes agents: a draining one does not.
+TEST_F(ProxyTest, HeartbeatSaysNotOpenWhileDraining) {
+  attach(1);
+  p.stop(10);
+  auto acts = p.tick(10);
+  ASSERT_TRUE(one_of(acts, want::publish{bus_kind::backbone, "ccp.ctl.hb"}));
+  for (const action& a : acts)
+    if (const auto* pub = std::get_if<act::publish>(&a); pub && pub->subject == "ccp.ctl.hb")
+      EXPECT_EQ(decoded(pub->frame)->body, R"({"hosts":1,"open":0})");
+}
+
+// A hello that moves for balance names its proxy: another refuses it, the named one takes it.
+TEST_F(ProxyTest, AHelloMovingForBalanceToAnotherProxyIsRefused) {
+  ASSERT_TRUE(no_actions(p.link_up(1, 0)));
+  message h = hello(7, kAgent, 1, kSecret, {});
+  h.body = R"({"epoch":1,"token":"s3cret","endpoints":[],"move_to":"ccp://proxy/10.0.1.2/p2"})";
+  EXPECT_TRUE(actions_are(p.link_frame(1, h, 0),
+                          {want::send{1, {.kind = msg_kind::error, .code = errc::rejected}},
+                           want::close{1, errc::rejected}}));
+  ASSERT_TRUE(no_actions(p.link_up(2, 0)));
+  h.body = R"({"epoch":1,"token":"s3cret","endpoints":[],"move_to":"ccp://proxy/10.0.1.1/p1"})";
+  p.link_frame(2, h, 0);
+  EXPECT_TRUE(p->holds(kHost));
+}
+
+// Asked to move for balance, the agent attaches elsewhere: the new attachment fences this
+// one, and the proxy reads the old link until the agent's bye (make-before-break).
+TEST_F(RebalanceTest, FencedAfterAMoveForBalanceReadsTheLinkUntilTheBye) {
+  attach_agents(10);
+  auto acts = run_until(core::rebalance_settle + 500 * ms);
+  ASSERT_EQ(moves_in(acts, kOtherProxy), core::rebalance_min_batch);
+  link_id link = 0;
+  for (const action& a : acts)
+    if (const auto* snd = std::get_if<act::send>(&a);
+        snd && decoded(snd->frame)->type == "ccp.move")
+      link = snd->link;
+  ASSERT_NE(link, 0u);
+  const std::string agent = agent_of(static_cast<int>(link) - 1);
+  const std::string host(address_of(agent).host());
+  const micros t = now_ + 1 * ms;
+  acts = p.bus(route_of(kOtherProxy, "attach", host, 2), t);
+  EXPECT_EQ(count_of<act::close>(acts), 0u);
+  EXPECT_FALSE(p->holds(host));
+  message up = make_message(msg_kind::request, 8, agent, "ccp://mgmt/any", "ping", "{}");
+  EXPECT_TRUE(one_of(p.link_frame(link, up, t + 1 * ms),
+                     want::publish{bus_kind::backbone, "ccp.mgmt.any", {.id = 8}}));
+  message bye = make_message(msg_kind::notification, 9, agent, kProxy, "ccp.bye");
+  EXPECT_TRUE(one_of(p.link_frame(link, bye, t + 2 * ms), want::close{link, errc{}}));
+}
+
+// Another proxy's attachment of a host, with who lives there.
+message route_with(std::string_view proxy, std::string_view host, std::uint64_t epoch,
+                   const std::vector<std::string>& endpoints) {
+  return make_message(msg_kind::notification, 903, proxy, "ccp://proxy/all", "ccp.route",
+                      core::flat_json_writer{}
+                          .add("op", "attach")
+                          .add("host", host)
+                          .add("epoch", epoch)
+                          .add("agent", "agent")
+                          .add("endpoints", endpoints)
+                          .finish());
+}
+
+std::vector<std::string> endpoint_ids(int n) {
+  std::vector<std::string> ids;
+  for (int i = 1; i <= n; ++i)
+    ids.push_back("e" + std::to_string(i));
+  return ids;
+}
+
+// With 1 endpoint here and 35 behind the other proxy, the queue group hands each proxy
+// half of the `any`s: this one keeps 2 * 1/36 of what it takes and forwards the rest,
+// unchanged, to the other proxy's own subject; one forwarded to us is served here.
+TEST_F(ProxyTest, AnAnyIsForwardedToTheProxyHoldingMoreMembers) {
+  attach(1, kAgent, 1, {"e1"});
+  p.bus(route_with(kOtherProxy, "10.0.0.8", 1, endpoint_ids(35)), 0);
+  const std::string peer_subject = "ccp.proxy.10_0_1_2.p2";
+  int kept = 0, forwarded = 0;
+  for (std::uint64_t id = 1; id <= 720; ++id) {
+    message any = make_message(msg_kind::request, id, kMgmt, "ccp://endpoint/any", "ping", "{}");
+    auto acts = p.bus(any, 1, "ccp.endpoint.any");
+    ASSERT_EQ(acts.size(), 1u) << describe(acts);
+    if (std::holds_alternative<act::send>(acts[0])) {
+      ++kept;
+    } else {
+      ASSERT_TRUE(one_of(acts, want::publish{bus_kind::backbone, peer_subject, {.id = id}}));
+      ++forwarded;
+    }
+  }
+  // Expected 40 kept (720 * 2/36): within 2x either way.
+  EXPECT_GT(kept, 20);
+  EXPECT_LT(kept, 80);
+  // Forwarded to us: served here, never forwarded again.
+  for (std::uint64_t id = 1000; id < 1100; ++id) {
+    message any = make_message(msg_kind::request, id, kMgmt, "ccp://endpoint/any", "ping", "{}");
+    EXPECT_TRUE(actions_are(p.bus(any, 2, "ccp.proxy.10_0_1_1.p1"), {want::send{1, {.id = id}}}));
+  }
+}
+
+// Equal shares: nothing is forwarded (the queue group's choice is already fair).
+TEST_F(ProxyTest, WithEqualSharesNoAnyIsForwarded) {
+  attach(1, kAgent, 1, {"e1", "e2"});
+  p.bus(route_with(kOtherProxy, "10.0.0.8", 1, endpoint_ids(2)), 0);
+  for (std::uint64_t id = 1; id <= 200; ++id) {
+    message any = make_message(msg_kind::request, id, kMgmt, "ccp://endpoint/any", "ping", "{}");
+    EXPECT_TRUE(actions_are(p.bus(any, 1, "ccp.endpoint.any"), {want::send{1, {.id = id}}}));
+  }
+}
+
+// Among its own links, an endpoint `any` goes to a host in proportion to its endpoints.
+TEST_F(ProxyTest, AnEndpointAnyPicksALinkByItsEndpoints) {
+  attach(1, kAgent, 1, {"e1"});
+  attach(2, kAgent2, 1, endpoint_ids(9));
+  int to_first = 0;
+  for (std::uint64_t id = 1; id <= 1000; ++id) {
+    message any = make_message(msg_kind::request, id, kMgmt, "ccp://endpoint/any", "ping", "{}");
+    auto acts = p.bus(any, 1, "ccp.endpoint.any");
+    const auto* s = first_of<act::send>(acts);
+    ASSERT_NE(s, nullptr) << describe(acts);
+    to_first += s->link == 1;
+  }
+  EXPECT_GT(to_first, 50);  // expected 100
+  EXPECT_LT(to_first, 200);
+}
+
 }  // namespace
 }  // namespace ccp::test::roles
