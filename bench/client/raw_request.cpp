@@ -9,11 +9,11 @@
 // error.
 #include <nats/nats.h>
 
+#include <unistd.h>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <string>
-#include <unistd.h>
 
 namespace {
 
@@ -36,7 +36,9 @@ int main(int argc, char** argv) {
   long timeout_ms = 5000;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (i + 1 >= argc) return std::fprintf(stderr, "usage: %s [--nats URL] [--subject S | --respond S]\n", argv[0]), 2;
+    if (i + 1 >= argc)
+      return std::fprintf(stderr, "usage: %s [--nats URL] [--subject S | --respond S]\n", argv[0]),
+             2;
     if (a == "--nats")
       url = argv[++i];
     else if (a == "--subject")
@@ -65,8 +67,8 @@ int main(int argc, char** argv) {
     natsSubscription_Destroy(sub);
   } else {
     natsMsg* reply = nullptr;
-    natsStatus s = natsConnection_RequestString(&reply, nc, subject.c_str(), R"({"client":1})",
-                                                timeout_ms);
+    natsStatus s =
+        natsConnection_RequestString(&reply, nc, subject.c_str(), R"({"client":1})", timeout_ms);
     if (s == NATS_OK) {
       std::printf("%.*s\n", natsMsg_GetDataLength(reply), natsMsg_GetData(reply));
       natsMsg_Destroy(reply);
