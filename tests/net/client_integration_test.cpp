@@ -59,9 +59,8 @@ class Clients : public ::testing::Test {
     std::promise<void> ready;
     mgmt_->when_ready([&ready] { ready.set_value(); });
     ASSERT_EQ(ready.get_future().wait_for(10s), std::future_status::ready);
-    ASSERT_TRUE(eventually([&] { return request("ccp://endpoint/10.0.0.1/e1", "ping").code ==
-                                        core::errc{}; },
-                           20s))
+    ASSERT_TRUE(eventually(
+        [&] { return request("ccp://endpoint/10.0.0.1/e1", "ping").code == core::errc{}; }, 20s))
         << proxy_->output() << agent_->output();
   }
 
@@ -158,9 +157,9 @@ TEST_F(Clients, RequestCommandAnswersWithoutWaitingForHeartbeats) {
 }
 
 TEST_F(Clients, AConfiguredAddressInUseIsRefused) {
-  process holder({CCP_BINARY, "mgmt", "--address", "ccp://mgmt/127.0.0.1/taken", "--backbone",
-                  nats_->url()},
-                 log("holder"));
+  process holder(
+      {CCP_BINARY, "mgmt", "--address", "ccp://mgmt/127.0.0.1/taken", "--backbone", nats_->url()},
+      log("holder"));
   ASSERT_TRUE(eventually(
       [&] { return request("ccp://mgmt/127.0.0.1/taken", "ping").code == core::errc{}; }, 10s))
       << holder.output();
