@@ -43,7 +43,8 @@ constexpr command_spec mgmt_command = {
     .about =
         "Runs a management node on the backbone bus that prints every message sent to it\n"
         "as a JSON line. Runs until SIGINT/SIGTERM.\n"
-        "Exit status: 0 after a clean stop, 1 when it cannot start, 2 on a usage error.",
+        "Exit status: 0 after a clean stop, 1 when it cannot start (its\n"
+        "address in use by a live node among them), 2 on a usage error.",
     .options = mgmt_options,
 };
 
@@ -75,7 +76,15 @@ int mgmt_main(std::span<const std::string_view> args, std::ostream& out, std::os
   mo.on_message = [&lines](const core::message& m) {
     lines.line(lines.out, text::to_json_text(m));
   };
+  // Two daemons with one address would take each other's replies: the second refuses.
   asio::io_context ioc;
+  status = 0;
+  mo.claim = true;
+  mo.on_refused = [&](const std::string& why) {
+    err << "ccp mgmt: " << why << '\n' << std::flush;
+    status = 1;
+    asio::post(ioc, [&ioc] { ioc.stop(); });
+  };
   auto m = net::mgmt_service::start(ioc, std::move(mo));
   if (!m) return err << "ccp mgmt: " << m.error() << '\n', 1;
   auto mon = detail::monitor_option(*o, ioc, {(*m)->monitoring()});
@@ -85,7 +94,7 @@ int mgmt_main(std::span<const std::string_view> args, std::ostream& out, std::os
     (*m)->shutdown();
     asio::post(ioc, [&ioc] { ioc.stop(); });
   });
-  return 0;
+  return status;
 }
 
 }  // namespace ccp::app

@@ -340,6 +340,13 @@ int as_mgmt_client(const options& o, std::ostream& err, std::string_view cmd,
   mo.self = *self;
   mo.backbone = *backbone;
   mo.on_message = std::move(on_message);
+  // A random address is unique by construction; one that was given may be in use.
+  mo.claim = o.get("address").has_value();
+  std::function<void(int)> finish_now;  // set before the node runs
+  mo.on_refused = [&](const std::string& why) {
+    err << "ccp " << cmd << ": " << why << " (choose another --address)\n" << std::flush;
+    finish_now(1);
+  };
   auto nats = nats_auth_option(o);
   if (!nats) return err << "ccp " << cmd << ": " << nats.error() << '\n', 2;
   mo.backbone_auth = *nats;
@@ -355,6 +362,7 @@ int as_mgmt_client(const options& o, std::ostream& err, std::string_view cmd,
     (*m)->shutdown();
     asio::post(ioc, [&ioc] { ioc.stop(); });
   };
+  finish_now = finish;
   (*m)->when_ready([&] { act(**m, finish); });
   run(ioc, 1, [&] { (*m)->shutdown(); });  // pending requests complete with shutting_down
   return status;

@@ -39,6 +39,20 @@ void agent::start(micros now) {
   next_expiry_scan_ = now + heartbeat_interval;
 }
 
+void agent::beat_host_bus() {
+  // The endpoints' proof that we live (endpoint.hpp, agent_silence): one frame a beat for
+  // the whole host, whatever its number of endpoints.
+  message m;
+  m.id = next_id();
+  m.kind = msg_kind::notification;
+  m.from = self_;
+  m.to = *address::host_group(role::endpoint, self_.host(), scope::host_all);
+  m.type = "ccp.hb";
+  m.body = "{}";
+  auto f = std::make_shared<std::string>();
+  if (encode(m, *f)) push(act::publish{bus_kind::host, subject_endpoints, std::move(f)});
+}
+
 void agent::stop(micros now) {
   if (status_ == link_status::up) {
     message m;
@@ -670,6 +684,20 @@ void agent::control(const frame_header& /*h*/, micros /*now*/) {
   // Control from the proxy is handled on the link; none is addressed to the application.
 }
 
+std::optional<std::vector<address>> agent::expected_members(const address& to) const {
+  if (to.form() != scope::host_all || to.host() != self_.host()) return std::nullopt;
+  if (to.type() != role::agent && to.type() != role::endpoint) return std::nullopt;
+  std::vector<address> out;
+  if (to.type() == role::agent) {
+    out.push_back(self_);
+    return out;
+  }
+  for (const auto& [id, reg] : endpoints_)
+    if (auto a = address::one(role::endpoint, self_.host(), id)) out.push_back(std::move(*a));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 std::optional<std::string> agent::builtin(const message& m) {
   if (m.type != "endpoints") return std::nullopt;
   return flat_json_writer{}.add("agent", self_.str()).add("endpoints", endpoint_ids()).finish();
@@ -726,6 +754,7 @@ void agent::role_tick(micros now) {
   }
   if (now >= next_expiry_scan_) {
     next_expiry_scan_ = now + heartbeat_interval;
+    beat_host_bus();
     if (endpoints_.erase_if(
             [now](const endpoint_reg& reg) { return now - reg.last_seen > idle_timeout; }))
       endpoints_changed(now);

@@ -85,6 +85,10 @@ class agent final : public node {
   [[nodiscard]] micros role_wake() const override;
   [[nodiscard]] std::optional<std::string> builtin(const message& m) override;
   void control(const frame_header& h, micros now) override;
+  // Its own host's groups (endpoint/HOST/all: its endpoint table; agent/HOST/all: itself);
+  // nullopt for the rest, whose members only the backbone's directory knows.
+  [[nodiscard]] std::optional<std::vector<address>> expected_members(
+      const address& to) const override;
 
  private:
   struct endpoint_reg {
@@ -172,6 +176,8 @@ class agent final : public node {
   void reply_instance(std::uint64_t nonce, const frame_header& h, msg_kind kind, errc code,
                       std::string text);
   void endpoints_changed(micros now);
+  // Publishes ccp.hb to every endpoint of the host (its liveness on the host bus).
+  void beat_host_bus();
   [[nodiscard]] bool local(const address_view& to) const;
   [[nodiscard]] std::vector<std::string> endpoint_ids() const;
 

@@ -7,6 +7,34 @@
 
 namespace ccp::core {
 
+namespace {
+
+// The routes of a sync reply, "HOST EPOCH AGENT ENDPOINT..." each, as the ccp.sync
+// request's answer writes them, appended to `parts`.
+void read_routes(const std::vector<std::string>& routes,
+                 std::vector<route_directory::synced_route>& parts) {
+  for (const std::string& r : routes) {
+    std::vector<std::string_view> words;
+    for (std::size_t at = 0; at <= r.size();) {
+      std::size_t end = r.find(' ', at);
+      if (end == std::string::npos) end = r.size();
+      if (end > at) words.push_back(std::string_view(r).substr(at, end - at));
+      at = end + 1;
+    }
+    if (words.size() < 2) continue;
+    route_directory::synced_route s;
+    s.host = words[0];
+    for (char c : words[1])
+      s.epoch = s.epoch * 10 + static_cast<std::uint64_t>(c - '0');
+    if (words.size() > 2) s.on_host.agent = words[2];
+    for (std::size_t k = 3; k < words.size(); ++k)
+      s.on_host.endpoints.emplace_back(words[k]);
+    parts.push_back(std::move(s));
+  }
+}
+
+}  // namespace
+
 backbone_node::backbone_node(address self, std::uint64_t seed)
     : node(std::move(self), seed), self_text_(self_.str()) {}
 
@@ -134,8 +162,17 @@ void backbone_node::control(const frame_header& h, micros now) {
       r.to = address::from_view(h.from);
       r.correlation = h.id;
       r.type = "ccp.sync";
-      r.body =
-          flat_json_writer{}.add("routes", part).add("last", i >= routes.size() ? 1 : 0).finish();
+      const bool last = i >= routes.size();
+      flat_json_writer w;
+      w.add("routes", part).add("last", last ? 1 : 0);
+      if (last) {  // who else a fresh member should hear from (sync_fleet)
+        std::vector<std::string> proxies{self_text_};
+        dir_.for_each_proxy([&](const std::string& p) {
+          if (p != self_text_) proxies.push_back(p);
+        });
+        w.add("proxies", proxies);
+      }
+      r.body = std::move(w).finish();
       (void)originate(std::move(r), now);
     } while (i < routes.size());
   } else if (h.type == "ccp.bye") {
@@ -143,7 +180,59 @@ void backbone_node::control(const frame_header& h, micros now) {
   }
 }
 
+void backbone_node::sync_fleet(micros now) {
+  message m;
+  m.kind = msg_kind::request;
+  m.to = address::group(role::proxy, scope::all);
+  m.type = "ccp.sync";
+  m.body = "{}";
+  m.ttl_ms = static_cast<std::uint32_t>(idle_timeout / ms);
+  if (auto id = originate_internal(std::move(m), now)) {
+    fleet_ = {};
+    fleet_.id = *id;
+    fleet_.sent = now;
+    expire_by(now + idle_timeout + 1);
+  }
+}
+
+bool backbone_node::fleet_synced() const {
+  if (fleet_.id == 0 || fleet_.answered.empty()) return false;
+  return std::includes(fleet_.answered.begin(), fleet_.answered.end(), fleet_.named.begin(),
+                       fleet_.named.end());
+}
+
+void backbone_node::fleet_reply(const message& m, micros now) {
+  std::string proxy = m.from.str();
+  if (m.from.type() != role::proxy || m.from.is_group()) return;
+  auto body = parse_flat_json(m.body);
+  if (m.kind == msg_kind::error || !body || !body->strings("routes")) {
+    fleet_.parts.erase(proxy);
+    fleet_.answered.insert(proxy);  // it has nothing to say; wait for no more of it
+    check_ready(now);
+    return;
+  }
+  auto& parts = fleet_.parts[proxy];
+  read_routes(*body->strings("routes"), parts);
+  const std::uint64_t* last = body->number("last");
+  if (!last || *last != 1) return;
+  dir_.sync(proxy, parts, now);
+  expire_by(now + idle_timeout + 1);
+  for (const auto& s : parts)
+    if (const auto* r = dir_.find(s.host); r && r->proxy != self_text_)
+      route_taken(s.host, r->epoch, now);
+  fleet_.parts.erase(proxy);
+  fleet_.answered.insert(proxy);
+  if (const auto* named = body->strings("proxies"))
+    for (const auto& p : *named)
+      fleet_.named.insert(p);
+  check_ready(now);
+}
+
 void backbone_node::control_reply(const message& m, micros now) {
+  if (fleet_.id != 0 && m.correlation == fleet_.id) {
+    fleet_reply(m, now);
+    return;
+  }
   auto req = sync_requests_.find(m.correlation);
   if (req == sync_requests_.end()) return;
   std::string proxy = req->second.proxy;
@@ -159,25 +248,7 @@ void backbone_node::control_reply(const message& m, micros now) {
     return;
   }
   auto& parts = sync_parts_[proxy];
-  for (const std::string& r : *body->strings("routes")) {
-    // "HOST EPOCH AGENT ENDPOINT...", as the ccp.sync request's answer writes it.
-    std::vector<std::string_view> words;
-    for (std::size_t at = 0; at <= r.size();) {
-      std::size_t end = r.find(' ', at);
-      if (end == std::string::npos) end = r.size();
-      if (end > at) words.push_back(std::string_view(r).substr(at, end - at));
-      at = end + 1;
-    }
-    if (words.size() < 2) continue;
-    route_directory::synced_route s;
-    s.host = words[0];
-    for (char c : words[1])
-      s.epoch = s.epoch * 10 + static_cast<std::uint64_t>(c - '0');
-    if (words.size() > 2) s.on_host.agent = words[2];
-    for (std::size_t k = 3; k < words.size(); ++k)
-      s.on_host.endpoints.emplace_back(words[k]);
-    parts.push_back(std::move(s));
-  }
+  read_routes(*body->strings("routes"), parts);
   const std::uint64_t* last = body->number("last");
   if (last && *last == 1) {
     dir_.sync(proxy, parts, now);
@@ -192,7 +263,9 @@ void backbone_node::control_reply(const message& m, micros now) {
 }
 
 void backbone_node::check_ready(micros now) {
-  if (ready_at_ == never || now < ready_at_ || (syncing() && now < ready_bound_)) return;
+  if (ready_at_ == never || !may_be_ready(now)) return;  // said already, not started, or not yet
+  const bool early = fleet_synced() && !syncing();
+  if (!early && (now < ready_at_ || (syncing() && now < ready_bound_))) return;
   ready_at_ = ready_bound_ = never;
   push(act::ready{});
 }
@@ -216,6 +289,12 @@ void backbone_node::backbone_tick(micros now) {
       end_internal(it->first);
       it = sync_requests_.erase(it);
     }
+    // The fleet's sync ends with the last answer it could get.
+    if (fleet_.id != 0 && now - fleet_.sent > idle_timeout) {
+      end_internal(fleet_.id);
+      fleet_ = {};
+    }
+    if (fleet_.id != 0) next = std::min(next, fleet_.sent + idle_timeout + 1);
     // A silent proxy is dropped when its lease ends, give or take expiry_precision: the
     // next check is the first lease's end, but no sooner than that (each check scans
     // every proxy, and with many proxies one lease or another ends all the time).
@@ -234,6 +313,12 @@ void backbone_node::route_backbone(frame_buf f, const frame_header& h, micros no
     bool reachable = (to.form == scope::any || to.form == scope::all)
                          ? dir_.hosts() > 0
                          : dir_.find(to.host) != nullptr;
+    // An endpoint group needs a host with an endpoint (or one whose members were not
+    // announced): no proxy subscribes the group's subject otherwise, and it would time out.
+    if (reachable && to.type == role::endpoint && (to.form == scope::any || to.form == scope::all))
+      reachable = std::any_of(dir_.routes().begin(), dir_.routes().end(), [](const auto& r) {
+        return r.second.on_host.agent.empty() || !r.second.on_host.endpoints.empty();
+      });
     if (!reachable) {
       bounce(h, errc::unreachable, "no proxy holds " + to_string(to), now);
       return;

@@ -4,6 +4,8 @@
 // proxy heartbeats, sync), and routing of a frame onto the backbone with an explicit
 // `unreachable` for a host no proxy holds.
 
+#include <set>
+
 #include "core/directory.hpp"
 #include "core/node.hpp"
 
@@ -37,9 +39,16 @@ class backbone_node : public node {
   virtual void route_taken(std::string_view /*host*/, std::uint64_t /*epoch*/, micros /*now*/) {}
   // The routes this member announces in sync replies: empty for mgmt.
   [[nodiscard]] virtual std::vector<route_directory::synced_route> own_routes() const { return {}; }
+  // Asks every proxy at once (ccp://proxy/all, one ccp.sync) for the routes it holds and
+  // the proxies it knows: act::ready is due as soon as every proxy named by an answer has
+  // answered in full (one round trip), instead of a heartbeat interval after the start. A
+  // proxy that does not answer (dead within its lease) leaves the old bound in force.
+  void sync_fleet(micros now);
   // Announces that this proxy holds `host` (epoch, and who lives there) to the backbone.
   void announce_attach(std::string_view host, std::uint64_t epoch,
                        const route_directory::members& m, micros now);
+  // Whether act::ready may be said now (mgmt: not while it claims its address).
+  [[nodiscard]] virtual bool may_be_ready(micros /*now*/) const { return true; }
   void backbone_tick(micros now);
   [[nodiscard]] micros backbone_wake() const;
 
@@ -73,6 +82,15 @@ class backbone_node : public node {
   void check_ready(micros now);
   micros ready_at_ = never;
   micros ready_bound_ = never;
+  // The answers to sync_fleet's request (id 0: none in flight).
+  struct fleet_sync {
+    std::uint64_t id = 0;
+    micros sent = 0;
+    std::set<std::string, std::less<>> named, answered;
+    std::map<std::string, std::vector<route_directory::synced_route>, std::less<>> parts;
+  } fleet_;
+  [[nodiscard]] bool fleet_synced() const;
+  void fleet_reply(const message& m, micros now);
 };
 
 // A backbone member drops a silent proxy's routes at most this long after its lease

@@ -66,6 +66,7 @@ void endpoint::on_bus(std::string_view /*subject*/, frame_buf f, micros now) {
     ++stats_.malformed;
     return;
   }
+  agent_seen_ = now;  // only the agent publishes where an endpoint listens
   if (!is_member(self_.view(), h->to) && !sabotage_.misroute) [[unlikely]] {
     ++stats_.dropped;  // not for us: the agent never does this; count it, deliver nothing
     return;
@@ -92,7 +93,10 @@ void endpoint::control(const frame_header& h, micros now) {
   // started on the host: register again.
   bool unknown = h.type == "ccp.unknown" && state_ == status::registered;
   bool agent_up = h.type == "ccp.agent-up" && state_ != status::rejected && state_ != status::idle;
-  if (unknown || agent_up) {
+  // The agent we declared gone speaks again (it was stalled, or its host bus was cut):
+  // register again, it may have expired us meanwhile.
+  bool back = h.type == "ccp.hb" && state_ == status::agent_gone;
+  if (unknown || agent_up || back) {
     if (state_ == status::registered)
       push(act::unsubscribe{bus_kind::host, endpoint_subject(self_.id())});
     send_register(now);
@@ -101,7 +105,12 @@ void endpoint::control(const frame_header& h, micros now) {
 
 void endpoint::route_out(frame_buf f, const frame_header& h, micros now) {
   if (state_ != status::registered) {
-    bounce(h, errc::unreachable, "endpoint not registered with its agent", now);
+    bounce(h, errc::unreachable,
+           state_ == status::agent_gone
+               ? "the agent of " + std::string(self_.host()) + " is gone (silent for " +
+                     std::to_string(agent_silence / ms) + " ms)"
+               : std::string("endpoint not registered with its agent"),
+           now);
     return;
   }
   if (address_equal::same(h.to, self_.view())) {
@@ -112,6 +121,14 @@ void endpoint::route_out(frame_buf f, const frame_header& h, micros now) {
 }
 
 void endpoint::role_tick(micros now) {
+  if (state_ == status::registered && now - agent_seen_ > agent_silence) {
+    // The agent is gone: nothing we sent can be answered, nothing new can leave.
+    state_ = status::agent_gone;
+    next_heartbeat_ = never;
+    push(act::unsubscribe{bus_kind::host, endpoint_subject(self_.id())});
+    abort_pending(errc::unreachable);
+    return;
+  }
   if (now >= register_deadline_) send_register(now);  // the agent did not answer: retry
   if (now >= next_heartbeat_) {
     send_heartbeat();
@@ -120,7 +137,9 @@ void endpoint::role_tick(micros now) {
 }
 
 micros endpoint::role_wake() const {
-  return std::min(next_heartbeat_, register_deadline_);
+  micros t = std::min(next_heartbeat_, register_deadline_);
+  if (state_ == status::registered) t = std::min(t, agent_seen_ + agent_silence + 1);
+  return t;
 }
 
 }  // namespace ccp::core

@@ -3,14 +3,27 @@
 // the host bus. It registers its address with the agent (which rejects a second claim of
 // an address already held on the host), heartbeats so the agent can expire it, and sends
 // and receives through the agent.
+//
+// The agent beats on the host bus every heartbeat_interval (ccp.hb to every endpoint of
+// its host). An endpoint that hears nothing from its agent for agent_silence declares it
+// gone: its requests in flight end `unreachable` at once, and so does every new one, until
+// the agent speaks again (its beat, or ccp.agent-up of a new process) and the endpoint has
+// registered anew.
 
 #include "core/node.hpp"
 
 namespace ccp::core {
 
+// How long an endpoint waits for a word from its agent before it declares the agent gone:
+// two missed beats and half an interval of slack for a late timer, so one late or lost beat
+// is no failure. So an endpoint's requests fail at most agent_silence after its agent's
+// last beat, not at their deadlines.
+inline constexpr micros agent_silence = 2 * heartbeat_interval + heartbeat_interval / 2;
+
 class endpoint final : public node {
  public:
-  enum class status : std::uint8_t { idle, registering, registered, rejected };
+  // agent_gone: was registered, then heard nothing from its agent for agent_silence.
+  enum class status : std::uint8_t { idle, registering, registered, rejected, agent_gone };
 
   // `self` must be a concrete endpoint address. `seed` drives the instance nonce.
   endpoint(address self, std::uint64_t seed);
@@ -43,6 +56,7 @@ class endpoint final : public node {
   std::uint64_t register_id_ = 0;
   micros next_heartbeat_ = never;
   micros register_deadline_ = never;
+  micros agent_seen_ = 0;        // when a frame from the agent last arrived
   std::string heartbeat_frame_;  // the encoded ccp.hb, built at the first heartbeat
 };
 

@@ -107,6 +107,7 @@ std::expected<std::uint64_t, errc> node::request(const address& to, std::string_
   // `any` forms have one answer; `all` forms wait for their members when this node knows
   // them, else gather until the deadline.
   p.group = to.form() == scope::all || to.form() == scope::host_all;
+  p.target = to.type();
   if (p.group) {
     if (auto members = expected_members(to)) {
       p.known = true;
@@ -270,6 +271,15 @@ void node::on_reply(message m, micros now) {
     std::vector<message> replies;
     replies.push_back(std::move(m));
     finish(id, code, std::move(replies), std::move(p.members));
+    return;
+  }
+  if (!p.known && m.kind == msg_kind::error && m.code == errc::unreachable &&
+      m.from.type() == role::proxy && p.target != role::proxy) {
+    // A router said that no member of the group can be reached anywhere (its directory
+    // knows none): no member will answer, so it ends now instead of at its deadline.
+    std::vector<message> replies;
+    replies.push_back(std::move(m));
+    finish(id, errc::unreachable, std::move(replies));
     return;
   }
   if (p.known) account(p, m);

@@ -148,6 +148,7 @@ class node {
   struct pending {
     micros deadline = 0;
     bool group = false;
+    role target{};                            // the type of the group's members
     bool known = false;                       // group: its members were fixed at send
     std::vector<act::member_result> members;  // known groups: sorted by member
     std::size_t waiting = 0;                  // members still silent

@@ -381,10 +381,19 @@ std::expected<std::shared_ptr<mgmt_service>, std::string> mgmt_service::start(as
   if (!backbone) return std::unexpected(backbone.error());
   auto app = std::make_unique<service_app>();
   app->metrics = s->metrics_;
-  app->on_message = std::move(opts.on_message);
+  // A refused claim comes to the application as an error of type ccp.claim from itself.
+  app->on_message = [self = opts.self, on_message = std::move(opts.on_message),
+                     on_refused = std::move(opts.on_refused)](const core::message& m) {
+    if (m.kind == core::msg_kind::error && m.type == "ccp.claim" && m.from == self) {
+      if (on_refused) on_refused(m.text);
+      return;
+    }
+    if (on_message) on_message(m);
+  };
   s->app_ = app.get();
-  s->host_role(ioc, std::make_unique<core::mgmt>(opts.self, opts.seed), *backbone, nullptr,
-               std::move(app));
+  auto role = std::make_unique<core::mgmt>(opts.self, opts.seed);
+  if (opts.claim) role->claim_address();
+  s->host_role(ioc, std::move(role), *backbone, nullptr, std::move(app));
   s->host_->handle(core::in::start{});
   return s;
 }

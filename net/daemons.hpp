@@ -195,6 +195,11 @@ struct mgmt_options {
   nats_auth backbone_auth;                               // NATS credentials and TLS
   std::function<void(const core::message&)> on_message;  // what is sent to this node
   std::uint64_t seed = 1;
+  // Make sure no live node holds `self` before it is ready (core::mgmt::claim_address):
+  // set for an address that was configured, not drawn at random. When one does,
+  // `on_refused` (may be empty) runs on the strand with why, and the node never gets ready.
+  bool claim = false;
+  std::function<void(const std::string&)> on_refused;
 };
 
 class mgmt_service : public role_service<core::mgmt>,
@@ -205,8 +210,9 @@ class mgmt_service : public role_service<core::mgmt>,
   static std::expected<std::shared_ptr<mgmt_service>, std::string> start(
       boost::asio::io_context& ioc, mgmt_options opts);
   // Runs `then` on the role's strand once the role says its route directory is complete
-  // (core::act::ready: every proxy's heartbeat heard and no sync in progress, or a bound
-  // of 3 heartbeat intervals).
+  // (core::act::ready: every proxy answered the sync the node asks at its start, one
+  // round trip; else every proxy's heartbeat heard and no sync in progress, or a bound of
+  // 3 heartbeat intervals), and its address is its own when it claimed it.
   void when_ready(std::function<void()> then);
   // Sends a request; `done` runs once on the strand with the outcome (an error that
   // prevents sending, such as bad_request, comes back the same way).

@@ -118,7 +118,9 @@ TEST_F(AgentTest, WelcomeMakesItUpAndItHeartbeatsToThatProxy) {
   message h = sent_message(a.link_up(1, 0));
   EXPECT_TRUE(no_actions(a.link_frame(1, welcome(h.id), 200 * ms)));
   EXPECT_EQ(a->status(), core::agent::link_status::up);
-  EXPECT_TRUE(no_actions(a.tick(1 * seconds)));  // the expiry scan: no endpoint
+  // The expiry scan (no endpoint) and the beat to the host's endpoints.
+  EXPECT_TRUE(actions_are(a.tick(1 * seconds),
+                          {want::publish{bus_kind::host, "ccp.eps", {.type = "ccp.hb"}}}));
   EXPECT_EQ(a->next_wake(), 1200 * ms);
   EXPECT_TRUE(actions_are(a.tick(1200 * ms), {want::send{1,
                                                          {.kind = msg_kind::notification,
@@ -181,7 +183,7 @@ TEST_F(AgentTest, LinkDownSchedulesARedialAndTheTickAtThatTimeDialsAgain) {
 TEST_F(AgentTest, HandshakeThatDoesNotEndInTimeIsClosed) {
   ASSERT_TRUE(actions_are(a.tick(0), {want::dial{1, std::string(kProxy1Url)}}));
   ASSERT_EQ(a->next_wake(), 1 * seconds);
-  EXPECT_TRUE(no_actions(a.tick(core::handshake_timeout - 1)));
+  EXPECT_EQ(count_of<act::close>(a.tick(core::handshake_timeout - 1)), 0u);  // a host beat
   EXPECT_TRUE(actions_are(a.tick(core::handshake_timeout), {want::close{1, errc::timeout}}));
   EXPECT_EQ(a->status(), core::agent::link_status::down);
 }
@@ -308,8 +310,12 @@ TEST_F(AgentTest, SilentEndpointExpiresAndTheProxyIsTold) {
   register_endpoint(kEndpoint, 11, 5, 0);
   message proxy_hb = make_message(msg_kind::notification, 600, kProxy1, kAgent, "ccp.hb", "{}");
   for (micros t = 1 * seconds; t <= 3 * seconds; t += 1 * seconds) {
-    // Only the agent's own heartbeat: e1 was heard of idle_timeout ago at most.
-    EXPECT_TRUE(actions_are(a.tick(t), {want::send{1, {.type = "ccp.hb"}}})) << "at " << t;
+    // Only the agent's own heartbeats (to its proxy, and to its endpoints on the host bus):
+    // e1 was heard of idle_timeout ago at most.
+    EXPECT_TRUE(
+        actions_are(a.tick(t), {want::send{1, {.type = "ccp.hb"}},
+                                want::publish{bus_kind::host, "ccp.eps", {.type = "ccp.hb"}}}))
+        << "at " << t;
     EXPECT_TRUE(no_actions(a.link_frame(1, proxy_hb, t)));  // the proxy is alive
   }
   auto acts = a.tick(4 * seconds);
@@ -639,6 +645,39 @@ TEST_F(AgentTest, MoveForBalanceToItsOwnProxyOrDuringADrainIsIgnored) {
   // The drain's hello names no proxy: any proxy may take it.
   EXPECT_EQ(sent_message(a.link_up(2, at)).body,
             R"({"epoch":102,"token":"s3cret","endpoints":[]})");
+}
+
+// The endpoints' proof that their agent lives (endpoint.hpp, agent_silence): one beat a
+// second on the host bus, link or no link.
+TEST_F(AgentTest, BeatsOnTheHostBusEverySecond) {
+  for (micros t = 1 * seconds; t <= 3 * seconds; t += 1 * seconds)
+    EXPECT_TRUE(one_of(a.tick(t), want::publish{bus_kind::host,
+                                                "ccp.eps",
+                                                {.kind = msg_kind::notification,
+                                                 .type = "ccp.hb",
+                                                 .from = std::string(kAgent),
+                                                 .to = "ccp://endpoint/10.0.0.7/all"}}))
+        << "at " << t;
+  (void)a.stop(3 * seconds);
+  EXPECT_EQ(count_of<act::publish>(a.tick(5 * seconds)), 0u);
+}
+
+// A group request of its own host knows its members: the endpoints it holds.
+TEST_F(AgentTest, RequestToItsHostsEndpointsWaitsForExactlyThem) {
+  connect(0);
+  register_endpoint(kEndpoint, 11, 5, 0);
+  register_endpoint("ccp://endpoint/10.0.0.7/e2", 12, 6, 0);
+  std::uint64_t id = 0;
+  auto acts = a.app([&](core::agent& n) {
+    id = *n.request(address_of("ccp://endpoint/10.0.0.7/all"), "ping", "{}", 5 * seconds, 0);
+  });
+  ASSERT_EQ(count_of<act::publish>(acts), 2u);
+  EXPECT_TRUE(no_actions(a.bus(make_reply(msg_kind::response, 50, id, kEndpoint, kAgent, "ping"),
+                               1 * ms, "ccp.agent")));
+  acts = a.bus(make_reply(msg_kind::response, 51, id, "ccp://endpoint/10.0.0.7/e2", kAgent, "ping"),
+               2 * ms, "ccp.agent");
+  ASSERT_TRUE(actions_are(acts, {want::complete{id, errc{}, 2}}));  // not at its deadline
+  EXPECT_EQ(first_of<act::complete>(acts)->members.size(), 2u);
 }
 
 }  // namespace

@@ -268,6 +268,75 @@ TEST_F(EndpointTest, RequestWithoutAnswerTimesOutOnTick) {
   EXPECT_TRUE(actions_are(e.tick(1500 * ms), {want::complete{id, errc::timeout, 0}}));
 }
 
+// The agent's beat on the host bus (core/agent.cpp), as every endpoint of the host hears it.
+message agent_beat(std::uint64_t id) {
+  return make_message(msg_kind::notification, id, kAgent, "ccp://endpoint/10.0.0.7/all", "ccp.hb",
+                      "{}");
+}
+
+TEST_F(EndpointTest, SilentAgentFailsPendingAndNewRequestsAtOnce) {
+  registered(0);
+  std::uint64_t id = 0;
+  e.app([&](core::endpoint& n) {
+    id = *n.request(address_of(kMgmt), "status", "{}", 10 * seconds, 0);
+  });
+  // Its deadline is far: the endpoint wakes when the agent's silence becomes too long.
+  EXPECT_TRUE(actions_are(e.tick(core::agent_silence),
+                          {want::publish{bus_kind::host, "ccp.agent", {.type = "ccp.hb"}}}));
+  EXPECT_EQ(e->state(), core::endpoint::status::registered);
+  EXPECT_EQ(e->next_wake(), core::agent_silence + 1);
+  EXPECT_TRUE(actions_are(
+      e.tick(core::agent_silence + 1),
+      {want::unsubscribe{bus_kind::host, "ccp.ep.e1"}, want::complete{id, errc::unreachable, 0}}));
+  EXPECT_EQ(e->state(), core::endpoint::status::agent_gone);
+  // A new request fails at once, saying why; no heartbeat goes to the gone agent.
+  std::uint64_t again = 0;
+  auto acts = e.app([&](core::endpoint& n) {
+    again = *n.request(address_of(kMgmt), "status", "{}", 10 * seconds, 3 * seconds);
+  });
+  ASSERT_TRUE(actions_are(acts, {want::complete{again, errc::unreachable, 1}}));
+  EXPECT_NE(first_of<act::complete>(acts)->replies[0].text.find("is gone"), std::string::npos);
+  EXPECT_TRUE(no_actions(e.tick(5 * seconds)));
+}
+
+TEST_F(EndpointTest, AgentBeatsKeepItRegistered) {
+  registered(0);
+  for (micros t = 1 * seconds; t <= 10 * seconds; t += 1 * seconds) {
+    (void)e.bus(agent_beat(400 + static_cast<std::uint64_t>(t / seconds)), t, "ccp.eps");
+    (void)e.tick(t);
+  }
+  EXPECT_EQ(e->state(), core::endpoint::status::registered);
+  EXPECT_EQ(e->next_wake(), 11 * seconds);  // its own heartbeat; the agent's silence ends later
+}
+
+TEST_F(EndpointTest, GoneAgentThatBeatsAgainIsRegisteredWith) {
+  registered(0);
+  (void)e.tick(core::agent_silence + 1);
+  ASSERT_EQ(e->state(), core::endpoint::status::agent_gone);
+  auto acts = e.bus(agent_beat(500), 4 * seconds, "ccp.eps");
+  ASSERT_TRUE(actions_are(
+      acts, {want::publish{
+                bus_kind::host,
+                "ccp.agent",
+                {.kind = msg_kind::request, .type = "ccp.register", .body = nonce_body(nonce)}}}));
+  EXPECT_EQ(e->state(), core::endpoint::status::registering);
+  message ok = make_reply(msg_kind::response, 501, published_message(acts).id, kAgent, kEndpoint,
+                          "ccp.register");
+  EXPECT_TRUE(actions_are(e.bus(ok, 4 * seconds, inbox),
+                          {want::subscribe{bus_kind::host, "ccp.ep.e1", ""}}));
+  EXPECT_EQ(e->state(), core::endpoint::status::registered);
+}
+
+TEST_F(EndpointTest, GoneAgentReplacedByANewProcessIsRegisteredWith) {
+  registered(0);
+  (void)e.tick(core::agent_silence + 1);
+  message up = make_message(msg_kind::notification, 1, kAgent, "ccp://endpoint/10.0.0.7/all",
+                            "ccp.agent-up");
+  EXPECT_TRUE(actions_are(e.bus(up, 5 * seconds, "ccp.eps"),
+                          {want::publish{bus_kind::host, "ccp.agent", {.type = "ccp.register"}}}));
+  EXPECT_EQ(e->state(), core::endpoint::status::registering);
+}
+
 TEST_F(EndpointTest, NotificationWithAControlTypeIsRefusedByTheApi) {
   registered();
   std::expected<std::uint64_t, errc> r;

@@ -78,7 +78,131 @@ TEST(MgmtStart, SubscribesItsBackboneSubjects) {
           want::subscribe{bus_kind::backbone, "ccp.mgmt.10_0_2_1.all", ""},
           want::subscribe{bus_kind::backbone, "ccp.ctl.route", ""},
           want::subscribe{bus_kind::backbone, "ccp.ctl.hb", ""},
+          // One question to every proxy: their routes, and whom else they know.
+          want::publish{bus_kind::backbone,
+                        "ccp.proxy.all",
+                        {.kind = msg_kind::request,
+                         .type = "ccp.sync",
+                         .from = std::string(kMgmt),
+                         .to = "ccp://proxy/all",
+                         .body = "{}"}},
       }));
+}
+
+// A proxy's full answer to the start's sync: its routes, and the proxies it knows.
+message fleet_answer(std::uint64_t sync_id, std::string_view proxy, std::vector<std::string> routes,
+                     std::vector<std::string> proxies) {
+  return make_reply(msg_kind::response, 70, sync_id, proxy, kMgmt, "ccp.sync",
+                    core::flat_json_writer{}
+                        .add("routes", routes)
+                        .add("last", 1)
+                        .add("proxies", proxies)
+                        .finish());
+}
+
+TEST(MgmtStart, ReadyOnceEveryProxyNamedAnsweredItsSync) {
+  driver<core::mgmt> m{address_of(kMgmt), 1};
+  const std::uint64_t sync = published_message(m.start(0)).id;
+  const std::vector<std::string> both{std::string(kProxy1), std::string(kProxy2)};
+  // The first answer names a second proxy: not ready until that one answered too.
+  EXPECT_TRUE(
+      no_actions(m.bus(fleet_answer(sync, kProxy1, {"10.0.0.7 3 agent e1 e2"}, both), 2 * ms)));
+  EXPECT_TRUE(actions_are(m.bus(fleet_answer(sync, kProxy2, {"10.0.0.8 4 agent"}, both), 3 * ms),
+                          {want::ready{}}));
+  ASSERT_NE(m->directory().find(kHost), nullptr);
+  EXPECT_EQ(m->directory().find(kHost)->on_host.endpoints.size(), 2u);
+  EXPECT_EQ(m->directory().find("10.0.0.8")->proxy, kProxy2);
+  // Said once: later ticks say nothing more.
+  EXPECT_EQ(count_of<act::ready>(m.tick(2 * core::heartbeat_interval)), 0u);
+}
+
+TEST(MgmtStart, ProxyThatDoesNotAnswerLeavesTheHeartbeatBound) {
+  driver<core::mgmt> m{address_of(kMgmt), 1};
+  const std::uint64_t sync = published_message(m.start(0)).id;
+  const std::vector<std::string> both{std::string(kProxy1), std::string(kProxy2)};
+  EXPECT_TRUE(no_actions(m.bus(fleet_answer(sync, kProxy1, {}, both), 2 * ms)));
+  EXPECT_TRUE(no_actions(m.tick(core::heartbeat_interval)));
+  EXPECT_TRUE(actions_are(m.tick(core::heartbeat_interval + core::heartbeat_interval / 5),
+                          {want::ready{}}));
+}
+
+TEST(MgmtStart, EndpointGroupsWithNoEndpointAnywhereFailAtOnce) {
+  driver<core::mgmt> m{address_of(kMgmt), 1};
+  const std::uint64_t sync = published_message(m.start(0)).id;
+  // One host, its agent and no endpoint.
+  ASSERT_TRUE(actions_are(
+      m.bus(fleet_answer(sync, kProxy1, {"10.0.0.7 3 agent"}, {std::string(kProxy1)}), 2 * ms),
+      {want::ready{}}));
+  for (std::string_view to : {"ccp://endpoint/any", "ccp://endpoint/all"}) {
+    std::uint64_t id = 0;
+    auto acts = m.app(
+        [&](core::mgmt& n) { id = *n.request(address_of(to), "ping", "{}", 2 * seconds, 3 * ms); });
+    EXPECT_TRUE(one_of(acts, want::complete{id, errc::unreachable})) << to;
+    EXPECT_EQ(count_of<act::publish>(acts), 0u) << to;
+  }
+}
+
+// Claims: a node that was given its address makes sure no live node holds it.
+TEST(MgmtClaim, NobodyObjectingMakesItReadyAfterTheWindow) {
+  driver<core::mgmt> m{address_of(kMgmt), 1};
+  m->claim_address();
+  auto acts = m.start(0);
+  EXPECT_TRUE(one_of(acts, want::publish{bus_kind::backbone,
+                                         "ccp.mgmt.10_0_2_1.m1",
+                                         {.kind = msg_kind::notification,
+                                          .type = "ccp.claim",
+                                          .from = std::string(kMgmt),
+                                          .to = std::string(kMgmt)}}));
+  EXPECT_EQ(m->state(), core::mgmt::status::claiming);
+  std::uint64_t sync = 0;
+  for (const action& a : acts)
+    if (const auto* p = std::get_if<act::publish>(&a); p && p->subject.view() == "ccp.proxy.all")
+      sync = decoded(p->frame)->id;
+  // Its own claim comes back: no objection. The fleet answered, but the window is open.
+  message own = published_message(acts);
+  EXPECT_TRUE(no_actions(m.bus(own, 1 * ms)));
+  EXPECT_TRUE(no_actions(m.bus(fleet_answer(sync, kProxy1, {}, {std::string(kProxy1)}), 2 * ms)));
+  EXPECT_EQ(m->next_wake(), core::claim_window);
+  EXPECT_TRUE(actions_are(m.tick(core::claim_window), {want::ready{}}));
+  EXPECT_EQ(m->state(), core::mgmt::status::running);
+}
+
+TEST(MgmtClaim, AHoldersAnswerRefusesTheAddress) {
+  driver<core::mgmt> m{address_of(kMgmt), 1};
+  m->claim_address();
+  (void)m.start(0);
+  message held = make_message(msg_kind::notification, 5, kMgmt, kMgmt, "ccp.claimed",
+                              core::flat_json_writer{}.add("nonce", 12345).finish());
+  auto acts = m.bus(held, 1 * ms);
+  EXPECT_TRUE(one_of(acts, want::deliver{{.kind = msg_kind::error,
+                                          .type = "ccp.claim",
+                                          .from = std::string(kMgmt),
+                                          .code = errc::rejected}}));
+  EXPECT_TRUE(one_of(acts, want::unsubscribe{bus_kind::backbone, "ccp.mgmt.10_0_2_1.m1"}));
+  EXPECT_EQ(m->state(), core::mgmt::status::refused);
+  // It never gets ready, and sends nothing.
+  EXPECT_EQ(m->next_wake(), core::never);
+  EXPECT_TRUE(no_actions(m.tick(10 * seconds)));
+  std::expected<std::uint64_t, errc> r;
+  acts = m.app([&](core::mgmt& n) {
+    r = n.request(address_of(kEndpoint), "ping", "{}", 2 * seconds, 10 * seconds);
+  });
+  ASSERT_TRUE(r.has_value());
+  EXPECT_TRUE(actions_are(acts, {want::complete{*r, errc::rejected, 1}}));
+}
+
+TEST(MgmtClaim, AHolderAnswersAClaimOfItsAddress) {
+  driver<core::mgmt> m{address_of(kMgmt), 1};
+  (void)m.start(0);
+  message claim = make_message(msg_kind::notification, 5, kMgmt, kMgmt, "ccp.claim",
+                               core::flat_json_writer{}.add("nonce", 12345).finish());
+  EXPECT_TRUE(actions_are(m.bus(claim, 1 * seconds), {want::publish{bus_kind::backbone,
+                                                                    "ccp.mgmt.10_0_2_1.m1",
+                                                                    {.kind = msg_kind::notification,
+                                                                     .type = "ccp.claimed",
+                                                                     .from = std::string(kMgmt),
+                                                                     .to = std::string(kMgmt)}}}));
+  EXPECT_EQ(m->state(), core::mgmt::status::running);
 }
 
 TEST_F(MgmtTest, RequestToAHostNoProxyHoldsCompletesAtOnceUnreachable) {

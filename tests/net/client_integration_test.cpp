@@ -1,0 +1,230 @@
+// Clients and endpoints against real processes on loopback (a nats-server, `ccp proxy`,
+// `ccp agent`, `ccp mgmt`, `ccp request`): a client is ready from one round trip to the
+// proxies, a configured address already in use is refused, and an endpoint whose agent is
+// killed fails its requests `unreachable` instead of letting them time out. Every wait is
+// bounded; every process started is stopped by its PID.
+#include <gtest/gtest.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "core/endpoint.hpp"
+#include "net/daemons.hpp"
+#include "testkit/eventually.hpp"
+#include "testkit/nats_server.hpp"
+#include "testkit/port.hpp"
+#include "testkit/process.hpp"
+
+namespace ccp::test {
+namespace {
+
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+using testkit::eventually;
+using testkit::free_port;
+using testkit::nats_server;
+using testkit::process;
+
+constexpr std::string_view host = "10.0.0.1";
+
+class Clients : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("ccp-clients-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+    nats_ = std::make_unique<nats_server>();
+    port_ = free_port();
+    proxy_ = std::make_unique<process>(
+        std::vector<std::string>{CCP_BINARY, "proxy", "--address", "ccp://proxy/127.0.1.1/p1",
+                                 "--listen", "127.0.0.1:" + std::to_string(port_), "--backbone",
+                                 nats_->url()},
+        log("proxy"));
+    start_agent();
+    threads_.emplace_back([this] { ioc_.run(); });
+    net::mgmt_options mo;
+    mo.self = *core::address::parse("ccp://mgmt/127.0.0.1/it");
+    mo.backbone = nats_->url();
+    auto m = net::mgmt_service::start(ioc_, std::move(mo));
+    ASSERT_TRUE(m) << m.error();
+    mgmt_ = *m;
+    std::promise<void> ready;
+    mgmt_->when_ready([&ready] { ready.set_value(); });
+    ASSERT_EQ(ready.get_future().wait_for(10s), std::future_status::ready);
+    ASSERT_TRUE(eventually(
+        [&] { return request("ccp://endpoint/10.0.0.1/e1", "ping").code == core::errc{}; }, 20s))
+        << proxy_->output() << agent_->output();
+  }
+
+  void TearDown() override {
+    if (endpoint_) endpoint_->shutdown();
+    if (mgmt_) mgmt_->shutdown();
+    std::this_thread::sleep_for(50ms);
+    work_.reset();
+    ioc_.stop();
+    for (auto& t : threads_)
+      t.join();
+    agent_.reset();
+    proxy_.reset();
+    if (!HasFailure()) std::filesystem::remove_all(dir_);
+  }
+
+  std::string log(const std::string& name) const { return (dir_ / (name + ".log")).string(); }
+
+  void start_agent() {
+    agent_ = std::make_unique<process>(
+        std::vector<std::string>{CCP_BINARY, "agent", "--address",
+                                 "ccp://agent/" + std::string(host) + "/agent", "--proxy",
+                                 "ws://127.0.0.1:" + std::to_string(port_) + "/", "--host-bus",
+                                 nats_->url(), "--endpoints", "e1"},
+        log("agent"));
+  }
+
+  core::act::complete request(std::string_view to, std::string type,
+                              core::micros timeout = 2 * core::seconds) {
+    std::promise<core::act::complete> p;
+    auto fut = p.get_future();
+    mgmt_->request(*core::address::parse(to), std::move(type), "{}", timeout,
+                   [&p](core::act::complete& c) { p.set_value(std::move(c)); });
+    if (fut.wait_for(30s) != std::future_status::ready) throw std::runtime_error("no outcome");
+    return fut.get();
+  }
+
+  // Runs `ccp ARGS... --backbone URL` to its end (bounded); its exit status and output.
+  std::pair<std::optional<int>, std::string> ccp(std::vector<std::string> args,
+                                                 const std::string& name) {
+    std::vector<std::string> argv{CCP_BINARY};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.insert(argv.end(), {"--backbone", nats_->url()});
+    process p(argv, log(name));
+    auto status = p.wait(20s);
+    return {status, p.output()};
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<nats_server> nats_;
+  int port_ = 0;
+  std::unique_ptr<process> proxy_, agent_;
+  asio::io_context ioc_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_{ioc_.get_executor()};
+  std::vector<std::thread> threads_;
+  std::shared_ptr<net::mgmt_service> mgmt_;
+  std::shared_ptr<net::endpoint_service> endpoint_;
+};
+
+TEST_F(Clients, AFreshNodeIsReadyWithTheWholeDirectoryFromItsFirstRoundTrip) {
+  // Ready from the proxies' answers to its start's sync: it knows the host and its endpoint
+  // then (how long it took is printed, not judged here: bench/client/startup.py).
+  net::mgmt_options mo;
+  mo.self = *core::address::parse("ccp://mgmt/127.0.0.1/fresh");
+  mo.backbone = nats_->url();
+  auto fresh = net::mgmt_service::start(ioc_, std::move(mo));
+  ASSERT_TRUE(fresh) << fresh.error();
+  const auto t0 = std::chrono::steady_clock::now();
+  std::promise<std::vector<std::string>> known;
+  (*fresh)->when_ready([&known, m = *fresh] {
+    std::vector<std::string> eps;
+    if (const auto* r = m->role().directory().find(host)) eps = r->on_host.endpoints;
+    known.set_value(eps);
+  });
+  auto fut = known.get_future();
+  ASSERT_EQ(fut.wait_for(10s), std::future_status::ready);
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(fut.get(), std::vector<std::string>{"e1"});
+  RecordProperty("ready_ms", std::to_string(ms));
+  std::cout << "a fresh mgmt node was ready after " << ms << " ms\n";
+  (*fresh)->shutdown();
+}
+
+TEST_F(Clients, RequestCommandAnswersWithoutWaitingForHeartbeats) {
+  auto [status, out] =
+      ccp({"request", "ccp://endpoint/10.0.0.1/e1", "echo", R"({"client":1})", "-t", "2s"}, "req");
+  ASSERT_EQ(status, 0) << out;
+  EXPECT_NE(out.find(R"({"client":1})"), std::string::npos) << out;
+  // A group request knows its members from that round trip too.
+  auto [gstatus, gout] = ccp({"request", "ccp://endpoint/all", "ping", "-t", "2s"}, "all");
+  ASSERT_EQ(gstatus, 0) << gout;
+  EXPECT_NE(gout.find("1/1 answered"), std::string::npos) << gout;
+}
+
+TEST_F(Clients, AConfiguredAddressInUseIsRefused) {
+  process holder(
+      {CCP_BINARY, "mgmt", "--address", "ccp://mgmt/127.0.0.1/taken", "--backbone", nats_->url()},
+      log("holder"));
+  ASSERT_TRUE(eventually(
+      [&] { return request("ccp://mgmt/127.0.0.1/taken", "ping").code == core::errc{}; }, 10s))
+      << holder.output();
+  auto [status, out] = ccp({"request", "ccp://endpoint/10.0.0.1/e1", "echo", "--address",
+                            "ccp://mgmt/127.0.0.1/taken", "-t", "2s"},
+                           "taken");
+  EXPECT_EQ(status, 1) << out;
+  EXPECT_NE(out.find("ccp://mgmt/127.0.0.1/taken is in use by another live process"),
+            std::string::npos)
+      << out;
+  auto [dstatus, dout] = ccp({"mgmt", "--address", "ccp://mgmt/127.0.0.1/taken"}, "second");
+  EXPECT_EQ(dstatus, 1) << dout;
+  EXPECT_NE(dout.find("is in use"), std::string::npos) << dout;
+  // The holder was not disturbed, and a free address works.
+  EXPECT_TRUE(holder.running());
+  EXPECT_EQ(request("ccp://mgmt/127.0.0.1/taken", "ping").code, core::errc{});
+  auto [fstatus, fout] = ccp({"request", "ccp://endpoint/10.0.0.1/e1", "echo", "--address",
+                              "ccp://mgmt/127.0.0.1/free", "-t", "2s"},
+                             "free");
+  EXPECT_EQ(fstatus, 0) << fout;
+}
+
+TEST_F(Clients, AnEndpointWhoseAgentIsKilledFailsItsRequestsUnreachable) {
+  net::endpoint_options eo;
+  eo.self = *core::address::parse("ccp://endpoint/10.0.0.1/app");
+  eo.host_bus = nats_->url();
+  auto e = net::endpoint_service::start(ioc_, std::move(eo));
+  ASSERT_TRUE(e) << e.error();
+  endpoint_ = *e;
+  auto ask = [&](core::micros timeout) {
+    auto p = std::make_shared<std::promise<core::act::complete>>();
+    auto fut = p->get_future();
+    endpoint_->request(*core::address::parse("ccp://mgmt/127.0.0.1/it"), "ping", "{}", timeout,
+                       [p](core::act::complete& c) { p->set_value(std::move(c)); });
+    return fut;
+  };
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto f = ask(1 * core::seconds);
+        return f.wait_for(5s) == std::future_status::ready && f.get().code == core::errc{};
+      },
+      10s));
+  agent_->kill();
+  // Sent into the silence: it ends unreachable once the endpoint declares its agent gone,
+  // long before its 20 s deadline.
+  auto pending = ask(20 * core::seconds);
+  ASSERT_EQ(pending.wait_for(10s), std::future_status::ready) << "still pending";
+  EXPECT_EQ(pending.get().code, core::errc::unreachable);
+  // And a new one fails at once.
+  auto fresh = ask(20 * core::seconds);
+  ASSERT_EQ(fresh.wait_for(1s), std::future_status::ready);
+  auto c = fresh.get();
+  EXPECT_EQ(c.code, core::errc::unreachable);
+  ASSERT_EQ(c.replies.size(), 1u);
+  EXPECT_NE(c.replies[0].text.find("is gone"), std::string::npos) << c.replies[0].text;
+  // The agent comes back: the endpoint registers again and its requests get through.
+  start_agent();
+  EXPECT_TRUE(eventually(
+      [&] {
+        auto f = ask(1 * core::seconds);
+        return f.wait_for(5s) == std::future_status::ready && f.get().code == core::errc{};
+      },
+      20s))
+      << agent_->output();
+}
+
+}  // namespace
+}  // namespace ccp::test
