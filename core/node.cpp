@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/control.hpp"
+#include "core/coverage.hpp"
 
 namespace ccp::core {
 
@@ -293,6 +294,7 @@ void node::account(pending& p, const message& m) {
   if (m.kind != msg_kind::error || m.from.type() != role::agent) return;
   for (auto& r : p.members) {
     if (r.result != answer::silent || r.member.host() != m.from.host()) continue;
+    CCP_MARK(group_member_unreachable);
     r.result = answer::unreachable;
     r.code = m.code;
     --p.waiting;
