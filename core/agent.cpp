@@ -5,6 +5,7 @@
 #include <iterator>
 
 #include "core/control.hpp"
+#include "core/coverage.hpp"
 #include "core/subject.hpp"
 
 namespace ccp::core {
@@ -205,6 +206,7 @@ void agent::on_link_up(link_id link, micros now) {
     return;
   }
   if (link != link_ || status_ != link_status::connecting) {
+    CCP_MARK(agent_late_dial_closed);
     push(act::close{link, errc{}});  // a late answer to a dial we gave up on
     return;
   }
@@ -337,6 +339,7 @@ void agent::on_link_frame(link_id link, frame_buf f, micros now) {
     }
     known_[cand_.target] = to_string(h->from);  // who answers at that dial target
     if (h->kind == msg_kind::error) {           // it refused: we stay where we are
+      CCP_MARK(agent_move_refused);
       push(act::close{cand_.link, h->code});
       candidate_failed(now);
       return;
@@ -351,6 +354,7 @@ void agent::on_link_frame(link_id link, frame_buf f, micros now) {
       return;
     }
     if (is_control_type(h->type) && h->kind == msg_kind::notification) return;  // its hb
+    CCP_MARK(agent_leaving_link_delivered);
     from_proxy(std::move(f), *h, now);
     return;
   }
@@ -371,6 +375,7 @@ void agent::on_link_frame(link_id link, frame_buf f, micros now) {
     }
     if (h->kind == msg_kind::error) {
       push(act::close{link_, h->code});
+      CCP_MARK(agent_hello_refused);
       link_lost(now);
       return;
     }
@@ -391,6 +396,7 @@ void agent::on_link_frame(link_id link, frame_buf f, micros now) {
       return;
     }
     if (h->type == "ccp.drain") {
+      CCP_MARK(agent_told_to_drain);
       // Move elsewhere (make-before-break), spread over a short random delay, and avoid
       // this proxy a while.
       avoid_[target_] = now + drain_avoid;
@@ -401,6 +407,7 @@ void agent::on_link_frame(link_id link, frame_buf f, micros now) {
         if (cand_.status == link_status::down) next_dial_ = now + rng_.between(0, move_spread);
       }
     } else if (h->type == "ccp.stay") {
+      CCP_MARK(agent_told_to_stay);
       // The reason to move is gone (our proxy hears the backbone again). A move already
       // dialled may still end elsewhere, which costs nothing.
       avoid_.erase(target_);
@@ -426,6 +433,7 @@ void agent::on_link_frame(link_id link, frame_buf f, micros now) {
 // Inlined into on_link_frame, the forwarding path (as route is in the proxy).
 [[gnu::always_inline]] inline void agent::from_proxy(frame_buf&& f, frame_header& h, micros now) {
   if (dedup_ && seen_before(h)) [[unlikely]] {
+    CCP_MARK(agent_handover_duplicate_dropped);
     ++stats_.dropped;  // both proxies forwarded it during the move: the host has it
     return;
   }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/coverage.hpp"
+
 namespace ccp::core {
 
 bool route_directory::attach(std::string_view host, std::uint64_t epoch, std::string_view proxy,
@@ -11,6 +13,7 @@ bool route_directory::attach(std::string_view host, std::uint64_t epoch, std::st
   if (p.last_seen < now) p.last_seen = now;
   auto it = routes_.find(host);
   if (it != routes_.end()) {
+    CCP_MARK_IF(directory_stale_epoch_refused, it->second.epoch > epoch);
     if (it->second.epoch > epoch) return false;
     if (it->second.epoch == epoch && it->second.proxy == proxy) {
       if (m) {  // the same attachment, with who lives there now
@@ -79,6 +82,7 @@ std::vector<std::string> route_directory::expire(micros now) {
   std::vector<std::string> gone;
   for (auto it = proxies_.begin(); it != proxies_.end();) {
     if (now - it->second.last_seen > idle_timeout) {
+      CCP_MARK(directory_proxy_expired);
       gone.push_back(it->first);
       it = proxies_.erase(it);
     } else {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/control.hpp"
+#include "core/coverage.hpp"
 
 namespace ccp::core {
 
@@ -185,7 +186,7 @@ void node::bounce(const frame_header& h, errc code, std::string_view text, micro
   m.text = text.substr(0, max_text_bytes);
   ++stats_.errors_sent;
   if (address_equal::same(h.from, self_.view())) {
-    on_reply(std::move(m), now);  // our own message failed here: the outcome is local
+    on_reply(std::move(m), now, true);  // our own message failed here: the outcome is local
     return;
   }
   (void)originate(std::move(m), now);
@@ -234,7 +235,7 @@ void node::accept(std::string_view frame, const frame_header& h, micros now) {
   push(act::deliver{std::move(m)});
 }
 
-void node::on_reply(message m, micros now) {
+void node::on_reply(message m, micros now, bool local) {
   if (internal_.contains(m.correlation)) {
     control_reply(m, now);
     return;
@@ -260,7 +261,7 @@ void node::on_reply(message m, micros now) {
     finish(it->first, code, std::move(replies));
     return;
   }
-  if (m.kind == msg_kind::error && m.from == self_) {
+  if (m.kind == msg_kind::error && local) {
     // Failed before it left this node (nothing reachable): no reply can come.
     errc code = m.code;
     for (auto& r : p.members) {
@@ -303,6 +304,7 @@ void node::account(pending& p, const message& m) {
   if (m.kind != msg_kind::error || m.from.type() != role::agent) return;
   for (auto& r : p.members) {
     if (r.result != answer::silent || r.member.host() != m.from.host()) continue;
+    CCP_MARK(group_member_unreachable);
     r.result = answer::unreachable;
     r.code = m.code;
     --p.waiting;

@@ -161,7 +161,9 @@ class node {
   // Accounts a reply to a known group: a member's answer, or a router's word that the
   // members of a host cannot be reached.
   static void account(pending& p, const message& m);
-  void on_reply(message m, micros now);
+  // `local`: the error of a message of ours that failed at this node (bounce), not an
+  // answer that came back, such as this node's own as a member of the group it asked.
+  void on_reply(message m, micros now, bool local = false);
   // Whether `id` is a notification of the application sent within
   // notification_error_window of `now` (forgets older ones).
   [[nodiscard]] bool notified(std::uint64_t id, micros now);

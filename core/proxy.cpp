@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/control.hpp"
+#include "core/coverage.hpp"
 #include "core/subject.hpp"
 
 namespace ccp::core {
@@ -271,6 +272,7 @@ void proxy::resumed(micros now) {
 }
 
 void proxy::hand_back(frame_buf&& f, const frame_header& h) {
+  CCP_MARK(proxy_any_handed_back);
   actions().emplace_back(std::in_place_type<act::publish>, bus_kind::backbone,
                          group_subjects_[group_index(h.to.type, scope::any)], std::move(f));
 }
@@ -322,6 +324,7 @@ void proxy::send_link(link_id link, frame_ptr f, const frame_header& h, micros n
 }
 
 void proxy::link_full(const link_state& ls, const frame_header& h, micros now) {
+  CCP_MARK(proxy_link_full);
   bounce(h, errc::overloaded, "link queue to " + ls.host + " is full", now);
 }
 
@@ -357,6 +360,7 @@ void proxy::close_link(link_id link, errc code) {
 void proxy::check_drained() {
   if (!draining_ || drained_said_ || !links_.empty()) return;
   drained_said_ = true;
+  CCP_MARK(proxy_drained);
   push(act::drained{});
 }
 
@@ -455,7 +459,9 @@ void proxy::hello(link_id link, link_state& ls, const frame_header& h, micros no
     return reject(errc::bad_request, "hello needs epoch, token and endpoints");
   address agent = address::from_view(h.from);
   if (!verifier_.verify(agent, *token)) return reject(errc::rejected, "bad credentials");
+  CCP_MARK_IF(proxy_hello_while_draining, draining_);
   if (draining_) return reject(errc::shutting_down, "proxy is draining");
+  CCP_MARK_IF(proxy_hello_while_cut_off, cut_off_);
   if (cut_off_) return reject(errc::unreachable, "proxy is cut off from the backbone");
   if (*epoch > max_agent_epoch)
     return reject(errc::bad_request, "epoch above " + std::to_string(max_agent_epoch));
@@ -471,9 +477,11 @@ void proxy::hello(link_id link, link_state& ls, const frame_header& h, micros no
   std::uint64_t route_epoch = *epoch;
   if (const route_directory::route* live = dir_.find(host); live && live->epoch >= route_epoch)
     route_epoch = live->epoch == UINT64_MAX ? UINT64_MAX : live->epoch + 1;
+  CCP_MARK_IF(proxy_hello_epoch_raised, route_epoch != *epoch);
 
   // A previous link of the same host at this proxy is superseded.
   if (const host_route* old = hosts_.find(host)) {
+    CCP_MARK(proxy_hello_supersedes_link);
     link_id old_link = old->link;
     detach(old_link, false, now);
     close_link(old_link, errc::rejected);
@@ -611,6 +619,7 @@ void proxy::route_out(frame_buf f, const frame_header& h, micros now) {
   }
   if (revalidating_) [[unlikely]] {
     // Our directory may have expired peers that are alive: no `unreachable` from it.
+    CCP_MARK(proxy_revalidating_forward);
     actions().emplace_back(std::in_place_type<act::publish>, bus_kind::backbone,
                            backbone_subject_text(to), std::move(f));
     return;
@@ -691,6 +700,7 @@ void proxy::to_links(frame_buf f, const frame_header& h, micros now, bool direct
         send_link(r->link, r->state, std::move(f), h, now);
       } else if (const auto* held = dir_.find(to.host);
                  revalidating_ || (held && held->proxy != self_text_)) {
+        CCP_MARK(proxy_frame_for_moved_host_dropped);
         // Another proxy holds the host and subscribed its subject before it announced so:
         // it got this frame too (a move's overlap, a fence). Resumed after a stall, our
         // view is stale: nothing from it. Either way `unreachable` would be wrong.
@@ -702,6 +712,7 @@ void proxy::to_links(frame_buf f, const frame_header& h, micros now, bool direct
     case scope::any: {
       const link_set& s = to.type == role::agent ? with_agents_ : with_endpoints_;
       const bool in_group = to.type == role::agent ? agents_subscribed_ : endpoints_subscribed_;
+      CCP_MARK_IF(proxy_any_no_member, in_group && s.items.empty());
       if ((!in_group || direct) && (revalidating_ || s.items.empty())) {
         // Taken before we left the group, or forwarded on a view that changed since:
         // another member serves it.
@@ -733,11 +744,13 @@ void proxy::route_taken(std::string_view host, std::uint64_t epoch, micros now) 
   const link_id link = r->link;
   link_state& ls = *r->state;
   if (ls.epoch >= epoch || sabotage_.fencing_off) return;
+  CCP_MARK(proxy_route_fenced);
   // Fenced: a newer attachment of this host exists elsewhere. Drop the route silently
   // (the newer owner announced it) and close the stale link; or, when we asked the agent
   // to move, read the link until its bye (it sends on it until its new proxy welcomed it).
   detach(link, false, now);
   if (ls.told_to_move) {
+    CCP_MARK(proxy_fenced_while_moving);
     ls.handed_over = true;
     ls.handed_over_at = now;
     return;
@@ -796,12 +809,14 @@ void proxy::role_tick(micros now) {
     // can. Each dials another proxy and leaves us only once that one welcomed it (a proxy
     // cut off itself refuses), so in an outage for everyone every agent stays put.
     cut_off_ = true;
+    CCP_MARK(proxy_cut_off);
     ++stats_.cut_offs;
     tell_agents("ccp.drain");
     update_group_subscriptions();
   } else if (heard_self && cut_off_) {
     cut_off_ = false;
     settled_from_ = now;
+    CCP_MARK(proxy_rejoined);
     ++stats_.rejoins;
     if (!draining_) tell_agents("ccp.stay");  // the reason to move is gone
     update_group_subscriptions();
@@ -848,6 +863,7 @@ void proxy::role_tick(micros now) {
       }
     }
     for (link_id l : dead) {
+      CCP_MARK(proxy_link_timed_out);
       detach(l, true, now);  // half-open or silent: the agent is gone as far as we can tell
       close_link(l, errc::timeout);
     }

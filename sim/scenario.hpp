@@ -123,6 +123,13 @@ struct scenario {
   std::string sabotage;
 };
 
+// The peak memory a run of topology `t` needs, estimated in bytes from the fleet's shape:
+// a fixed base, each process (its role, kernel and simulator state), each agent's links
+// and subscriptions, and each route that every proxy and mgmt directory keeps for every
+// host, which is what grows with hosts x proxies. Calibrated on real runs (peak RSS) and
+// rounded up; the workload and faults add little at the scales a budget refuses.
+[[nodiscard]] std::uint64_t estimate_memory(const topology& t) noexcept;
+
 // Parses a scenario. Errors: "PATH: what was expected", PATH a JSON Pointer, e.g.
 // "/topology/hosts: expected an integer from 1 to 100000"; the first mistake found is
 // reported. Never throws.
