@@ -26,7 +26,7 @@ address must(std::expected<address, parse_error> a) {
 }  // namespace
 
 world::world(const scenario& sc, std::uint64_t seed, trace_sink& trace)
-    : sc_(sc), seed_(seed), trace_(trace), rng_(seed) {
+    : sc_(sc), seed_(seed), trace_(trace), rng_(seed), checker_(sc_) {
   if (sc_.sabotage == "fencing_off") sabotage_.fencing_off = true;
   if (sc_.sabotage == "empty_proxy_takes_any") sabotage_.empty_proxy_takes_any = true;
   if (sc_.sabotage == "duplicate_delivery") sabotage_.duplicate_delivery = true;
@@ -34,7 +34,6 @@ world::world(const scenario& sc, std::uint64_t seed, trace_sink& trace)
   if (sc_.sabotage == "double_complete") sabotage_.double_complete = true;
   if (sc_.sabotage == "no_link_bound") sabotage_.no_link_bound = true;
   if (sc_.sabotage == "lax_groups") sabotage_.lax_groups = true;
-  result_.scenario = sc_.name;
   result_.seed = seed;
   build();
 }
@@ -275,12 +274,7 @@ void world::work(std::size_t item) {
   if (w.request) {
     auto id = n->request(*addr, w.type, "{}", w.timeout, now_);
     if (id) {
-      ++result_.requests;
-      bool any = addr->form() == scope::any || addr->form() == scope::host_any;
-      const bool group = addr->form() == scope::all || addr->form() == scope::host_all;
-      // bit 1: a request to an `any` form; bit 2: to a group (its send time in group_sent_)
-      outcomes_[request_key(from, *id)] = (any ? 2 : 0) | (group ? 4 : 0);
-      if (group) group_sent_[request_key(from, *id)] = now_;
+      checker_.sent(request_key(from, *id), addr->form(), now_);
     }
   } else if (n->send(*addr, w.type, "{}", now_)) {
     ++result_.notifications;
@@ -307,7 +301,7 @@ run_result world::run() {
   result_.events = events_;
   result_.trace_hash = trace_.hash();
 
-  judge();
+  checker_.judge(now_);
   return result_;
 }
 
