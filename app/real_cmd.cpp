@@ -109,6 +109,7 @@ std::string summary(const sim::scenario& sc, const sim::run_result& r, double wa
       " events=" + std::to_string(r.events) + " wall=" + secs;
   if (r.group_latency_max >= 0) s += " group_max=" + millis(r.group_latency_max);
   if (r.abandoned > 0) s += " abandoned=" + std::to_string(r.abandoned);
+  s += " unattached_max=" + millis(r.unattached_max);
   return s;
 }
 
@@ -173,6 +174,16 @@ class runner {
  public:
   runner(std::string file, const sim::scenario& sc, std::string dir, int hosts_per_process)
       : file_(std::move(file)), sc_(sc), dir_(std::move(dir)), per_(hosts_per_process) {}
+  // Every process it started, by PID, at once (SIGKILL also ends a stopped one); then the
+  // nats-server (woken first if frozen, so that it stops at once).
+  ~runner() {
+    for (auto* group : {&hosts_, &mgmts_, &proxies_})
+      for (slot& s : *group)
+        if (s.proc) s.proc->kill();
+    if (nats_ && bus_paused_) nats_->resume();
+  }
+  runner(const runner&) = delete;
+  runner& operator=(const runner&) = delete;
 
   // Stands the fleet up, runs the timeline, stops everything, judges. Throws
   // std::runtime_error when the run cannot go on (the destructors stop what it started).
@@ -322,6 +333,10 @@ sim::run_result runner::run(double& wall) {
   const sim::topology& t = sc_.topo;
   nats_ = std::make_unique<testkit::nats_server>();
   const std::string backbone = nats_->url();
+  {
+    std::ofstream o(dir_ + "/nats-url");  // for people and tests: which server was ours
+    o << backbone << '\n';
+  }
   auto spec = [&](std::string role, std::string name) {
     real_node_spec n;
     n.scenario = file_;
@@ -545,6 +560,7 @@ sim::run_result runner::judge() {
   int sum = 0;
   const micros liveness = sc_.duration;
   bool at_liveness = false;
+  micros unattached_since = -1;
   auto addr = [](const nlohmann::json& j, const char* key) {
     auto a = core::address::parse(j.value(key, std::string()));
     if (!a) throw std::runtime_error("trace: bad address in " + j.dump());
@@ -626,6 +642,15 @@ sim::run_result runner::judge() {
       }
     } catch (const nlohmann::json::exception& e) {
       throw std::runtime_error("trace: unreadable line " + j.dump() + ": " + e.what());
+    }
+    // As the simulator samples it: from run time 0 (every agent attached then) to the heal.
+    if (l.t >= 0 && l.t < liveness) {
+      if (sum == sc_.topo.hosts && unattached_since >= 0) {
+        r.unattached_max = std::max(r.unattached_max, l.t - unattached_since);
+        unattached_since = -1;
+      } else if (sum != sc_.topo.hosts && unattached_since < 0) {
+        unattached_since = l.t;
+      }
     }
     if (at_liveness && r.reattach_time < 0 && sum == sc_.topo.hosts)
       r.reattach_time = l.t - liveness;
@@ -747,6 +772,11 @@ int real_main(std::span<const std::string_view> args, std::ostream& out, std::os
           std::abs(s.reattach_time - r.reattach_time) > reattach_tolerance)
         out << "fidelity finding: " << sc.name << " reattach sim=" << millis(s.reattach_time)
             << " real=" << millis(r.reattach_time) << " (tolerance " << reattach_tolerance / ms
+            << "ms)\n";
+      if ((s.unattached_max < 0) != (r.unattached_max < 0) ||
+          std::abs(s.unattached_max - r.unattached_max) > reattach_tolerance)
+        out << "fidelity finding: " << sc.name << " unattached_max sim=" << millis(s.unattached_max)
+            << " real=" << millis(r.unattached_max) << " (tolerance " << reattach_tolerance / ms
             << "ms)\n";
       if (s.pass != r.pass)
         out << "fidelity finding: " << sc.name << " sim " << (s.pass ? "passes" : "fails")

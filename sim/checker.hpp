@@ -38,6 +38,10 @@ struct run_result {
   std::uint64_t notifications = 0, deliveries = 0;
   micros reattach_time = -1;  // liveness phase: until every agent was attached again
   micros converge_time = -1;  // liveness phase: until every directory matched the routes
+  // Fault phase, once every agent had attached: the longest stretch during which some
+  // agent was not attached (sampled every 100 ms; -1: never one), e.g. a killed proxy's
+  // agents reattaching elsewhere.
+  micros unattached_max = -1;
   micros simulated = 0;
   std::size_t processes = 0;
 };

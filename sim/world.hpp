@@ -244,6 +244,9 @@ class world {
   run_result& result_ = checker_.result();
   std::vector<bool> proxy_held_ever_;
   std::map<int, micros> double_owned_since_;  // host -> since when (both proxies connected)
+  // The fault phase's stretches without every agent attached (run_result::unattached_max).
+  bool attached_once_ = false;
+  micros unattached_since_ = -1;
   micros liveness_start_ = 0;
 };
 

@@ -79,6 +79,17 @@ void world::sample() {
       }
     }
   }
+  if (!healed_) {
+    const bool all = all_attached();
+    if (all) {
+      if (unattached_since_ >= 0)
+        result_.unattached_max = std::max(result_.unattached_max, now_ - unattached_since_);
+      unattached_since_ = -1;
+      attached_once_ = true;
+    } else if (attached_once_ && unattached_since_ < 0) {
+      unattached_since_ = now_;
+    }
+  }
   if (healed_) {
     if (result_.reattach_time < 0 && all_attached()) result_.reattach_time = now_ - liveness_start_;
     if (result_.converge_time < 0 && directories_converged())
