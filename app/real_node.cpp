@@ -85,8 +85,9 @@ std::vector<std::string> real_node_argv(const std::string& self_exe, const real_
 
 int real_node_main(std::span<const std::string_view> args, std::ostream& out, std::ostream& err) {
   if (args.empty() || args[0] == "--help") {
-    out << "usage: ccp real-node SCENARIO --dir DIR --trace FILE --backbone URL --role "
-           "mgmt|proxy|hosts [--index N] [--hosts A..B] [--port P] [--proxies URL,...]\n"
+    out << "usage: ccp real-node SCENARIO --dir DIR --trace FILE --backbone URL\n"
+           "           --role mgmt|proxy|hosts [--index N] [--hosts A..B] [--port P]\n"
+           "           [--proxies URL,...]\n"
            "One process of a `ccp real` run; started by `ccp real`, not by hand.\n";
     return args.empty() ? 2 : 0;
   }
