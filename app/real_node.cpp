@@ -12,6 +12,7 @@
 #include <chrono>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <ostream>
 #include <random>
 #include <string>
@@ -141,8 +142,11 @@ int real_node_main(std::span<const std::string_view> args, std::ostream& out, st
   std::shared_ptr<net::mgmt_service> mgmt;
   std::vector<std::shared_ptr<net::agent_service>> agents;
   std::vector<std::shared_ptr<net::endpoint_service>> endpoints;
-  // Attached agents of this process, each slot written on its agent's strand.
+  // Attached agents of this process and the proxy URL each is on ("" when not attached),
+  // each slot written on its agent's strand.
   std::unique_ptr<std::atomic<bool>[]> attached;
+  std::mutex targets_mutex;
+  std::vector<std::string> targets;
   auto must = [](std::string text) {
     auto p = core::address::parse(text);
     if (!p) throw std::runtime_error("real-node built a bad address " + text);
@@ -180,6 +184,7 @@ int real_node_main(std::span<const std::string_view> args, std::ostream& out, st
     if (n <= 0 || a.first < 0 || a.last > t.hosts || a.proxy_urls.empty())
       return err << "ccp real-node: --hosts and --proxies do not fit the scenario\n", 2;
     attached = std::make_unique<std::atomic<bool>[]>(static_cast<std::size_t>(n));
+    targets.assign(static_cast<std::size_t>(n), std::string());
     for (int h = a.first; h < a.last; ++h) {
       const std::string host = real_host_name(h);
       net::agent_options ao;
@@ -227,30 +232,56 @@ int real_node_main(std::span<const std::string_view> args, std::ostream& out, st
   });
 
   // The agents' attachment, sampled every 100 ms (as the simulator samples it) and traced
-  // when the count changes: {"t":..,"ev":"attached","n":K,"of":N}.
+  // when it changes: {"t":..,"ev":"attached","n":K,"of":N,"first":HOST,"on":[URL or "",..]};
+  // a mgmt node's directory likewise: {"t":..,"ev":"directory","n":HOSTS,"routes":[PROXY
+  // address or "" for each host of the fleet]}.
   asio::strand<asio::io_context::executor_type> work_strand = asio::make_strand(ioc);
   asio::steady_timer sampler(work_strand);
-  int last_count = -1;
+  std::string last_line;
+  auto last_directory = std::make_shared<std::string>();
   std::function<void()> sample = [&] {
     int count = 0;
-    for (std::size_t k = 0; k < agents.size(); ++k) {
-      count += attached[k].load() ? 1 : 0;
-      agents[k]->post([slot = &attached[k]](core::agent& r, micros) {
-        slot->store(r.status() == core::agent::link_status::up);
+    std::string on;
+    {
+      std::lock_guard lock(targets_mutex);
+      for (std::size_t k = 0; k < agents.size(); ++k) {
+        count += attached[k].load() ? 1 : 0;
+        on += (k ? ",\"" : "\"") + targets[k] + "\"";
+      }
+    }
+    for (std::size_t k = 0; k < agents.size(); ++k)
+      agents[k]->post(
+          [slot = &attached[k], target = &targets[k], &targets_mutex](core::agent& r, micros) {
+            const bool up = r.status() == core::agent::link_status::up;
+            slot->store(up);
+            std::lock_guard lock(targets_mutex);
+            *target = up ? r.proxy_target() : std::string();
+          });
+    std::string l = ",\"n\":" + std::to_string(count) + ",\"of\":" + std::to_string(agents.size()) +
+                    ",\"first\":" + std::to_string(a.first) + ",\"on\":[" + on + "]}";
+    if (!agents.empty() && l != last_line) {
+      last_line = l;
+      net::trace_file::write(net::trace_file::start("attached") + l);
+    }
+    if (mgmt)
+      mgmt->post([last_directory, hosts = t.hosts](core::mgmt& r, micros) {
+        const auto& dir = r.directory();
+        std::string d = ",\"n\":" + std::to_string(dir.hosts()) + ",\"routes\":[";
+        for (int h = 0; h < hosts; ++h) {
+          const auto* route = dir.find(real_host_name(h));
+          d += (h ? ",\"" : "\"") + (route ? route->proxy : std::string()) + "\"";
+        }
+        d += "]}";
+        if (d == *last_directory) return;
+        *last_directory = d;
+        net::trace_file::write(net::trace_file::start("directory") + d);
       });
-    }
-    if (count != last_count) {
-      last_count = count;
-      net::trace_file::write(net::trace_file::start("attached") +
-                             ",\"n\":" + std::to_string(count) +
-                             ",\"of\":" + std::to_string(agents.size()) + "}");
-    }
     sampler.expires_after(std::chrono::milliseconds(100));
     sampler.async_wait([&](const boost::system::error_code& ec) {
       if (!ec) sample();
     });
   };
-  if (!agents.empty()) sample();
+  if (!agents.empty() || mgmt) sample();
 
   // The workload, once the runner wrote the origin: each item whose senders live here, at
   // the item's interval times the share of its role's nodes that are not here. Its timers

@@ -74,9 +74,7 @@ class checker {
                          micros now);
   void violation(const std::string& name, const std::string& detail, micros now);
   // At the end of a run (at `now`): the leftover outcomes, then the expectations.
-  // `unmeasured`: keys of `expect` whose figure the run could not measure; they are not
-  // judged (the caller says so in its output), rather than failed from a figure of -1.
-  void judge(micros now, const std::set<std::string>& unmeasured = {});
+  void judge(micros now);
 
   [[nodiscard]] run_result& result() noexcept { return result_; }
   [[nodiscard]] const run_result& result() const noexcept { return result_; }
