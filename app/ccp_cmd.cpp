@@ -3,6 +3,7 @@
 #include <string>
 
 #include "app/commands.hpp"
+#include "app/real.hpp"
 
 #ifndef CCP_VERSION
 #define CCP_VERSION "0.0.0"
@@ -14,6 +15,9 @@ namespace {
 constexpr command all_commands[] = {
     {"addr", "parse addresses and print their canonical form", addr_main, nullptr},
     {"sim", "run scenario files in the deterministic simulator", sim_main, sim_spec},
+    {"real", "run scenario files against real processes; --compare with the simulator", real_main,
+     real_spec},
+    {"real-node", "one process of a `ccp real` run (started by ccp real)", real_node_main, nullptr},
     {"up", "a whole fleet in one process on loopback, then a request to all", up_main, up_spec},
     {"proxy", "run a proxy (websockets for agents, the backbone bus)", proxy_main, proxy_spec},
     {"agent", "run a host's agent (one websocket to a proxy, the host bus)", agent_main,

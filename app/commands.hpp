@@ -40,6 +40,10 @@ int addr_main(std::span<const std::string_view> args, std::ostream& out, std::os
 // simulator. Exit status 0 when all pass, 1 when any fails, 2 on a usage or file error.
 int sim_main(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
 
+// `ccp real FILE... [--compare] [--dir DIR] [--hosts-per-process N]`: scenario files
+// against real processes (app/real_cmd.cpp). Exit status as `ccp sim`'s.
+int real_main(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
+
 // The networked build (app/*_cmd.cpp, one file per command; what they share is in
 // app/net_common.hpp). Daemons run until SIGINT/SIGTERM and return 0
 // after a clean stop, 1 when they cannot start, 2 on a usage error. Client commands
@@ -66,6 +70,7 @@ const command_spec& request_spec();
 const command_spec& agents_spec();
 const command_spec& up_spec();
 const command_spec& sim_spec();
+const command_spec& real_spec();
 
 // What `ccp proxy` says at start-up when it would accept every agent that can reach a
 // non-loopback `listen` address; empty when it authenticates agents or listens on loopback.

@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "core/message.hpp"
+#include "net/trace_hook.hpp"
 
 namespace ccp::net {
 namespace {
@@ -36,7 +37,7 @@ role_host::role_host(boost::asio::io_context& ioc, std::unique_ptr<core::node> r
       timer_(strand_),
       backbone_(std::move(backbone)),
       host_bus_(std::move(host_bus)),
-      app_(std::move(app)),
+      app_(traced(std::move(app))),  // ccp real: deliveries and outcomes traced
       dial_(std::move(dial)),
       kernel_(std::move(role), *this, app_.get(), host::send_mode::per_turn),
       metrics_(metrics ? std::move(metrics) : std::make_shared<service_metrics>()),

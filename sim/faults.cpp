@@ -28,12 +28,7 @@ void world::kill(std::uint32_t i) {
   for (const action& a : dead.actions()) {
     const auto* c = std::get_if<act::complete>(&a);
     if (!c) continue;
-    if (auto it = outcomes_.find(request_key(i, c->request));
-        it != outcomes_.end() && !(it->second & 1)) {
-      it->second |= 1 | 8;  // ended: abandoned
-      ++result_.abandoned;
-      group_sent_.erase(request_key(i, c->request));
-    }
+    checker_.abandon(request_key(i, c->request));
   }
   dead.actions().clear();
 }

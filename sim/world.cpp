@@ -26,7 +26,7 @@ address must(std::expected<address, parse_error> a) {
 }  // namespace
 
 world::world(const scenario& sc, std::uint64_t seed, trace_sink& trace)
-    : sc_(sc), seed_(seed), trace_(trace), rng_(seed) {
+    : sc_(sc), seed_(seed), trace_(trace), rng_(seed), checker_(sc_) {
   if (sc_.sabotage == "fencing_off") sabotage_.fencing_off = true;
   if (sc_.sabotage == "empty_proxy_takes_any") sabotage_.empty_proxy_takes_any = true;
   if (sc_.sabotage == "duplicate_delivery") sabotage_.duplicate_delivery = true;
@@ -36,7 +36,6 @@ world::world(const scenario& sc, std::uint64_t seed, trace_sink& trace)
   if (sc_.sabotage == "lax_groups") sabotage_.lax_groups = true;
   if (sc_.sabotage == "no_rebalance") sabotage_.no_rebalance = true;
   if (sc_.sabotage == "any_over_proxies") sabotage_.any_over_proxies = true;
-  result_.scenario = sc_.name;
   result_.seed = seed;
   build();
 }
@@ -277,12 +276,7 @@ void world::work(std::size_t item) {
   if (w.request) {
     auto id = n->request(*addr, w.type, "{}", w.timeout, now_);
     if (id) {
-      ++result_.requests;
-      bool any = addr->form() == scope::any || addr->form() == scope::host_any;
-      const bool group = addr->form() == scope::all || addr->form() == scope::host_all;
-      // bit 1: a request to an `any` form; bit 2: to a group (its send time in group_sent_)
-      outcomes_[request_key(from, *id)] = (any ? 2 : 0) | (group ? 4 : 0);
-      if (group) group_sent_[request_key(from, *id)] = now_;
+      checker_.sent(request_key(from, *id), addr->form(), now_);
     }
   } else if (n->send(*addr, w.type, "{}", now_)) {
     ++result_.notifications;
@@ -309,7 +303,9 @@ run_result world::run() {
   result_.events = events_;
   result_.trace_hash = trace_.hash();
 
-  judge();
+  check_balance();
+  check_any_share();
+  checker_.judge(now_);
   return result_;
 }
 

@@ -31,40 +31,13 @@
 #include "core/proxy.hpp"
 #include "host/kernel.hpp"
 #include "host/written_frames.hpp"
+#include "sim/checker.hpp"
 #include "sim/event_queue.hpp"
 #include "sim/scenario.hpp"
 #include "sim/stable_vector.hpp"
 #include "sim/trace.hpp"
 
 namespace ccp::sim {
-
-// What a run measured and whether it passed.
-struct run_result {
-  std::string scenario;
-  std::uint64_t seed = 0;
-  bool pass = false;
-  std::vector<std::string> failures;  // human-readable reasons, first few
-  std::set<std::string> violations;   // invariant names reported by the checker
-  std::uint64_t trace_hash = 0;
-  std::uint64_t events = 0;
-  std::uint64_t requests = 0, ok = 0, timeouts = 0, unreachable = 0, partial = 0, other_errors = 0;
-  std::uint64_t abandoned = 0;  // requests whose sender died before they ended
-  // Group requests (`all` forms) whose members all answered, and the longest any of them
-  // took from send to completion (-1: none).
-  std::uint64_t groups_answered = 0;
-  micros group_latency_max = -1;
-  std::uint64_t notifications = 0, deliveries = 0;
-  micros reattach_time = -1;  // liveness phase: until every agent was attached again
-  micros converge_time = -1;  // liveness phase: until every directory matched the routes
-  micros simulated = 0;
-  std::size_t processes = 0;
-  // With expect.balance_within: from the last fault's start until the proxies were within
-  // tolerance of fair for good (-1: never).
-  micros balance_time = -1;
-  // With expect.max_any_share_skew: the largest and smallest member share of `any`
-  // deliveries, as multiples of uniform (-1: not measured).
-  double any_share_max = -1, any_share_min = -1;
-};
 
 class world {
  public:
@@ -204,22 +177,19 @@ class world {
   void sample();
   micros link_delay();
 
-  // A request's key in the checker's tables: ids carry a random incarnation in their high
-  // bits, so the node is mixed in by multiplication, not shifted into those bits.
-  static std::uint64_t request_key(std::uint32_t node, std::uint64_t id) {
-    return (static_cast<std::uint64_t>(node) + 1) * 0x9e3779b97f4a7c15ull ^ id;
+  // A request's key in the checker's tables: the sender's address and the request's id.
+  [[nodiscard]] std::uint64_t request_key(std::uint32_t node, std::uint64_t id) const {
+    return checker::request_key(fnv(nodes_[node].role().self().str()), id);
   }
 
-  // Checker (sim/checker.cpp).
+  // Traces a delivery or outcome and hands it to the checker (sim/world_checks.cpp).
   void on_deliver(std::uint32_t i, const core::message& m);
   void on_complete(std::uint32_t i, const core::act::complete& c);
-  void check_group(std::uint32_t i, const core::act::complete& c, micros sent);
   // Starts a trace line in line_, {"t":NOW,"ev":"KIND", for the caller to finish and pass to
   // trace_.line: one reused buffer, as deliveries and completions are among the commonest
   // events.
   std::string& trace_start(std::string_view kind);
   void violation(const std::string& name, const std::string& detail);
-  void judge();  // at the end of a run: the leftover outcomes, then the expectations
   // Rebalancing and `any` over members (expect.balance_within, expect.max_any_share_skew):
   // sampled during the fault phase, judged at the end.
   void sample_balance();
@@ -274,29 +244,19 @@ class world {
   bool healed_ = false;
   bool injecting_ = true;
 
-  // Checker state.
-  struct delivery_key {
-    std::uint32_t receiver;
-    std::uint64_t from;
-    std::uint64_t id;
-    bool operator==(const delivery_key&) const = default;
-  };
-  struct delivery_hash {
-    std::size_t operator()(const delivery_key& k) const {
-      return k.receiver * 0x9e3779b97f4a7c15ull ^ k.from * 0xbf58476d1ce4e5b9ull ^ k.id;
-    }
-  };
-  std::unordered_set<delivery_key, delivery_hash> delivered_;
-  std::unordered_map<std::uint64_t, int> unicast_deliveries_;  // hash(from,id) -> count
-  std::unordered_map<std::uint64_t, std::uint8_t> outcomes_;   // hash(node,id) -> completions
-  std::unordered_map<std::uint64_t, micros> group_sent_;       // hash(node,id) -> send time
+  // Checker state: the checker (sim/checker.hpp) judges requests, deliveries and outcomes;
+  // the world samples what only it can see.
+  checker checker_;
+  run_result& result_ = checker_.result();
   std::vector<bool> proxy_held_ever_;
   std::map<int, micros> double_owned_since_;  // host -> since when (both proxies connected)
-  micros balanced_since_ = -1;                // proxies within tolerance since then
+  // The fault phase's stretches without every agent attached (run_result::unattached_max).
+  bool attached_once_ = false;
+  micros unattached_since_ = -1;
+  micros balanced_since_ = -1;                               // proxies within tolerance since
   std::unordered_map<std::uint32_t, std::uint64_t> any_got_;  // node -> `any` deliveries
   std::vector<std::uint32_t> any_members_;      // live members at the last fault-phase sample
   std::unordered_set<std::uint32_t> any_gone_;  // members that died while measured
-  run_result result_;
   micros liveness_start_ = 0;
 };
 

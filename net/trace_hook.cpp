@@ -1,0 +1,117 @@
+#include "net/trace_hook.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+
+#include "net/link.hpp"
+
+namespace ccp::net {
+namespace {
+
+std::atomic<int> trace_fd{-1};
+core::micros trace_origin = 0;
+std::mutex trace_mutex;
+
+void quoted(std::string& l, std::string_view key, std::string_view value) {
+  l += ",\"";
+  l += key;
+  l += "\":\"";
+  l += value;  // addresses and enum names: no character JSON must escape
+  l += '"';
+}
+
+class traced_app final : public host::application {
+ public:
+  explicit traced_app(std::unique_ptr<host::application> inner) : inner_(std::move(inner)) {}
+  void deliver(core::node& role, const core::message& m, core::micros now) override {
+    std::string l = trace_file::start("deliver");
+    quoted(l, "at", role.self().str());
+    quoted(l, "from", m.from.str());
+    l += ",\"id\":" + std::to_string(m.id);
+    quoted(l, "kind", core::to_string(m.kind));
+    quoted(l, "to", m.to.str());
+    l += '}';
+    trace_file::write(l);
+    if (inner_) inner_->deliver(role, m, now);
+  }
+  void complete(core::node& role, core::act::complete& c, core::micros now) override {
+    std::string l = trace_file::start("complete");
+    quoted(l, "at", role.self().str());
+    l += ",\"id\":" + std::to_string(c.request);
+    quoted(l, "code", c.code == core::errc{} ? std::string_view("ok") : core::to_string(c.code));
+    l += ",\"replies\":[";
+    for (std::size_t k = 0; k < c.replies.size(); ++k) {
+      l += k ? ",[\"" : "[\"";
+      l += c.replies[k].from.str() + "\",\"";
+      l += core::to_string(c.replies[k].kind);
+      l += "\"]";
+    }
+    l += "]";
+    if (!c.members.empty()) {
+      l += ",\"members\":[";
+      for (std::size_t k = 0; k < c.members.size(); ++k) {
+        l += k ? ",[\"" : "[\"";
+        l += c.members[k].member.str() + "\",\"";
+        l += core::act::to_string(c.members[k].result);
+        l += "\"]";
+      }
+      l += "]";
+    }
+    l += '}';
+    trace_file::write(l);
+    if (inner_) inner_->complete(role, c, now);
+  }
+  void ready(core::node& role, core::micros now) override {
+    if (inner_) inner_->ready(role, now);
+  }
+  void drained(core::node& role, core::micros now) override {
+    if (inner_) inner_->drained(role, now);
+  }
+
+ private:
+  std::unique_ptr<host::application> inner_;
+};
+
+}  // namespace
+
+std::string trace_file::open(const std::string& path, core::micros origin) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) return "cannot open trace file " + path + ": " + std::strerror(errno);
+  trace_origin = origin;
+  trace_fd.store(fd);
+  return {};
+}
+
+bool trace_file::on() noexcept {
+  return trace_fd.load() >= 0;
+}
+
+void trace_file::write(std::string_view line) {
+  const int fd = trace_fd.load();
+  if (fd < 0) return;
+  std::string buf(line);
+  buf += '\n';
+  std::lock_guard lock(trace_mutex);
+  // O_APPEND and one write per line: lines never interleave. A short write (disk full)
+  // loses the rest of that line, which the runner reports as an unreadable line.
+  [[maybe_unused]] auto n = ::write(fd, buf.data(), buf.size());
+}
+
+std::string trace_file::start(std::string_view kind) {
+  std::string l = "{\"t\":" + std::to_string(now_micros() - trace_origin) + ",\"ev\":\"";
+  l += kind;
+  l += '"';
+  return l;
+}
+
+std::unique_ptr<host::application> traced(std::unique_ptr<host::application> app) {
+  if (!trace_file::on()) return app;
+  return std::make_unique<traced_app>(std::move(app));
+}
+
+}  // namespace ccp::net

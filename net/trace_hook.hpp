@@ -1,0 +1,43 @@
+#pragma once
+// The trace a real process writes for `ccp real` (app/real_cmd.cpp): every delivery to an
+// application and every request's outcome, as JSON lines in the simulator's vocabulary
+// ("deliver", "complete"; sim/world_checks.cpp), on this process's clock (now_micros,
+// CLOCK_MONOTONIC: one clock for every process of the machine) minus the run's start.
+// Real lines carry what the simulator's checker reads in full: a delivery's destination,
+// a completion's replies (sender and kind) and group members, where the simulator's lines
+// have counts.
+//
+// Off unless a process opens it (ccp real-node does, before it starts any service): then
+// role_host wraps every role's application (traced()). Thread safety: lines are written
+// from any strand under one lock.
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/action.hpp"
+#include "core/message.hpp"
+#include "host/kernel.hpp"
+
+namespace ccp::net {
+
+class trace_file {
+ public:
+  // Opens `path` for appending (the process-wide trace; once). Times are written as
+  // now - `origin`. Returns an error naming the file when it cannot be opened.
+  static std::string open(const std::string& path, core::micros origin);
+  // Whether a trace is open; the line writers do nothing otherwise.
+  static bool on() noexcept;
+  // Writes `line` (without its newline), unbuffered to the kernel, so that a process
+  // killed with SIGKILL loses none of what it wrote.
+  static void write(std::string_view line);
+  // {"t":..,"ev":KIND, with the time now: the start of a line for the caller to finish.
+  static std::string start(std::string_view kind);
+};
+
+// `app` (may be null), wrapped so that its deliveries and completions are traced first;
+// `app` itself when no trace is open.
+[[nodiscard]] std::unique_ptr<host::application> traced(std::unique_ptr<host::application> app);
+
+}  // namespace ccp::net

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# `ccp real` as a user runs it, on tiny fleets: a passing run exits 0, a failing one 1, an
+# unrealisable file 2 with the kinds named, a Ctrl-C'd run 2; and after each (and after
+# the runner itself is SIGKILLed) nothing it started is left running: no `ccp real-node`
+# of the run (their command lines name the run's folder) and no nats-server on the run's
+# port. Every wait is bounded. Usage: real_test.sh CCP
+set -uo pipefail
+ccp=$1
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+fail() { echo "real_test: $*" >&2; exit 1; }
+top=$(mktemp -d /tmp/ccp-real-test-XXXXXX)
+bg=()
+cleanup() {  # only what this script started, by PID
+  for p in "${bg[@]}"; do kill -KILL "$p" 2>/dev/null; done
+  rm -rf "$top"
+}
+trap cleanup EXIT
+
+# PIDs of processes whose command line names folder $1 (the run's real-node processes).
+named() {
+  local pid
+  for pid in $(ls /proc | grep -E '^[0-9]+$'); do
+    [[ $pid == $$ || $pid == $BASHPID ]] && continue
+    { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -q -- "$1" && echo "$pid"
+  done
+}
+# Fails when anything of run folder $1 is still running (after a bounded grace of 5 s for
+# processes that are being reaped).
+no_leftovers() {
+  local dir=$1 port="" k
+  [[ -f $dir/nats-url ]] && port=$(sed 's/.*://' "$dir/nats-url")
+  for ((k = 0; k < 50; k++)); do
+    local left
+    left=$(named "$dir")
+    if [[ -z $left ]] && { [[ -z $port ]] || ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  fail "$2: left running: pids [$(named "$dir" | tr '\n' ' ')] nats port ${port:-none}"
+}
+
+# The leftover check itself fires: a process naming a folder is found.
+probe=$top/probe
+mkdir -p "$probe"
+bash -c 'sleep 30; true' "$probe" &
+bg+=($!)
+sleep 0.2
+[[ -n $(named "$probe") ]] || fail "the leftover check does not see a process naming its folder"
+kill -KILL "${bg[-1]}"
+wait "${bg[-1]}" 2>/dev/null
+
+# An unrealisable file: exit 2, the kinds and the file named, nothing started.
+out=$("$ccp" real "$here/real/unrealisable.json" 2>&1)
+rc=$?
+[[ $rc == 2 ]] || fail "unrealisable: exit $rc, want 2: $out"
+grep -q "unrealisable.json" <<<"$out" || fail "unrealisable: file not named: $out"
+grep -q "latency_spike (/faults/1), half_open (/faults/2)" <<<"$out" ||
+  fail "unrealisable: kinds not named: $out"
+
+# A passing run: exit 0, the summary line, nothing left.
+out=$(timeout 120 "$ccp" real "$here/real/tiny.json" --dir "$top/pass" 2>&1)
+rc=$?
+[[ $rc == 0 ]] || fail "tiny: exit $rc, want 0: $out"
+grep -q "^PASS real-tiny seed=1 .* requests=[1-9][0-9]* ok=" <<<"$out" || fail "tiny: no PASS line: $out"
+grep -q "^real: 1 passed, 0 failed" <<<"$out" || fail "tiny: no summary: $out"
+no_leftovers "$top/pass/real-tiny" "a passing run"
+
+# A failing run: exit 1, the failure named, nothing left.
+out=$(timeout 120 "$ccp" real "$here/real/tiny-fails.json" --dir "$top/fail" 2>&1)
+rc=$?
+[[ $rc == 1 ]] || fail "tiny-fails: exit $rc, want 1: $out"
+grep -q "unreachable ratio .* < 0.9" <<<"$out" || fail "tiny-fails: failure not named: $out"
+no_leftovers "$top/fail/real-tiny-fails" "a failing run"
+
+# Ctrl-C during the fault phase, with a proxy and the nats-server stopped (SIGSTOP): exit 2.
+interrupted() {  # interrupted SIGNAL NAME: starts a long run, signals the runner once it runs
+  local sig=$1 name=$2 dir=$top/$2 pid k
+  "$ccp" real "$here/real/tiny-long.json" --dir "$dir" >"$top/$name.out" 2>&1 &
+  pid=$!
+  bg+=($pid)
+  for ((k = 0; k < 600; k++)); do  # until the fault phase has begun (bounded: 60 s)
+    [[ -f $dir/real-tiny-long/origin ]] && break
+    sleep 0.1
+  done
+  [[ -f $dir/real-tiny-long/origin ]] || fail "$name: the run did not start: $(cat "$top/$name.out")"
+  sleep 2
+  kill "-$sig" "$pid"
+  for ((k = 0; k < 300 && $(kill -0 "$pid" 2>/dev/null && echo 1 || echo 0) == 1; k++)); do
+    sleep 0.1
+  done
+  kill -0 "$pid" 2>/dev/null && fail "$name: the runner still runs 30 s after SIG$sig"
+  wait "$pid"
+  echo $? >"$top/$name.rc"
+  no_leftovers "$dir/real-tiny-long" "$name"
+}
+interrupted INT ctrl-c
+[[ $(cat "$top/ctrl-c.rc") == 2 ]] || fail "ctrl-c: exit $(cat "$top/ctrl-c.rc"), want 2: $(cat "$top/ctrl-c.out")"
+grep -q "interrupted" "$top/ctrl-c.out" || fail "ctrl-c: not said: $(cat "$top/ctrl-c.out")"
+interrupted TERM sigterm
+[[ $(cat "$top/sigterm.rc") == 2 ]] || fail "sigterm: exit $(cat "$top/sigterm.rc"), want 2"
+# The runner SIGKILLed: it cleans nothing, its children die with it (parent-death signal).
+interrupted KILL sigkill
+echo "real_test: ok"
