@@ -389,6 +389,11 @@ void agent_service::shutdown() {
   host_->stop();
 }
 
+void agent_service::shutdown(std::chrono::milliseconds bound, std::function<void()> done) {
+  shutdown();
+  host_->when_closed(bound, std::move(done));
+}
+
 // ---- mgmt
 
 std::expected<std::shared_ptr<mgmt_service>, std::string> mgmt_service::start(asio::io_context& ioc,

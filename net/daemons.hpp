@@ -204,6 +204,10 @@ class agent_service : public role_service<core::agent>,
       boost::asio::io_context& ioc, agent_options opts);
   // Says bye to the proxy, stops the sample endpoints, and leaves the bus.
   void shutdown();
+  // The same, then `done` (on the host's strand) once the bye is written and the link
+  // closed, or after `bound`: what a process does before it exits, so the proxy reads a
+  // goodbye (and withdraws the host's routes at once) rather than a lost link.
+  void shutdown(std::chrono::milliseconds bound, std::function<void()> done);
 
  private:
   std::vector<std::shared_ptr<endpoint_service>> endpoints_;

@@ -1,7 +1,7 @@
 // The daemons' signals and systemd readiness as real processes (the ccp binary) with a real
 // nats-server on 127.0.0.1: READY=1 and STOPPING=1 reach $NOTIFY_SOCKET (Type=notify
-// units), and SIGHUP reads the proxy's tokens file again: a token added lets its agent in,
-// a file that no longer parses keeps the table in force.
+// units), SIGHUP reads the proxy's tokens file again (a token added lets its agent in, a
+// file that no longer parses keeps the table in force), and SIGTERM to an agent is a goodbye.
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -203,6 +203,27 @@ TEST_F(DaemonSignals, AnEmptyTokensFileAtStartAcceptsNoAgentUntilReloaded) {
   EXPECT_TRUE(
       eventually([&] { return proxy_log().find(attached("10.0.0.5")) != std::string::npos; }, 25s))
       << proxy_log();
+}
+
+// A planned stop of an agent (a package upgrade) is a goodbye, not a lost link: the proxy
+// withdraws the host's routes at once instead of waiting the agent out.
+TEST_F(DaemonSignals, AnAgentStoppedBySigtermSaysGoodbyeBeforeItExits) {
+  write_file(dir_ / "tokens.json", R"({"10.0.0.1":"t1"})");
+  proxy_ = std::make_unique<process>(proxy_argv(), (dir_ / "proxy.log").string());
+  start_agent("10.0.0.1", "t1");
+  ASSERT_TRUE(
+      eventually([&] { return proxy_log().find(attached("10.0.0.1")) != std::string::npos; }, 15s))
+      << proxy_log();
+  agents_[0]->signal(SIGTERM);
+  EXPECT_EQ(agents_[0]->wait(10s), 0);
+  EXPECT_TRUE(eventually(
+      [&] {
+        return has_line(proxy_log(), {"detached self=ccp://proxy/127.0.0.1/p1",
+                                      "peer=ccp://agent/10.0.0.1/a", "reason=goodbye"});
+      },
+      5s))
+      << proxy_log();
+  EXPECT_FALSE(has_line(proxy_log(), {"link lost", "peer=ccp://agent/10.0.0.1/a"})) << proxy_log();
 }
 
 }  // namespace
