@@ -113,10 +113,8 @@ int agent_main(std::span<const std::string_view> args, std::ostream& out, std::o
   if (!mon) return err << "ccp agent: " << mon.error() << '\n', 1;
   err << "ccp agent: " << ao.self.str() << ", " << ao.proxies.size() << " proxies, host bus "
       << net::detail::redact_nats_url(ao.host_bus) << '\n';
-  run(ioc, 1, [&] {
-    (*a)->shutdown();
-    asio::post(ioc, [&ioc] { ioc.stop(); });
-  });
+  // The loop runs on until the bye is written (bounded), so the proxy reads a goodbye.
+  run(ioc, 1, [&] { (*a)->shutdown(std::chrono::seconds(1), [&ioc] { ioc.stop(); }); });
   return 0;
 }
 

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "core/message.hpp"
+#include "net/notify.hpp"
 #include "text/message_json.hpp"
 
 namespace ccp::app::detail {
@@ -154,16 +155,23 @@ std::expected<std::string, std::string> read_secret(const options& o, std::strin
   return s;
 }
 
-// Re-arms itself: every SIGHUP reopens the log file.
-void on_hangup(const std::shared_ptr<asio::signal_set>& hup) {
-  hup->async_wait([hup](boost::system::error_code ec, int) {
+// Re-arms itself: every SIGHUP reopens the log file, then reloads what `reload` reloads.
+void on_hangup(const std::shared_ptr<asio::signal_set>& hup, std::function<void()> reload) {
+  hup->async_wait([hup, reload = std::move(reload)](boost::system::error_code ec, int) mutable {
     if (ec) return;
     if (auto r = net::reopen_log(); !r)
       net::log(net::log_level::error, "cannot reopen the log file", {{"reason", r.error()}});
     else
       net::log(net::log_level::info, "log file reopened (SIGHUP)");
-    on_hangup(hup);
+    if (reload) reload();
+    on_hangup(hup, std::move(reload));
   });
+}
+
+void notify(std::string_view state) {
+  if (auto r = net::notify_service_manager(state); !r)
+    net::log(net::log_level::warn, "cannot notify systemd",
+             {{"state", state}, {"reason", r.error()}});
 }
 
 }  // namespace
@@ -218,13 +226,17 @@ std::expected<std::shared_ptr<net::monitor>, std::string> monitor_option(
 }
 
 // Runs `ioc` on `threads` threads until it stops; SIGINT/SIGTERM call `stop` once.
-void run(asio::io_context& ioc, std::size_t threads, std::function<void()> stop) {
+void run(asio::io_context& ioc, std::size_t threads, std::function<void()> stop,
+         std::function<void()> reload) {
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   signals.async_wait([stop = std::move(stop)](boost::system::error_code ec, int) {
-    if (!ec) stop();
+    if (ec) return;
+    notify("STOPPING=1");
+    stop();
   });
   auto hup = std::make_shared<asio::signal_set>(ioc, SIGHUP);
-  on_hangup(hup);
+  on_hangup(hup, std::move(reload));
+  notify("READY=1");
   std::vector<std::thread> pool;
   for (std::size_t i = 1; i < threads; ++i)
     pool.emplace_back([&ioc] { ioc.run(); });

@@ -139,8 +139,11 @@ std::string bus_url_error(std::string_view url);
 std::expected<std::uint64_t, std::string> seed_option(const options& o);
 
 // Runs `ioc` on `threads` threads until it stops; SIGINT/SIGTERM call `stop` once; SIGHUP
-// reopens the log file (and stops nothing).
-void run(boost::asio::io_context& ioc, std::size_t threads, std::function<void()> stop);
+// reopens the log file, then calls `reload` (may be empty), and stops nothing. The daemon
+// is started when this is called: it tells systemd so (READY=1, Type=notify units), and
+// STOPPING=1 when it begins to stop.
+void run(boost::asio::io_context& ioc, std::size_t threads, std::function<void()> stop,
+         std::function<void()> reload = {});
 
 // What the core would refuse to send (as a bare bad_request), said before connecting and
 // with what is wrong: a type it cannot encode or one of the protocol's own, or a body that

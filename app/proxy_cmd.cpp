@@ -60,7 +60,9 @@ constexpr command_spec proxy_command = {
     .about =
         "Runs a proxy: agents connect to it over websockets (ws, or wss with --cert and\n"
         "--key) with a token; it reaches management over the backbone bus. Runs until\n"
-        "SIGINT/SIGTERM, then tells its agents to move before it closes.\n"
+        "SIGINT/SIGTERM, then tells its agents to move before it closes. SIGHUP reopens\n"
+        "the log file and reads --tokens again (agents attached stay; their next hello is\n"
+        "checked against the new table).\n"
         "Exit status: 0 after a clean stop, 1 when it cannot start, 2 on a usage error.",
     .options = proxy_options,
 };
@@ -125,6 +127,7 @@ int proxy_main(std::span<const std::string_view> args, std::ostream& out, std::o
   auto tokens = read_tokens(*o);
   if (!tokens) return err << "ccp proxy: " << tokens.error() << '\n', 2;
   po.tokens = std::move(*tokens);
+  po.tokens_file = o->get("tokens").has_value();
   auto seed = seed_option(*o);
   if (!seed) return err << "ccp proxy: " << seed.error() << '\n', 2;
   po.seed = *seed;
@@ -134,7 +137,7 @@ int proxy_main(std::span<const std::string_view> args, std::ostream& out, std::o
   auto p = net::proxy_service::start(ioc, po);
   if (!p) return err << "ccp proxy: " << p.error() << '\n', 1;
   if (auto w = open_proxy_warning({po.listen.address(), (*p)->port()},
-                                  !po.secret.empty() || !po.tokens.empty());
+                                  !po.secret.empty() || po.tokens_file);
       !w.empty())
     err << "ccp proxy: " << w << '\n';
   auto mon = detail::monitor_option(*o, ioc, {(*p)->monitoring()});
@@ -146,10 +149,27 @@ int proxy_main(std::span<const std::string_view> args, std::ostream& out, std::o
   if (!po.secret.empty())
     err << "ccp proxy: warning: a shared secret: any agent that knows it may claim any host; "
            "--tokens binds each host to its own token\n";
-  run(ioc, static_cast<std::size_t>(*threads), [&] {
-    err << "ccp proxy: stopping; telling agents to move\n";
-    (*p)->shutdown(std::chrono::seconds(2), [&ioc] { ioc.stop(); });
-  });
+  // SIGHUP reads the tokens file again; a file that cannot be read or parsed keeps the
+  // table in force. Without --tokens there is nothing to reload.
+  auto reload = [&o, proxy = *p] {
+    if (!o->get("tokens")) return;
+    auto t = read_tokens(*o);
+    if (!t) {
+      net::log(net::log_level::error, "tokens not reloaded: keeping the tokens in force",
+               {{"reason", t.error()}});
+      return;
+    }
+    const std::size_t n = proxy->reload_tokens(std::move(*t));
+    net::log(net::log_level::info, "tokens reloaded (SIGHUP)",
+             {{"file", o->value("tokens")}, {"tokens", std::to_string(n)}});
+  };
+  run(
+      ioc, static_cast<std::size_t>(*threads),
+      [&] {
+        err << "ccp proxy: stopping; telling agents to move\n";
+        (*p)->shutdown(std::chrono::seconds(2), [&ioc] { ioc.stop(); });
+      },
+      reload);
   return 0;
 }
 

@@ -121,11 +121,26 @@ bool token_verifier::verify(const core::address& agent, std::string_view token) 
   // The table is looked up by the agent's name (not secret); tokens are compared in
   // constant time. A host's token claims that host only.
   if (!secret_.empty() && core::same_secret(token, secret_)) return true;
-  if (auto it = tokens_.find(agent.str()); it != tokens_.end())
-    return core::same_secret(token, it->second);
-  if (auto it = tokens_.find(std::string(agent.host())); it != tokens_.end())
+  const auto t = tokens();
+  if (auto it = t->find(agent.str()); it != t->end()) return core::same_secret(token, it->second);
+  if (auto it = t->find(std::string(agent.host())); it != t->end())
     return core::same_secret(token, it->second);
   return false;
+}
+
+std::shared_ptr<const token_verifier::table> token_verifier::tokens() const {
+  std::lock_guard lock(mu_);
+  return tokens_;
+}
+
+void token_verifier::replace(table tokens) {
+  auto t = std::make_shared<const table>(std::move(tokens));
+  std::lock_guard lock(mu_);
+  tokens_ = std::move(t);
+}
+
+std::size_t token_verifier::size() const {
+  return tokens()->size();
 }
 
 std::expected<std::shared_ptr<bus>, std::string> open_host_bus(
@@ -180,7 +195,7 @@ std::expected<std::shared_ptr<proxy_service>, std::string> proxy_service::start(
   bo.auth = opts.backbone_auth;
   auto backbone = open_bus(opts.backbone, std::move(bo));
   if (!backbone) return std::unexpected(backbone.error());
-  s->verifier_ = std::make_unique<token_verifier>(opts.tokens, opts.secret);
+  s->verifier_ = std::make_unique<token_verifier>(opts.tokens, opts.secret, opts.tokens_file);
   auto app = std::make_unique<service_app>();
   app->metrics = s->metrics_;
   s->app_ = app.get();
@@ -233,6 +248,11 @@ monitored mgmt_service::monitoring() {
             if (auto why = buses_not_ready(*m); !why.empty()) return why;
             return app->is_ready() ? "" : "route directory not complete yet";
           }};
+}
+
+std::size_t proxy_service::reload_tokens(token_verifier::table tokens) {
+  verifier_->replace(std::move(tokens));
+  return verifier_->size();
 }
 
 void proxy_service::shutdown(std::chrono::milliseconds bound, std::function<void()> done) {
@@ -367,6 +387,11 @@ void agent_service::shutdown() {
   host_->post([](core::node& a, core::micros) { a.abort_pending(core::errc::shutting_down); });
   host_->handle(core::in::stop{});
   host_->stop();
+}
+
+void agent_service::shutdown(std::chrono::milliseconds bound, std::function<void()> done) {
+  shutdown();
+  host_->when_closed(bound, std::move(done));
 }
 
 // ---- mgmt

@@ -16,6 +16,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -35,16 +36,31 @@ namespace ccp::net {
 // Agent credentials a proxy accepts: a token per agent (keyed by the agent's address or
 // by its host: a host's token claims that host only) and/or one shared secret, which lets
 // any agent that knows it claim any host. With neither, every agent is accepted.
+// Whether it is open is fixed at construction: a reload of the tokens never opens a proxy
+// that authenticated (an emptied tokens file accepts no agent, or only the secret's).
+// Thread-safe: the listener and the role verify on their threads, SIGHUP reloads on another.
 class token_verifier final : public core::credential_verifier {
  public:
-  token_verifier(std::map<std::string, std::string> tokens, std::string secret)
-      : tokens_(std::move(tokens)), secret_(std::move(secret)) {}
+  using table = std::map<std::string, std::string>;
+  // `authenticate`: even with no token nor secret (an empty tokens file, to be filled and
+  // reloaded), accept no agent.
+  token_verifier(table tokens, std::string secret, bool authenticate = false)
+      : tokens_(std::make_shared<const table>(std::move(tokens))),
+        secret_(std::move(secret)),
+        open_(!authenticate && tokens_->empty() && secret_.empty()) {}
   [[nodiscard]] bool verify(const core::address& agent, std::string_view token) const override;
-  [[nodiscard]] bool open() const noexcept { return tokens_.empty() && secret_.empty(); }
+  [[nodiscard]] bool open() const noexcept { return open_; }
+  // Replaces the per-agent tokens (the tokens file read again). Attached agents stay: the
+  // table is what their next hello is checked against.
+  void replace(table tokens);
+  [[nodiscard]] std::size_t size() const;
 
  private:
-  std::map<std::string, std::string> tokens_;
-  std::string secret_;
+  [[nodiscard]] std::shared_ptr<const table> tokens() const;
+  mutable std::mutex mu_;
+  std::shared_ptr<const table> tokens_;  // under mu_; the table itself is never changed
+  const std::string secret_;
+  const bool open_;
 };
 
 // The host bus of `host` on `url`: subjects carry a per-host prefix on the wire, so the
@@ -106,7 +122,8 @@ struct proxy_options {
   nats_auth backbone_auth;                     // NATS credentials and TLS of the backbone
   std::string cert, key;                       // both set: serve wss
   std::map<std::string, std::string> tokens;   // agent address or host -> token
-  std::string secret;                          // shared secret
+  bool tokens_file = false;  // tokens come from a file (reloadable): authenticate even if empty
+  std::string secret;        // shared secret
   std::uint64_t seed = 1;
 };
 
@@ -124,6 +141,9 @@ class proxy_service : public role_service<core::proxy>,
   void shutdown(std::chrono::milliseconds bound, std::function<void()> done);
   // Hard stop (a crash, for tests): closes links and leaves the bus at once.
   void stop();
+  // Replaces the per-agent tokens (SIGHUP: the tokens file read again). From any thread.
+  // Returns how many the table now holds.
+  std::size_t reload_tokens(token_verifier::table tokens);
   // Whether shutdown began. From any thread.
   [[nodiscard]] bool draining() const noexcept { return draining_.load(); }
 
@@ -184,6 +204,10 @@ class agent_service : public role_service<core::agent>,
       boost::asio::io_context& ioc, agent_options opts);
   // Says bye to the proxy, stops the sample endpoints, and leaves the bus.
   void shutdown();
+  // The same, then `done` (on the host's strand) once the bye is written and the link
+  // closed, or after `bound`: what a process does before it exits, so the proxy reads a
+  // goodbye (and withdraws the host's routes at once) rather than a lost link.
+  void shutdown(std::chrono::milliseconds bound, std::function<void()> done);
 
  private:
   std::vector<std::shared_ptr<endpoint_service>> endpoints_;

@@ -28,7 +28,11 @@
 #include "net/nats_url.hpp"
 
 namespace ccp::net {
+
 namespace {
+
+// Whether this process opened a NATS connection (release_nats has something to wait for).
+std::atomic<bool> nats_opened{false};
 
 using detail::loop_attachment;
 using detail::outbox;
@@ -582,6 +586,7 @@ std::expected<std::shared_ptr<bus>, std::string> open_nats_bus(std::string_view 
   if (auto e = apply_auth(o.get(), opts.auth); !e.empty()) return fail(e);
 
   natsConnection* conn = nullptr;
+  nats_opened.store(true, std::memory_order_relaxed);
   // From here on libnats may call back (on its own thread) until the closed callback.
   state->libnats_ref = state;
   s = natsConnection_Connect(&conn, o.get());
@@ -600,6 +605,13 @@ std::expected<std::shared_ptr<bus>, std::string> open_nats_bus(std::string_view 
   }
   state->report(bus_state::connected, connected_url(conn));
   return b;
+}
+
+void release_nats(std::chrono::milliseconds bound) {
+  if (!nats_opened.load(std::memory_order_relaxed)) return;
+  const natsStatus s = nats_CloseAndWait(std::max<std::int64_t>(1, bound.count()));
+  if (s != NATS_OK)
+    log(log_level::debug, "libnats not closed before exit", {{"reason", status_text(s)}});
 }
 
 }  // namespace ccp::net

@@ -36,6 +36,7 @@
 //   them (a slow consumer: our callback only copies and posts, so that needs a starved
 //   process).
 
+#include <chrono>
 #include <expected>
 #include <memory>
 #include <string>
@@ -44,6 +45,12 @@
 #include "net/bus.hpp"
 
 namespace ccp::net {
+
+// Before the process exits, once every bus is closed: waits, at most `bound`, until
+// libnats' own threads have let go of every connection (nats_CloseAndWait), so that the
+// exit handlers (OpenSSL's cleanup) never run under a thread still freeing a TLS context.
+// Does nothing when no NATS bus was opened. Not from a libnats callback.
+void release_nats(std::chrono::milliseconds bound);
 
 // Connects to `url`, `nats://host:port[,host:port...]` (a later server may repeat
 // `nats://`; an IPv6 host is bracketed: `[::1]:4222`). Servers are tried in the given order;

@@ -56,6 +56,29 @@ void role_host::stop() {
   });
 }
 
+void role_host::when_closed(std::chrono::milliseconds bound, std::function<void()> done) {
+  struct waiter {
+    std::shared_ptr<role_host> host;
+    std::chrono::steady_clock::time_point until;
+    std::function<void()> done;
+    boost::asio::steady_timer timer;
+    void check(const std::shared_ptr<waiter>& self) {
+      const bool open = std::any_of(host->closing_.begin(), host->closing_.end(),
+                                    [](const std::weak_ptr<link>& w) { return !w.expired(); });
+      if (!open || std::chrono::steady_clock::now() >= until) {
+        done();
+        return;
+      }
+      timer.expires_after(std::chrono::milliseconds(5));
+      timer.async_wait([self](boost::system::error_code) { self->check(self); });
+    }
+  };
+  auto w =
+      std::make_shared<waiter>(waiter{shared_from_this(), std::chrono::steady_clock::now() + bound,
+                                      std::move(done), boost::asio::steady_timer(strand_)});
+  boost::asio::post(strand_, [w] { w->check(w); });
+}
+
 role_host::snapshot_t role_host::snapshot() const {
   snapshot_t s;
   s.stats = kernel_.role().stats();
@@ -302,7 +325,11 @@ void role_host::closing(core::link_id id, core::errc reason) {
 
 void role_host::close(core::link_id id) {
   if (auto it = links_.find(id); it != links_.end()) {
-    if (auto l = it->second.sock.lock()) l->close();
+    if (auto l = it->second.sock.lock()) {
+      l->close();
+      std::erase_if(closing_, [](const std::weak_ptr<link>& w) { return w.expired(); });
+      closing_.push_back(l);
+    }
     end_handshake(it->second);
     links_.erase(it);
   }

@@ -91,6 +91,11 @@ class role_host final : public link_events,
   // idempotent.
   void stop();
 
+  // Calls `done` (on the strand) once every link this host closed has finished closing (its
+  // last frames written: an agent's bye), or after `bound`, whichever is first. For a
+  // graceful exit after stop(). From any thread.
+  void when_closed(std::chrono::milliseconds bound, std::function<void()> done);
+
   // On the strand only.
   [[nodiscard]] std::size_t link_count() const noexcept { return kernel_.link_count(); }
 
@@ -158,6 +163,8 @@ class role_host final : public link_events,
   // open (its reads are pending) and holds this host strongly (link_events), so a strong
   // hold here would be a cycle that outlives an io_context stopped before stop() ran.
   std::map<core::link_id, link_entry> links_;
+  // Links closed, while their sockets still write what was queued (when_closed).
+  std::vector<std::weak_ptr<link>> closing_;
   std::atomic<core::link_id> last_link_id_{0};
   std::shared_ptr<service_metrics> metrics_;
   std::string self_;             // the role's address, for the log

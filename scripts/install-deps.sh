@@ -19,6 +19,7 @@ packages=(
   dpkg-dev groff-base systemd   # scripts/package.sh: the .deb's dependencies (dpkg-shlibdeps),
                                 # the man page check, systemd-analyze verify on the units
   libspdlog-dev             # net/log.cpp: the daemons' log (levels, files, JSON lines)
+  curl                      # tests/app/secure_fleet_test.sh reads the daemons' /metrics
 )
 
 # `--fuzz`: only what scripts/fuzz.sh needs, so that other jobs do not download a second
