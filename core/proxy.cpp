@@ -82,31 +82,54 @@ link_id proxy::pick_endpoint_link() {
   return items[static_cast<std::size_t>(at - endpoint_weights_.begin())];
 }
 
+any_plan plan_any(const std::vector<std::uint64_t>& weights, std::size_t self) {
+  any_plan plan;
+  const std::uint64_t k = weights.size();
+  std::uint64_t total = 0;
+  for (std::uint64_t w : weights)
+    total += w;
+  if (k < 2 || self >= k) return plan;  // alone in the group: serve (keep == total == 0)
+  // In units of 1/(k*W): the queue group brings W to each proxy, and each should serve
+  // k*w. Keep k*w of W; the excess over W of the others is where the rest goes.
+  plan.total = total;
+  plan.keep = std::min(k * weights[self], total);
+  std::uint64_t sum = 0;
+  for (std::size_t j = 0; j < k; ++j) {
+    if (j == self || k * weights[j] <= total) continue;
+    sum += k * weights[j] - total;
+    plan.excess.emplace_back(sum, j);
+  }
+  if (plan.excess.empty()) plan.keep = plan.total;  // nobody to give our excess to: serve
+  return plan;
+}
+
 void proxy::update_share(any_share& s, role type) {
   s = any_share{};
   s.version = dir_.version();
   if (!open()) return;  // a proxy on its way out serves what it takes: keep == total == 0
-  std::uint64_t k = 0, total = 0, mine = 0;
+  std::vector<std::uint64_t> weights;
+  std::vector<std::string_view> names;
+  std::size_t self = SIZE_MAX;
   dir_.for_each_load([&](const route_directory::proxy_load& p) {
     const std::uint64_t w = type == role::agent ? p.hosts : p.endpoints;
     if (!p.open || w == 0) return;
-    ++k;
-    total += w;
-    if (p.name == self_text_) mine = w;
+    if (p.name == self_text_) self = weights.size();
+    weights.push_back(w);
+    names.push_back(p.name);
   });
-  if (k < 2 || mine == 0) return;  // alone in the group, or the directory lags us: serve
-  s.total = total;
-  s.keep = k * mine;
-  std::uint64_t sum = 0;
-  dir_.for_each_load([&](const route_directory::proxy_load& p) {
-    const std::uint64_t w = type == role::agent ? p.hosts : p.endpoints;
-    if (!p.open || w == 0 || p.name == self_text_ || k * w <= total) return;
-    auto a = address::parse(p.name);
-    if (!a) return;
-    sum += k * w - total;
-    s.excess.emplace_back(sum, backbone_subject_text(a->view()));
-  });
-  if (s.excess.empty()) s.keep = s.total;  // nobody to give our excess to: serve
+  // Not in the directory's group yet (it lags us): serve what we take.
+  const any_plan plan = plan_any(weights, self);
+  s.keep = plan.keep;
+  s.total = plan.total;
+  for (const auto& [upto, j] : plan.excess) {
+    auto a = address::parse(names[j]);
+    if (!a) {  // a peer's name that is no address (never: it announced it): serve
+      s.keep = s.total;
+      s.excess.clear();
+      return;
+    }
+    s.excess.emplace_back(upto, backbone_subject_text(a->view()));
+  }
 }
 
 const subject_text* proxy::any_elsewhere(role type) {

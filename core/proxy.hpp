@@ -100,6 +100,19 @@ inline constexpr std::size_t rebalance_batch_divisor = 20;
 // An asked agent that has not moved by then gave up (its target refused, or is gone).
 inline constexpr micros rebalance_move_timeout = move_spread + handshake_timeout + 1 * seconds;
 
+// How the proxy at `self` among the proxies serving an `any` group (their members:
+// `weights`, each > 0) shares what the queue group hands it (see the top of this file):
+// it keeps an `any` when a uniform draw below `total` is below `keep`, and otherwise
+// forwards it to weights[j] for the first (cumulative excess, j) in `excess` above a
+// uniform draw below the last one. With the queue group choosing uniformly, member m of
+// proxy j is reached with probability 1/W for every j: tested exactly in proxy_test.
+struct any_plan {
+  std::uint64_t keep = 0;
+  std::uint64_t total = 0;
+  std::vector<std::pair<std::uint64_t, std::size_t>> excess;
+};
+[[nodiscard]] any_plan plan_any(const std::vector<std::uint64_t>& weights, std::size_t self);
+
 class proxy final : public backbone_node {
  public:
   // `self` must be a concrete proxy address; `verifier` must outlive the proxy.

@@ -1,8 +1,11 @@
 // The proxy role on its own: link and bus events in, the exact actions out.
+#include <cmath>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <rapidcheck.h>
+#include <rapidcheck/gtest.h>
 
 #include "core/control.hpp"
 #include "core/proxy.hpp"
@@ -985,6 +988,46 @@ TEST_F(ProxyTest, AnEndpointAnyPicksALinkByItsEndpoints) {
   }
   EXPECT_GT(to_first, 50);  // expected 100
   EXPECT_LT(to_first, 200);
+}
+
+// The plan is exact: with the queue group handing each of the k proxies 1/k of the `any`s,
+// keeping and forwarding as planned reaches proxy j with probability w_j / W, whatever the
+// weights; and a proxy forwards only what it holds too few members for.
+RC_GTEST_PROP(AnyPlan, ReachesEachProxyInProportionToItsMembers, ()) {
+  const auto weights = *rc::gen::container<std::vector<std::uint64_t>>(
+      *rc::gen::inRange<std::size_t>(1, 9), rc::gen::inRange<std::uint64_t>(1, 2049));
+  const std::size_t k = weights.size();
+  long double all = 0;
+  for (std::uint64_t w : weights)
+    all += static_cast<long double>(w);
+  std::vector<long double> reach(k, 0);
+  for (std::size_t i = 0; i < k; ++i) {
+    const core::any_plan plan = core::plan_any(weights, i);
+    RC_ASSERT(plan.keep <= plan.total);
+    const long double kept = plan.total == 0 ? 1 : static_cast<long double>(plan.keep) / plan.total;
+    reach[i] += kept / static_cast<long double>(k);
+    if (kept >= 1) continue;
+    RC_ASSERT(!plan.excess.empty());
+    RC_ASSERT(weights[i] * k < all);  // only a proxy short of its share forwards
+    std::uint64_t before = 0;
+    const auto excess = static_cast<long double>(plan.excess.back().first);
+    for (const auto& [upto, j] : plan.excess) {
+      RC_ASSERT(j != i);
+      reach[j] += (1 - kept) / static_cast<long double>(k) *
+                  static_cast<long double>(upto - before) / excess;
+      before = upto;
+    }
+  }
+  for (std::size_t j = 0; j < k; ++j)
+    RC_ASSERT(std::abs(reach[j] - static_cast<long double>(weights[j]) / all) < 1e-12L);
+}
+
+TEST(AnyPlan, EqualSharesKeepEverything) {
+  for (std::size_t i = 0; i < 3; ++i) {
+    const core::any_plan plan = core::plan_any({5, 5, 5}, i);
+    EXPECT_EQ(plan.keep, plan.total);
+    EXPECT_TRUE(plan.excess.empty());
+  }
 }
 
 }  // namespace
