@@ -85,17 +85,20 @@ struct member_result {
 //   none could be reached, `timeout` when members were reachable but none answered, and
 //   `partial` otherwise. `replies` holds every reply that came (errors too, and replies
 //   of members that joined after the send, which are not in `members`).
-// - A group whose members the sender cannot know (sent by an agent or an endpoint, or to
-//   mgmt groups): `members` is empty and the request gathers until its deadline: ok when
-//   every reply was ok, `partial` when some were errors, `timeout` when none came.
+// - A group whose members the sender cannot know (sent by an agent or an endpoint, but for
+//   an agent's own host's groups, or to mgmt groups): `members` is empty and the request
+//   gathers until its deadline: ok when every reply was ok, `partial` when some were
+//   errors, `timeout` when none came; `unreachable` at once when a proxy answers that the
+//   group has no member anywhere.
 struct complete {
   std::uint64_t request;
   errc code;
   std::vector<message> replies;
   std::vector<member_result> members{};
 };
-// A backbone member (mgmt, proxy) knows the fleet's routes: it heard every proxy's
-// heartbeat and its directory syncs ended (or a bound passed). Once per start. A host that
+// A backbone member (mgmt, proxy) knows the fleet's routes: every proxy answered the sync
+// a mgmt node asks at its start, or it heard every proxy's heartbeat and its directory
+// syncs ended (or a bound passed). Once per start. A host that
 // acts on the directory's answers (a client's `unreachable`) waits for it.
 struct ready {};
 // A draining proxy holds no link any more: its host may close it. Once per drain.

@@ -33,6 +33,8 @@
 //
 // Endpoints register over the host bus; a second instance claiming an id held by a live
 // instance is rejected; an endpoint that misses heartbeats for idle_timeout expires.
+// The agent beats on the host bus every heartbeat_interval (ccp.hb to every endpoint of
+// the host), so that its endpoints learn when it is gone (endpoint.hpp, agent_silence).
 
 #include <map>
 #include <optional>

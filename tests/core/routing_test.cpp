@@ -140,10 +140,12 @@ TEST(Routing, ProxyAnswersAgentsAndAgentAnswersEndpoints) {
   auto r = core::decode(*reply->frame);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->correlation, sync.id);
-  // Each route with who lives there: "HOST EPOCH AGENT ENDPOINT...".
+  // Each route with who lives there: "HOST EPOCH AGENT ENDPOINT...", and in the last part
+  // the proxies the answering one knows (itself first), for a fresh node's sync_fleet.
   EXPECT_EQ(r->body,
             R"({"routes":["10.0.0.10 1 agent","10.0.0.2 1 agent e1 e2","10.0.0.9 1 agent",)"
-            R"("a.example 1 agent","b.example 1 agent"],"last":1})");
+            R"("a.example 1 agent","b.example 1 agent"],"last":1,)"
+            R"("proxies":["ccp://proxy/10.0.1.1/p1"]})");
   f.run_actions(p);
 }
 
