@@ -26,7 +26,7 @@ namespace {
 
 constexpr positional_spec sim_positionals[] = {
     {.name = "PATH",
-     .help = "a scenario file, or a folder: every *.json in it (none with --swarm)",
+     .help = "a scenario file, or a folder: every *.json in it (optional with --swarm)",
      .required = false,
      .variadic = true},
 };

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/limits.hpp"
 #include "core/random.hpp"
 
 namespace ccp::sim {
@@ -25,9 +26,15 @@ constexpr int max_proxies = 6;
 constexpr int max_hosts = 40;
 constexpr int max_endpoints = 3;
 constexpr int min_duration_s = 4, max_duration_s = 16;
-// Long enough for the slowest legal recovery after the heal: an agent at the backoff cap
-// (10 s) whose first dial goes to a proxy that just restarted, then a handshake.
-constexpr int liveness_s = 30;
+// Long enough for the slowest legal recovery after the heal: an agent that was told to
+// move avoids that proxy for drain_avoid (30 s), and when the others refuse it too it is
+// at the backoff cap (10 s) by then; a dial that hangs costs a handshake timeout (5 s)
+// or two, and a silent link an idle timeout (3 s) to notice. A 30 s liveness phase was
+// not enough: swarm seed 102056 of the first generator (drain during a bus outage, then
+// a restart) reattached 36 s after the heal.
+constexpr int liveness_s = 60;
+static_assert(liveness_s * core::seconds >= core::drain_avoid + core::backoff_cap +
+                                                2 * core::handshake_timeout + core::idle_timeout);
 constexpr int max_workload_items = 4;
 constexpr int max_faults = 8;
 

@@ -105,6 +105,29 @@ TEST(Swarm, TheWrittenFileReplaysTheRun) {
   std::filesystem::remove_all(dir);
 }
 
+// The swarm's runs check every invariant: with a sabotage set, some of the first 100 seeds
+// report the violation it causes. (no_link_bound is the exception: no swarm workload
+// fills a 1024-frame link queue fast enough; negative-no-link-bound.json covers it.)
+TEST(Swarm, ItsRunsCatchEachSabotage) {
+  const std::map<std::string, std::string> causes = {
+      {"fencing_off", "double_ownership"},          {"empty_proxy_takes_any", "swallowed_any"},
+      {"duplicate_delivery", "duplicate_delivery"}, {"misroute", "non_member_delivery"},
+      {"double_complete", "outcome_count"},         {"lax_groups", "group_accounting"},
+  };
+  for (const auto& [sabotage, violation] : causes) {
+    std::uint64_t caught_at = UINT64_MAX;
+    for (std::uint64_t s = 0; s < 100 && caught_at == UINT64_MAX; ++s) {
+      json j = swarm_scenario(s);
+      j["sabotage"] = sabotage;
+      j["expect"] = {{"violation", violation}};
+      auto sc = parse_scenario(j);
+      ASSERT_TRUE(sc) << sc.error();
+      if (run_scenario(*sc, sc->seed).violations.contains(violation)) caught_at = s;
+    }
+    EXPECT_NE(caught_at, UINT64_MAX) << sabotage << " caused no " << violation;
+  }
+}
+
 TEST(MemoryEstimate, GrowsWithHostsTimesProxies) {
   topology small;  // the defaults: 10 hosts, 2 proxies
   EXPECT_LT(estimate_memory(small), std::uint64_t{64} << 20);
