@@ -414,14 +414,13 @@ inline void pass_time(input& in, core::node& role, action_checker& c, frame_buil
 inline void finish(core::node& role, action_checker& c, frame_builder& b, micros& now) {
   if (std::getenv("CCP_FUZZ_TRACE")) {
     const core::node_stats& s = role.stats();
-    std::fprintf(
-        stderr,
-        "fuzz trace: delivered %llu completed %llu forwarded %llu errors_sent %llu "
-        "dropped %llu malformed %llu links up %zu requests %zu\n",
-        static_cast<unsigned long long>(s.delivered), static_cast<unsigned long long>(s.completed),
-        static_cast<unsigned long long>(s.forwarded),
-        static_cast<unsigned long long>(s.errors_sent), static_cast<unsigned long long>(s.dropped),
-        static_cast<unsigned long long>(s.malformed), c.up.size(), c.requests.size());
+    const auto n = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
+    std::fprintf(stderr,
+                 "fuzz trace: delivered %llu completed %llu forwarded %llu errors_sent %llu "
+                 "dropped %llu malformed %llu cut_offs %llu rejoins %llu links up %zu "
+                 "requests %zu\n",
+                 n(s.delivered), n(s.completed), n(s.forwarded), n(s.errors_sent), n(s.dropped),
+                 n(s.malformed), n(s.cut_offs), n(s.rejoins), c.up.size(), c.requests.size());
   }
   // One late tick past every deadline (a request's timeout is at most 60 s here), as a
   // host that was not scheduled meanwhile: ticking through every heartbeat on the way
