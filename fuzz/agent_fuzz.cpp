@@ -95,12 +95,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         c.take(b, f);
         break;
       }
-      case 8: {  // time passes
-        micros dt = in.pick(step_pool);
-        if (dt == 1) dt = static_cast<micros>(in.u16()) * 100;
-        run_timers(a, c, b, now, now + dt);
+      case 8:  // time passes (or the host stalls)
+        pass_time(in, a, c, b, now);
         break;
-      }
       case 9: {  // the application sends or requests
         auto to = address::parse(b.address_text());
         const std::string_view type = in.pick(type_pool);

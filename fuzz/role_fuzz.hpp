@@ -23,6 +23,8 @@
 //     member of) or an error answering it;
 //   - a complete answers a request the application made, once;
 //   - timers advance: tick(now) at next_wake() does not leave next_wake() at now forever;
+//   - a role's own check after every event (proxy_fuzz: a proxy that holds no host is in
+//     no `any` group, so it never swallows one);
 //   - at the end, once time passed every deadline and abort_pending ran, every request of
 //     the application has completed exactly once.
 
@@ -32,6 +34,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <functional>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <set>
@@ -269,6 +273,10 @@ class action_checker {
   std::map<link_id, std::size_t> unflushed;
   // The application's requests: id -> completions seen.
   std::map<std::uint64_t, int> requests;
+  // The subjects the role is subscribed to now.
+  std::set<std::string, std::less<>> subscribed;
+  // A check of the role's own, run after the actions of every event.
+  std::function<void()> after_each;
   // The last requests delivered to the application (it may answer them).
   std::vector<core::message> delivered;
   bool stopped = false;
@@ -280,6 +288,7 @@ class action_checker {
     acts.swap(const_cast<core::node&>(role_).actions());
     for (const action& a : acts)
       std::visit([&](const auto& x) { on(x, b, received); }, a);
+    if (after_each) after_each();
   }
 
   void link_up(link_id l) {
@@ -315,10 +324,12 @@ class action_checker {
     check(valid_subject(s.subject, true), "a subscription to a malformed subject");
     check(s.queue.empty() || valid_subject(s.queue, false), "a malformed queue group");
     check(!stopped || bus_ == bus_kind::backbone, "an agent subscribes after its stop");
+    subscribed.insert(s.subject);
   }
   void on(const act::unsubscribe& u, frame_builder&, const core::frame_buf&) {
     check(u.bus == bus_, "an unsubscription on a bus the role does not have");
     check(valid_subject(u.subject, true), "an unsubscription from a malformed subject");
+    subscribed.erase(u.subject);
   }
   void on(const act::send& s, frame_builder& b, const core::frame_buf& received) {
     check(up.contains(s.link), "a send on a link the role does not hold");
@@ -382,6 +393,20 @@ inline void run_timers(core::node& role, action_checker& c, frame_builder& b, mi
   now = std::max(now, to);
 }
 
+// Time passes by a step the next byte picks: as a host runs it (tick at every wake), or,
+// for a byte of 0x80 or more, as a host that was not scheduled (SIGSTOP, a long pause):
+// the clock jumps and the role sees it only at the next event (its stall detection).
+inline void pass_time(input& in, core::node& role, action_checker& c, frame_builder& b,
+                      micros& now) {
+  const std::uint8_t k = in.byte();
+  micros dt = step_pool[k % std::size(step_pool)];
+  if (dt == 1) dt = static_cast<micros>(in.u16()) * 100;
+  if (k >= 0x80)
+    now += dt;
+  else
+    run_timers(role, c, b, now, now + dt);
+}
+
 // Ends a run: time passes every deadline, the host aborts what is left, and every request
 // of the application must have completed exactly once.
 // With CCP_FUZZ_TRACE set in the environment, prints the role's counters at the end of
@@ -389,16 +414,21 @@ inline void run_timers(core::node& role, action_checker& c, frame_builder& b, mi
 inline void finish(core::node& role, action_checker& c, frame_builder& b, micros& now) {
   if (std::getenv("CCP_FUZZ_TRACE")) {
     const core::node_stats& s = role.stats();
-    std::fprintf(
-        stderr,
-        "fuzz trace: delivered %llu completed %llu forwarded %llu errors_sent %llu "
-        "dropped %llu malformed %llu links up %zu requests %zu\n",
-        static_cast<unsigned long long>(s.delivered), static_cast<unsigned long long>(s.completed),
-        static_cast<unsigned long long>(s.forwarded),
-        static_cast<unsigned long long>(s.errors_sent), static_cast<unsigned long long>(s.dropped),
-        static_cast<unsigned long long>(s.malformed), c.up.size(), c.requests.size());
+    const auto n = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
+    std::fprintf(stderr,
+                 "fuzz trace: delivered %llu completed %llu forwarded %llu errors_sent %llu "
+                 "dropped %llu malformed %llu cut_offs %llu rejoins %llu links up %zu "
+                 "requests %zu\n",
+                 n(s.delivered), n(s.completed), n(s.forwarded), n(s.errors_sent), n(s.dropped),
+                 n(s.malformed), n(s.cut_offs), n(s.rejoins), c.up.size(), c.requests.size());
   }
-  run_timers(role, c, b, now, now + 2 * core::default_request_timeout + 60 * core::seconds);
+  // One late tick past every deadline (a request's timeout is at most 60 s here), as a
+  // host that was not scheduled meanwhile: ticking through every heartbeat on the way
+  // was most of an input's time. Then a second's timers, for what that tick started.
+  now += 2 * core::default_request_timeout + 60 * core::seconds;
+  role.tick(now);
+  c.take(b);
+  run_timers(role, c, b, now, now + core::seconds);
   role.abort_pending(core::errc::shutting_down);
   c.take(b);
   for (const auto& [id, n] : c.requests)
