@@ -198,6 +198,7 @@ class world {
   void check_any_share();
   [[nodiscard]] bool all_attached() const;
   [[nodiscard]] bool directories_converged() const;
+  [[nodiscard]] bool any_endpoint_alive() const;
 
   scenario sc_;
   std::uint64_t seed_;
@@ -253,7 +254,7 @@ class world {
   // The fault phase's stretches without every agent attached (run_result::unattached_max).
   bool attached_once_ = false;
   micros unattached_since_ = -1;
-  micros balanced_since_ = -1;                               // proxies within tolerance since
+  micros balanced_since_ = -1;                                // proxies within tolerance since
   std::unordered_map<std::uint32_t, std::uint64_t> any_got_;  // node -> `any` deliveries
   std::vector<std::uint32_t> any_members_;      // live members at the last fault-phase sample
   std::unordered_set<std::uint32_t> any_gone_;  // members that died while measured

@@ -31,6 +31,12 @@ bool world::all_attached() const {
   return true;
 }
 
+bool world::any_endpoint_alive() const {
+  return std::any_of(endpoints_.begin(), endpoints_.end(), [&](const auto& host) {
+    return std::any_of(host.begin(), host.end(), [&](std::uint32_t e) { return nodes_[e].alive; });
+  });
+}
+
 bool world::directories_converged() const {
   for (std::uint32_t m : mgmts_) {
     const auto& dir = nodes_[m].mgmt->directory();
@@ -250,12 +256,14 @@ void world::on_complete(std::uint32_t i, const act::complete& c) {
   l += '}';
   trace_.line(l);
   // An `any` request bounced by a proxy that never held an agent: it took an `any` it
-  // could not serve.
+  // could not serve. Only while the fleet has members of every kind an `any` may name
+  // (every agent attached, an endpoint alive): with no endpoint anywhere, a proxy's
+  // `unreachable` for an `endpoint/any` is the honest answer.
   if (checker_.completed(self, checker::request_key(self_hash, c.request), c, now_) ==
       checker::completed_as::any_bounced_by_proxy) {
     for (std::size_t p = 0; p < proxies_.size(); ++p) {
       if (nodes_[proxies_[p]].role().self() == c.replies[0].from && !proxy_held_ever_[p] &&
-          all_attached())
+          all_attached() && any_endpoint_alive())
         violation("swallowed_any", c.replies[0].from.str() + " took an any with no agents");
     }
   }
