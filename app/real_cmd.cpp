@@ -63,10 +63,11 @@ constexpr option_spec real_options[] = {
 constexpr command_spec real_command = {
     .name = "real",
     .about =
-        "Runs scenario files against real processes on this machine (a nats-server, one\n"
-        "process per mgmt node and per proxy, hosts many to a process, all on 127.0.0.1),\n"
-        "with real faults (SIGKILL, SIGTERM, SIGSTOP/SIGCONT), and judges the merged traces\n"
-        "with the simulator's checker. Fault kinds it cannot make real are refused.\n"
+        "Runs scenario files against real processes on this machine (a nats-server,\n"
+        "one process per mgmt node and per proxy, hosts many to a process, all on\n"
+        "127.0.0.1), with real faults (SIGKILL, SIGTERM, SIGSTOP/SIGCONT), and judges\n"
+        "the merged traces with the simulator's checker. Fault kinds it cannot make\n"
+        "real are refused.\n"
         "Exit status: 0 all passed, 1 some failed, 2 usage, scenario file or run error.",
     .positionals = real_positionals,
     .options = real_options,
