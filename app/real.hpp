@@ -28,10 +28,13 @@ inline constexpr std::string_view real_secret = "ccp-real";
          "/p" + std::to_string(p + 1);
 }
 
-// One node process: `role` is mgmt (node `index`), proxy (`index`, listening on `port`) or
-// hosts (hosts first..last-1, dialling `proxy_urls`).
+// One node process: `role` is mgmt (node `index`), proxy (`index`, listening on `port`),
+// hosts (hosts first..last-1: agents dialling `proxy_urls`, and their endpoints), agents
+// (the same without endpoints) or endpoints (those hosts' endpoints alone); agents and
+// endpoints meet on `host_bus`.
 struct real_node_spec {
   std::string scenario, dir, trace, backbone, role;
+  std::string host_bus = "inproc://real-hosts";
   int index = 0, first = 0, last = 0, port = 0;
   std::vector<std::string> proxy_urls;
 };

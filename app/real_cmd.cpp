@@ -63,10 +63,11 @@ constexpr option_spec real_options[] = {
 constexpr command_spec real_command = {
     .name = "real",
     .about =
-        "Runs scenario files against real processes on this machine (a nats-server, one\n"
-        "process per mgmt node and per proxy, hosts many to a process, all on 127.0.0.1),\n"
-        "with real faults (SIGKILL, SIGTERM, SIGSTOP/SIGCONT), and judges the merged traces\n"
-        "with the simulator's checker. Fault kinds it cannot make real are refused.\n"
+        "Runs scenario files against real processes on this machine (a nats-server,\n"
+        "one process per mgmt node and per proxy, hosts many to a process, all on\n"
+        "127.0.0.1), with real faults (SIGKILL, SIGTERM, SIGSTOP/SIGCONT), and judges\n"
+        "the merged traces with the simulator's checker. Fault kinds it cannot make\n"
+        "real are refused.\n"
         "Exit status: 0 all passed, 1 some failed, 2 usage, scenario file or run error.",
     .positionals = real_positionals,
     .options = real_options,
@@ -117,7 +118,7 @@ std::string summary(const sim::scenario& sc, const sim::run_result& r, double wa
 bool real_kind(sim::fault_kind k) {
   using enum sim::fault_kind;
   return k == kill_proxy || k == restart_proxy || k == drain_proxy || k == stall_proxy ||
-         k == kill_agent || k == kill_mgmt || k == bus_outage;
+         k == kill_agent || k == kill_mgmt || k == bus_outage || k == endpoint_churn;
 }
 
 // What the file asks that this runner cannot do: empty when it can run it.
@@ -131,7 +132,25 @@ std::string refusal(const std::string& file, const sim::scenario& sc) {
   if (!kinds.empty())
     return file + ": the real runner cannot do these fault kinds: " + kinds +
            " (it does kill_proxy, restart_proxy, drain_proxy, stall_proxy, kill_agent, "
-           "kill_mgmt, bus_outage); run the file with ccp sim";
+           "kill_mgmt, bus_outage, endpoint_churn); run the file with ccp sim";
+  bool outage = false;
+  for (const sim::fault& x : sc.faults)
+    outage = outage || x.kind == sim::fault_kind::bus_outage;
+  for (std::size_t f = 0; f < sc.faults.size(); ++f) {
+    const sim::fault& x = sc.faults[f];
+    if (x.kind != sim::fault_kind::endpoint_churn) continue;
+    const std::string at = file + ": /faults/" + std::to_string(f) + ": endpoint_churn";
+    const int eph = sc.topo.endpoints_per_host;
+    if (eph == 0 || x.target < 0 || x.count % eph != 0)
+      return at +
+             ": ccp real churns whole hosts' endpoints: needs a target >= 0 and a count "
+             "that is a multiple of endpoints_per_host (" +
+             std::to_string(eph) + ")";
+    if (outage)
+      return at +
+             ": with a bus_outage in the same file: the churned hosts' host bus is the "
+             "backbone's nats-server in ccp real, so the outage would cut it too";
+  }
   if (!sc.sabotage.empty())
     return file + ": /sabotage: \"" + sc.sabotage +
            "\" breaks the core of the simulator only; the real runner runs unbroken daemons";
@@ -241,7 +260,7 @@ class runner {
   // Every process it started, by PID, at once (SIGKILL also ends a stopped one); then the
   // nats-server (woken first if frozen, so that it stops at once).
   ~runner() {
-    for (auto* group : {&hosts_, &mgmts_, &proxies_})
+    for (auto* group : {&hosts_, &endpoints_, &mgmts_, &proxies_})
       for (slot& s : *group)
         if (s.proc) s.proc->kill();
     if (nats_ && bus_paused_) nats_->resume();
@@ -291,6 +310,10 @@ class runner {
   micros origin_ = 0;  // CLOCK_MONOTONIC microseconds of run time 0 (before: 0)
   std::unique_ptr<testkit::nats_server> nats_;
   std::vector<slot> mgmts_, proxies_, hosts_;
+  // The endpoints of hosts an endpoint_churn fault hits, a process per fault (on the
+  // backbone's nats-server as their host bus), and which hosts_ group each belongs to.
+  std::vector<slot> endpoints_;
+  std::map<int, std::size_t> endpoints_of_group_;
   std::vector<int> host_slot_;     // host -> index in hosts_
   std::vector<std::string> urls_;  // proxy p's websocket URL
   std::vector<line> runner_lines_;
@@ -361,6 +384,20 @@ void runner::act(const sim::fault& x, bool end) {
       }
       break;
     }
+    case endpoint_churn: {
+      // The hosts' endpoints run in a process of their own (run()): SIGTERM, they
+      // unregister and exit (bounded: then SIGKILL); started again at the fault's end.
+      slot& s =
+          endpoints_.at(endpoints_of_group_.at(host_slot_.at(static_cast<std::size_t>(x.target))));
+      if (end) {
+        if (!s.proc) start(s);
+      } else if (s.proc) {
+        s.proc->signal(SIGTERM);
+        (void)s.proc->wait(std::chrono::seconds(2));
+        kill(s, "endpoint_churn");
+      }
+      break;
+    }
     case bus_outage:
       if (end && bus_paused_) {
         nats_->resume();
@@ -380,7 +417,7 @@ void runner::heal() {
     nats_->resume();
     bus_paused_ = false;
   }
-  for (auto* group : {&proxies_, &mgmts_, &hosts_})
+  for (auto* group : {&proxies_, &mgmts_, &hosts_, &endpoints_})
     for (slot& s : *group) {
       if (s.stalled) {
         s.proc->signal(SIGCONT);
@@ -436,10 +473,23 @@ sim::run_result runner::run(double& wall) {
   // them), the rest `per_` to a process.
   host_slot_.assign(static_cast<std::size_t>(t.hosts), -1);
   std::vector<std::vector<int>> groups;
+  std::set<std::size_t> churned;  // groups whose endpoints run apart
   for (const sim::fault& x : sc_.faults) {
-    if (x.kind != sim::fault_kind::kill_agent) continue;
+    if (x.kind != sim::fault_kind::kill_agent && x.kind != sim::fault_kind::endpoint_churn)
+      continue;
+    std::vector<int> hit = targets(x, t.hosts);
+    if (x.kind == sim::fault_kind::endpoint_churn) {
+      hit.clear();
+      for (int h = x.target; h < std::min(t.hosts, x.target + x.count / t.endpoints_per_host); ++h)
+        hit.push_back(h);
+      if (!hit.empty() && host_slot_[static_cast<std::size_t>(hit.front())] >= 0)
+        throw std::runtime_error(file_ +
+                                 ": an endpoint_churn's hosts overlap another fault's "
+                                 "(kill_agent, endpoint_churn): not supported by ccp real");
+      if (!hit.empty()) churned.insert(groups.size());
+    }
     std::vector<int> g;
-    for (int h : targets(x, t.hosts))
+    for (int h : hit)
       if (host_slot_[static_cast<std::size_t>(h)] < 0) {
         host_slot_[static_cast<std::size_t>(h)] = static_cast<int>(groups.size());
         g.push_back(h);
@@ -465,20 +515,34 @@ sim::run_result runner::run(double& wall) {
         throw std::runtime_error(file_ +
                                  ": kill_agent targets that wrap around or overlap "
                                  "another kill_agent's are not supported by ccp real");
+    const bool apart = churned.contains(k);
     slot s;
     s.name = "hosts-" + std::to_string(k + 1);
-    s.spec = spec("hosts", s.name);
+    s.spec = spec(apart ? "agents" : "hosts", s.name);
     s.spec.index = static_cast<int>(k);
     s.spec.first = g.front();
     s.spec.last = g.back() + 1;
     s.spec.proxy_urls = urls;
+    if (apart) s.spec.host_bus = backbone;
+    slot eps;
+    eps.name = "endpoints-" + std::to_string(k + 1);
+    eps.spec = spec("endpoints", eps.name);
+    eps.spec.index = static_cast<int>(k);
+    eps.spec.first = g.front();
+    eps.spec.last = g.back() + 1;
+    eps.spec.host_bus = backbone;
     for (int h : g) {
       const std::string host = real_host_name(h);
       s.senders.push_back(hash_of("ccp://agent/" + host + "/agent"));
       for (int e = 0; e < t.endpoints_per_host; ++e)
-        s.senders.push_back(hash_of("ccp://endpoint/" + host + "/e" + std::to_string(e + 1)));
+        (apart ? eps : s)
+            .senders.push_back(hash_of("ccp://endpoint/" + host + "/e" + std::to_string(e + 1)));
     }
     hosts_.push_back(std::move(s));
+    if (apart) {
+      endpoints_of_group_[static_cast<int>(k)] = endpoints_.size();
+      endpoints_.push_back(std::move(eps));
+    }
   }
 
   // Up: proxies (listening), mgmt nodes, then the hosts; bounded waits.
@@ -498,6 +562,8 @@ sim::run_result runner::run(double& wall) {
   for (slot& s : mgmts_)
     start(s);
   for (slot& s : hosts_)
+    start(s);
+  for (slot& s : endpoints_)
     start(s);
   // Every agent attached and every mgmt node's directory matching (from the "attached"
   // and "directory" lines), within a bound that grows with the fleet: the workload starts
@@ -534,7 +600,7 @@ sim::run_result runner::run(double& wall) {
       conv.directory(m, j);
     }
     if (seen && conv.converged()) break;
-    for (auto* group : {&proxies_, &mgmts_, &hosts_})
+    for (auto* group : {&proxies_, &mgmts_, &hosts_, &endpoints_})
       for (slot& s : *group)
         if (!s.proc->running())
           throw std::runtime_error(s.name + " exited while the fleet started (see " + dir_ + "/" +
@@ -566,9 +632,9 @@ sim::run_result runner::run(double& wall) {
   for (std::size_t f = 0; f < sc_.faults.size(); ++f) {
     const sim::fault& x = sc_.faults[f];
     steps.push_back({x.at, f, false});
-    const bool lasting = x.kind == sim::fault_kind::stall_proxy ||
-                         x.kind == sim::fault_kind::bus_outage ||
-                         x.kind == sim::fault_kind::kill_agent;
+    const bool lasting =
+        x.kind == sim::fault_kind::stall_proxy || x.kind == sim::fault_kind::bus_outage ||
+        x.kind == sim::fault_kind::kill_agent || x.kind == sim::fault_kind::endpoint_churn;
     if (lasting && x.at + x.duration < sc_.duration) steps.push_back({x.at + x.duration, f, true});
   }
   std::stable_sort(steps.begin(), steps.end(),
@@ -585,7 +651,7 @@ sim::run_result runner::run(double& wall) {
   if (!sleep_until(sc_.duration + sc_.liveness)) throw std::runtime_error("interrupted");
 
   // Down: every process by its PID (their trace lines are written unbuffered already).
-  for (auto* group : {&hosts_, &mgmts_, &proxies_})
+  for (auto* group : {&hosts_, &endpoints_, &mgmts_, &proxies_})
     for (slot& s : *group)
       if (s.proc) {
         s.proc->kill();
@@ -600,7 +666,7 @@ sim::run_result runner::judge() {
   // Every file's lines, on the run's clock, merged in time order (a file's own order kept
   // for equal times).
   std::vector<std::string> files;
-  for (auto* group : {&mgmts_, &proxies_, &hosts_})
+  for (auto* group : {&mgmts_, &proxies_, &hosts_, &endpoints_})
     for (const slot& s : *group)
       files.push_back(s.spec.trace);
   std::vector<line> lines;
@@ -641,7 +707,7 @@ sim::run_result runner::judge() {
   for (std::size_t f = 0; f < files.size(); ++f)
     file_of[std::filesystem::path(files[f]).stem().string()] = f;
   std::map<std::string, const slot*> slot_named;
-  for (auto* group : {&mgmts_, &proxies_, &hosts_})
+  for (auto* group : {&mgmts_, &proxies_, &hosts_, &endpoints_})
     for (const slot& s : *group)
       slot_named[s.name] = &s;
   int sum = 0;

@@ -46,6 +46,7 @@ struct sender {
 
 struct node_args {
   std::string scenario, dir, trace, backbone, role;
+  std::string host_bus = "inproc://real-hosts";
   int index = 0, first = 0, last = 0, port = 0;
   std::vector<std::string> proxy_urls;
 };
@@ -76,7 +77,9 @@ std::vector<std::string> real_node_argv(const std::string& self_exe, const real_
                                 "--hosts",
                                 std::to_string(n.first) + ".." + std::to_string(n.last),
                                 "--port",
-                                std::to_string(n.port)};
+                                std::to_string(n.port),
+                                "--host-bus",
+                                n.host_bus};
   if (!n.proxy_urls.empty()) {
     a.push_back("--proxies");
     a.push_back(urls_joined(n.proxy_urls));
@@ -87,8 +90,8 @@ std::vector<std::string> real_node_argv(const std::string& self_exe, const real_
 int real_node_main(std::span<const std::string_view> args, std::ostream& out, std::ostream& err) {
   if (args.empty() || args[0] == "--help") {
     out << "usage: ccp real-node SCENARIO --dir DIR --trace FILE --backbone URL\n"
-           "           --role mgmt|proxy|hosts [--index N] [--hosts A..B] [--port P]\n"
-           "           [--proxies URL,...]\n"
+           "           --role mgmt|proxy|hosts|agents|endpoints [--index N]\n"
+           "           [--hosts A..B] [--port P] [--proxies URL,...] [--host-bus URL]\n"
            "One process of a `ccp real` run; started by `ccp real`, not by hand.\n";
     return args.empty() ? 2 : 0;
   }
@@ -105,6 +108,8 @@ int real_node_main(std::span<const std::string_view> args, std::ostream& out, st
       a.trace = v;
     } else if (k == "--backbone") {
       a.backbone = v;
+    } else if (k == "--host-bus") {
+      a.host_bus = v;
     } else if (k == "--role") {
       a.role = v;
     } else if (k == "--index" && parse_int(v, n)) {
@@ -179,34 +184,39 @@ int real_node_main(std::span<const std::string_view> args, std::ostream& out, st
     senders_proxy.push_back({proxy->role().self().str(), [proxy](auto f) {
                                proxy->post([f](core::proxy& r, micros now) { f(r, now); });
                              }});
-  } else if (a.role == "hosts") {
+  } else if (a.role == "hosts" || a.role == "agents" || a.role == "endpoints") {
     const int n = a.last - a.first;
-    if (n <= 0 || a.first < 0 || a.last > t.hosts || a.proxy_urls.empty())
+    const bool with_agents = a.role != "endpoints", with_endpoints = a.role != "agents";
+    if (n <= 0 || a.first < 0 || a.last > t.hosts || (with_agents && a.proxy_urls.empty()))
       return err << "ccp real-node: --hosts and --proxies do not fit the scenario\n", 2;
-    attached = std::make_unique<std::atomic<bool>[]>(static_cast<std::size_t>(n));
-    targets.assign(static_cast<std::size_t>(n), std::string());
+    if (with_agents) {
+      attached = std::make_unique<std::atomic<bool>[]>(static_cast<std::size_t>(n));
+      targets.assign(static_cast<std::size_t>(n), std::string());
+    }
     for (int h = a.first; h < a.last; ++h) {
       const std::string host = real_host_name(h);
-      net::agent_options ao;
-      ao.self = must("ccp://agent/" + host + "/agent");
-      const std::size_t p = a.proxy_urls.size();
-      const std::size_t first = t.proxy_order == "rotate" ? static_cast<std::size_t>(h) % p : 0;
-      for (std::size_t k = 0; k < p; ++k)
-        ao.proxies.push_back(a.proxy_urls[(first + k) % p]);
-      ao.shuffle = t.proxy_order == "shuffle";
-      ao.token = real_secret;
-      ao.host_bus = "inproc://real-hosts";
-      ao.seed = seed + static_cast<std::uint64_t>(h) * 31;
-      auto ag = net::agent_service::start(ioc, std::move(ao));
-      if (!ag) return err << "ccp real-node: " << ag.error() << "\n", 1;
-      agents.push_back(*ag);
-      senders_agent.push_back({(*ag)->role().self().str(), [s = *ag](auto f) {
-                                 s->post([f](core::agent& r, micros now) { f(r, now); });
-                               }});
-      for (int e = 0; e < t.endpoints_per_host; ++e) {
+      if (with_agents) {
+        net::agent_options ao;
+        ao.self = must("ccp://agent/" + host + "/agent");
+        const std::size_t p = a.proxy_urls.size();
+        const std::size_t first = t.proxy_order == "rotate" ? static_cast<std::size_t>(h) % p : 0;
+        for (std::size_t k = 0; k < p; ++k)
+          ao.proxies.push_back(a.proxy_urls[(first + k) % p]);
+        ao.shuffle = t.proxy_order == "shuffle";
+        ao.token = real_secret;
+        ao.host_bus = a.host_bus;
+        ao.seed = seed + static_cast<std::uint64_t>(h) * 31;
+        auto ag = net::agent_service::start(ioc, std::move(ao));
+        if (!ag) return err << "ccp real-node: " << ag.error() << "\n", 1;
+        agents.push_back(*ag);
+        senders_agent.push_back({(*ag)->role().self().str(), [s = *ag](auto f) {
+                                   s->post([f](core::agent& r, micros now) { f(r, now); });
+                                 }});
+      }
+      for (int e = 0; with_endpoints && e < t.endpoints_per_host; ++e) {
         net::endpoint_options eo;
         eo.self = must("ccp://endpoint/" + host + "/e" + std::to_string(e + 1));
-        eo.host_bus = "inproc://real-hosts";
+        eo.host_bus = a.host_bus;
         eo.seed = seed + static_cast<std::uint64_t>(h * 4099 + e);
         auto ep = net::endpoint_service::start(ioc, std::move(eo));
         if (!ep) return err << "ccp real-node: " << ep.error() << "\n", 1;
@@ -217,15 +227,24 @@ int real_node_main(std::span<const std::string_view> args, std::ostream& out, st
       }
     }
   } else {
-    return err << "ccp real-node: --role must be mgmt, proxy or hosts\n", 2;
+    return err << "ccp real-node: --role must be mgmt, proxy, hosts, agents or endpoints\n", 2;
   }
 
-  // Stop: a proxy drains (its graceful stop), everything else leaves at once.
+  // Stop: a proxy drains (its graceful stop), endpoints unregister, the rest leaves at once.
+  asio::steady_timer stop_timer(ioc);
   asio::signal_set signals(ioc, SIGTERM, SIGINT);
   signals.async_wait([&](const boost::system::error_code& ec, int) {
     if (ec) return;
     if (proxy) {
       proxy->shutdown(std::chrono::seconds(10), [&ioc] { ioc.stop(); });
+      return;
+    }
+    if (a.role == "endpoints") {
+      // As the simulator stops a churned endpoint: it unregisters first.
+      for (auto& e : endpoints)
+        e->shutdown();
+      stop_timer.expires_after(std::chrono::milliseconds(300));
+      stop_timer.async_wait([&ioc](const boost::system::error_code&) { ioc.stop(); });
       return;
     }
     ioc.stop();

@@ -58,6 +58,13 @@ grep -q "unrealisable.json" <<<"$out" || fail "unrealisable: file not named: $ou
 grep -q "latency_spike (/faults/1), half_open (/faults/2)" <<<"$out" ||
   fail "unrealisable: kinds not named: $out"
 
+# An endpoint_churn of part of a host's endpoints: exit 2, the fault and the rule named.
+out=$("$ccp" real "$here/real/churn-partial-host.json" 2>&1)
+rc=$?
+[[ $rc == 2 ]] || fail "churn-partial-host: exit $rc, want 2: $out"
+grep -q "churn-partial-host.json: /faults/0: endpoint_churn: .*multiple of endpoints_per_host (2)" \
+  <<<"$out" || fail "churn-partial-host: rule not named: $out"
+
 # A passing run: exit 0, the summary line, nothing left.
 out=$(timeout 120 "$ccp" real "$here/real/tiny.json" --dir "$top/pass" 2>&1)
 rc=$?
