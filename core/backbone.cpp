@@ -125,7 +125,8 @@ void backbone_node::control(const frame_header& h, micros now) {
     // "open":0 says it takes no new agents (draining, cut off, revalidating): no proxy
     // rebalances towards it, nor while it is so (an older proxy sends no "open": open).
     const std::uint64_t* open = body->number("open");
-    bool mismatch = dir_.heartbeat(proxy, *hosts, now, open == nullptr || *open != 0);
+    bool mismatch =
+        dir_.heartbeat(proxy, *hosts, now, open == nullptr || *open != 0, body->number("digest"));
     expire_by(now + idle_timeout + 1);
     bool asked = false;
     for (const auto& [id, r] : sync_requests_)

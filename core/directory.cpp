@@ -27,12 +27,14 @@ bool route_directory::attach(std::string_view host, std::uint64_t epoch, std::st
     if (auto old = proxies_.find(it->second.proxy); old != proxies_.end()) {
       if (old->second.hosts > 0) --old->second.hosts;
       old->second.endpoints -= std::min(old->second.endpoints, it->second.on_host.endpoints.size());
+      old->second.digest -= route_digest(host, it->second.epoch);
     }
     it->second = route{std::string(proxy), epoch, m ? *m : members{}};
   } else {
     routes_.emplace(std::string(host), route{std::string(proxy), epoch, m ? *m : members{}});
   }
   ++p.hosts;
+  p.digest += route_digest(host, epoch);
   if (m) p.endpoints += m->endpoints.size();
   return true;
 }
@@ -44,18 +46,36 @@ void route_directory::detach(std::string_view host, std::uint64_t epoch, std::st
   if (auto p = proxies_.find(proxy); p != proxies_.end()) {
     if (p->second.hosts > 0) --p->second.hosts;
     p->second.endpoints -= std::min(p->second.endpoints, it->second.on_host.endpoints.size());
+    p->second.digest -= route_digest(host, epoch);
   }
   routes_.erase(it);
 }
 
-bool route_directory::heartbeat(std::string_view proxy, std::uint64_t hosts, micros now,
-                                bool open) {
+bool route_directory::heartbeat(std::string_view proxy, std::uint64_t hosts, micros now, bool open,
+                                const std::uint64_t* digest) {
   auto [at, fresh] = proxies_.try_emplace(std::string(proxy));
   auto& p = at->second;
   if (fresh || p.open != open) ++version_;
   p.last_seen = now;
   p.open = open;
-  return p.hosts != hosts;
+  return p.hosts != hosts || (digest != nullptr && p.digest != *digest);
+}
+
+std::uint64_t route_directory::route_digest(std::string_view host, std::uint64_t epoch) {
+  std::uint64_t h = 14695981039346656037ull;  // FNV-1a of the host, then a splitmix64 finish
+  for (char c : host) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ull;
+  }
+  std::uint64_t z = h ^ (epoch * 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+std::uint64_t route_directory::digest_of(std::string_view proxy) const {
+  auto it = proxies_.find(proxy);
+  return it == proxies_.end() ? 0 : it->second.digest;
 }
 
 void route_directory::sync(std::string_view proxy, const std::vector<synced_route>& routes,
@@ -75,7 +95,10 @@ void route_directory::drop_owned(const std::string& proxy) {
     else
       ++it;
   }
-  if (auto p = proxies_.find(proxy); p != proxies_.end()) p->second.hosts = p->second.endpoints = 0;
+  if (auto p = proxies_.find(proxy); p != proxies_.end()) {
+    p->second.hosts = p->second.endpoints = 0;
+    p->second.digest = 0;
+  }
 }
 
 std::vector<std::string> route_directory::expire(micros now) {

@@ -2,8 +2,9 @@
 // The route directory every backbone member (mgmt node or proxy) keeps: which proxy
 // holds which host, with the attachment's epoch. It is fed by route announcements
 // (attach/detach on ccp.ctl.route), proxy heartbeats (ccp.ctl.hb, with the number of
-// hosts the proxy holds) and sync replies (a proxy's full list, asked for whenever a
-// heartbeat's count disagrees with what the directory holds for that proxy). A proxy
+// hosts the proxy holds and a digest of those routes) and sync replies (a proxy's full
+// list, asked for whenever a heartbeat's count or digest disagrees with what the directory
+// holds for that proxy). A proxy
 // whose heartbeats stop for idle_timeout loses all its routes.
 //
 // It is what lets a sender answer `unreachable` at once for a host nobody holds, and
@@ -44,10 +45,19 @@ class route_directory {
   // A proxy announced it let go of `host`; ignored unless it is the current holder with
   // that epoch.
   void detach(std::string_view host, std::uint64_t epoch, std::string_view proxy);
-  // A heartbeat from `proxy` saying it holds `hosts` routes, and whether it takes new
+  // A heartbeat from `proxy` saying it holds `hosts` routes whose digest (route_digest
+  // summed over them; null: a proxy that sends none) is `digest`, and whether it takes new
   // agents (`open`: not draining, not cut off). Returns true when the directory disagrees
-  // and a sync should be asked for (at most once per heartbeat).
-  bool heartbeat(std::string_view proxy, std::uint64_t hosts, micros now, bool open = true);
+  // and a sync should be asked for (at most once per heartbeat). The digest is what tells
+  // two hosts that swapped proxies while their announcements were lost (a bus outage):
+  // every count still agrees.
+  bool heartbeat(std::string_view proxy, std::uint64_t hosts, micros now, bool open = true,
+                 const std::uint64_t* digest = nullptr);
+  // One route's share of a proxy's digest: the digest of a set of routes is the sum (mod
+  // 2^64) of its routes' shares, so it is kept up to date route by route, in any order.
+  [[nodiscard]] static std::uint64_t route_digest(std::string_view host, std::uint64_t epoch);
+  // The digest of the routes the directory gives `proxy` (0: none).
+  [[nodiscard]] std::uint64_t digest_of(std::string_view proxy) const;
   // One route as a sync reply carries it.
   struct synced_route {
     std::string host;
@@ -100,6 +110,7 @@ class route_directory {
     micros last_seen = 0;
     std::size_t hosts = 0;
     std::size_t endpoints = 0;  // the sum over its routes of on_host.endpoints
+    std::uint64_t digest = 0;   // the sum over its routes of route_digest
     bool open = true;
   };
   void drop_owned(const std::string& proxy);

@@ -820,6 +820,13 @@ void proxy::role_tick(micros now) {
     if (!bye_said_) {
       flat_json_writer hb;
       hb.add("hosts", hosts_.size());
+      // Which routes, not only how many: a directory whose count agrees but whose digest
+      // does not (hosts that swapped proxies unannounced) asks for a sync.
+      std::uint64_t digest = 0;
+      hosts_.for_each([&digest](const std::string& host, const host_route& r) {
+        digest += route_directory::route_digest(host, r.state->epoch);
+      });
+      hb.add("digest", digest);
       if (!open()) hb.add("open", 0);  // no agents towards us, please (rebalancing)
       announce(subject_heartbeat, "ccp.hb", hb.finish(), now);
     }

@@ -584,6 +584,64 @@ route_directory::members with_endpoints(std::size_t n) {
 
 // Each proxy's endpoints follow its routes: attach, a new member list of the same
 // attachment, a move to another proxy, a detach and a sync.
+// Two hosts that swapped proxies while their announcements were lost (a bus outage, the
+// proxies restarted): every count agrees, so only the digest can tell the directory it
+// is wrong; a heartbeat without one (an older proxy) is judged by its count as before.
+TEST(Directory, AHeartbeatsDigestRevealsHostsThatSwappedProxiesUnannounced) {
+  route_directory d;
+  d.attach(h1, 1, p1, t0);
+  d.attach(h2, 1, p2, t0);
+  // What the proxies hold now: p1 has h2 (epoch 2), p2 has h1 (epoch 2).
+  const std::uint64_t p1_now = route_directory::route_digest(h2, 2);
+  const std::uint64_t p2_now = route_directory::route_digest(h1, 2);
+  EXPECT_TRUE(d.heartbeat(p1, 1, t0 + 1 * seconds, true, &p1_now));
+  EXPECT_TRUE(d.heartbeat(p2, 1, t0 + 1 * seconds, true, &p2_now));
+  EXPECT_FALSE(d.heartbeat(p1, 1, t0 + 1 * seconds));  // no digest: the counts agree
+  // The sync that follows makes them agree.
+  d.sync(p1, {{h2, 2, {}}}, t0 + 2 * seconds);
+  d.sync(p2, {{h1, 2, {}}}, t0 + 2 * seconds);
+  EXPECT_FALSE(d.heartbeat(p1, 1, t0 + 3 * seconds, true, &p1_now));
+  EXPECT_FALSE(d.heartbeat(p2, 1, t0 + 3 * seconds, true, &p2_now));
+  EXPECT_EQ(d.digest_of(p1), p1_now);
+}
+
+// The digest is kept route by route: whatever order attaches, moves, detaches and syncs
+// come in, it is the sum of route_digest over the routes the directory gives the proxy.
+RC_GTEST_PROP(DirectoryProps, TheDigestIsTheSumOfTheProxysRoutes, ()) {
+  route_directory d;
+  const std::array<std::string, 3> hosts{h1, h2, h3};
+  const std::array<std::string, 3> proxies{p1, p2, p3};
+  const auto ops = *rc::gen::container<std::vector<std::array<std::uint8_t, 4>>>(
+      rc::gen::arbitrary<std::array<std::uint8_t, 4>>());
+  micros t = t0;
+  for (const auto& [op, h, p, e] : ops) {
+    const std::string& host = hosts[h % 3];
+    const std::string& proxy = proxies[p % 3];
+    const std::uint64_t epoch = e % 4 + 1;
+    t += 1 * ms;
+    switch (op % 4) {
+      case 0:
+        d.attach(host, epoch, proxy, t);
+        break;
+      case 1:
+        d.detach(host, epoch, proxy);
+        break;
+      case 2:
+        d.sync(proxy, {{host, epoch, {}}}, t);
+        break;
+      default:
+        d.forget(proxy);
+        break;
+    }
+  }
+  for (const auto& proxy : proxies) {
+    std::uint64_t want = 0;
+    for (const auto& [host, r] : d.routes())
+      if (r.proxy == proxy) want += route_directory::route_digest(host, r.epoch);
+    RC_ASSERT(d.digest_of(proxy) == want);
+  }
+}
+
 TEST(Directory, EndpointCountsFollowTheRoutes) {
   route_directory d;
   auto three = with_endpoints(3), five = with_endpoints(5), two = with_endpoints(2);
