@@ -57,8 +57,8 @@ constexpr command_spec sim_command = {
     .name = "sim",
     .about =
         "Runs scenario files in the deterministic simulator and prints one line per run\n"
-        "and a summary; a failing run prints the command that replays it. --swarm N adds N\n"
-        "random scenarios; a failing one is written to a file that replays it.\n"
+        "and a summary; a failing run prints the command that replays it. --swarm N\n"
+        "adds N random scenarios; a failing one is written to a file that replays it.\n"
         "Exit status: 0 all passed, 1 some failed (or a mark unhit with --require-marks),\n"
         "2 usage or scenario file error, or a run that could not run.",
     .positionals = sim_positionals,

@@ -98,7 +98,7 @@ TEST_F(ProxyTest, FirstTickAnnouncesAHeartbeatWithItsHostCount) {
                                                      .type = "ccp.hb",
                                                      .from = std::string(kProxy),
                                                      .to = "ccp://proxy/all",
-                                                     .body = R"({"hosts":0})"}}}));
+                                                     .body = R"({"hosts":0,"digest":0})"}}}));
   EXPECT_EQ(p->next_wake(), 1 * seconds);
 }
 
@@ -873,7 +873,10 @@ TEST_F(ProxyTest, HeartbeatSaysNotOpenWhileDraining) {
   ASSERT_TRUE(one_of(acts, want::publish{bus_kind::backbone, "ccp.ctl.hb"}));
   for (const action& a : acts)
     if (const auto* pub = std::get_if<act::publish>(&a); pub && pub->subject == "ccp.ctl.hb")
-      EXPECT_EQ(decoded(pub->frame)->body, R"({"hosts":1,"open":0})");
+      EXPECT_EQ(decoded(pub->frame)->body,
+                R"({"hosts":1,"digest":)" +
+                    std::to_string(core::route_directory::route_digest(kHost, 1)) +
+                    R"(,"open":0})");
 }
 
 // A hello that moves for balance names its proxy: another refuses it, the named one takes it.
