@@ -52,7 +52,8 @@ struct bus_options {
 
 // Thread safety: every member function may be called from any thread. Handlers run on
 // the executor given to subscribe, never on a libnats thread, and never after
-// unsubscribe (or the bus's destruction) returned on that executor.
+// unsubscribe (or the bus's destruction) returned on that executor, unless that
+// unsubscribe kept what was received (see unsubscribe).
 class bus {
  public:
   virtual ~bus() = default;
@@ -63,8 +64,14 @@ class bus {
   [[nodiscard]] virtual std::expected<subscription_id, std::string> subscribe(
       std::string_view subject, std::string_view queue, boost::asio::any_io_executor ex,
       bus_handler h) = 0;
-  // Ends a subscription; unknown ids are ignored.
-  virtual void unsubscribe(subscription_id id) = 0;
+  // Ends a subscription; unknown ids are ignored. Nothing is taken for it after this
+  // returns. `keep_received`: what the bus already took for this subscriber (queued on the
+  // executor, not yet handed over) is still handed to the handler, afterwards; otherwise it
+  // is dropped. A subscriber that leaves a NATS queue group owns what the server already
+  // gave it: dropping it would lose each of those messages (an `any` request), where the
+  // handler can still pass it on (a proxy hands an `any` back to its group). The handler
+  // must then stay callable until the executor ran what was queued.
+  virtual void unsubscribe(subscription_id id, bool keep_received = false) = 0;
   // Publishes a frame. Never blocks on the network; a frame the bus cannot take
   // (connection down and buffer full) is dropped and counted in dropped().
   virtual void publish(std::string_view subject, core::frame_ptr frame) = 0;

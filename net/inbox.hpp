@@ -10,8 +10,9 @@
 // push, whatever the executor.
 //
 // close() stops deliveries: a drain checks before each message, so once close() returned
-// on the executor nothing more reaches the handler. A posted drain holds a reference, so
-// the inbox (and its handler) lives as long as something may still call it.
+// on the executor nothing more reaches the handler. seal() only stops taking messages:
+// what the inbox holds is still handed over. A posted drain holds a reference, so the
+// inbox (and its handler) lives as long as something may still call it.
 
 #include <atomic>
 #include <boost/asio/any_io_executor.hpp>
@@ -42,7 +43,7 @@ class inbox : public std::enable_shared_from_this<inbox> {
   // The same for several frames of one subject, in order (a NATS batch, net/frame_batch.hpp):
   // one lock and at most one post for all of them. Moves from `frames`.
   void push_all(std::string_view subject, std::span<core::frame_buf> frames) {
-    if (!open()) return;
+    if (!accepting()) return;
     bool post = false;
     {
       std::lock_guard lock(mu_);
@@ -56,7 +57,12 @@ class inbox : public std::enable_shared_from_this<inbox> {
 
   // Any thread; see above.
   void close() noexcept { open_.store(false, std::memory_order_release); }
+  void seal() noexcept { sealed_.store(true, std::memory_order_release); }
   [[nodiscard]] bool open() const noexcept { return open_.load(std::memory_order_acquire); }
+  // Takes new messages: neither closed nor sealed.
+  [[nodiscard]] bool accepting() const noexcept {
+    return open() && !sealed_.load(std::memory_order_acquire);
+  }
 
  private:
   struct message {
@@ -87,6 +93,7 @@ class inbox : public std::enable_shared_from_this<inbox> {
   }
 
   std::atomic<bool> open_{true};
+  std::atomic<bool> sealed_{false};
   const boost::asio::any_io_executor ex_;
   const bus_handler handler_;
   const std::string fixed_subject_;

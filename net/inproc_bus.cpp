@@ -42,16 +42,19 @@ class inproc_core {
     return id;
   }
 
-  void unsubscribe(subscription_id id) {
+  void unsubscribe(subscription_id id, bool keep_received) {
     std::lock_guard lock(mu_);
     auto w = where_.find(id);
     if (w == where_.end()) return;
     auto e = subjects_.find(w->second.first);
     if (e != subjects_.end()) {
-      auto drop = [id](std::vector<subscriber>& v) {
-        std::erase_if(v, [id](subscriber& s) {
+      auto drop = [id, keep_received](std::vector<subscriber>& v) {
+        std::erase_if(v, [id, keep_received](subscriber& s) {
           if (s.id != id) return false;
-          s.in->close();
+          if (keep_received)
+            s.in->seal();
+          else
+            s.in->close();
           return true;
         });
       };
@@ -102,7 +105,7 @@ class inproc_bus final : public bus {
       ids.assign(mine_.begin(), mine_.end());
     }
     for (auto id : ids)
-      core_->unsubscribe(id);
+      core_->unsubscribe(id, false);
   }
 
   std::expected<subscription_id, std::string> subscribe(std::string_view subject,
@@ -114,8 +117,8 @@ class inproc_bus final : public bus {
     mine_.push_back(id);
     return id;
   }
-  void unsubscribe(subscription_id id) override {
-    core_->unsubscribe(id);
+  void unsubscribe(subscription_id id, bool keep_received) override {
+    core_->unsubscribe(id, keep_received);
     std::lock_guard lock(mu_);
     std::erase(mine_, id);
   }

@@ -72,6 +72,9 @@ constexpr std::int64_t write_deadline_ms = 2000;
 // returns anyway; the state the callbacks use is reference-counted, so a late callback stays
 // safe.
 constexpr auto callback_drain_bound = std::chrono::seconds(2);
+// How long a drained queue subscription may take to hand over what the server gave it
+// (one round trip to the server, normally); libnats ends it past that.
+constexpr std::int64_t drain_bound_ms = 2000;
 
 // Subjects, queue names and prefixes go into the protocol line as they are: a blank or a
 // control character there would split or inject protocol, so they are refused up front.
@@ -219,10 +222,11 @@ struct sub_state {
   };
 
   const std::size_t prefix_len;
-  // Closed by unsubscribe before it asks libnats to stop: nothing reaches the handler after
-  // unsubscribe returned on its executor. Holds the handler's executor, so its last
-  // reference must not be dropped once that executor's io_context is gone: the bus keeps one
-  // until `done` (see nats_bus::end).
+  // Closed (or sealed, when the unsubscribe keeps what was received) by unsubscribe before
+  // it asks libnats to stop: nothing new reaches the handler after unsubscribe returned on
+  // its executor. Holds the handler's executor, so its last reference must not be dropped
+  // once that executor's io_context is gone: the bus keeps one until `done` (see
+  // nats_bus::end).
   const std::shared_ptr<inbox> in;
   const std::shared_ptr<completion> done = std::make_shared<completion>();
 };
@@ -233,7 +237,7 @@ using sub_ref = std::shared_ptr<sub_state>;
 // else (a frame, or a payload that only looks like a batch) as it came.
 void on_message(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
   const sub_ref& st = *static_cast<sub_ref*>(closure);
-  if (st->in->open()) {
+  if (st->in->accepting()) {
     try {
       std::string_view subject = natsMsg_GetSubject(msg);
       if (subject.size() >= st->prefix_len) subject.remove_prefix(st->prefix_len);
@@ -368,7 +372,7 @@ class nats_bus final : public bus {
       closure.release();  // libnats' now; on_sub_complete frees it
       s = natsSubscription_SetPendingLimits(sub, pending_msgs_limit, pending_bytes_limit);
     }
-    entry e{sub, std::move(st), closure == nullptr};
+    entry e{sub, std::move(st), closure == nullptr, !queue.empty()};
     if (s != NATS_OK) {
       const std::string cause = status_text(s);
       // Without a completion callback we cannot know when libnats left on_message: the
@@ -383,7 +387,7 @@ class nats_bus final : public bus {
     return id;
   }
 
-  void unsubscribe(subscription_id id) override {
+  void unsubscribe(subscription_id id, bool keep_received) override {
     entry e;
     {
       std::lock_guard lock(mu_);
@@ -392,7 +396,7 @@ class nats_bus final : public bus {
       e = std::move(it->second);
       subs_.erase(it);
     }
-    end(e, std::chrono::steady_clock::now());
+    end(e, std::chrono::steady_clock::now(), keep_received);
   }
 
   // Queues the frame in the outbox; the first publication after a hand-over posts the next
@@ -414,14 +418,16 @@ class nats_bus final : public bus {
     natsSubscription* sub = nullptr;
     std::shared_ptr<sub_state> state;
     bool has_complete_cb = false;
+    bool queue = false;  // a queue group member
   };
 
-  // Ends a subscription: no handler call after this returns on the handler's executor, and
-  // (bounded by callback_drain_bound) no libnats thread inside on_message either, so no post
-  // to the executor follows.
+  // Ends a subscription: no handler call after this returns on the handler's executor
+  // (with `keep_received`: none but for what the inbox already held), and (bounded by
+  // callback_drain_bound) no libnats thread inside on_message either, so no post to the
+  // executor follows.
   //
   // `wait_until`: how long to wait for libnats to leave on_message. unsubscribe does not wait
-  // (it runs on a role's strand, and the closed inbox already keeps the handler from running;
+  // (it runs on a role's strand, and the closed or sealed inbox already takes nothing new;
   // the closure belongs to libnats until on_sub_complete); the destructor waits, bounded by
   // one deadline for all its subscriptions.
   //
@@ -430,9 +436,22 @@ class nats_bus final : public bus {
   // then locks the subscription, without holding a reference (natsConn_processMsg; later
   // releases retain it first), so freeing it at once could free it under a read in progress.
   // The destructor frees what the strand did not get to.
-  void end(entry& e, std::chrono::steady_clock::time_point wait_until) {
-    e.state->in->close();
-    (void)natsSubscription_Unsubscribe(e.sub);  // fails only when already closed
+  void end(entry& e, std::chrono::steady_clock::time_point wait_until, bool keep_received = false) {
+    // A queue member that keeps what was received is drained (NATS's own answer to leaving
+    // a queue group without loss): the server stops giving it messages, and every message
+    // it gave before the UNSUB still reaches the handler, through the open inbox, until
+    // libnats reports the drain complete (on_sub_complete). The messages in flight when it
+    // unsubscribes are the ones a plain unsubscribe loses: a proxy that leaves the `any`
+    // group when it resumes after a stall would lose every `any` queued for it meanwhile.
+    const bool draining = keep_received && e.queue && e.has_complete_cb &&
+                          natsSubscription_DrainTimeout(e.sub, drain_bound_ms) == NATS_OK;
+    if (!draining) {
+      if (keep_received)
+        e.state->in->seal();  // what it holds still reaches the handler
+      else
+        e.state->in->close();
+      (void)natsSubscription_Unsubscribe(e.sub);  // fails only when already closed
+    }
     if (e.has_complete_cb && !wait_done(*e.state, wait_until)) {
       // libnats still holds a reference: keep ours (see sub_state::in) until it let go.
       // Pruned when the list doubled, so that a burst of unsubscribes costs linear time.
@@ -449,6 +468,10 @@ class nats_bus final : public bus {
       std::lock_guard lock(buried_->mu);
       buried_->subs.push_back(e.sub);
     }
+    // A draining subscription is freed with the bus (after the connection closed):
+    // natsSubscription_Destroy would unsubscribe it and cut its drain short. One per queue
+    // group left, a few hundred bytes each.
+    if (draining) return;
     attachment_->run_on_strand([buried = buried_, sub = e.sub] {
       std::lock_guard lock(buried->mu);
       auto it = std::find(buried->subs.begin(), buried->subs.end(), sub);

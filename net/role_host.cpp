@@ -284,7 +284,10 @@ bool role_host::subscribe(core::bus_kind b, const std::string& subject, const st
 void role_host::unsubscribe(core::bus_kind b, const std::string& subject) {
   auto it = subs_.find(std::make_pair(b, subject));
   if (it == subs_.end()) return;
-  bus_of(b)->unsubscribe(it->second);
+  // What the bus already took for us still reaches the role, as in the simulator: a proxy
+  // that leaves an `any` group with requests queued hands them back instead of losing them
+  // (the handler holds the host weakly, so it may run after this).
+  bus_of(b)->unsubscribe(it->second, true);
   subs_.erase(it);
 }
 

@@ -78,6 +78,26 @@ TEST(InprocBus, NoDeliveryAfterUnsubscribeEvenWhenAlreadyPosted) {
   EXPECT_TRUE(a.got.empty());
 }
 
+// An unsubscribe that keeps what was received (what a role host does): a frame the bus
+// already took still reaches the handler; nothing published after does. A queue member that
+// leaves its group owns what was given to it.
+TEST(InprocBus, AnUnsubscribeThatKeepsWhatWasReceivedHandsItOverAndTakesNothingNew) {
+  boost::asio::io_context ioc;
+  auto bus = open_inproc_bus("unsub-keep", {});
+  received a, b;
+  auto id = bus->subscribe("s", "q", ioc.get_executor(), a.handler());
+  ASSERT_TRUE(id);
+  bus->publish("s", frame("posted before"));
+  bus->unsubscribe(*id, true);
+  ASSERT_TRUE(bus->subscribe("s", "q", ioc.get_executor(), b.handler()));
+  bus->publish("s", frame("after"));
+  ioc.run();
+  ASSERT_EQ(a.got.size(), 1u);
+  EXPECT_EQ(a.got[0].second, "posted before");
+  ASSERT_EQ(b.got.size(), 1u);  // the group's only member now
+  EXPECT_EQ(b.got[0].second, "after");
+}
+
 // A burst from another thread to a handler on an io_context run by two threads, no strand:
 // every frame arrives, in the publisher's order, and the handler is never called twice at
 // once (deliveries come in batches, one drain at a time).

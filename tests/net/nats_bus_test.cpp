@@ -321,6 +321,112 @@ TEST_F(NatsBusTest, UnsubscribeFromAnotherThreadStopsDeliveryOnceDrained) {
   EXPECT_EQ(in.size(), frozen);
 }
 
+// A queue member whose executor is stuck (a stalled process) while the server gives it its
+// share, then leaves the group keeping what was received: every message reaches one of the
+// two members, none is lost (NATS drains the member: what the server gave it before the
+// UNSUB is still delivered). A plain unsubscribe here loses the stuck member's share.
+TEST_F(NatsBusTest, AQueueMemberThatLeavesKeepingWhatItReceivedLosesNothing) {
+  inbox& in1 = make_inbox();
+  inbox& in2 = make_inbox();
+  auto pub = open();
+  auto b1 = open();
+  auto b2 = open();
+  const std::string subject = "ccp.test.any.leave";
+  const auto stuck = strand();
+  auto r1 = b1->subscribe(subject, "workers", stuck, in1.handler());
+  ASSERT_TRUE(r1) << r1.error();
+  ASSERT_TRUE(b2->subscribe(subject, "workers", strand(), in2.handler()));
+  ASSERT_TRUE(probe_until(*pub, subject, [&] { return in1.probes() > 0 && in2.probes() > 0; }));
+
+  // Member 1's executor runs nothing until released: what the server gives it waits.
+  std::atomic<bool> release{false};
+  asio::post(stuck, [&release] {
+    while (!release.load())
+      std::this_thread::sleep_for(1ms);
+  });
+  constexpr int n = 400;
+  for (int i = 0; i < n; ++i) {
+    pub->publish(subject, make_frame(std::to_string(i)));
+    if (i % 10 == 9) std::this_thread::sleep_for(2ms);  // the server picks a member per burst
+  }
+  ASSERT_TRUE(wait_for([&] { return in2.size() > 0 && in2.size() < static_cast<std::size_t>(n); }));
+  std::this_thread::sleep_for(settle);  // member 1's share has reached its connection
+  b1->unsubscribe(*r1, true);
+  release = true;
+  ASSERT_TRUE(wait_for([&] { return in1.size() + in2.size() >= static_cast<std::size_t>(n); }))
+      << "member 1 got " << in1.size() << ", member 2 " << in2.size() << " of " << n;
+  EXPECT_GT(in1.size(), 0u);
+  std::multiset<std::string> seen;
+  for (const inbox* in : {&in1, &in2})
+    for (const auto& m : in->msgs())
+      seen.insert(m.second);
+  EXPECT_EQ(seen.size(), static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i)
+    EXPECT_EQ(seen.count(std::to_string(i)), 1u) << i;
+  // And the member that left gets nothing new.
+  const auto left_with = in1.size();
+  for (int i = 0; i < 50; ++i)
+    pub->publish(subject, make_frame("after " + std::to_string(i)));
+  ASSERT_TRUE(wait_for([&] { return in2.size() + left_with >= static_cast<std::size_t>(n + 50); }));
+  EXPECT_EQ(in1.size(), left_with);
+}
+
+// An unsubscribe that keeps what was received, from the handler under a flood (what a
+// proxy does when it leaves an `any` group with requests queued): every frame the bus had
+// taken still reaches the handler, in order, after the unsubscribe; then nothing more,
+// while the flood goes on.
+TEST_F(NatsBusTest, AnUnsubscribeThatKeepsWhatWasReceivedHandsItOverThenStops) {
+  inbox& sentinel = make_inbox();
+  auto pub = open();
+  auto sub = open();
+  const std::string subject = "ccp.test.unsub.keep";
+  const auto ex = strand();
+
+  std::atomic<ccp::net::subscription_id> id{0};
+  std::atomic<int> calls{0};
+  std::atomic<int> calls_after_unsubscribe{0};
+  std::atomic<bool> unsubscribed{false};
+  std::atomic<bool> probed{false};
+  auto h = [&](std::string_view, ccp::core::frame_buf f) {
+    if (unsubscribed.load()) ++calls_after_unsubscribe;
+    if (*f == probe_payload) {
+      probed = true;
+      return;
+    }
+    if (++calls == 20) {
+      sub->unsubscribe(id.load(), true);
+      unsubscribed = true;
+    }
+  };
+  auto r = sub->subscribe(subject, "", ex, h);
+  ASSERT_TRUE(r) << r.error();
+  id = *r;
+  ASSERT_TRUE(sub->subscribe(subject, "", strand(), sentinel.handler()));
+  ASSERT_TRUE(probe_until(*pub, subject, [&] { return probed.load() && sentinel.probes() > 0; }));
+
+  std::atomic<bool> stop{false};
+  std::thread flood([&] {
+    const auto f = make_frame("x");
+    while (!stop.load()) {
+      for (int i = 0; i < 100; ++i)
+        pub->publish(subject, f);
+      std::this_thread::sleep_for(1ms);
+    }
+  });
+  ASSERT_TRUE(wait_for([&] { return unsubscribed.load(); }));
+  ASSERT_TRUE(drain(ex));
+  const int handed_after = calls_after_unsubscribe.load();
+  const auto sentinel_then = sentinel.size();
+  const bool went_on = wait_for([&] { return sentinel.size() > sentinel_then + 2000; });
+  stop = true;
+  flood.join();
+  ASSERT_TRUE(went_on) << "sentinel " << sentinel.size();
+  ASSERT_TRUE(drain(ex));
+  // What was queued when it unsubscribed came after it; the flood after that did not.
+  EXPECT_EQ(calls_after_unsubscribe.load(), handed_after);
+  EXPECT_EQ(calls.load(), 20 + handed_after);
+}
+
 // libnats 3.4.1's read loop may still hold a pointer to a subscription that was just
 // unsubscribed (see nats_bus::end): churn under traffic is where freeing it early shows up
 // (under ThreadSanitizer as a lock of a destroyed mutex, otherwise as memory corruption).
