@@ -64,13 +64,14 @@ class bus {
   [[nodiscard]] virtual std::expected<subscription_id, std::string> subscribe(
       std::string_view subject, std::string_view queue, boost::asio::any_io_executor ex,
       bus_handler h) = 0;
-  // Ends a subscription; unknown ids are ignored. Nothing is taken for it after this
-  // returns. `keep_received`: what the bus already took for this subscriber (queued on the
-  // executor, not yet handed over) is still handed to the handler, afterwards; otherwise it
-  // is dropped. A subscriber that leaves a NATS queue group owns what the server already
-  // gave it: dropping it would lose each of those messages (an `any` request), where the
+  // Ends a subscription; unknown ids are ignored. Without `keep_received`, nothing reaches
+  // the handler once this returned on its executor. With it, what the bus already took for
+  // this subscriber is still handed to the handler afterwards, and so is, for a NATS queue
+  // member (drained), what the server gave it before it processed the unsubscribe; nothing
+  // published after that. A subscriber that leaves a queue group owns what the server gave
+  // it: dropping it would lose each of those messages (an `any` request), where the
   // handler can still pass it on (a proxy hands an `any` back to its group). The handler
-  // must then stay callable until the executor ran what was queued.
+  // must then stay callable until those calls are over (about one round trip to the server).
   virtual void unsubscribe(subscription_id id, bool keep_received = false) = 0;
   // Publishes a frame. Never blocks on the network; a frame the bus cannot take
   // (connection down and buffer full) is dropped and counted in dropped().

@@ -222,11 +222,12 @@ struct sub_state {
   };
 
   const std::size_t prefix_len;
-  // Closed (or sealed, when the unsubscribe keeps what was received) by unsubscribe before
-  // it asks libnats to stop: nothing new reaches the handler after unsubscribe returned on
-  // its executor. Holds the handler's executor, so its last reference must not be dropped
-  // once that executor's io_context is gone: the bus keeps one until `done` (see
-  // nats_bus::end).
+  // Closed by unsubscribe before it asks libnats to stop: nothing reaches the handler after
+  // unsubscribe returned on its executor. An unsubscribe that keeps what was received seals
+  // it instead (what it holds is still handed over), or, for a queue member, leaves it open
+  // while libnats drains the subscription (see nats_bus::end). Holds the handler's
+  // executor, so its last reference must not be dropped once that executor's io_context is
+  // gone: the bus keeps one until `done` (see nats_bus::end).
   const std::shared_ptr<inbox> in;
   const std::shared_ptr<completion> done = std::make_shared<completion>();
 };
@@ -324,6 +325,9 @@ class nats_bus final : public bus {
       for (natsSubscription* sub : buried_->subs)
         natsSubscription_Destroy(sub);
       buried_->subs.clear();
+      for (const auto& d : buried_->draining)
+        natsSubscription_Destroy(d.first);
+      buried_->draining.clear();
     }
     // The disconnected and closed callbacks run on libnats' callback thread. Wait (bounded)
     // for the closed one, the last, so that no callback of ours runs once we returned.
@@ -464,16 +468,25 @@ class nats_bus final : public bus {
       }
       ending_.push_back(e.state);
     }
+    // A draining subscription is freed once its drain completed (natsSubscription_Destroy
+    // before that would unsubscribe it and cut the drain short): by the next end()'s pass
+    // on the strand, or with the bus. So at most the drains of the last round trip wait.
     {
       std::lock_guard lock(buried_->mu);
-      buried_->subs.push_back(e.sub);
+      if (draining)
+        buried_->draining.emplace_back(e.sub, e.state->done);
+      else
+        buried_->subs.push_back(e.sub);
     }
-    // A draining subscription is freed with the bus (after the connection closed):
-    // natsSubscription_Destroy would unsubscribe it and cut its drain short. One per queue
-    // group left, a few hundred bytes each.
-    if (draining) return;
-    attachment_->run_on_strand([buried = buried_, sub = e.sub] {
+    attachment_->run_on_strand([buried = buried_, sub = draining ? nullptr : e.sub] {
       std::lock_guard lock(buried->mu);
+      std::erase_if(buried->draining, [](const buried_subs::drained& d) {
+        std::lock_guard done(d.second->mu);
+        if (!d.second->complete) return false;
+        natsSubscription_Destroy(d.first);
+        return true;
+      });
+      if (sub == nullptr) return;
       auto it = std::find(buried->subs.begin(), buried->subs.end(), sub);
       if (it == buried->subs.end()) return;  // the bus's destructor freed it
       buried->subs.erase(it);
@@ -489,8 +502,10 @@ class nats_bus final : public bus {
 
   // Ended subscriptions not freed yet (see end()).
   struct buried_subs {
+    using drained = std::pair<natsSubscription*, std::shared_ptr<sub_state::completion>>;
     std::mutex mu;
     std::vector<natsSubscription*> subs;
+    std::vector<drained> draining;  // drained queue members, until their drain completed
   };
 
   natsConnection* const conn_;
