@@ -141,6 +141,19 @@ TEST(LocalFleet, WrongTokenGets401AndNoSession) {
 
 TEST(LocalFleet, StoppingMgmtEndsRequestsInFlightWithShuttingDown) {
   fleet_fixture t(small("abort", 1));
+  // Ready is the directory, not yet the host's endpoints: until they registered, the group
+  // has no member and the request would end `unreachable` at once (fail fast), not in
+  // flight. Wait (bounded) until the group answers.
+  auto answered = [&t] {
+    std::promise<core::errc> done;
+    t.fleet->mgmt().request(*core::address::parse("ccp://endpoint/10.0.0.1/all"), "echo", "{}",
+                            1 * core::seconds,
+                            [&done](core::act::complete& c) { done.set_value(c.code); });
+    return done.get_future().get() == core::errc{};
+  };
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (!answered() && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(20ms);
   std::promise<core::act::complete> p;
   // A request to a host that exists but will not answer in time: its endpoint lacks `slow`.
   t.fleet->mgmt().request(*core::address::parse("ccp://endpoint/10.0.0.1/all"), "echo", "{}",
