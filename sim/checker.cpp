@@ -8,13 +8,9 @@ namespace ccp::sim {
 
 using namespace ccp::core;
 
-namespace {
-
 std::string code_name(errc c) {
   return c == errc{} ? "ok" : std::string(to_string(c));
 }
-
-}  // namespace
 
 void checker::violation(const std::string& name, const std::string& detail, micros now) {
   bool first = result_.violations.insert(name).second;

@@ -20,6 +20,9 @@
 
 namespace ccp::sim {
 
+// An outcome's name in the trace and in the checker's messages: "ok", or the error code's.
+[[nodiscard]] std::string code_name(core::errc c);
+
 // What a run measured and whether it passed.
 struct run_result {
   std::string scenario;

@@ -11,14 +11,6 @@ namespace ccp::sim {
 
 using namespace ccp::core;
 
-namespace {
-
-std::string code_name(errc c) {
-  return c == errc{} ? "ok" : std::string(to_string(c));
-}
-
-}  // namespace
-
 bool world::all_attached() const {
   for (std::uint32_t a : agents_) {
     const core::agent* ag = nodes_[a].agent;
