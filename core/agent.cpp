@@ -28,14 +28,7 @@ agent::agent(agent_config cfg)
 void agent::start(micros now) {
   push(act::subscribe{bus_kind::host, std::string(subject_agent_inbox), {}});
   // Endpoints that started before us, or knew our previous process, register now.
-  message up;
-  up.id = next_id();
-  up.kind = msg_kind::notification;
-  up.from = self_;
-  up.to = *address::host_group(role::endpoint, self_.host(), scope::host_all);
-  up.type = "ccp.agent-up";
-  auto f = std::make_shared<std::string>();
-  if (encode(up, *f)) push(act::publish{bus_kind::host, subject_endpoints, std::move(f)});
+  notify_host_endpoints("ccp.agent-up", {});
   next_dial_ = now;
   next_expiry_scan_ = now + heartbeat_interval;
 }
@@ -43,13 +36,17 @@ void agent::start(micros now) {
 void agent::beat_host_bus() {
   // The endpoints' proof that we live (endpoint.hpp, agent_silence): one frame a beat for
   // the whole host, whatever its number of endpoints.
+  notify_host_endpoints("ccp.hb", "{}");
+}
+
+void agent::notify_host_endpoints(std::string_view type, std::string body) {
   message m;
   m.id = next_id();
   m.kind = msg_kind::notification;
   m.from = self_;
   m.to = *address::host_group(role::endpoint, self_.host(), scope::host_all);
-  m.type = "ccp.hb";
-  m.body = "{}";
+  m.type = std::string(type);
+  m.body = std::move(body);
   auto f = std::make_shared<std::string>();
   if (encode(m, *f)) push(act::publish{bus_kind::host, subject_endpoints, std::move(f)});
 }

@@ -180,6 +180,8 @@ class agent final : public node {
   void endpoints_changed(micros now);
   // Publishes ccp.hb to every endpoint of the host (its liveness on the host bus).
   void beat_host_bus();
+  // A notification of `type` to every endpoint of our host, on the host bus.
+  void notify_host_endpoints(std::string_view type, std::string body);
   [[nodiscard]] bool local(const address_view& to) const;
   [[nodiscard]] std::vector<std::string> endpoint_ids() const;
 
