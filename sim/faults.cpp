@@ -1,6 +1,7 @@
 // Faults: the scenario's timeline acting on processes, links and buses, and the heal that
 // ends them all before the liveness phase.
 #include <algorithm>
+#include <limits>
 
 #include "sim/world.hpp"
 
@@ -40,7 +41,60 @@ void world::restart_proxy(int p) {
   proxies_[static_cast<std::size_t>(p)] =
       add_node(std::make_unique<core::proxy>(self, rng_.next(), verifier_), p, p);
   proxy_held_ever_[static_cast<std::size_t>(p)] = false;
+  bus_attach(static_cast<std::size_t>(p));
   start_node(proxies_[static_cast<std::size_t>(p)]);
+}
+
+// Bus nodes. libnats (net/nats_bus.cpp) is given every node, its own first, in ring order,
+// and tries them in that order: a client whose node dies is on the next live one after
+// bus_failover; with none live, it is back bus_reconnect after one returns.
+namespace {
+constexpr micros forever = std::numeric_limits<micros>::max();
+}
+
+void world::bus_attach(std::size_t slot) {
+  if (bus_cut_until_.empty()) return;
+  const int n = sc_.topo.bus_nodes;
+  const int first = static_cast<int>(slot % static_cast<std::size_t>(n));
+  for (int k = 0; k < n; ++k)
+    if (bus_node_kills_[static_cast<std::size_t>((first + k) % n)] == 0) {
+      bus_node_of_[slot] = (first + k) % n;
+      bus_cut_until_[slot] = 0;  // a process that starts connects at once
+      return;
+    }
+  bus_cut_until_[slot] = forever;
+}
+
+void world::bus_node_down(int b) {
+  const int n = sc_.topo.bus_nodes;
+  if (bus_cut_until_.empty()) {
+    const std::size_t slots = proxies_.size() + mgmts_.size();
+    bus_node_kills_.assign(static_cast<std::size_t>(n), 0);
+    bus_cut_until_.assign(slots, 0);
+    for (std::size_t k = 0; k < slots; ++k)
+      bus_node_of_.push_back(static_cast<int>(k % static_cast<std::size_t>(n)));
+  }
+  if (bus_node_kills_[static_cast<std::size_t>(b)]++ > 0) return;
+  for (std::size_t k = 0; k < bus_node_of_.size(); ++k) {
+    if (bus_node_of_[k] != b || bus_cut_until_[k] == forever) continue;
+    bus_cut_until_[k] = forever;
+    for (int step = 1; step < n; ++step)
+      if (int c = (b + step) % n; bus_node_kills_[static_cast<std::size_t>(c)] == 0) {
+        bus_node_of_[k] = c;
+        bus_cut_until_[k] = now_ + sc_.topo.bus_failover;
+        break;
+      }
+  }
+}
+
+void world::bus_node_up(int b) {
+  if (bus_cut_until_.empty() || bus_node_kills_[static_cast<std::size_t>(b)] == 0) return;
+  if (--bus_node_kills_[static_cast<std::size_t>(b)] > 0) return;
+  for (std::size_t k = 0; k < bus_node_of_.size(); ++k)
+    if (bus_cut_until_[k] == forever) {
+      bus_node_of_[k] = b;
+      bus_cut_until_[k] = now_ + sc_.topo.bus_reconnect;
+    }
 }
 // {"t":..,"ev":WHAT,"kind":..,"target":..}: a fault starts or ends.
 void world::trace_fault(std::string_view what, const fault& x) {
@@ -116,6 +170,10 @@ void world::start_fault(std::size_t f) {
     case fault_kind::bus_outage:
       ++bus_outages_;
       break;
+    case fault_kind::kill_bus_node:
+      for (int b : targets(x, sc_.topo.bus_nodes))
+        bus_node_down(b);
+      break;
     case fault_kind::endpoint_churn: {
       int left = x.count;
       for (int h = std::max(0, x.target); h < sc_.topo.hosts && left > 0; ++h) {
@@ -168,6 +226,10 @@ void world::end_fault(std::size_t f) {
     case fault_kind::bus_outage:
       --bus_outages_;
       break;
+    case fault_kind::kill_bus_node:
+      for (int b : targets(x, sc_.topo.bus_nodes))
+        bus_node_up(b);
+      break;
     case fault_kind::stall_proxy:
       // The proxy in that slot now: if it was restarted meanwhile, the new one never stalled.
       for (int p : targets(x, proxies))
@@ -198,6 +260,12 @@ void world::heal() {
   latency_spikes_.clear();
   latency_factor_ = 1.0;
   slow_proxy_.clear();
+  // Dead bus nodes come back; the clients that waited for one reconnect to it.
+  for (std::size_t b = 0; b < bus_node_kills_.size(); ++b)
+    if (bus_node_kills_[b] > 0) {
+      bus_node_kills_[b] = 1;
+      bus_node_up(static_cast<int>(b));
+    }
   // A stall ends too: what the proxy held back runs now, in slot order.
   for (std::uint32_t i : proxies_)
     if (nodes_[i].stalled_until != 0) resume(i);
@@ -208,6 +276,7 @@ void world::heal() {
     auto self = nodes_[m].role().self();
     int index = nodes_[m].index;
     m = add_node(std::make_unique<core::mgmt>(self, rng_.next()), -1, index);
+    bus_attach(proxies_.size() + static_cast<std::size_t>(index));
     start_node(m);
   }
   for (std::size_t h = 0; h < agents_.size(); ++h) {

@@ -1,6 +1,6 @@
-// The simulated network: the buses (queue groups, fan-out, partitions, outages), the
-// agent-proxy links (ordered, with latency and jitter, closable on one side), and each
-// process's port onto them.
+// The simulated network: the buses (queue groups, fan-out, partitions, outages, clients cut
+// off by a dead bus node), the agent-proxy links (ordered, with latency and jitter, closable
+// on one side), and each process's port onto them.
 #include <algorithm>
 
 #include "sim/world.hpp"
@@ -75,6 +75,7 @@ void world::publish(std::uint32_t from, bus_kind bus, std::string_view subject, 
   if (bus == bus_kind::backbone) {
     if (bus_down()) return;
     if (nodes_[from].r == role::proxy && partitioned_.contains(nodes_[from].host)) return;
+    if (bus_cut(from)) return;  // its bus node is dead, or it is still reconnecting
     m = &backbone_;
     lat = sc_.topo.backbone_latency;
   } else {
@@ -85,8 +86,8 @@ void world::publish(std::uint32_t from, bus_kind bus, std::string_view subject, 
   if (it == m->end()) return;
   auto reachable = [&](std::uint32_t n) {
     if (!nodes_[n].alive) return false;
-    return bus != bus_kind::backbone || nodes_[n].r != role::proxy ||
-           !partitioned_.contains(nodes_[n].host);
+    if (bus != bus_kind::backbone) return true;
+    return !bus_cut(n) && (nodes_[n].r != role::proxy || !partitioned_.contains(nodes_[n].host));
   };
   // Plain subscribers each get the frame; each queue group gives it to one member.
   receivers_.clear();

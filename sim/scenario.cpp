@@ -35,6 +35,8 @@ using nlohmann::json;
 constexpr int max_mgmt = 100;
 constexpr int max_proxies = 1000;
 constexpr int max_hosts = 100000;
+// A NATS cluster of more than 5 nodes is rare, and `ccp real` starts each as a process.
+constexpr int max_bus_nodes = 5;
 constexpr micros max_span = 86400 * core::seconds;  // any time or period: one simulated day
 constexpr micros max_latency = 60 * core::seconds;  // a link slower than this is down
 constexpr double max_factor = 1000;                 // latency x1000 is already a partition
@@ -45,13 +47,13 @@ constexpr std::array<std::string_view, 4> roles = {"mgmt", "proxy", "agent", "en
 constexpr std::array<std::string_view, 2> send_kinds = {"request", "notification"};
 constexpr std::array<std::string_view, 2> op_types = {"echo", "ping"};
 // Every fault kind: its name, what its `target` indexes, and whether it lasts a duration.
-enum class fault_target : std::uint8_t { proxy, host, mgmt, none };
+enum class fault_target : std::uint8_t { proxy, host, mgmt, bus_node, none };
 struct fault_info {
   std::string_view name;
   fault_target target;
   bool timed;  // needs a positive duration_s
 };
-constexpr std::array<fault_info, 12> fault_table = {{
+constexpr std::array<fault_info, 13> fault_table = {{
     {"kill_proxy", fault_target::proxy, false},
     {"restart_proxy", fault_target::proxy, false},
     {"drain_proxy", fault_target::proxy, false},
@@ -64,12 +66,14 @@ constexpr std::array<fault_info, 12> fault_table = {{
     {"bus_outage", fault_target::none, true},
     {"endpoint_churn", fault_target::host, true},
     {"kill_mgmt", fault_target::mgmt, false},
+    {"kill_bus_node", fault_target::bus_node, false},
 }};
 constexpr const fault_info& info(fault_kind k) {
   return fault_table[static_cast<std::size_t>(k)];
 }
 // The table follows the enum's order.
-static_assert(info(fault_kind::kill_mgmt).name == "kill_mgmt" &&
+static_assert(info(fault_kind::kill_bus_node).name == "kill_bus_node" &&
+              info(fault_kind::kill_mgmt).name == "kill_mgmt" &&
               info(fault_kind::endpoint_churn).name == "endpoint_churn" &&
               info(fault_kind::kill_proxy).name == "kill_proxy");
 constexpr std::array<std::string_view, fault_table.size()> fault_kinds = [] {
@@ -330,7 +334,8 @@ std::string address_error(std::string_view to) {
 void read_topology(std::string& error, const json& j, topology& t) {
   fields f(error, j, "/topology",
            {"mgmt", "proxies", "hosts", "endpoints_per_host", "proxy_order", "link_latency_ms",
-            "link_jitter_ms", "backbone_latency_ms", "host_bus_latency_ms"});
+            "link_jitter_ms", "backbone_latency_ms", "host_bus_latency_ms", "bus_nodes",
+            "bus_failover_ms", "bus_reconnect_ms"});
   f.integer_into("mgmt", 1, max_mgmt, t.mgmt);
   f.integer_into("proxies", 1, max_proxies, t.proxies);
   f.integer_into("hosts", 1, max_hosts, t.hosts);
@@ -341,6 +346,9 @@ void read_topology(std::string& error, const json& j, topology& t) {
   f.time_into("link_jitter_ms", core::ms, 0, max_latency, t.link_jitter);
   f.time_into("backbone_latency_ms", core::ms, 0, max_latency, t.backbone_latency);
   f.time_into("host_bus_latency_ms", core::ms, 0, max_latency, t.host_bus_latency);
+  f.integer_into("bus_nodes", 1, max_bus_nodes, t.bus_nodes);
+  f.time_into("bus_failover_ms", core::ms, 0, max_latency, t.bus_failover);
+  f.time_into("bus_reconnect_ms", core::ms, 0, max_latency, t.bus_reconnect);
 }
 
 void read_workload_item(std::string& error, const json& j, std::string path, const scenario& s,
@@ -399,6 +407,11 @@ void read_fault(std::string& error, const json& j, std::string path, const scena
       f.integer_into("target", -1, s.topo.hosts - 1, x.target, false,
                      "an integer from -1 to " + std::to_string(s.topo.hosts - 1) +
                          " (a host index, or -1 for all)");
+      break;
+    case fault_target::bus_node:
+      f.integer_into("target", -1, s.topo.bus_nodes - 1, x.target, false,
+                     "an integer from -1 to " + std::to_string(s.topo.bus_nodes - 1) +
+                         " (a bus node index, or -1 for all)");
       break;
     case fault_target::none:
       f.integer_into("target", -1, INT_MAX, x.target);

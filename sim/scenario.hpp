@@ -31,6 +31,16 @@ struct topology {
   micros link_jitter = 0;              // added uniformly in [0, jitter]
   micros backbone_latency = 500;       // bus delivery, mgmt/proxies
   micros host_bus_latency = 50;        // bus delivery on a host
+  // The backbone bus's nodes (a NATS cluster in `ccp real`). Backbone client k (proxy p is
+  // k = p, mgmt node j is k = proxies + j) prefers node k mod bus_nodes; when its node dies
+  // it is cut from the backbone for bus_failover, then on the next live node; with none
+  // live, until one is back, plus bus_reconnect.
+  int bus_nodes = 1;
+  // libnats tries the next server of its list at once (measured on loopback: 1 ms from the
+  // disconnect to the reconnect), and waits its reconnect wait (net/nats_bus.cpp: 250 ms)
+  // only between passes over the whole list.
+  micros bus_failover = 1 * core::ms;
+  micros bus_reconnect = 250 * core::ms;
 };
 
 // Who sends what to which address, how often.
@@ -54,7 +64,8 @@ struct workload_item {
 // (stops handling events for `duration`), slow_consumer (a proxy's link queue drains
 // `factor` times slower), bus_outage (backbone delivers nothing for `duration`),
 // endpoint_churn (`count` endpoints stop and come back after `duration`), kill_mgmt
-// (mgmt node `target` dies; restarted at heal).
+// (mgmt node `target` dies; restarted at heal), kill_bus_node (backbone bus node `target`
+// dies; restarted after `duration`, or at the heal when that is 0).
 enum class fault_kind : std::uint8_t {
   kill_proxy,
   restart_proxy,
@@ -68,6 +79,7 @@ enum class fault_kind : std::uint8_t {
   bus_outage,
   endpoint_churn,
   kill_mgmt,
+  kill_bus_node,
 };
 [[nodiscard]] std::string_view to_string(fault_kind k) noexcept;
 
@@ -75,7 +87,7 @@ enum class fault_kind : std::uint8_t {
 struct fault {
   micros at = 0;
   fault_kind kind = fault_kind::kill_proxy;
-  int target = 0;  // proxy index or host index; -1 = all
+  int target = 0;  // proxy, host, mgmt or bus node index; -1 = all
   int count = 1;   // how many targets (hosts/endpoints), starting at `target`
   micros duration = 0;
   double factor = 1.0;

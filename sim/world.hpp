@@ -173,6 +173,18 @@ class world {
   [[nodiscard]] std::vector<int> targets(const fault& x, int n) const;  // indexes it hits
   void resume(std::uint32_t i);  // a stalled process handles what it held back
   [[nodiscard]] bool bus_down() const noexcept { return bus_outages_ > 0; }
+  // Backbone bus nodes (kill_bus_node, sim/faults.cpp): whether mgmt or proxy node `n` is
+  // cut from the backbone now, its bus node being dead or it still reconnecting.
+  [[nodiscard]] bool bus_cut(std::uint32_t n) const noexcept {
+    return !bus_cut_until_.empty() && bus_cut_until_[bus_slot(n)] > now_;
+  }
+  [[nodiscard]] std::size_t bus_slot(std::uint32_t n) const noexcept {
+    const sim_node& s = nodes_[n];
+    return static_cast<std::size_t>(s.r == core::role::proxy ? s.host : sc_.topo.proxies + s.index);
+  }
+  void bus_node_down(int b);
+  void bus_node_up(int b);
+  void bus_attach(std::size_t slot);  // a process (re)started in `slot` connects
   void heal();
   void sample();
   micros link_delay();
@@ -239,6 +251,12 @@ class world {
   std::multiset<double> latency_spikes_;  // factors in force; the largest applies
   double latency_factor_ = 1.0;           // the largest factor in force, or 1
   std::map<int, std::multiset<double>> slow_proxy_;  // proxy index -> slowdowns in force
+  // Bus nodes: kills in force per node; per backbone client slot (proxy p: p, mgmt j:
+  // proxies + j), the node it is on and until when it is cut off (reconnecting; forever
+  // while no node is up). Empty until the first kill_bus_node: nothing is ever cut.
+  std::vector<int> bus_node_kills_;
+  std::vector<int> bus_node_of_;
+  std::vector<micros> bus_cut_until_;
   // The events a stalled process did not handle, in arrival order: it handles them when
   // its stall ends (sim_node::stalled_until) or at the heal.
   std::unordered_map<std::uint32_t, std::vector<event>> deferred_;

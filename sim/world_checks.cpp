@@ -158,7 +158,7 @@ void world::sample() {
         // A stalled proxy routes nothing: its tables are not what it does (it fences those
         // hosts on its first events after it resumes).
         if (s.alive && s.stalled_until == 0 && !partitioned_.contains(static_cast<int>(p)) &&
-            !bus_down() && s.proxy->holds(host_names_[h]))
+            !bus_down() && !bus_cut(proxies_[p]) && s.proxy->holds(host_names_[h]))
           ++holders;
       }
       int hi = static_cast<int>(h);

@@ -32,6 +32,17 @@ struct test_probe {
     return w.nodes_[w.proxies_[static_cast<std::size_t>(p)]].stalled_until != 0;
   }
   static void heal(world& w) { w.heal(); }
+  // Whether proxy p / mgmt node j is cut from the backbone now, and the bus node it is on.
+  static bool proxy_cut(const world& w, int p) {
+    return w.bus_cut(w.proxies_[static_cast<std::size_t>(p)]);
+  }
+  static bool mgmt_cut(const world& w, int j) {
+    return w.bus_cut(w.mgmts_[static_cast<std::size_t>(j)]);
+  }
+  static int proxy_bus_node(const world& w, int p) {
+    return w.bus_node_of_.empty() ? p % w.sc_.topo.bus_nodes
+                                  : w.bus_node_of_[static_cast<std::size_t>(p)];
+  }
   static const std::set<std::string>& violations(const world& w) { return w.result_.violations; }
 };
 
@@ -153,6 +164,67 @@ TEST(Faults, TheHealEndsAStallAndItsHeldEventsRunAtOnce) {
   ASSERT_TRUE(test_probe::stalled(w, 0));
   test_probe::heal(w);
   EXPECT_FALSE(test_probe::stalled(w, 0));
+}
+
+// Bus nodes: proxy p prefers node p mod 3, mgmt node 0 (client 3) node 0. Node 1 dies for
+// 4 s: proxy 1 is cut for the failover time, then on node 2, and stays there when node 1
+// comes back; the others never notice.
+TEST(Faults, AClientOfADeadBusNodeIsCutUntilItReconnectsToTheNextNode) {
+  fault kill{.at = 2 * seconds,
+             .kind = fault_kind::kill_bus_node,
+             .target = 1,
+             .count = 1,
+             .duration = 4 * seconds};
+  scenario s = fleet({kill});
+  s.topo.bus_nodes = 3;
+  s.topo.bus_failover = 300 * ms;
+  trace_sink trace;
+  world w(s, 1, trace);
+  test_probe::start(w);
+  w.run_until(2 * seconds + 100 * ms);
+  EXPECT_TRUE(test_probe::proxy_cut(w, 1));
+  EXPECT_FALSE(test_probe::proxy_cut(w, 0));
+  EXPECT_FALSE(test_probe::proxy_cut(w, 2));
+  EXPECT_FALSE(test_probe::mgmt_cut(w, 0));
+  w.run_until(2 * seconds + 299 * ms);
+  EXPECT_TRUE(test_probe::proxy_cut(w, 1));
+  w.run_until(2 * seconds + 300 * ms);
+  EXPECT_FALSE(test_probe::proxy_cut(w, 1));
+  EXPECT_EQ(test_probe::proxy_bus_node(w, 1), 2);
+  w.run_until(7 * seconds);
+  EXPECT_FALSE(test_probe::proxy_cut(w, 1));
+  EXPECT_EQ(test_probe::proxy_bus_node(w, 1), 2);
+  EXPECT_TRUE(test_probe::violations(w).empty());
+}
+
+// With one bus node its death is a bus outage: every backbone client is cut until the node
+// is back and the reconnect wait has passed; with no duration, until the heal.
+TEST(Faults, TheOnlyBusNodeDeadCutsEveryClientUntilItIsBack) {
+  fault kill{.at = 1 * seconds,
+             .kind = fault_kind::kill_bus_node,
+             .target = 0,
+             .count = 1,
+             .duration = 2 * seconds};
+  fault kill_for_good{.at = 5 * seconds, .kind = fault_kind::kill_bus_node, .target = 0};
+  trace_sink trace;
+  world w(fleet({kill, kill_for_good}), 1, trace);
+  test_probe::start(w);
+  w.run_until(2900 * ms);
+  for (int p = 0; p < kProxies; ++p)
+    EXPECT_TRUE(test_probe::proxy_cut(w, p)) << p;
+  EXPECT_TRUE(test_probe::mgmt_cut(w, 0));
+  w.run_until(3 * seconds + 249 * ms);
+  EXPECT_TRUE(test_probe::proxy_cut(w, 0));
+  w.run_until(3 * seconds + 250 * ms);  // the default reconnect wait: libnats' as we set it
+  EXPECT_FALSE(test_probe::proxy_cut(w, 0));
+  EXPECT_FALSE(test_probe::mgmt_cut(w, 0));
+  w.run_until(15 * seconds);
+  EXPECT_TRUE(test_probe::proxy_cut(w, 2));
+  test_probe::heal(w);
+  EXPECT_TRUE(test_probe::proxy_cut(w, 2));  // reconnecting
+  w.run_until(15 * seconds + 250 * ms);
+  EXPECT_FALSE(test_probe::proxy_cut(w, 2));
+  EXPECT_FALSE(test_probe::mgmt_cut(w, 0));
 }
 
 }  // namespace

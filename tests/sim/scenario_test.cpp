@@ -117,6 +117,24 @@ TEST(Scenario, CompleteExampleSetsEveryField) {
   EXPECT_EQ(s->sabotage, "fencing_off");
 }
 
+TEST(Scenario, BusNodesAndKillBusNodeAreRead) {
+  auto s = parse_text(R"({"name": "cluster", "description": "",
+      "topology": {"bus_nodes": 3, "bus_failover_ms": 2, "bus_reconnect_ms": 40.5},
+      "faults": [{"at_s": 1, "kind": "kill_bus_node", "target": 2, "duration_s": 2},
+                 {"at_s": 2, "kind": "kill_bus_node", "target": -1}]})");
+  ASSERT_TRUE(s.has_value()) << s.error();
+  EXPECT_EQ(s->topo.bus_nodes, 3);
+  EXPECT_EQ(s->topo.bus_failover, 2000);
+  EXPECT_EQ(s->topo.bus_reconnect, 40500);
+  ASSERT_EQ(s->faults.size(), 2u);
+  EXPECT_EQ(s->faults[0].kind, fault_kind::kill_bus_node);
+  EXPECT_EQ(s->faults[0].target, 2);
+  EXPECT_EQ(s->faults[0].duration, 2 * seconds);
+  EXPECT_EQ(s->faults[1].target, -1);
+  EXPECT_EQ(s->faults[1].duration, 0);  // until the heal
+  EXPECT_EQ(to_string(fault_kind::kill_bus_node), "kill_bus_node");
+}
+
 TEST(Scenario, AbsentFieldsTakeTheDefaults) {
   auto s = parse_text(R"({"name": "minimal", "description": "", "topology": {}})");
   ASSERT_TRUE(s.has_value()) << s.error();
@@ -135,6 +153,9 @@ TEST(Scenario, AbsentFieldsTakeTheDefaults) {
   EXPECT_EQ(s->topo.link_jitter, 0);
   EXPECT_EQ(s->topo.backbone_latency, 500);
   EXPECT_EQ(s->topo.host_bus_latency, 50);
+  EXPECT_EQ(s->topo.bus_nodes, 1);
+  EXPECT_EQ(s->topo.bus_failover, 1 * ms);
+  EXPECT_EQ(s->topo.bus_reconnect, 250 * ms);
   EXPECT_TRUE(s->workload.empty());
   EXPECT_TRUE(s->faults.empty());
   EXPECT_FALSE(s->expect.min_ok_ratio.has_value());
@@ -271,7 +292,8 @@ const std::string all_top_keys =
     "sabotage";
 const std::string all_fault_kinds =
     "kill_proxy, restart_proxy, drain_proxy, kill_agent, half_open, partition_proxy, "
-    "latency_spike, stall_proxy, slow_consumer, bus_outage, endpoint_churn, kill_mgmt";
+    "latency_spike, stall_proxy, slow_consumer, bus_outage, endpoint_churn, kill_mgmt, "
+    "kill_bus_node";
 const std::string name_what =
     "a name of 1 to 64 characters from a-z, 0-9 and - (e.g. \"proxy-crash\")";
 
@@ -291,7 +313,8 @@ INSTANTIATE_TEST_SUITE_P(
                    {{"/topology/hostz", "1"}},
                    "/topology/hostz: unknown key, expected one of mgmt, proxies, hosts, "
                    "endpoints_per_host, proxy_order, link_latency_ms, link_jitter_ms, "
-                   "backbone_latency_ms, host_bus_latency_ms"},
+                   "backbone_latency_ms, host_bus_latency_ms, bus_nodes, bus_failover_ms, "
+                   "bus_reconnect_ms"},
         error_case{"UnknownWorkloadKey",
                    {{"/workload/0/every", "1"}},
                    "/workload/0/every: unknown key, expected one of from, to, kind, type, "
@@ -463,6 +486,18 @@ INSTANTIATE_TEST_SUITE_P(
         error_case{"BackboneLatencyAboveLimit",
                    {{"/topology/backbone_latency_ms", "60000.001"}},
                    "/topology/backbone_latency_ms: expected a number from 0 to 60000"},
+        error_case{"BusNodesZero",
+                   {{"/topology/bus_nodes", "0"}},
+                   "/topology/bus_nodes: expected an integer from 1 to 5"},
+        error_case{"BusNodesAboveLimit",
+                   {{"/topology/bus_nodes", "6"}},
+                   "/topology/bus_nodes: expected an integer from 1 to 5"},
+        error_case{"BusFailoverAboveLimit",
+                   {{"/topology/bus_failover_ms", "60001"}},
+                   "/topology/bus_failover_ms: expected a number from 0 to 60000"},
+        error_case{"BusReconnectNegative",
+                   {{"/topology/bus_reconnect_ms", "-1"}},
+                   "/topology/bus_reconnect_ms: expected a number from 0 to 60000"},
         error_case{"HostBusLatencyNegative",
                    {{"/topology/host_bus_latency_ms", "-1"}},
                    "/topology/host_bus_latency_ms: expected a number from 0 to 60000"},
@@ -501,6 +536,10 @@ INSTANTIATE_TEST_SUITE_P(
         error_case{"HostTargetPastTheLastHost",
                    {{"/faults/0/kind", "\"kill_agent\""}, {"/faults/0/target", "10"}},
                    "/faults/0/target: expected an integer from -1 to 9 (a host index, or -1 "
+                   "for all)"},
+        error_case{"BusNodeTargetPastTheLastNode",
+                   {{"/faults/0/kind", "\"kill_bus_node\""}, {"/faults/0/target", "1"}},
+                   "/faults/0/target: expected an integer from -1 to 0 (a bus node index, or -1 "
                    "for all)"},
         error_case{"OtherTargetBelowMinusOne",
                    {{"/faults/0/kind", "\"bus_outage\""}, {"/faults/0/target", "-2"}},
@@ -670,7 +709,8 @@ INSTANTIATE_TEST_SUITE_P(
                     R"({"name": "t", "description": "d", "topology": {"name": 1}})",
                     ": /topology/name: unknown key, expected one of mgmt, proxies, hosts, "
                     "endpoints_per_host, proxy_order, link_latency_ms, link_jitter_ms, "
-                    "backbone_latency_ms, host_bus_latency_ms"}),
+                    "backbone_latency_ms, host_bus_latency_ms, bus_nodes, bus_failover_ms, "
+                    "bus_reconnect_ms"}),
     [](const testing::TestParamInfo<syntax_case>& p) { return std::string(p.param.name); });
 
 }  // namespace
