@@ -1,5 +1,6 @@
 // `ccp real FILE...`: a scenario file against real processes on this machine. A
-// nats-server on a free loopback port is the backbone; each mgmt node and each proxy is a
+// nats-server on a free loopback port is the backbone (a NATS cluster of `bus_nodes`,
+// app/real_bus.hpp); each mgmt node and each proxy is a
 // `ccp real-node` process of its own; the hosts (each agent with its own websocket, and its
 // endpoints on an in-process host bus) run many to a process. Faults are real signals;
 // every process writes trace lines (net/trace_hook.hpp), which are merged and judged by the
@@ -29,11 +30,11 @@
 #include "app/commands.hpp"
 #include "app/options.hpp"
 #include "app/real.hpp"
+#include "app/real_bus.hpp"
 #include "sim/checker.hpp"
 #include "sim/scenario.hpp"
 #include "sim/trace.hpp"
 #include "sim/world.hpp"
-#include "testkit/nats_server.hpp"
 #include "testkit/port.hpp"
 #include "testkit/process.hpp"
 
@@ -63,11 +64,11 @@ constexpr option_spec real_options[] = {
 constexpr command_spec real_command = {
     .name = "real",
     .about =
-        "Runs scenario files against real processes on this machine (a nats-server,\n"
-        "one process per mgmt node and per proxy, hosts many to a process, all on\n"
-        "127.0.0.1), with real faults (SIGKILL, SIGTERM, SIGSTOP/SIGCONT), and judges\n"
-        "the merged traces with the simulator's checker. Fault kinds it cannot make\n"
-        "real are refused.\n"
+        "Runs scenario files against real processes on this machine (a nats-server, or\n"
+        "a NATS cluster of the topology's bus_nodes; one process per mgmt node and per\n"
+        "proxy, hosts many to a process, all on 127.0.0.1), with real faults (SIGKILL,\n"
+        "SIGTERM, SIGSTOP/SIGCONT), and judges the merged traces with the simulator's\n"
+        "checker. Fault kinds it cannot make real are refused.\n"
         "Exit status: 0 all passed, 1 some failed, 2 usage, scenario file or run error.",
     .positionals = real_positionals,
     .options = real_options,
@@ -118,7 +119,8 @@ std::string summary(const sim::scenario& sc, const sim::run_result& r, double wa
 bool real_kind(sim::fault_kind k) {
   using enum sim::fault_kind;
   return k == kill_proxy || k == restart_proxy || k == drain_proxy || k == stall_proxy ||
-         k == kill_agent || k == kill_mgmt || k == bus_outage || k == endpoint_churn;
+         k == kill_agent || k == kill_mgmt || k == bus_outage || k == endpoint_churn ||
+         k == kill_bus_node;
 }
 
 // What the file asks that this runner cannot do: empty when it can run it.
@@ -132,7 +134,7 @@ std::string refusal(const std::string& file, const sim::scenario& sc) {
   if (!kinds.empty())
     return file + ": the real runner cannot do these fault kinds: " + kinds +
            " (it does kill_proxy, restart_proxy, drain_proxy, stall_proxy, kill_agent, "
-           "kill_mgmt, bus_outage, endpoint_churn); run the file with ccp sim";
+           "kill_mgmt, bus_outage, endpoint_churn, kill_bus_node); run the file with ccp sim";
   bool outage = false;
   for (const sim::fault& x : sc.faults)
     outage = outage || x.kind == sim::fault_kind::bus_outage;
@@ -258,12 +260,11 @@ class runner {
   runner(std::string file, const sim::scenario& sc, std::string dir, int hosts_per_process)
       : file_(std::move(file)), sc_(sc), dir_(std::move(dir)), per_(hosts_per_process) {}
   // Every process it started, by PID, at once (SIGKILL also ends a stopped one); then the
-  // nats-server (woken first if frozen, so that it stops at once).
+  // bus's nodes (real_bus's destructor: woken first if frozen, so that they stop at once).
   ~runner() {
     for (auto* group : {&hosts_, &endpoints_, &mgmts_, &proxies_})
       for (slot& s : *group)
         if (s.proc) s.proc->kill();
-    if (nats_ && bus_paused_) nats_->resume();
   }
   runner(const runner&) = delete;
   runner& operator=(const runner&) = delete;
@@ -308,7 +309,7 @@ class runner {
   int per_;
   std::string exe_;
   micros origin_ = 0;  // CLOCK_MONOTONIC microseconds of run time 0 (before: 0)
-  std::unique_ptr<testkit::nats_server> nats_;
+  std::unique_ptr<real_bus> bus_;
   std::vector<slot> mgmts_, proxies_, hosts_;
   // The endpoints of hosts an endpoint_churn fault hits, a process per fault (on the
   // backbone's nats-server as their host bus), and which hosts_ group each belongs to.
@@ -400,11 +401,19 @@ void runner::act(const sim::fault& x, bool end) {
     }
     case bus_outage:
       if (end && bus_paused_) {
-        nats_->resume();
+        bus_->resume();
         bus_paused_ = false;
       } else if (!end && !bus_paused_) {
-        nats_->pause();  // frozen: it reads and answers nothing, connections stay open
+        bus_->pause();  // frozen: it reads and answers nothing, connections stay open
         bus_paused_ = true;
+      }
+      break;
+    case kill_bus_node:
+      // SIGKILL: its clients' connections close and libnats takes them to the next node of
+      // their list; started again (same ports) at the fault's end, or at the heal.
+      for (int b : targets(x, bus_->nodes())) {
+        if (end && !bus_->running(b)) bus_->restart(b);
+        if (!end) bus_->kill(b);
       }
       break;
     default:
@@ -414,9 +423,10 @@ void runner::act(const sim::fault& x, bool end) {
 
 void runner::heal() {
   if (bus_paused_) {
-    nats_->resume();
+    bus_->resume();
     bus_paused_ = false;
   }
+  bus_->restart_dead();
   for (auto* group : {&proxies_, &mgmts_, &hosts_, &endpoints_})
     for (slot& s : *group) {
       if (s.stalled) {
@@ -433,10 +443,12 @@ sim::run_result runner::run(double& wall) {
   const auto began = clk::now();
   exe_ = std::filesystem::read_symlink("/proc/self/exe").string();
   const sim::topology& t = sc_.topo;
-  nats_ = std::make_unique<testkit::nats_server>();
-  const std::string backbone = nats_->url();
+  bus_ = std::make_unique<real_bus>(t.bus_nodes);
+  // Proxy p is backbone client p, mgmt node j client proxies + j: each prefers bus node
+  // (client mod bus_nodes), as the simulator attaches them (sim/faults.cpp).
+  const std::string backbone = bus_->url_for(0);
   {
-    std::ofstream o(dir_ + "/nats-url");  // for people and tests: which server was ours
+    std::ofstream o(dir_ + "/nats-url");  // for people and tests: which servers were ours
     o << backbone << '\n';
   }
   auto spec = [&](std::string role, std::string name) {
@@ -456,6 +468,7 @@ sim::run_result runner::run(double& wall) {
     s.name = "proxy-" + std::to_string(p + 1);
     s.spec = spec("proxy", s.name);
     s.spec.index = p;
+    s.spec.backbone = bus_->url_for(p);
     s.spec.port = testkit::free_port();
     s.senders.push_back(hash_of(real_proxy_address(p)));
     urls.push_back("ws://127.0.0.1:" + std::to_string(s.spec.port) + "/");
@@ -466,6 +479,7 @@ sim::run_result runner::run(double& wall) {
     s.name = "mgmt-" + std::to_string(j + 1);
     s.spec = spec("mgmt", s.name);
     s.spec.index = j;
+    s.spec.backbone = bus_->url_for(t.proxies + j);
     s.senders.push_back(hash_of(real_mgmt_address(j)));
     mgmts_.push_back(std::move(s));
   }
@@ -634,7 +648,8 @@ sim::run_result runner::run(double& wall) {
     steps.push_back({x.at, f, false});
     const bool lasting =
         x.kind == sim::fault_kind::stall_proxy || x.kind == sim::fault_kind::bus_outage ||
-        x.kind == sim::fault_kind::kill_agent || x.kind == sim::fault_kind::endpoint_churn;
+        x.kind == sim::fault_kind::kill_agent || x.kind == sim::fault_kind::endpoint_churn ||
+        (x.kind == sim::fault_kind::kill_bus_node && x.duration > 0);  // 0: until the heal
     if (lasting && x.at + x.duration < sc_.duration) steps.push_back({x.at + x.duration, f, true});
   }
   std::stable_sort(steps.begin(), steps.end(),
@@ -657,7 +672,7 @@ sim::run_result runner::run(double& wall) {
         s.proc->kill();
         s.proc.reset();
       }
-  nats_.reset();
+  bus_.reset();
   wall = std::chrono::duration<double>(clk::now() - began).count();
   return judge();
 }

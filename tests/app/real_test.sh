@@ -2,8 +2,9 @@
 # `ccp real` as a user runs it, on tiny fleets: a passing run exits 0, a failing one 1, an
 # unrealisable file 2 with the kinds named, a Ctrl-C'd run 2; and after each (and after
 # the runner itself is SIGKILLed) nothing it started is left running: no `ccp real-node`
-# of the run (their command lines name the run's folder) and no nats-server on the run's
-# port. Every wait is bounded. Usage: real_test.sh CCP
+# of the run (their command lines name the run's folder) and no nats-server on any of the
+# run's ports (a 3-node NATS cluster in tiny-cluster and tiny-long). Every wait is bounded.
+# Usage: real_test.sh CCP
 set -uo pipefail
 ccp=$1
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -27,17 +28,19 @@ named() {
 # Fails when anything of run folder $1 is still running (after a bounded grace of 5 s for
 # processes that are being reaped).
 no_leftovers() {
-  local dir=$1 port="" k
-  [[ -f $dir/nats-url ]] && port=$(sed 's/.*://' "$dir/nats-url")
+  local dir=$1 ports="" k p
+  # nats://127.0.0.1:P1[,127.0.0.1:P2...]: every node's client port
+  [[ -f $dir/nats-url ]] && ports=$(sed 's#^nats://##; s#,# #g; s#[^ ]*:##g' "$dir/nats-url")
   for ((k = 0; k < 50; k++)); do
-    local left
+    local left open=""
     left=$(named "$dir")
-    if [[ -z $left ]] && { [[ -z $port ]] || ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }; then
-      return 0
-    fi
+    for p in $ports; do
+      (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && open+=" $p"
+    done
+    [[ -z $left && -z $open ]] && return 0
     sleep 0.1
   done
-  fail "$2: left running: pids [$(named "$dir" | tr '\n' ' ')] nats port ${port:-none}"
+  fail "$2: left running: pids [$(named "$dir" | tr '\n' ' ')] nats ports open [${open# }]"
 }
 
 # The leftover check itself fires: a process naming a folder is found.
@@ -47,6 +50,23 @@ bash -c 'sleep 30; true' "$probe" &
 bg+=($!)
 sleep 0.2
 [[ -n $(named "$probe") ]] || fail "the leftover check does not see a process naming its folder"
+kill -KILL "${bg[-1]}"
+wait "${bg[-1]}" 2>/dev/null
+
+# The port check sees a server on any node of a cluster's nats-url, not only the first.
+nats=$(command -v nats-server || echo /usr/sbin/nats-server)
+ports=$top/portsfile cluster=$top/fake-run  # its command line must not name the run folder
+mkdir -p "$ports" "$cluster"
+"$nats" -a 127.0.0.1 -p -1 --ports_file_dir "$ports" >/dev/null 2>&1 &
+bg+=($!)
+for ((k = 0; k < 50; k++)); do
+  compgen -G "$ports/*.ports" >/dev/null && break
+  sleep 0.1
+done
+port=$(grep -o '127.0.0.1:[0-9]*' "$ports"/*.ports | sed 's/.*://')
+[[ -n $port ]] || fail "the probe nats-server did not say its port"
+echo "nats://127.0.0.1:1,127.0.0.1:$port,127.0.0.1:2" >"$cluster/nats-url"
+(no_leftovers "$cluster" "probe" 2>/dev/null) && fail "the leftover check does not see a server on a cluster's second port"
 kill -KILL "${bg[-1]}"
 wait "${bg[-1]}" 2>/dev/null
 
@@ -73,6 +93,18 @@ grep -q "^PASS real-tiny seed=1 .* requests=[1-9][0-9]* ok=" <<<"$out" || fail "
 grep -q "^real: 1 passed, 0 failed" <<<"$out" || fail "tiny: no summary: $out"
 no_leftovers "$top/pass/real-tiny" "a passing run"
 
+# A run on a 3-node NATS cluster, two nodes killed in turn: exit 0, every node's port named
+# in nats-url, nothing left.
+out=$(timeout 120 "$ccp" real "$here/real/tiny-cluster.json" --dir "$top/cluster" 2>&1)
+rc=$?
+[[ $rc == 0 ]] || fail "tiny-cluster: exit $rc, want 0: $out"
+grep -q "^PASS real-tiny-cluster seed=1 .* requests=[1-9][0-9]* ok=" <<<"$out" ||
+  fail "tiny-cluster: no PASS line: $out"
+grep -qE '^nats://127\.0\.0\.1:[0-9]+,127\.0\.0\.1:[0-9]+,127\.0\.0\.1:[0-9]+$' \
+  "$top/cluster/real-tiny-cluster/nats-url" ||
+  fail "tiny-cluster: nats-url does not list 3 nodes: $(cat "$top/cluster/real-tiny-cluster/nats-url")"
+no_leftovers "$top/cluster/real-tiny-cluster" "a cluster run"
+
 # A failing run: exit 1, the failure named, nothing left.
 out=$(timeout 120 "$ccp" real "$here/real/tiny-fails.json" --dir "$top/fail" 2>&1)
 rc=$?
@@ -80,7 +112,8 @@ rc=$?
 grep -q "unreachable ratio .* < 0.9" <<<"$out" || fail "tiny-fails: failure not named: $out"
 no_leftovers "$top/fail/real-tiny-fails" "a failing run"
 
-# Ctrl-C during the fault phase, with a proxy and the nats-server stopped (SIGSTOP): exit 2.
+# Ctrl-C during the fault phase, with a proxy and the NATS cluster's nodes stopped (SIGSTOP)
+# and one node killed: exit 2.
 interrupted() {  # interrupted SIGNAL NAME: starts a long run, signals the runner once it runs
   local sig=$1 name=$2 dir=$top/$2 pid k
   "$ccp" real "$here/real/tiny-long.json" --dir "$dir" >"$top/$name.out" 2>&1 &
