@@ -60,19 +60,21 @@ real_bus::real_bus(int nodes, std::chrono::milliseconds bound) {
   }
   for (int b = 0; b < nodes; ++b) {
     // Every node names every other as a route (a full mesh at once, whichever starts
-    // first); no_advertise keeps the clients' server lists the ones we give them.
+    // first); no_advertise keeps the clients' server lists the ones we give them. Options,
+    // not a configuration file: a runner that is SIGKILLed leaves no file behind. The
+    // monitoring port listens on the server's address (-a 127.0.0.1).
     std::string routes;
     for (int o = 0; o < nodes; ++o)
       if (o != b)
-        routes += (routes.empty() ? "" : ", ") + std::string("\"nats-route://127.0.0.1:") +
-                  std::to_string(route_ports[static_cast<std::size_t>(o)]) + "\"";
-    const std::string config =
-        "server_name: \"ccp-real-bus-" + std::to_string(b + 1) + "\"\n" +
-        "http: \"127.0.0.1:" + std::to_string(monitor_ports_[static_cast<std::size_t>(b)]) +
-        "\"\n" + "cluster {\n  name: \"ccp-real\"\n  listen: \"127.0.0.1:" +
-        std::to_string(route_ports[static_cast<std::size_t>(b)]) +
-        "\"\n  no_advertise: true\n  routes: [" + routes + "]\n}\n";
-    servers_.push_back(std::make_unique<testkit::nats_server>(config));
+        routes += (routes.empty() ? "" : ",") + std::string("nats-route://127.0.0.1:") +
+                  std::to_string(route_ports[static_cast<std::size_t>(o)]);
+    servers_.push_back(std::make_unique<testkit::nats_server>(
+        std::string(),
+        std::vector<std::string>{
+            "--server_name", "ccp-real-bus-" + std::to_string(b + 1), "-m",
+            std::to_string(monitor_ports_[static_cast<std::size_t>(b)]), "--cluster",
+            "nats://127.0.0.1:" + std::to_string(route_ports[static_cast<std::size_t>(b)]),
+            "--cluster_name", "ccp-real", "--no_advertise=true", "--routes", routes}));
   }
   const auto until = std::chrono::steady_clock::now() + bound;
   while (!routes_up()) {

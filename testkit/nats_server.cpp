@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "testkit/port.hpp"
@@ -74,7 +75,8 @@ bool write_and_close(int fd, const std::string& text) {
 
 }  // namespace
 
-nats_server::nats_server(const std::string& config) {
+nats_server::nats_server(const std::string& config, std::vector<std::string> args)
+    : args_(std::move(args)) {
   if (!config.empty()) {
     std::string path = "/tmp/ccp-nats-test-XXXXXX.conf";
     const int fd = ::mkstemps(path.data(), 5);
@@ -143,6 +145,7 @@ void nats_server::start(std::chrono::milliseconds bound) {
   const std::string port = std::to_string(port_);
   std::vector<std::string> args = {binary, "-a", "127.0.0.1", "-p", port};
   if (!config_path_.empty()) args.insert(args.end(), {"-c", config_path_});
+  args.insert(args.end(), args_.begin(), args_.end());
   // Dies with the test process (if it crashes, no orphaned server keeps the port; strictly,
   // with the thread that started it, which for a GoogleTest fixture is the main thread), and
   // keeps the test's output clean.

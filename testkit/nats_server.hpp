@@ -8,6 +8,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "testkit/process.hpp"
 
@@ -18,8 +19,10 @@ class nats_server {
   // Starts the server and waits (bounded) until it accepts connections. Throws
   // std::runtime_error naming the cause when it cannot. `config`: the text of a
   // configuration file for it (such as "max_payload: 4096"), written to a temporary file
-  // that the destructor removes; empty for none.
-  explicit nats_server(const std::string& config = {});
+  // that the destructor removes; empty for none. `args`: more command-line options, after
+  // `-a 127.0.0.1 -p PORT` (such as a cluster's `--cluster URL --routes URL,...`), kept for
+  // restart(); they leave no file behind even when the caller is killed.
+  explicit nats_server(const std::string& config = {}, std::vector<std::string> args = {});
   ~nats_server();
   nats_server(const nats_server&) = delete;
   nats_server& operator=(const nats_server&) = delete;
@@ -48,6 +51,7 @@ class nats_server {
   int port_ = 0;
   std::unique_ptr<process> server_;  // null when not running
   std::string config_path_;          // empty: no configuration file
+  std::vector<std::string> args_;    // more command-line options
 };
 
 }  // namespace ccp::testkit
