@@ -29,6 +29,7 @@
 #include "app/commands.hpp"
 #include "app/options.hpp"
 #include "app/real.hpp"
+#include "app/real_netns.hpp"
 #include "sim/checker.hpp"
 #include "sim/scenario.hpp"
 #include "sim/trace.hpp"
@@ -118,7 +119,15 @@ std::string summary(const sim::scenario& sc, const sim::run_result& r, double wa
 bool real_kind(sim::fault_kind k) {
   using enum sim::fault_kind;
   return k == kill_proxy || k == restart_proxy || k == drain_proxy || k == stall_proxy ||
-         k == kill_agent || k == kill_mgmt || k == bus_outage || k == endpoint_churn;
+         k == kill_agent || k == kill_mgmt || k == bus_outage || k == endpoint_churn ||
+         k == partition_proxy || k == half_open;
+}
+// Whether the file has faults that run in network namespaces (app/real_netns.hpp).
+bool uses_netns(const sim::scenario& sc) {
+  for (const sim::fault& x : sc.faults)
+    if (x.kind == sim::fault_kind::partition_proxy || x.kind == sim::fault_kind::half_open)
+      return true;
+  return false;
 }
 
 // What the file asks that this runner cannot do: empty when it can run it.
@@ -132,7 +141,22 @@ std::string refusal(const std::string& file, const sim::scenario& sc) {
   if (!kinds.empty())
     return file + ": the real runner cannot do these fault kinds: " + kinds +
            " (it does kill_proxy, restart_proxy, drain_proxy, stall_proxy, kill_agent, "
-           "kill_mgmt, bus_outage, endpoint_churn); run the file with ccp sim";
+           "kill_mgmt, bus_outage, endpoint_churn, partition_proxy, half_open); run the file "
+           "with ccp sim";
+  if (uses_netns(sc)) {
+    bool partition = false, half = false;
+    for (const sim::fault& x : sc.faults) {
+      partition = partition || x.kind == sim::fault_kind::partition_proxy;
+      half = half || x.kind == sim::fault_kind::half_open;
+    }
+    if (partition && half)
+      return file +
+             ": partition_proxy and half_open in one file: the agents of a half_open would "
+             "reach a partitioned proxy's namespace only through forwarding, which ccp real "
+             "does not turn on; split the file";
+    if (auto why = real_netns::unavailable(); !why.empty())
+      return file + ": partition_proxy and half_open run in network namespaces: " + why;
+  }
   bool outage = false;
   for (const sim::fault& x : sc.faults)
     outage = outage || x.kind == sim::fault_kind::bus_outage;
@@ -179,6 +203,7 @@ struct slot {
   std::vector<std::uint64_t> senders;
   bool stalled = false;
   bool drained = false;
+  int space = -1;  // its network namespace (real_netns::spaces()), -1: the machine's
 };
 
 // One line of a trace, with its time on the run's clock.
@@ -194,13 +219,15 @@ struct line {
 // host's agent is attached to (from the "attached" and "directory" trace lines).
 class convergence {
  public:
-  convergence(int hosts, int mgmts, std::vector<std::string> urls)
+  // `urls`: each URL an agent may name its proxy by (a namespace's agents have their own),
+  // and that proxy's index.
+  convergence(int hosts, int mgmts, int proxies, std::map<std::string, int> urls)
       : agent_on_(static_cast<std::size_t>(hosts), -1),
         dirs_(static_cast<std::size_t>(mgmts),
               std::vector<int>(static_cast<std::size_t>(hosts), -1)),
         dir_n_(static_cast<std::size_t>(mgmts), 0),
         urls_(std::move(urls)) {
-    for (int p = 0; p < static_cast<int>(urls_.size()); ++p)
+    for (int p = 0; p < proxies; ++p)
       proxy_index_[real_proxy_address(p)] = p;
   }
   // An "attached" line of a hosts process.
@@ -208,10 +235,8 @@ class convergence {
     const int first = j.value("first", 0);
     const auto& on = j.at("on");
     for (std::size_t k = 0; k < on.size(); ++k) {
-      const std::string url = on[k].get<std::string>();
-      auto it = std::find(urls_.begin(), urls_.end(), url);
-      at(agent_on_, first + static_cast<int>(k)) =
-          it == urls_.end() ? -1 : static_cast<int>(it - urls_.begin());
+      auto it = urls_.find(on[k].get<std::string>());
+      at(agent_on_, first + static_cast<int>(k)) = it == urls_.end() ? -1 : it->second;
     }
   }
   // A "directory" line of mgmt node `m`.
@@ -249,7 +274,7 @@ class convergence {
   std::vector<int> agent_on_;
   std::vector<std::vector<int>> dirs_;
   std::vector<int> dir_n_;
-  std::vector<std::string> urls_;
+  std::map<std::string, int> urls_;
   std::map<std::string, int> proxy_index_;
 };
 
@@ -259,6 +284,7 @@ class runner {
       : file_(std::move(file)), sc_(sc), dir_(std::move(dir)), per_(hosts_per_process) {}
   // Every process it started, by PID, at once (SIGKILL also ends a stopped one); then the
   // nats-server (woken first if frozen, so that it stops at once).
+  // Then (members) the nats-server, and the network namespaces once nothing runs in them.
   ~runner() {
     for (auto* group : {&hosts_, &endpoints_, &mgmts_, &proxies_})
       for (slot& s : *group)
@@ -307,15 +333,18 @@ class runner {
   std::string dir_;
   int per_;
   std::string exe_;
-  micros origin_ = 0;  // CLOCK_MONOTONIC microseconds of run time 0 (before: 0)
+  std::unique_ptr<real_netns> netns_;  // when the file has partition_proxy or half_open
+  std::map<int, int> partitioned_;     // proxy -> partitions of it in force
+  micros origin_ = 0;                  // CLOCK_MONOTONIC microseconds of run time 0 (before: 0)
   std::unique_ptr<testkit::nats_server> nats_;
   std::vector<slot> mgmts_, proxies_, hosts_;
   // The endpoints of hosts an endpoint_churn fault hits, a process per fault (on the
   // backbone's nats-server as their host bus), and which hosts_ group each belongs to.
   std::vector<slot> endpoints_;
   std::map<int, std::size_t> endpoints_of_group_;
-  std::vector<int> host_slot_;     // host -> index in hosts_
-  std::vector<std::string> urls_;  // proxy p's websocket URL
+  std::vector<int> host_slot_;            // host -> index in hosts_
+  std::vector<std::string> urls_;         // proxy p's websocket URL
+  std::map<std::string, int> url_proxy_;  // every URL an agent may dial -> proxy index
   std::vector<line> runner_lines_;
   bool bus_paused_ = false;
 };
@@ -324,7 +353,12 @@ void runner::start(slot& s) {
   testkit::spawn_options o;
   o.log = dir_ + "/" + s.name + ".log";
   o.parent_death_signal = SIGKILL;  // the runner gone (even SIGKILLed): so are they
-  s.proc = std::make_unique<testkit::process>(real_node_argv(exe_, s.spec), o);
+  std::vector<std::string> argv;
+  if (s.space >= 0)  // `ip netns exec` execs the node: the PID stays the node's
+    argv = netns_->exec_prefix(netns_->spaces().at(static_cast<std::size_t>(s.space)));
+  for (std::string& a : real_node_argv(exe_, s.spec))
+    argv.push_back(std::move(a));
+  s.proc = std::make_unique<testkit::process>(std::move(argv), o);
   s.stalled = false;
 }
 
@@ -398,6 +432,33 @@ void runner::act(const sim::fault& x, bool end) {
       }
       break;
     }
+    case partition_proxy:
+      // Cut from the nats-server (packets dropped both ways: no side sees a close); its
+      // agents still reach it.
+      for (int p : targets(x, proxies)) {
+        const slot& s = proxies_[static_cast<std::size_t>(p)];
+        const auto& space = netns_->spaces().at(static_cast<std::size_t>(s.space));
+        int& n = partitioned_[p];
+        if (!end && n++ == 0) netns_->cut(space, nats_->port());
+        if (end && n > 0 && --n == 0) netns_->uncut(space);
+      }
+      break;
+    case half_open: {
+      // The hosts' process runs in a namespace of its own: its agents' links are dropped
+      // both ways and closed on the agents' side; the proxies hear nothing.
+      std::set<int> slots;
+      for (int h : targets(x, sc_.topo.hosts))
+        slots.insert(host_slot_[static_cast<std::size_t>(h)]);
+      std::vector<int> ports;
+      for (const slot& p : proxies_)
+        ports.push_back(p.spec.port);
+      for (int k : slots) {
+        const slot& s = hosts_[static_cast<std::size_t>(k)];
+        if (s.space >= 0)
+          netns_->half_open(netns_->spaces().at(static_cast<std::size_t>(s.space)), ports);
+      }
+      break;
+    }
     case bus_outage:
       if (end && bus_paused_) {
         nats_->resume();
@@ -416,6 +477,11 @@ void runner::heal() {
   if (bus_paused_) {
     nats_->resume();
     bus_paused_ = false;
+  }
+  if (netns_) {
+    for (const auto& space : netns_->spaces())
+      netns_->uncut(space);
+    partitioned_.clear();
   }
   for (auto* group : {&proxies_, &mgmts_, &hosts_, &endpoints_})
     for (slot& s : *group) {
@@ -450,6 +516,13 @@ sim::run_result runner::run(double& wall) {
   };
   auto hash_of = [](const std::string& a) { return sim::fnv(a); };
 
+  // A partition_proxy's proxies each run in a network namespace of their own.
+  std::set<int> partitioned;
+  for (const sim::fault& x : sc_.faults)
+    if (x.kind == sim::fault_kind::partition_proxy)
+      for (int p : targets(x, t.proxies))
+        partitioned.insert(p);
+  if (uses_netns(sc_)) netns_ = std::make_unique<real_netns>(dir_);
   std::vector<std::string>& urls = urls_;
   for (int p = 0; p < t.proxies; ++p) {
     slot s;
@@ -457,8 +530,15 @@ sim::run_result runner::run(double& wall) {
     s.spec = spec("proxy", s.name);
     s.spec.index = p;
     s.spec.port = testkit::free_port();
+    if (partitioned.contains(p)) {
+      const auto& space = netns_->add("p" + std::to_string(p));
+      s.space = static_cast<int>(netns_->spaces().size()) - 1;
+      s.spec.listen = space.inside;
+      s.spec.backbone = real_netns::inside_url(space, backbone);
+    }
     s.senders.push_back(hash_of(real_proxy_address(p)));
-    urls.push_back("ws://127.0.0.1:" + std::to_string(s.spec.port) + "/");
+    urls.push_back("ws://" + s.spec.listen + ":" + std::to_string(s.spec.port) + "/");
+    url_proxy_[urls.back()] = p;
     proxies_.push_back(std::move(s));
   }
   for (int j = 0; j < t.mgmt; ++j) {
@@ -473,11 +553,21 @@ sim::run_result runner::run(double& wall) {
   // them), the rest `per_` to a process.
   host_slot_.assign(static_cast<std::size_t>(t.hosts), -1);
   std::vector<std::vector<int>> groups;
-  std::set<std::size_t> churned;  // groups whose endpoints run apart
+  std::set<std::size_t> churned;    // groups whose endpoints run apart
+  std::set<std::size_t> half_open;  // groups in a network namespace of their own
   for (const sim::fault& x : sc_.faults) {
-    if (x.kind != sim::fault_kind::kill_agent && x.kind != sim::fault_kind::endpoint_churn)
+    if (x.kind != sim::fault_kind::kill_agent && x.kind != sim::fault_kind::endpoint_churn &&
+        x.kind != sim::fault_kind::half_open)
       continue;
     std::vector<int> hit = targets(x, t.hosts);
+    if (x.kind == sim::fault_kind::half_open) {
+      for (int h : hit)
+        if (host_slot_[static_cast<std::size_t>(h)] >= 0)
+          throw std::runtime_error(file_ +
+                                   ": a half_open's hosts overlap another fault's (kill_agent, "
+                                   "endpoint_churn, half_open): not supported by ccp real");
+      half_open.insert(groups.size());
+    }
     if (x.kind == sim::fault_kind::endpoint_churn) {
       hit.clear();
       for (int h = x.target; h < std::min(t.hosts, x.target + x.count / t.endpoints_per_host); ++h)
@@ -524,6 +614,17 @@ sim::run_result runner::run(double& wall) {
     s.spec.last = g.back() + 1;
     s.spec.proxy_urls = urls;
     if (apart) s.spec.host_bus = backbone;
+    if (half_open.contains(k)) {
+      const auto& space = netns_->add("h" + std::to_string(k));
+      s.space = static_cast<int>(netns_->spaces().size()) - 1;
+      s.spec.backbone = real_netns::inside_url(space, s.spec.backbone);
+      s.spec.host_bus = real_netns::inside_url(space, s.spec.host_bus);
+      for (std::string& u : s.spec.proxy_urls) {
+        const int p = url_proxy_.at(u);
+        u = real_netns::inside_url(space, u);
+        url_proxy_[u] = p;
+      }
+    }
     slot eps;
     eps.name = "endpoints-" + std::to_string(k + 1);
     eps.spec = spec("endpoints", eps.name);
@@ -550,12 +651,12 @@ sim::run_result runner::run(double& wall) {
     start(s);
   for (slot& s : proxies_) {
     const auto until = clk::now() + std::chrono::seconds(20);
-    while (!testkit::accepts(s.spec.port)) {
+    while (!real_accepts(s.spec.listen, s.spec.port)) {
       if (interrupted) throw std::runtime_error("interrupted");
       if (clk::now() > until || !s.proc->running())
-        throw std::runtime_error(s.name +
-                                 " did not listen on 127.0.0.1:" + std::to_string(s.spec.port) +
-                                 " (see " + dir_ + "/" + s.name + ".log)");
+        throw std::runtime_error(s.name + " did not listen on " + s.spec.listen + ":" +
+                                 std::to_string(s.spec.port) + " (see " + dir_ + "/" + s.name +
+                                 ".log)");
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }
@@ -572,7 +673,7 @@ sim::run_result runner::run(double& wall) {
       clk::now() + std::chrono::seconds(20) + std::chrono::milliseconds(20) * t.hosts;
   for (;;) {
     if (interrupted) throw std::runtime_error("interrupted");
-    convergence conv(t.hosts, t.mgmt, urls_);
+    convergence conv(t.hosts, t.mgmt, t.proxies, url_proxy_);
     auto last_of = [](const std::string& file, std::string_view ev) {
       std::ifstream in(file);
       std::string l, last;
@@ -634,7 +735,8 @@ sim::run_result runner::run(double& wall) {
     steps.push_back({x.at, f, false});
     const bool lasting =
         x.kind == sim::fault_kind::stall_proxy || x.kind == sim::fault_kind::bus_outage ||
-        x.kind == sim::fault_kind::kill_agent || x.kind == sim::fault_kind::endpoint_churn;
+        x.kind == sim::fault_kind::kill_agent || x.kind == sim::fault_kind::endpoint_churn ||
+        x.kind == sim::fault_kind::partition_proxy;
     if (lasting && x.at + x.duration < sc_.duration) steps.push_back({x.at + x.duration, f, true});
   }
   std::stable_sort(steps.begin(), steps.end(),
@@ -711,7 +813,7 @@ sim::run_result runner::judge() {
     for (const slot& s : *group)
       slot_named[s.name] = &s;
   int sum = 0;
-  convergence conv(sc_.topo.hosts, sc_.topo.mgmt, urls_);
+  convergence conv(sc_.topo.hosts, sc_.topo.mgmt, sc_.topo.proxies, url_proxy_);
   bool converged = false;
   const micros liveness = sc_.duration;
   bool at_liveness = false;
@@ -882,6 +984,14 @@ int real_main(std::span<const std::string_view> args, std::ostream& out, std::os
     }
   } restore_signals{old_int, old_term};
   interrupted = 0;
+
+  // Namespaces that a run which is gone (SIGKILLed) left: removed, and said.
+  for (const auto& [file, sc] : runs)
+    if (uses_netns(sc)) {
+      for (const std::string& gone : real_netns::clean_stale())
+        err << "ccp real: removed " << gone << " of a run that is gone\n";
+      break;
+    }
 
   std::size_t passed = 0, failed = 0, errors = 0;
   for (const auto& [file, sc] : runs) {
