@@ -65,10 +65,11 @@ constexpr command_spec real_command = {
     .name = "real",
     .about =
         "Runs scenario files against real processes on this machine (a nats-server,\n"
-        "one process per mgmt node and per proxy, hosts many to a process, all on\n"
-        "127.0.0.1), with real faults (SIGKILL, SIGTERM, SIGSTOP/SIGCONT), and judges\n"
-        "the merged traces with the simulator's checker. Fault kinds it cannot make\n"
-        "real are refused.\n"
+        "one process per mgmt node and per proxy, hosts many to a process, on\n"
+        "127.0.0.1 and, for partition_proxy and half_open, in network namespaces it\n"
+        "makes and removes), with real faults (SIGKILL, SIGTERM, SIGSTOP/SIGCONT,\n"
+        "nftables rules), and judges the merged traces with the simulator's checker.\n"
+        "Fault kinds it cannot make real are refused.\n"
         "Exit status: 0 all passed, 1 some failed, 2 usage, scenario file or run error.",
     .positionals = real_positionals,
     .options = real_options,

@@ -59,8 +59,10 @@ TEST(RealNetns, ReachesLoopbackUntilCutAndLeavesNothing) {
   testkit::process server({"/usr/bin/python3", "-c",
                            "import socket,time\n"
                            "s=socket.socket();s.bind(('127.0.0.1',0));s.listen()\n"
-                           "open('" + dir + "/port','w').write(str(s.getsockname()[1]))\n"
-                           "while True: s.accept()\n"},
+                           "open('" +
+                               dir +
+                               "/port','w').write(str(s.getsockname()[1]))\n"
+                               "while True: s.accept()\n"},
                           o);
   int p = 0;
   for (int k = 0; k < 100 && p == 0; ++k) {
