@@ -283,9 +283,9 @@ class runner {
  public:
   runner(std::string file, const sim::scenario& sc, std::string dir, int hosts_per_process)
       : file_(std::move(file)), sc_(sc), dir_(std::move(dir)), per_(hosts_per_process) {}
-  // Every process it started, by PID, at once (SIGKILL also ends a stopped one); then the
-  // nats-server (woken first if frozen, so that it stops at once).
-  // Then (members) the nats-server, and the network namespaces once nothing runs in them.
+  // Every process it started, by PID, at once (SIGKILL also ends a stopped one); then (its
+  // members) the nats-server (woken first if frozen, so that it stops at once), and last the
+  // network namespaces, once nothing runs in them.
   ~runner() {
     for (auto* group : {&hosts_, &endpoints_, &mgmts_, &proxies_})
       for (slot& s : *group)
