@@ -35,6 +35,7 @@ inline constexpr std::string_view real_secret = "ccp-real";
 struct real_node_spec {
   std::string scenario, dir, trace, backbone, role;
   std::string host_bus = "inproc://real-hosts";
+  std::string listen = "127.0.0.1";  // a proxy's address (its network namespace's, in one)
   int index = 0, first = 0, last = 0, port = 0;
   std::vector<std::string> proxy_urls;
 };

@@ -31,6 +31,7 @@
 #include "app/options.hpp"
 #include "app/real.hpp"
 #include "app/real_bus.hpp"
+#include "app/real_netns.hpp"
 #include "sim/checker.hpp"
 #include "sim/scenario.hpp"
 #include "sim/trace.hpp"
@@ -66,9 +67,10 @@ constexpr command_spec real_command = {
     .about =
         "Runs scenario files against real processes on this machine (a nats-server, or\n"
         "a NATS cluster of the topology's bus_nodes; one process per mgmt node and per\n"
-        "proxy, hosts many to a process, all on 127.0.0.1), with real faults (SIGKILL,\n"
-        "SIGTERM, SIGSTOP/SIGCONT), and judges the merged traces with the simulator's\n"
-        "checker. Fault kinds it cannot make real are refused.\n"
+        "proxy, hosts many to a process, on 127.0.0.1 and, for partition_proxy and\n"
+        "half_open, in network namespaces it makes and removes), with real faults\n"
+        "(SIGKILL, SIGTERM, SIGSTOP/SIGCONT, nftables rules), and judges the merged\n"
+        "traces with the simulator's checker. Fault kinds it cannot make real are refused.\n"
         "Exit status: 0 all passed, 1 some failed, 2 usage, scenario file or run error.",
     .positionals = real_positionals,
     .options = real_options,
@@ -120,7 +122,14 @@ bool real_kind(sim::fault_kind k) {
   using enum sim::fault_kind;
   return k == kill_proxy || k == restart_proxy || k == drain_proxy || k == stall_proxy ||
          k == kill_agent || k == kill_mgmt || k == bus_outage || k == endpoint_churn ||
-         k == kill_bus_node;
+         k == kill_bus_node || k == partition_proxy || k == half_open;
+}
+// Whether the file has faults that run in network namespaces (app/real_netns.hpp).
+bool uses_netns(const sim::scenario& sc) {
+  for (const sim::fault& x : sc.faults)
+    if (x.kind == sim::fault_kind::partition_proxy || x.kind == sim::fault_kind::half_open)
+      return true;
+  return false;
 }
 
 // What the file asks that this runner cannot do: empty when it can run it.
@@ -134,7 +143,22 @@ std::string refusal(const std::string& file, const sim::scenario& sc) {
   if (!kinds.empty())
     return file + ": the real runner cannot do these fault kinds: " + kinds +
            " (it does kill_proxy, restart_proxy, drain_proxy, stall_proxy, kill_agent, "
-           "kill_mgmt, bus_outage, endpoint_churn, kill_bus_node); run the file with ccp sim";
+           "kill_mgmt, bus_outage, endpoint_churn, kill_bus_node, partition_proxy, half_open); run "
+           "the file with ccp sim";
+  if (uses_netns(sc)) {
+    bool partition = false, half = false;
+    for (const sim::fault& x : sc.faults) {
+      partition = partition || x.kind == sim::fault_kind::partition_proxy;
+      half = half || x.kind == sim::fault_kind::half_open;
+    }
+    if (partition && half)
+      return file +
+             ": partition_proxy and half_open in one file: the agents of a half_open would "
+             "reach a partitioned proxy's namespace only through forwarding, which ccp real "
+             "does not turn on; split the file";
+    if (auto why = real_netns::unavailable(); !why.empty())
+      return file + ": partition_proxy and half_open run in network namespaces: " + why;
+  }
   bool outage = false;
   for (const sim::fault& x : sc.faults)
     outage = outage || x.kind == sim::fault_kind::bus_outage;
@@ -181,6 +205,7 @@ struct slot {
   std::vector<std::uint64_t> senders;
   bool stalled = false;
   bool drained = false;
+  int space = -1;  // its network namespace (real_netns::spaces()), -1: the machine's
 };
 
 // One line of a trace, with its time on the run's clock.
@@ -196,13 +221,15 @@ struct line {
 // host's agent is attached to (from the "attached" and "directory" trace lines).
 class convergence {
  public:
-  convergence(int hosts, int mgmts, std::vector<std::string> urls)
+  // `urls`: each URL an agent may name its proxy by (a namespace's agents have their own),
+  // and that proxy's index.
+  convergence(int hosts, int mgmts, int proxies, std::map<std::string, int> urls)
       : agent_on_(static_cast<std::size_t>(hosts), -1),
         dirs_(static_cast<std::size_t>(mgmts),
               std::vector<int>(static_cast<std::size_t>(hosts), -1)),
         dir_n_(static_cast<std::size_t>(mgmts), 0),
         urls_(std::move(urls)) {
-    for (int p = 0; p < static_cast<int>(urls_.size()); ++p)
+    for (int p = 0; p < proxies; ++p)
       proxy_index_[real_proxy_address(p)] = p;
   }
   // An "attached" line of a hosts process.
@@ -210,10 +237,8 @@ class convergence {
     const int first = j.value("first", 0);
     const auto& on = j.at("on");
     for (std::size_t k = 0; k < on.size(); ++k) {
-      const std::string url = on[k].get<std::string>();
-      auto it = std::find(urls_.begin(), urls_.end(), url);
-      at(agent_on_, first + static_cast<int>(k)) =
-          it == urls_.end() ? -1 : static_cast<int>(it - urls_.begin());
+      auto it = urls_.find(on[k].get<std::string>());
+      at(agent_on_, first + static_cast<int>(k)) = it == urls_.end() ? -1 : it->second;
     }
   }
   // A "directory" line of mgmt node `m`.
@@ -251,7 +276,7 @@ class convergence {
   std::vector<int> agent_on_;
   std::vector<std::vector<int>> dirs_;
   std::vector<int> dir_n_;
-  std::vector<std::string> urls_;
+  std::map<std::string, int> urls_;
   std::map<std::string, int> proxy_index_;
 };
 
@@ -259,8 +284,9 @@ class runner {
  public:
   runner(std::string file, const sim::scenario& sc, std::string dir, int hosts_per_process)
       : file_(std::move(file)), sc_(sc), dir_(std::move(dir)), per_(hosts_per_process) {}
-  // Every process it started, by PID, at once (SIGKILL also ends a stopped one); then the
-  // bus's nodes (real_bus's destructor: woken first if frozen, so that they stop at once).
+  // Every process it started, by PID, at once (SIGKILL also ends a stopped one); then (its
+  // members) the bus's nodes (real_bus's destructor: woken first if frozen, so that they stop
+  // at once), and last the network namespaces, once nothing runs in them.
   ~runner() {
     for (auto* group : {&hosts_, &endpoints_, &mgmts_, &proxies_})
       for (slot& s : *group)
@@ -308,15 +334,18 @@ class runner {
   std::string dir_;
   int per_;
   std::string exe_;
-  micros origin_ = 0;  // CLOCK_MONOTONIC microseconds of run time 0 (before: 0)
+  std::unique_ptr<real_netns> netns_;  // when the file has partition_proxy or half_open
+  std::map<int, int> partitioned_;     // proxy -> partitions of it in force
+  micros origin_ = 0;                  // CLOCK_MONOTONIC microseconds of run time 0 (before: 0)
   std::unique_ptr<real_bus> bus_;
   std::vector<slot> mgmts_, proxies_, hosts_;
   // The endpoints of hosts an endpoint_churn fault hits, a process per fault (on the
   // backbone's nats-server as their host bus), and which hosts_ group each belongs to.
   std::vector<slot> endpoints_;
   std::map<int, std::size_t> endpoints_of_group_;
-  std::vector<int> host_slot_;     // host -> index in hosts_
-  std::vector<std::string> urls_;  // proxy p's websocket URL
+  std::vector<int> host_slot_;            // host -> index in hosts_
+  std::vector<std::string> urls_;         // proxy p's websocket URL
+  std::map<std::string, int> url_proxy_;  // every URL an agent may dial -> proxy index
   std::vector<line> runner_lines_;
   bool bus_paused_ = false;
 };
@@ -325,7 +354,12 @@ void runner::start(slot& s) {
   testkit::spawn_options o;
   o.log = dir_ + "/" + s.name + ".log";
   o.parent_death_signal = SIGKILL;  // the runner gone (even SIGKILLed): so are they
-  s.proc = std::make_unique<testkit::process>(real_node_argv(exe_, s.spec), o);
+  std::vector<std::string> argv;
+  if (s.space >= 0)  // `ip netns exec` execs the node: the PID stays the node's
+    argv = netns_->exec_prefix(netns_->spaces().at(static_cast<std::size_t>(s.space)));
+  for (std::string& a : real_node_argv(exe_, s.spec))
+    argv.push_back(std::move(a));
+  s.proc = std::make_unique<testkit::process>(std::move(argv), o);
   s.stalled = false;
 }
 
@@ -399,6 +433,34 @@ void runner::act(const sim::fault& x, bool end) {
       }
       break;
     }
+    case partition_proxy:
+      // Cut from the nats-server (packets dropped both ways: no side sees a close); its
+      // agents still reach it.
+      for (int p : targets(x, proxies)) {
+        const slot& s = proxies_[static_cast<std::size_t>(p)];
+        const auto& space = netns_->spaces().at(static_cast<std::size_t>(s.space));
+        int& n = partitioned_[p];
+        if (!end && n++ == 0)
+          for (int b = 0; b < bus_->nodes(); ++b) netns_->cut(space, bus_->port(b));
+        if (end && n > 0 && --n == 0) netns_->uncut(space);
+      }
+      break;
+    case half_open: {
+      // The hosts' process runs in a namespace of its own: its agents' links are dropped
+      // both ways and closed on the agents' side; the proxies hear nothing.
+      std::set<int> slots;
+      for (int h : targets(x, sc_.topo.hosts))
+        slots.insert(host_slot_[static_cast<std::size_t>(h)]);
+      std::vector<int> ports;
+      for (const slot& p : proxies_)
+        ports.push_back(p.spec.port);
+      for (int k : slots) {
+        const slot& s = hosts_[static_cast<std::size_t>(k)];
+        if (s.space >= 0)
+          netns_->half_open(netns_->spaces().at(static_cast<std::size_t>(s.space)), ports);
+      }
+      break;
+    }
     case bus_outage:
       if (end && bus_paused_) {
         bus_->resume();
@@ -427,6 +489,11 @@ void runner::heal() {
     bus_paused_ = false;
   }
   bus_->restart_dead();
+  if (netns_) {
+    for (const auto& space : netns_->spaces())
+      netns_->uncut(space);
+    partitioned_.clear();
+  }
   for (auto* group : {&proxies_, &mgmts_, &hosts_, &endpoints_})
     for (slot& s : *group) {
       if (s.stalled) {
@@ -462,6 +529,13 @@ sim::run_result runner::run(double& wall) {
   };
   auto hash_of = [](const std::string& a) { return sim::fnv(a); };
 
+  // A partition_proxy's proxies each run in a network namespace of their own.
+  std::set<int> partitioned;
+  for (const sim::fault& x : sc_.faults)
+    if (x.kind == sim::fault_kind::partition_proxy)
+      for (int p : targets(x, t.proxies))
+        partitioned.insert(p);
+  if (uses_netns(sc_)) netns_ = std::make_unique<real_netns>(dir_);
   std::vector<std::string>& urls = urls_;
   for (int p = 0; p < t.proxies; ++p) {
     slot s;
@@ -470,8 +544,15 @@ sim::run_result runner::run(double& wall) {
     s.spec.index = p;
     s.spec.backbone = bus_->url_for(p);
     s.spec.port = testkit::free_port();
+    if (partitioned.contains(p)) {
+      const auto& space = netns_->add("p" + std::to_string(p));
+      s.space = static_cast<int>(netns_->spaces().size()) - 1;
+      s.spec.listen = space.inside;
+      s.spec.backbone = real_netns::inside_url(space, s.spec.backbone);
+    }
     s.senders.push_back(hash_of(real_proxy_address(p)));
-    urls.push_back("ws://127.0.0.1:" + std::to_string(s.spec.port) + "/");
+    urls.push_back("ws://" + s.spec.listen + ":" + std::to_string(s.spec.port) + "/");
+    url_proxy_[urls.back()] = p;
     proxies_.push_back(std::move(s));
   }
   for (int j = 0; j < t.mgmt; ++j) {
@@ -487,11 +568,21 @@ sim::run_result runner::run(double& wall) {
   // them), the rest `per_` to a process.
   host_slot_.assign(static_cast<std::size_t>(t.hosts), -1);
   std::vector<std::vector<int>> groups;
-  std::set<std::size_t> churned;  // groups whose endpoints run apart
+  std::set<std::size_t> churned;    // groups whose endpoints run apart
+  std::set<std::size_t> half_open;  // groups in a network namespace of their own
   for (const sim::fault& x : sc_.faults) {
-    if (x.kind != sim::fault_kind::kill_agent && x.kind != sim::fault_kind::endpoint_churn)
+    if (x.kind != sim::fault_kind::kill_agent && x.kind != sim::fault_kind::endpoint_churn &&
+        x.kind != sim::fault_kind::half_open)
       continue;
     std::vector<int> hit = targets(x, t.hosts);
+    if (x.kind == sim::fault_kind::half_open) {
+      for (int h : hit)
+        if (host_slot_[static_cast<std::size_t>(h)] >= 0)
+          throw std::runtime_error(file_ +
+                                   ": a half_open's hosts overlap another fault's (kill_agent, "
+                                   "endpoint_churn, half_open): not supported by ccp real");
+      half_open.insert(groups.size());
+    }
     if (x.kind == sim::fault_kind::endpoint_churn) {
       hit.clear();
       for (int h = x.target; h < std::min(t.hosts, x.target + x.count / t.endpoints_per_host); ++h)
@@ -538,6 +629,17 @@ sim::run_result runner::run(double& wall) {
     s.spec.last = g.back() + 1;
     s.spec.proxy_urls = urls;
     if (apart) s.spec.host_bus = backbone;
+    if (half_open.contains(k)) {
+      const auto& space = netns_->add("h" + std::to_string(k));
+      s.space = static_cast<int>(netns_->spaces().size()) - 1;
+      s.spec.backbone = real_netns::inside_url(space, s.spec.backbone);
+      s.spec.host_bus = real_netns::inside_url(space, s.spec.host_bus);
+      for (std::string& u : s.spec.proxy_urls) {
+        const int p = url_proxy_.at(u);
+        u = real_netns::inside_url(space, u);
+        url_proxy_[u] = p;
+      }
+    }
     slot eps;
     eps.name = "endpoints-" + std::to_string(k + 1);
     eps.spec = spec("endpoints", eps.name);
@@ -564,12 +666,12 @@ sim::run_result runner::run(double& wall) {
     start(s);
   for (slot& s : proxies_) {
     const auto until = clk::now() + std::chrono::seconds(20);
-    while (!testkit::accepts(s.spec.port)) {
+    while (!real_accepts(s.spec.listen, s.spec.port)) {
       if (interrupted) throw std::runtime_error("interrupted");
       if (clk::now() > until || !s.proc->running())
-        throw std::runtime_error(s.name +
-                                 " did not listen on 127.0.0.1:" + std::to_string(s.spec.port) +
-                                 " (see " + dir_ + "/" + s.name + ".log)");
+        throw std::runtime_error(s.name + " did not listen on " + s.spec.listen + ":" +
+                                 std::to_string(s.spec.port) + " (see " + dir_ + "/" + s.name +
+                                 ".log)");
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }
@@ -586,7 +688,7 @@ sim::run_result runner::run(double& wall) {
       clk::now() + std::chrono::seconds(20) + std::chrono::milliseconds(20) * t.hosts;
   for (;;) {
     if (interrupted) throw std::runtime_error("interrupted");
-    convergence conv(t.hosts, t.mgmt, urls_);
+    convergence conv(t.hosts, t.mgmt, t.proxies, url_proxy_);
     auto last_of = [](const std::string& file, std::string_view ev) {
       std::ifstream in(file);
       std::string l, last;
@@ -649,7 +751,8 @@ sim::run_result runner::run(double& wall) {
     const bool lasting =
         x.kind == sim::fault_kind::stall_proxy || x.kind == sim::fault_kind::bus_outage ||
         x.kind == sim::fault_kind::kill_agent || x.kind == sim::fault_kind::endpoint_churn ||
-        (x.kind == sim::fault_kind::kill_bus_node && x.duration > 0);  // 0: until the heal
+        (x.kind == sim::fault_kind::kill_bus_node && x.duration > 0) ||  // 0: until the heal
+        x.kind == sim::fault_kind::partition_proxy;
     if (lasting && x.at + x.duration < sc_.duration) steps.push_back({x.at + x.duration, f, true});
   }
   std::stable_sort(steps.begin(), steps.end(),
@@ -726,7 +829,7 @@ sim::run_result runner::judge() {
     for (const slot& s : *group)
       slot_named[s.name] = &s;
   int sum = 0;
-  convergence conv(sc_.topo.hosts, sc_.topo.mgmt, urls_);
+  convergence conv(sc_.topo.hosts, sc_.topo.mgmt, sc_.topo.proxies, url_proxy_);
   bool converged = false;
   const micros liveness = sc_.duration;
   bool at_liveness = false;
@@ -897,6 +1000,14 @@ int real_main(std::span<const std::string_view> args, std::ostream& out, std::os
     }
   } restore_signals{old_int, old_term};
   interrupted = 0;
+
+  // Namespaces that a run which is gone (SIGKILLed) left: removed, and said.
+  for (const auto& [file, sc] : runs)
+    if (uses_netns(sc)) {
+      for (const std::string& gone : real_netns::clean_stale())
+        err << "ccp real: removed " << gone << " of a run that is gone\n";
+      break;
+    }
 
   std::size_t passed = 0, failed = 0, errors = 0;
   for (const auto& [file, sc] : runs) {

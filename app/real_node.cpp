@@ -47,6 +47,7 @@ struct sender {
 struct node_args {
   std::string scenario, dir, trace, backbone, role;
   std::string host_bus = "inproc://real-hosts";
+  std::string listen = "127.0.0.1";
   int index = 0, first = 0, last = 0, port = 0;
   std::vector<std::string> proxy_urls;
 };
@@ -79,7 +80,9 @@ std::vector<std::string> real_node_argv(const std::string& self_exe, const real_
                                 "--port",
                                 std::to_string(n.port),
                                 "--host-bus",
-                                n.host_bus};
+                                n.host_bus,
+                                "--listen",
+                                n.listen};
   if (!n.proxy_urls.empty()) {
     a.push_back("--proxies");
     a.push_back(urls_joined(n.proxy_urls));
@@ -91,7 +94,8 @@ int real_node_main(std::span<const std::string_view> args, std::ostream& out, st
   if (args.empty() || args[0] == "--help") {
     out << "usage: ccp real-node SCENARIO --dir DIR --trace FILE --backbone URL\n"
            "           --role mgmt|proxy|hosts|agents|endpoints [--index N]\n"
-           "           [--hosts A..B] [--port P] [--proxies URL,...] [--host-bus URL]\n"
+           "           [--hosts A..B] [--port P] [--listen ADDRESS] [--proxies URL,...]\n"
+           "           [--host-bus URL]\n"
            "One process of a `ccp real` run; started by `ccp real`, not by hand.\n";
     return args.empty() ? 2 : 0;
   }
@@ -110,6 +114,8 @@ int real_node_main(std::span<const std::string_view> args, std::ostream& out, st
       a.backbone = v;
     } else if (k == "--host-bus") {
       a.host_bus = v;
+    } else if (k == "--listen") {
+      a.listen = v;
     } else if (k == "--role") {
       a.role = v;
     } else if (k == "--index" && parse_int(v, n)) {
@@ -174,7 +180,10 @@ int real_node_main(std::span<const std::string_view> args, std::ostream& out, st
   } else if (a.role == "proxy") {
     net::proxy_options po;
     po.self = must(real_proxy_address(a.index));
-    po.listen = {asio::ip::make_address("127.0.0.1"), static_cast<std::uint16_t>(a.port)};
+    boost::system::error_code bad;
+    const auto listen = asio::ip::make_address(a.listen, bad);
+    if (bad) return err << "ccp real-node: --listen " << a.listen << ": not an IP address\n", 2;
+    po.listen = {listen, static_cast<std::uint16_t>(a.port)};
     po.backbone = a.backbone;
     po.secret = real_secret;
     po.seed = seed;

@@ -20,6 +20,7 @@ packages=(
                                 # the man page check, systemd-analyze verify on the units
   libspdlog-dev             # net/log.cpp: the daemons' log (levels, files, JSON lines)
   curl                      # tests/app/secure_fleet_test.sh reads the daemons' /metrics
+  iproute2 nftables         # ccp real: partition_proxy and half_open in network namespaces
 )
 
 # `--fuzz`: only what scripts/fuzz.sh needs, so that other jobs do not download a second

@@ -75,7 +75,7 @@ out=$("$ccp" real "$here/real/unrealisable.json" 2>&1)
 rc=$?
 [[ $rc == 2 ]] || fail "unrealisable: exit $rc, want 2: $out"
 grep -q "unrealisable.json" <<<"$out" || fail "unrealisable: file not named: $out"
-grep -q "latency_spike (/faults/1), half_open (/faults/2)" <<<"$out" ||
+grep -q "latency_spike (/faults/1), slow_consumer (/faults/2)" <<<"$out" ||
   fail "unrealisable: kinds not named: $out"
 
 # An endpoint_churn of part of a host's endpoints: exit 2, the fault and the rule named.
@@ -114,16 +114,17 @@ no_leftovers "$top/fail/real-tiny-fails" "a failing run"
 
 # Ctrl-C during the fault phase, with a proxy and the NATS cluster's nodes stopped (SIGSTOP)
 # and one node killed: exit 2.
-interrupted() {  # interrupted SIGNAL NAME: starts a long run, signals the runner once it runs
-  local sig=$1 name=$2 dir=$top/$2 pid k
-  "$ccp" real "$here/real/tiny-long.json" --dir "$dir" >"$top/$name.out" 2>&1 &
+interrupted() {  # interrupted SIGNAL NAME [FILE]: starts a long run, signals the runner once it runs
+  local sig=$1 name=$2 dir=$top/$2 file=${3:-tiny-long} pid k
+  "$ccp" real "$here/real/$file.json" --dir "$dir" >"$top/$name.out" 2>&1 &
   pid=$!
   bg+=($pid)
+  echo "$pid" >"$top/$name.pid"
   for ((k = 0; k < 600; k++)); do  # until the fault phase has begun (bounded: 60 s)
-    [[ -f $dir/real-tiny-long/origin ]] && break
+    [[ -f $dir/real-$file/origin ]] && break
     sleep 0.1
   done
-  [[ -f $dir/real-tiny-long/origin ]] || fail "$name: the run did not start: $(cat "$top/$name.out")"
+  [[ -f $dir/real-$file/origin ]] || fail "$name: the run did not start: $(cat "$top/$name.out")"
   sleep 2
   kill "-$sig" "$pid"
   for ((k = 0; k < 300 && $(kill -0 "$pid" 2>/dev/null && echo 1 || echo 0) == 1; k++)); do
@@ -132,7 +133,7 @@ interrupted() {  # interrupted SIGNAL NAME: starts a long run, signals the runne
   kill -0 "$pid" 2>/dev/null && fail "$name: the runner still runs 30 s after SIG$sig"
   wait "$pid"
   echo $? >"$top/$name.rc"
-  no_leftovers "$dir/real-tiny-long" "$name"
+  no_leftovers "$dir/real-$file" "$name"
 }
 interrupted INT ctrl-c
 [[ $(cat "$top/ctrl-c.rc") == 2 ]] || fail "ctrl-c: exit $(cat "$top/ctrl-c.rc"), want 2: $(cat "$top/ctrl-c.out")"
@@ -141,4 +142,58 @@ interrupted TERM sigterm
 [[ $(cat "$top/sigterm.rc") == 2 ]] || fail "sigterm: exit $(cat "$top/sigterm.rc"), want 2"
 # The runner SIGKILLed: it cleans nothing, its children die with it (parent-death signal).
 interrupted KILL sigkill
+
+# Network namespaces (partition_proxy, half_open): none of a run's namespaces, veths or
+# nftables tables (named by the runner's PID) is left after a failing run or a Ctrl-C; a
+# SIGKILLed runner leaves them, and the next run that makes namespaces removes them and
+# says so. Needs root, ip and nft (scripts/install-deps.sh installs nftables).
+netns_of() {  # what of runner PID $1 exists: namespaces, links, root nftables tables
+  ls /run/netns 2>/dev/null | grep -E "^ccp-$1-[a-z][0-9]+$"
+  ip -o link show | sed -E 's/^[0-9]+: ([^:@]+).*/\1/' | grep -E "^ccp$1[a-z][0-9]+$"
+  nft list tables | grep -E "^table ip ccp_$1$"
+}
+if [[ $(id -u) != 0 ]] || ! command -v nft >/dev/null || ! command -v ip >/dev/null; then
+  echo "real_test: network namespace checks skipped (need root, ip and nft)"
+  echo "real_test: ok"
+  exit 0
+fi
+# The check fires: a namespace of this shell's PID is seen, then removed.
+ip netns add "ccp-$$-t0" || fail "cannot make a namespace"
+[[ -n $(netns_of $$) ]] || fail "the namespace check does not see ccp-$$-t0"
+ip netns del "ccp-$$-t0"
+[[ -z $(netns_of $$) ]] || fail "ccp-$$-t0 not removed"
+
+out=$("$ccp" real "$here/real/both-netns-faults.json" 2>&1)
+rc=$?
+[[ $rc == 2 ]] || fail "both-netns-faults: exit $rc, want 2: $out"
+grep -q "both-netns-faults.json: partition_proxy and half_open in one file" <<<"$out" ||
+  fail "both-netns-faults: not named: $out"
+
+"$ccp" real "$here/real/tiny-partition-fails.json" --dir "$top/nsfail" >"$top/nsfail.out" 2>&1 &
+pid=$!  # the runner's own PID (its namespaces are named by it): no `timeout` in between
+bg+=($pid)
+for ((k = 0; k < 1200 && $(kill -0 "$pid" 2>/dev/null && echo 1 || echo 0) == 1; k++)); do
+  sleep 0.1  # bounded: 120 s
+done
+kill -0 "$pid" 2>/dev/null && fail "tiny-partition-fails: still running after 120 s"
+wait "$pid"
+rc=$?
+[[ $rc == 1 ]] || fail "tiny-partition-fails: exit $rc, want 1: $(cat "$top/nsfail.out")"
+grep -q "^FAIL real-tiny-partition-fails .* requests=[1-9]" "$top/nsfail.out" ||
+  fail "tiny-partition-fails: no FAIL line: $(cat "$top/nsfail.out")"
+[[ -z $(netns_of "$pid") ]] || fail "a failing run left: $(netns_of "$pid" | tr '\n' ' ')"
+no_leftovers "$top/nsfail/real-tiny-partition-fails" "a failing run in namespaces"
+
+interrupted INT ns-ctrl-c tiny-long-netns
+[[ $(cat "$top/ns-ctrl-c.rc") == 2 ]] || fail "ns-ctrl-c: exit $(cat "$top/ns-ctrl-c.rc"), want 2"
+pid=$(cat "$top/ns-ctrl-c.pid")
+[[ -z $(netns_of "$pid") ]] || fail "an interrupted run left: $(netns_of "$pid" | tr '\n' ' ')"
+
+interrupted KILL ns-sigkill tiny-long-netns
+pid=$(cat "$top/ns-sigkill.pid")
+[[ -n $(netns_of "$pid") ]] || fail "a SIGKILLed runner left no namespace: the check below proves nothing"
+out=$("$ccp" real "$here/real/tiny-partition-fails.json" --dir "$top/nsclean" 2>&1)
+grep -q "ccp real: removed namespace ccp-$pid-h0 of a run that is gone" <<<"$out" ||
+  fail "the stale namespace was not reported: $out"
+[[ -z $(netns_of "$pid") ]] || fail "stale namespaces not removed: $(netns_of "$pid" | tr '\n' ' ')"
 echo "real_test: ok"
