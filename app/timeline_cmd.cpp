@@ -149,11 +149,11 @@ constexpr option_spec timeline_options[] = {
 constexpr command_spec timeline_command = {
     .name = "timeline",
     .about =
-        "Prints a readable timeline of one host or one request from a trace, one line per\n"
-        "event: the time in seconds, the event, the process it happened at and its fields.\n"
-        "Faults and the heal are shown as context. Exit status: 0 printed, 2 usage error,\n"
-        "unreadable file, malformed line (with its number), or a host or request that\n"
-        "appears nowhere in the trace.",
+        "Prints a readable timeline of one host or one request from a trace, one line\n"
+        "per event: the time in seconds, the event, the process it happened at and its\n"
+        "fields. Faults and the heal are shown as context. Exit status: 0 printed, 2\n"
+        "usage error, unreadable file, malformed line (with its number), or a host or\n"
+        "request that appears nowhere in the trace.",
     .positionals = timeline_positionals,
     .options = timeline_options,
 };
