@@ -105,6 +105,12 @@ std::string trace_file::open(const std::string& path, core::micros origin) {
   return {};
 }
 
+void trace_file::close() {
+  std::lock_guard lock(trace_mutex);
+  const int fd = trace_fd.exchange(-1);
+  if (fd >= 0) ::close(fd);
+}
+
 bool trace_file::on() noexcept {
   return trace_fd.load() >= 0;
 }
@@ -133,7 +139,8 @@ void trace_link(std::string_view kind, std::string_view self, core::link_id id,
   std::string l = trace_file::start(kind);
   quoted(l, "at", self);
   l += ",\"link\":" + std::to_string(id);
-  if (!peer.empty() && peer != "-") quoted(l, "peer", peer);
+  // An accepted link's peer is the agent's own claim until its hello: any bytes.
+  if (!peer.empty() && peer != "-") quoted(l, "peer", escaped(peer));
   if (!why.empty()) quoted(l, "why", escaped(why));
   l += '}';
   trace_file::write(l);

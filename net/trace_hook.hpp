@@ -32,6 +32,9 @@ class trace_file {
   // Opens `path` for appending (the process-wide trace; once). Times are written as
   // now - `origin`. Returns an error naming the file when it cannot be opened.
   static std::string open(const std::string& path, core::micros origin);
+  // Closes the trace: the writers do nothing from now on (tests; a process keeps its trace
+  // until it exits). Not while another thread writes.
+  static void close();
   // Whether a trace is open; the line writers do nothing otherwise.
   static bool on() noexcept;
   // Writes `line` (without its newline), unbuffered to the kernel, so that a process
