@@ -116,11 +116,12 @@ bool trace_file::on() noexcept {
 }
 
 void trace_file::write(std::string_view line) {
-  const int fd = trace_fd.load();
-  if (fd < 0) return;
+  if (trace_fd.load() < 0) return;
   std::string buf(line);
   buf += '\n';
   std::lock_guard lock(trace_mutex);
+  const int fd = trace_fd.load();  // again, under the lock: close() may have run meanwhile
+  if (fd < 0) return;
   // O_APPEND and one write per line: lines never interleave. A short write (disk full)
   // loses the rest of that line, which the runner reports as an unreadable line.
   [[maybe_unused]] auto n = ::write(fd, buf.data(), buf.size());

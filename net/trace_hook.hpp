@@ -33,7 +33,7 @@ class trace_file {
   // now - `origin`. Returns an error naming the file when it cannot be opened.
   static std::string open(const std::string& path, core::micros origin);
   // Closes the trace: the writers do nothing from now on (tests; a process keeps its trace
-  // until it exits). Not while another thread writes.
+  // until it exits). From any thread: a line being written is written whole first.
   static void close();
   // Whether a trace is open; the line writers do nothing otherwise.
   static bool on() noexcept;
