@@ -17,6 +17,8 @@ constexpr command all_commands[] = {
     {"sim", "run scenario files in the deterministic simulator", sim_main, sim_spec},
     {"real", "run scenario files against real processes; --compare with the simulator", real_main,
      real_spec},
+    {"timeline", "print a readable timeline of one host or one request from a trace", timeline_main,
+     timeline_spec},
     {"real-node", "one process of a `ccp real` run (started by ccp real)", real_node_main, nullptr},
     {"up", "a whole fleet in one process on loopback, then a request to all", up_main, up_spec},
     {"proxy", "run a proxy (websockets for agents, the backbone bus)", proxy_main, proxy_spec},

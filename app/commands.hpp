@@ -40,6 +40,11 @@ int addr_main(std::span<const std::string_view> args, std::ostream& out, std::os
 // simulator. Exit status 0 when all pass, 1 when any fails, 2 on a usage or file error.
 int sim_main(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
 
+// `ccp timeline TRACE [--host H] [--request ID] [--from S] [--to S]`: a readable timeline
+// of one host or one request (app/timeline.hpp). Exit status 0, or 2 on a usage error, an
+// unreadable file or line, or a host or request the trace does not name.
+int timeline_main(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
+
 // `ccp real FILE... [--compare] [--dir DIR] [--hosts-per-process N]`: scenario files
 // against real processes (app/real_cmd.cpp). Exit status as `ccp sim`'s.
 int real_main(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
@@ -71,6 +76,7 @@ const command_spec& agents_spec();
 const command_spec& up_spec();
 const command_spec& sim_spec();
 const command_spec& real_spec();
+const command_spec& timeline_spec();
 
 // What `ccp proxy` says at start-up when it would accept every agent that can reach a
 // non-loopback `listen` address; empty when it authenticates agents or listens on loopback.

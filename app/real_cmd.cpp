@@ -839,6 +839,8 @@ sim::run_result runner::judge() {
     if (!a) throw std::runtime_error("trace: bad address in " + j.dump());
     return *a;
   };
+  // The merged trace, on the run's clock, for `ccp timeline` (README.md).
+  std::ofstream merged(dir_ + "/trace.jsonl");
   for (line& l : lines) {
     const nlohmann::json& j = l.j;
     const std::string ev = j.value("ev", std::string());
@@ -849,7 +851,9 @@ sim::run_result runner::judge() {
     }
     nlohmann::json shown = j;
     shown["t"] = l.t;
-    hash.line(shown.dump());
+    const std::string text = shown.dump();
+    hash.line(text);
+    merged << text << '\n';
     ++r.events;
     try {
       if (ev == "send") {

@@ -129,6 +129,7 @@ void role_host::peek(core::link_id id, link_entry& e, std::string_view frame, bo
     // The dialler's hello: it names the peer (an accepted link's agent).
     e.peer = (out ? m->to : m->from).str();
     if (out && e.peer.empty()) e.peer = "-";
+    if (out) e.epoch = hello_epoch(m->body);
     return;
   }
   if (!out) e.peer = m->from.str();
@@ -137,6 +138,7 @@ void role_host::peek(core::link_id id, link_entry& e, std::string_view frame, bo
     attempts_ = 0;
     metrics_->attaches.bump();
     log_link(log_level::info, "attached", id, e, {});
+    if (!out) trace_attachment("attach", self_, e.peer, e.epoch, {});  // we are the agent
   } else if (m->kind == core::msg_kind::error) {
     e.refused = true;
     const auto code = static_cast<std::size_t>(m->code);
@@ -188,6 +190,7 @@ void role_host::link_up(core::link_id id, std::shared_ptr<link> l) {
     } else {
       h.log_link(log_level::debug, "link up, hello sent", id, e, {});
     }
+    trace_link("link_up", h.self_, id, e.peer, {});
     e.sock = std::move(l);
     h.kernel_.handle(core::in::link_up{id}, now_micros());
   });
@@ -231,6 +234,8 @@ void role_host::link_down(core::link_id id, std::string why) {
     if (auto it = h.links_.find(id); it != h.links_.end()) {
       link_entry& e = it->second;
       h.last_lost_ = now;
+      trace_link("link_down", h.self_, id, e.peer, why);
+      if (e.attached && e.dialled) trace_attachment("detach", h.self_, e.peer, e.epoch, "lost");
       if (e.attached) {
         h.metrics_->links_lost.bump();
         h.log_link(log_level::warn, "link lost", id, e, why);
@@ -316,6 +321,9 @@ void role_host::closing(core::link_id id, core::errc reason) {
   if (it == links_.end()) return;
   link_entry& e = it->second;
   metrics_->links_closed.bump();
+  if (e.attached && e.dialled)
+    trace_attachment("detach", self_, e.peer, e.epoch,
+                     reason == core::errc{} ? "goodbye" : core::to_string(reason));
   if (e.attached) {
     log_link(log_level::info, "detached", id, e, close_reason(reason));
   } else if (e.sock.expired() && e.dialled) {
@@ -328,6 +336,7 @@ void role_host::closing(core::link_id id, core::errc reason) {
 
 void role_host::close(core::link_id id) {
   if (auto it = links_.find(id); it != links_.end()) {
+    trace_link("link_down", self_, id, it->second.peer, "closed");
     if (auto l = it->second.sock.lock()) {
       l->close();
       std::erase_if(closing_, [](const std::weak_ptr<link>& w) { return w.expired(); });
@@ -361,6 +370,7 @@ void role_host::dial(core::link_id id, const std::string& target) {
          {"backoff_ms", std::to_string(waited / 1000)}});
   }
   ++attempts_;
+  trace_dial(self_, id, target);
   dial_ws(ioc_, id, target, dial_, shared_from_this());
 }
 

@@ -131,6 +131,7 @@ class role_host final : public link_events,
     bool handshaking = true;  // no hello answer seen yet: its frames are read
     bool attached = false;
     bool refused = false;
+    std::uint64_t epoch = 0;  // of the hello this host sent on it (for the trace)
   };
   // Reads a handshake frame of `e` (`out`: we send it): notes the peer, logs the answer.
   void peek(core::link_id id, link_entry& e, std::string_view frame, bool out);

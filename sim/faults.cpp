@@ -18,6 +18,8 @@ void world::kill(std::uint32_t i) {
   }
   nodes_[i].alive = false;
   nodes_[i].stalled_until = 0;
+  if (trace_.writing()) [[unlikely]]
+    trace_attachment(i);
   deferred_.erase(i);  // a dead process handles nothing it held back
   unsubscribe_all(i);
   // Its requests in flight die with it: abandoned, an outcome of their own (no reply can

@@ -153,6 +153,8 @@ void world::close_link(std::uint32_t from, link_id id) {
     link& l = links_[it->second];
     if (!l.agent_open) return;
     l.agent_open = false;
+    if (trace_.writing()) [[unlikely]]
+      trace_link(from, "link_down", id, "closed");
     if (l.proxy_open) {
       l.proxy_open = false;
       push(std::max(now_ + d, l.last_to_proxy), ev::link_down, l.proxy, l.proxy_id);
@@ -164,6 +166,8 @@ void world::close_link(std::uint32_t from, link_id id) {
   link& l = links_[it->second];
   if (!l.proxy_open) return;
   l.proxy_open = false;
+  if (trace_.writing()) [[unlikely]]
+    trace_link(from, "link_down", id, "closed");
   if (l.agent_open) {
     l.agent_open = false;
     push(std::max(now_ + d, l.last_to_agent), ev::link_down, l.agent, l.agent_id);
@@ -171,6 +175,8 @@ void world::close_link(std::uint32_t from, link_id id) {
 }
 
 void world::dial(std::uint32_t agent, link_id id, const std::string& target) {
+  if (trace_.writing()) [[unlikely]]
+    trace_dial(agent, id, target);
   micros d = link_delay();
   auto p = proxy_by_name_.find(target);
   std::uint32_t proxy =

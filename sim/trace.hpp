@@ -1,6 +1,13 @@
 #pragma once
-// The simulator's trace: every line the run writes, hashed into the fingerprint a run
-// prints, and the small text helpers its writers share.
+// The simulator's trace: the lines a run writes (scenarios/README.md, "Trace" documents
+// every event and field), the fingerprint a run prints, and the small text helpers its
+// writers share.
+//
+// Two kinds of line. Outcome lines (deliver, complete, fault, fault_end, heal, balance) are
+// always built and hashed into the fingerprint. Explanation lines (dial, link_up,
+// link_down, attach, detach, send, notify) are built only when a file is open (`ccp sim
+// --trace`) and are never hashed: they cost nothing without --trace, and --trace never
+// changes the printed hash.
 
 #include <charconv>
 #include <cstdint>
@@ -10,12 +17,17 @@
 
 namespace ccp::sim {
 
-// A running 64-bit hash of the trace lines (trace_sink::line says how): the fingerprint a
-// run prints. Optionally writes the lines to a file as well.
+// A running 64-bit hash of the outcome lines (trace_sink::line says how): the fingerprint
+// a run prints. Optionally writes every line to a file as well.
 class trace_sink {
  public:
   explicit trace_sink(std::FILE* out = nullptr) : out_(out) {}
+  // An outcome line: hashed, and written when a file is open.
   void line(std::string_view s);
+  // Whether a file is open: the writers of explanation lines build them only then.
+  [[nodiscard]] bool writing() const noexcept { return out_ != nullptr; }
+  // An explanation line: written when a file is open, never hashed.
+  void explain(std::string_view s);
   [[nodiscard]] std::uint64_t hash() const { return hash_; }
 
  private:

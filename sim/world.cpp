@@ -159,6 +159,8 @@ bool world::step() {
   now_ = e.t;
   ++events_;
   fire(e);
+  if (trace_.writing()) [[unlikely]]
+    trace_attachment(e.node);
   return true;
 }
 
@@ -211,9 +213,13 @@ void world::fire(event& e) {
       k.handle(in::link_frame{e.which, std::move(e.frame)}, now_);
       return;
     case ev::link_up:
+      if (trace_.writing()) [[unlikely]]
+        trace_link(e.node, "link_up", e.which, {});
       k.handle(in::link_up{e.which}, now_);
       return;
     case ev::link_down:
+      if (trace_.writing()) [[unlikely]]
+        trace_link(e.node, "link_down", e.which, {});
       k.handle(in::link_down{e.which}, now_);
       return;
     case ev::flushed: {  // `which` is the simulated link's index here
@@ -277,9 +283,13 @@ void world::work(std::size_t item) {
     auto id = n->request(*addr, w.type, "{}", w.timeout, now_);
     if (id) {
       checker_.sent(request_key(from, *id), addr->form(), now_);
+      if (trace_.writing()) [[unlikely]]
+        trace_send(from, *id, *addr);
     }
   } else if (n->send(*addr, w.type, "{}", now_)) {
     ++result_.notifications;
+    if (trace_.writing()) [[unlikely]]
+      trace_notify(from, *addr);
   }
   run_actions(from);
 }

@@ -202,6 +202,17 @@ class world {
   // events.
   std::string& trace_start(std::string_view kind);
   void violation(const std::string& name, const std::string& detail);
+  // Explanation lines (sim/trace.cpp), called only when trace_.writing(): a link event of
+  // node `i` as its role meets it (`why` empty: "lost", or "refused" for a dial that found
+  // nothing), a dial, an agent's attachment compared with the last one traced (attach,
+  // detach), a request or notification the workload sent.
+  void trace_link(std::uint32_t i, std::string_view kind, core::link_id id, std::string_view why);
+  void trace_dial(std::uint32_t agent, core::link_id id, const std::string& target);
+  void trace_attachment(std::uint32_t i);
+  void trace_send(std::uint32_t from, std::uint64_t id, const core::address& to);
+  void trace_notify(std::uint32_t from, const core::address& to);
+  // The proxy's address text for an agent's dial target (a proxy name), or the target.
+  [[nodiscard]] std::string proxy_address(const std::string& target) const;
   // Rebalancing and `any` over members (expect.balance_within, expect.max_any_share_skew):
   // sampled during the fault phase, judged at the end.
   void sample_balance();
@@ -277,6 +288,12 @@ class world {
   std::vector<std::uint32_t> any_members_;      // live members at the last fault-phase sample
   std::unordered_set<std::uint32_t> any_gone_;  // members that died while measured
   micros liveness_start_ = 0;
+  // With --trace: each agent's attachment as last traced (its proxy's name and epoch).
+  struct traced_attachment {
+    std::string target;
+    std::uint64_t epoch = 0;
+  };
+  std::unordered_map<std::uint32_t, traced_attachment> attachment_traced_;
 };
 
 // Runs one scenario with one seed. `trace_path` empty: hash only.
