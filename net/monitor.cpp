@@ -190,6 +190,15 @@ std::string render_metrics(const std::vector<service_sample>& samples) {
   per_service("ccp_cut_offs_total", "counter",
               "Times a proxy stopped hearing its own heartbeats on the backbone.",
               [](const service_sample& s) { return u(s.snap.stats.cut_offs); });
+  per_service("ccp_balance_moves_total", "counter",
+              "Agents a proxy asked to move to another proxy for balance (ccp.move).",
+              [](const service_sample& s) { return u(s.snap.stats.moves_asked); });
+  per_service("ccp_balance_moved_away_total", "counter",
+              "Agents asked to move for balance that attached to the other proxy.",
+              [](const service_sample& s) { return u(s.snap.stats.moved_away); });
+  per_service("ccp_balance_received_total", "counter",
+              "Agents that attached to this proxy on a move for balance naming it.",
+              [](const service_sample& s) { return u(s.snap.stats.moves_received); });
   per_service("ccp_links", "gauge", "Open links.",
               [](const service_sample& s) { return u(s.snap.links); });
   per_service("ccp_attached_links", "gauge",
