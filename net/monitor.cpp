@@ -246,18 +246,14 @@ class monitor_impl final : public monitor, public std::enable_shared_from_this<m
   }
 
   void accept() {
-    acceptor_.async_accept(
-        asio::make_strand(ioc_), [self = shared_from_this()](beast::error_code ec, tcp::socket s) {
-          if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
-          if (ec) {  // out of descriptors, most likely: try again a little later
-            self->retry_.expires_after(std::chrono::milliseconds(100));
-            self->retry_.async_wait([self](beast::error_code) { self->accept(); });
-            return;
-          }
+    auto self = shared_from_this();
+    accept_with_retry(
+        self, ioc_, acceptor_, retry_, std::chrono::milliseconds(100),
+        [this](tcp::socket s) {
           auto ex = s.get_executor();
-          asio::co_spawn(ex, self->serve(std::move(s)), asio::detached);
-          self->accept();
-        });
+          asio::co_spawn(ex, serve(std::move(s)), asio::detached);
+        },
+        [](const beast::error_code&) {});
   }
 
   void add(monitored m) override {
