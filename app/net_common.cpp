@@ -225,9 +225,27 @@ std::expected<std::shared_ptr<net::monitor>, std::string> monitor_option(
   return *m;
 }
 
+namespace {
+
+// Keeps SIGINT, SIGTERM and SIGHUP caught until the process ends. Asio puts a signal back
+// to its default action when its last signal_set for it goes (run()'s own, as run() returns;
+// the SIGHUP set, with the io_context): a stop signal that arrives after that, while the
+// daemon tears down, killed it (exit 143 instead of 0). That happens: `timeout` sends its
+// signal to the child and then to its process group, systemd may signal twice, operators
+// press Ctrl-C again. This set is never destroyed and never waited on, so the signals stay
+// caught (and are dropped) until exit; a daemon that stops is already stopping.
+void hold_signals_until_exit() {
+  static auto* const never_run = new asio::io_context;
+  static auto* const held = new asio::signal_set(*never_run, SIGINT, SIGTERM, SIGHUP);
+  (void)held;
+}
+
+}  // namespace
+
 // Runs `ioc` on `threads` threads until it stops; SIGINT/SIGTERM call `stop` once.
 void run(asio::io_context& ioc, std::size_t threads, std::function<void()> stop,
          std::function<void()> reload) {
+  hold_signals_until_exit();
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   signals.async_wait([stop = std::move(stop)](boost::system::error_code ec, int) {
     if (ec) return;

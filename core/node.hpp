@@ -36,6 +36,12 @@ struct node_stats {
   std::uint64_t malformed = 0;    // frames rejected by the codec
   std::uint64_t cut_offs = 0;     // a proxy stopped hearing its own heartbeats (cut off)
   std::uint64_t rejoins = 0;      // ... and heard them again
+  // Rebalancing (a proxy): agents asked to move (ccp.move), asked agents that then left for
+  // another proxy (fenced by their new attachment, or their bye), and agents that attached
+  // here on a move that named this proxy.
+  std::uint64_t moves_asked = 0;
+  std::uint64_t moved_away = 0;
+  std::uint64_t moves_received = 0;
 };
 
 class node {

@@ -193,6 +193,13 @@ void proxy::rebalance(micros now) {
   m.from = self_;
   m.type = "ccp.move";
   m.body = flat_json_writer{}.add("to", target).finish();
+  last_round_ = {std::string(target),
+                 over ? "above its fair share" : "a proxy below its fair share",
+                 mine,
+                 target_hosts,
+                 ceil_fair,
+                 n,
+                 {}};
   for (std::size_t tries = 0; count > 0 && tries < 4 * with_agents_.items.size(); ++tries) {
     const link_id link = pick(with_agents_);
     link_state& ls = *links_.find(link)->get();
@@ -202,9 +209,16 @@ void proxy::rebalance(micros now) {
     m.id = next_id();
     m.to = ls.agent;
     send_direct(link, m);
-    ++rebalance_moves_;
+    last_round_.agents.push_back(ls.agent);
+    ++stats_.moves_asked;
     --count;
   }
+}
+
+void proxy::count_moved_away(link_state& ls) {
+  if (ls.move_asked_at == never || !ls.attached) return;
+  ls.move_asked_at = never;  // counted once, whichever of its fence and its bye comes first
+  ++stats_.moved_away;
 }
 
 void proxy::update_group_subscriptions() {
@@ -489,7 +503,8 @@ void proxy::hello(link_id link, link_state& ls, const frame_header& h, micros no
   if (*epoch > max_agent_epoch)
     return reject(errc::bad_request, "epoch above " + std::to_string(max_agent_epoch));
   // A move for balance names its proxy: another that the agent tried on the way says so.
-  if (const std::string* to = body->string("move_to"); to && *to != self_text_)
+  const std::string* move_to = body->string("move_to");
+  if (move_to && *move_to != self_text_)
     return reject(errc::rejected, "not the proxy this move is for");
   std::string host(h.from.host);
   // The directory's entry is the live claim on the host, if any (it goes with the holder's
@@ -510,6 +525,7 @@ void proxy::hello(link_id link, link_state& ls, const frame_header& h, micros no
     close_link(old_link, errc::rejected);
   }
   ls.attached = true;
+  if (move_to) ++stats_.moves_received;  // named as this move's target (checked above)
   ls.agent = std::move(agent);
   ls.heartbeat_frame.clear();
   ls.endpoints_at = host_prefix(role::endpoint, host);
@@ -568,6 +584,7 @@ void proxy::hello(link_id link, link_state& ls, const frame_header& h, micros no
       dir_.attach(ls.host, ls.epoch, self_text_, now, &m);
       announce_attach(ls.host, ls.epoch, m, now);
     } else if (h.type == "ccp.bye") {
+      count_moved_away(ls);  // a move's bye may come before the new proxy's route
       detach(link, true, now);
       close_link(link, errc{});
     }
@@ -771,6 +788,7 @@ void proxy::route_taken(std::string_view host, std::uint64_t epoch, micros now) 
   // Fenced: a newer attachment of this host exists elsewhere. Drop the route silently
   // (the newer owner announced it) and close the stale link; or, when we asked the agent
   // to move, read the link until its bye (it sends on it until its new proxy welcomed it).
+  count_moved_away(ls);
   detach(link, false, now);
   if (ls.told_to_move) {
     CCP_MARK(proxy_fenced_while_moving);

@@ -53,7 +53,10 @@
 
 #include <array>
 #include <memory>
+#include <string>
+#include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "core/backbone.hpp"
 #include "core/flat_map.hpp"
@@ -142,7 +145,18 @@ class proxy final : public backbone_node {
   // Takes new agents: not draining, cut off or revalidating (its heartbeat says so).
   [[nodiscard]] bool open() const noexcept { return !draining_ && !cut_off_ && !revalidating_; }
   // Agents this proxy asked to move for balance, since it started.
-  [[nodiscard]] std::uint64_t rebalance_moves() const noexcept { return rebalance_moves_; }
+  [[nodiscard]] std::uint64_t rebalance_moves() const noexcept { return stats_.moves_asked; }
+  // The last round of rebalancing that asked agents to move, for the host's log: where to,
+  // why (this proxy above fair, or the target below it, by rebalance_tolerance_pct), the
+  // loads that made the round (this proxy's hosts, the target's, ceil(fair) over
+  // `proxies`), and the agents asked. Empty `agents` before the first round.
+  struct rebalance_round {
+    std::string to;
+    std::string_view why;
+    std::uint64_t mine = 0, target_hosts = 0, fair = 0, proxies = 0;
+    std::vector<address> agents;
+  };
+  [[nodiscard]] const rebalance_round& last_rebalance() const noexcept { return last_round_; }
 
  protected:
   void route_out(frame_buf f, const frame_header& h, micros now) override;
@@ -252,6 +266,9 @@ class proxy final : public backbone_node {
   [[nodiscard]] link_id pick_endpoint_link();
   // One round of rebalancing (see the top of this file).
   void rebalance(micros now);
+  // An agent asked to move for balance left (fenced by its new attachment, or its bye):
+  // counted in stats_.moved_away, once.
+  void count_moved_away(link_state& ls);
   // For an `any` of agents (hosts) or endpoints taken from its queue group: nullptr to
   // serve it here, else the subject of the proxy to forward it to (see the top).
   [[nodiscard]] const subject_text* any_elsewhere(role type);
@@ -292,7 +309,7 @@ class proxy final : public backbone_node {
   subject_text self_subject_;           // our concrete subject: a forwarded `any` lands there
   micros next_rebalance_ = never;
   micros settled_from_ = 0;  // started, resumed or back from a cut-off: no rebalance before
-  std::uint64_t rebalance_moves_ = 0;
+  rebalance_round last_round_;
   bool agents_subscribed_ = false;
   bool endpoints_subscribed_ = false;
   bool draining_ = false;

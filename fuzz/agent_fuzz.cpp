@@ -76,17 +76,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         c.take(b);
         break;
       }
-      case 5: {  // the host wrote some of a link's frames
-        const link_id l = pick(in, c.up);
-        const std::size_t n = in.u16();
-        auto it = c.unflushed.find(l);
-        if (it == c.unflushed.end() || it->second == 0) break;
-        const std::size_t k = 1 + n % it->second;
-        it->second -= k;
-        a.handle(in::link_flushed{l, k}, now);
-        c.take(b);
+      case 5:  // the host wrote some of a link's frames
+        flush_some(in, a, c, b, pick(in, c.up), now);
         break;
-      }
       case 6:
       case 7: {  // a frame on the host bus (an endpoint's)
         const std::string_view subject = in.pick(subject_pool);
@@ -98,34 +90,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       case 8:  // time passes (or the host stalls)
         pass_time(in, a, c, b, now);
         break;
-      case 9: {  // the application sends or requests
-        auto to = address::parse(b.address_text());
-        const std::string_view type = in.pick(type_pool);
-        const bool request = in.byte() % 2;
-        const micros timeout = static_cast<micros>(in.byte() % 61) * core::seconds;
-        if (!to) break;
-        if (request) {
-          auto id = a.request(*to, type, b.body(), timeout, now);
-          if (id) {
-            check(!c.requests.contains(*id), "a request id used twice");
-            c.requests[*id] = 0;
-          }
-        } else {
-          (void)a.send(*to, type, b.body(), now);
-        }
-        c.take(b);
+      case 9:  // the application sends or requests
+        app_sends(in, a, c, b, now);
         break;
-      }
-      case 10: {  // the application answers a request delivered to it
-        if (c.delivered.empty()) break;
-        const core::message m = c.delivered[in.byte() % c.delivered.size()];
-        if (in.byte() % 2)
-          a.reply(m, "{}", now);
-        else
-          a.reply_error(m, core::errc::rejected, "no", now);
-        c.take(b);
+      case 10:  // the application answers a request delivered to it
+        app_answers(in, a, c, b, now);
         break;
-      }
       case 11: {  // a graceful stop: bye, and every link closed
         a.handle(in::stop{}, now);
         c.stopped = true;

@@ -435,4 +435,51 @@ inline void finish(core::node& role, action_checker& c, frame_builder& b, micros
     check(n == 1, "a request of the application never completed");
 }
 
+// The events both stateful targets decode the same way, each reading the same input bytes
+// in the same order as before they were shared (the corpus keeps its meaning).
+
+// The host wrote some (1 + u16 % queued) of link `l`'s unwritten frames.
+inline void flush_some(input& in, core::node& role, action_checker& c, frame_builder& b, link_id l,
+                       micros now) {
+  const std::size_t n = in.u16();
+  auto it = c.unflushed.find(l);
+  if (it == c.unflushed.end() || it->second == 0) return;
+  const std::size_t k = 1 + n % it->second;
+  it->second -= k;
+  role.handle(in::link_flushed{l, k}, now);
+  c.take(b);
+}
+
+// The application sends a notification or starts a request (a fresh id, checked).
+inline void app_sends(input& in, core::node& role, action_checker& c, frame_builder& b,
+                      micros now) {
+  auto to = address::parse(b.address_text());
+  const std::string_view type = in.pick(type_pool);
+  const bool request = in.byte() % 2;
+  const micros timeout = static_cast<micros>(in.byte() % 61) * core::seconds;
+  if (!to) return;
+  if (request) {
+    auto id = role.request(*to, type, b.body(), timeout, now);
+    if (id) {
+      check(!c.requests.contains(*id), "a request id used twice");
+      c.requests[*id] = 0;
+    }
+  } else {
+    (void)role.send(*to, type, b.body(), now);
+  }
+  c.take(b);
+}
+
+// The application answers a request delivered to it, with a reply or an error.
+inline void app_answers(input& in, core::node& role, action_checker& c, frame_builder& b,
+                        micros now) {
+  if (c.delivered.empty()) return;
+  const core::message m = c.delivered[in.byte() % c.delivered.size()];
+  if (in.byte() % 2)
+    role.reply(m, "{}", now);
+  else
+    role.reply_error(m, core::errc::rejected, "no", now);
+  c.take(b);
+}
+
 }  // namespace ccp::fuzz

@@ -186,6 +186,44 @@ std::expected<std::shared_ptr<asio::ssl::context>, std::string> client_tls(
 
 // ---- proxy
 
+namespace {
+
+// Logs a proxy's rebalancing after the timer turn that did it: each round that asked agents
+// to move (which, to where, why, and the loads behind it), and the asked agents that have
+// since attached elsewhere. The counts are also on /metrics (ccp_balance_*).
+std::function<void(const core::node&)> move_logger(std::string self) {
+  return [self = std::move(self), asked_seen = std::uint64_t{0},
+          away_seen = std::uint64_t{0}](const core::node& n) mutable {
+    const core::node_stats& st = n.stats();
+    if (st.moves_asked != asked_seen) {
+      asked_seen = st.moves_asked;
+      const auto& r = static_cast<const core::proxy&>(n).last_rebalance();
+      std::string agents;
+      for (const auto& a : r.agents)
+        agents += (agents.empty() ? "" : ",") + a.str();
+      log(log_level::info, "rebalancing: agents asked to move",
+          {{"self", self},
+           {"to", r.to},
+           {"reason", r.why},
+           {"count", std::to_string(r.agents.size())},
+           {"agents", agents},
+           {"hosts", std::to_string(r.mine)},
+           {"target_hosts", std::to_string(r.target_hosts)},
+           {"fair", std::to_string(r.fair)},
+           {"proxies", std::to_string(r.proxies)}});
+    }
+    if (st.moved_away != away_seen) {
+      log(log_level::info, "rebalancing: asked agents attached elsewhere",
+          {{"self", self},
+           {"count", std::to_string(st.moved_away - away_seen)},
+           {"total", std::to_string(st.moved_away)}});
+      away_seen = st.moved_away;
+    }
+  };
+}
+
+}  // namespace
+
 std::expected<std::shared_ptr<proxy_service>, std::string> proxy_service::start(
     asio::io_context& ioc, proxy_options opts) {
   if (auto e = not_concrete(opts.self, core::role::proxy)) return std::unexpected(std::move(*e));
@@ -201,6 +239,7 @@ std::expected<std::shared_ptr<proxy_service>, std::string> proxy_service::start(
   s->app_ = app.get();
   s->host_role(ioc, std::make_unique<core::proxy>(opts.self, opts.seed, *s->verifier_), *backbone,
                nullptr, std::move(app));
+  s->host_->after_tick(move_logger(opts.self.str()));
   ws_server_options wo;
   wo.at = opts.listen;
   wo.name = opts.self.str();

@@ -190,6 +190,15 @@ std::string render_metrics(const std::vector<service_sample>& samples) {
   per_service("ccp_cut_offs_total", "counter",
               "Times a proxy stopped hearing its own heartbeats on the backbone.",
               [](const service_sample& s) { return u(s.snap.stats.cut_offs); });
+  per_service("ccp_balance_moves_total", "counter",
+              "Agents a proxy asked to move to another proxy for balance (ccp.move).",
+              [](const service_sample& s) { return u(s.snap.stats.moves_asked); });
+  per_service("ccp_balance_moved_away_total", "counter",
+              "Agents asked to move for balance that attached to the other proxy.",
+              [](const service_sample& s) { return u(s.snap.stats.moved_away); });
+  per_service("ccp_balance_received_total", "counter",
+              "Agents that attached to this proxy on a move for balance naming it.",
+              [](const service_sample& s) { return u(s.snap.stats.moves_received); });
   per_service("ccp_links", "gauge", "Open links.",
               [](const service_sample& s) { return u(s.snap.links); });
   per_service("ccp_attached_links", "gauge",
@@ -237,18 +246,14 @@ class monitor_impl final : public monitor, public std::enable_shared_from_this<m
   }
 
   void accept() {
-    acceptor_.async_accept(
-        asio::make_strand(ioc_), [self = shared_from_this()](beast::error_code ec, tcp::socket s) {
-          if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
-          if (ec) {  // out of descriptors, most likely: try again a little later
-            self->retry_.expires_after(std::chrono::milliseconds(100));
-            self->retry_.async_wait([self](beast::error_code) { self->accept(); });
-            return;
-          }
+    auto self = shared_from_this();
+    accept_with_retry(
+        self, ioc_, acceptor_, retry_, std::chrono::milliseconds(100),
+        [this](tcp::socket s) {
           auto ex = s.get_executor();
-          asio::co_spawn(ex, self->serve(std::move(s)), asio::detached);
-          self->accept();
-        });
+          asio::co_spawn(ex, serve(std::move(s)), asio::detached);
+        },
+        [](const beast::error_code&) {});
   }
 
   void add(monitored m) override {

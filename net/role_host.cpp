@@ -381,6 +381,7 @@ void role_host::wake_at(core::micros at, std::uint64_t generation) {
     if (!self || ec == boost::asio::error::operation_aborted) return;
     self->kernel_.wake(generation, now_micros());
     self->check_cut_off();
+    if (self->after_tick_) self->after_tick_(self->kernel_.role());
   });
 }
 

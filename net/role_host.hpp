@@ -24,6 +24,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -98,6 +99,11 @@ class role_host final : public link_events,
 
   // On the strand only.
   [[nodiscard]] std::size_t link_count() const noexcept { return kernel_.link_count(); }
+
+  // `f` runs on the strand after each of the role's timer turns (where a proxy's
+  // rebalancing and cut-off happen), to look at the role; the host logs cut-offs itself.
+  // Set before the role starts (in::start); not thread-safe against a running host.
+  void after_tick(std::function<void(const core::node&)> f) { after_tick_ = std::move(f); }
 
   // link_events: links report here from their strands; we hop onto ours.
   core::link_id new_link_id() override { return ++last_link_id_; }
@@ -174,6 +180,7 @@ class role_host final : public link_events,
   core::micros last_lost_ = 0;   // when the last link or dial went down
   std::uint64_t malformed_seen_ = 0;
   std::uint64_t cut_offs_seen_ = 0, rejoins_seen_ = 0;
+  std::function<void(const core::node&)> after_tick_;  // may be empty
   log_limiter malformed_log_;
   log_limiter dial_log_{10, 60'000};
 };

@@ -313,24 +313,20 @@ class listener final : public ws_listener, public std::enable_shared_from_this<l
   }
 
   void accept() {
-    acceptor_.async_accept(
-        asio::make_strand(ioc_), [self = shared_from_this()](beast::error_code ec, tcp::socket s) {
-          if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
-          if (ec) {
-            // Out of file descriptors, most likely: transient, but retrying at once would spin.
-            std::uint64_t held = 0;
-            if (self->accept_errors_.allow(&held))
-              log(log_level::error, "accept failed",
-                  {{"self", self->opts_.name},
-                   {"reason", ec.message()},
-                   {"held_back", std::to_string(held)}});
-            self->retry_.expires_after(std::chrono::milliseconds(50));
-            self->retry_.async_wait([self](beast::error_code) { self->accept(); });
-            return;
-          }
+    auto self = shared_from_this();
+    accept_with_retry(
+        self, ioc_, acceptor_, retry_, std::chrono::milliseconds(50),
+        [this](tcp::socket s) {
           auto ex = s.get_executor();
-          asio::co_spawn(ex, serve(std::move(s), self->ctx_), asio::detached);
-          self->accept();
+          asio::co_spawn(ex, serve(std::move(s), ctx_), asio::detached);
+        },
+        [this](const beast::error_code& ec) {
+          std::uint64_t held = 0;
+          if (accept_errors_.allow(&held))
+            log(log_level::error, "accept failed",
+                {{"self", opts_.name},
+                 {"reason", ec.message()},
+                 {"held_back", std::to_string(held)}});
         });
   }
 

@@ -77,7 +77,9 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 run_one() {
   local t=$1
   mkdir -p "$dir/corpus/$t" "$dir/crashes/$t" "$dir/logs"
-  nice -n 10 "$dir/fuzz/$t" "$dir/corpus/$t" "fuzz/corpus/$t" \
+  local dict=()
+  [[ -f fuzz/$t.dict ]] && dict=("-dict=fuzz/$t.dict")  # the target's tokens, when it has some
+  nice -n 10 "$dir/fuzz/$t" "$dir/corpus/$t" "fuzz/corpus/$t" "${dict[@]}" \
     -max_total_time="$time_s" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$dir/crashes/$t/" >"$dir/logs/$t.log" 2>&1
 }

@@ -1,4 +1,5 @@
 // The proxy role on its own: link and bus events in, the exact actions out.
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -916,6 +917,68 @@ TEST_F(RebalanceTest, FencedAfterAMoveForBalanceReadsTheLinkUntilTheBye) {
                      want::publish{bus_kind::backbone, "ccp.mgmt.any", {.id = 8}}));
   message bye = make_message(msg_kind::notification, 9, agent, kProxy, "ccp.bye");
   EXPECT_TRUE(one_of(p.link_frame(link, bye, t + 2 * ms), want::close{link, errc{}}));
+}
+
+// What the host logs and counts of rebalancing (net/daemons.cpp, /metrics): the round's
+// record, agents asked, and each asked agent that left counted once, whether its new
+// proxy's route (the fence) or its bye comes first; an agent not asked counts nothing.
+TEST_F(RebalanceTest, MovesAreRecordedAndEachAskedAgentThatLeftCountsOnce) {
+  attach_agents(10);
+  auto acts = run_until(core::rebalance_settle + 500 * ms);
+  ASSERT_EQ(moves_in(acts, kOtherProxy), core::rebalance_min_batch);
+  EXPECT_EQ(p->stats().moves_asked, core::rebalance_min_batch);
+  const auto& round = p->last_rebalance();
+  EXPECT_EQ(round.to, kOtherProxy);
+  EXPECT_EQ(round.why, "above its fair share");
+  EXPECT_EQ(round.mine, 10u);
+  EXPECT_EQ(round.target_hosts, 0u);
+  EXPECT_EQ(round.fair, 5u);
+  EXPECT_EQ(round.proxies, 2u);
+  std::vector<link_id> asked;
+  for (const action& a : acts)
+    if (const auto* snd = std::get_if<act::send>(&a);
+        snd && decoded(snd->frame)->type == "ccp.move")
+      asked.push_back(snd->link);
+  ASSERT_EQ(asked.size(), round.agents.size());
+  for (std::size_t i = 0; i < asked.size(); ++i)
+    EXPECT_EQ(round.agents[i].str(), agent_of(static_cast<int>(asked[i]) - 1));
+  auto host_of = [](link_id l) {
+    return std::string(address_of(agent_of(static_cast<int>(l) - 1)).host());
+  };
+  auto bye = [&](link_id l, micros t) {
+    p.link_frame(l,
+                 make_message(msg_kind::notification, 9, agent_of(static_cast<int>(l) - 1), kProxy,
+                              "ccp.bye"),
+                 t);
+  };
+  micros t = now_ + 1 * ms;
+  p.bus(route_of(kOtherProxy, "attach", host_of(asked[0]), 2), t);  // fenced, then its bye
+  EXPECT_EQ(p->stats().moved_away, 1u);
+  bye(asked[0], t + 1 * ms);
+  EXPECT_EQ(p->stats().moved_away, 1u);
+  bye(asked[1], t + 2 * ms);  // its bye, then the new proxy's route
+  EXPECT_EQ(p->stats().moved_away, 2u);
+  p.bus(route_of(kOtherProxy, "attach", host_of(asked[1]), 2), t + 3 * ms);
+  EXPECT_EQ(p->stats().moved_away, 2u);
+  link_id unasked = 1;
+  while (std::find(asked.begin(), asked.end(), unasked) != asked.end())
+    ++unasked;
+  bye(unasked, t + 4 * ms);
+  EXPECT_EQ(p->stats().moved_away, 2u);
+  EXPECT_EQ(p->stats().moves_received, 0u);
+}
+
+// A hello that names this proxy as its move's target counts as received; a plain one not.
+TEST_F(ProxyTest, AHelloMovingForBalanceHereCountsAsReceived) {
+  ASSERT_TRUE(no_actions(p.link_up(1, 0)));
+  message h = hello(7, kAgent, 1, kSecret, {});
+  p.link_frame(1, h, 0);
+  ASSERT_TRUE(p->holds(kHost));
+  EXPECT_EQ(p->stats().moves_received, 0u);
+  ASSERT_TRUE(no_actions(p.link_up(2, 0)));
+  h.body = R"({"epoch":2,"token":"s3cret","endpoints":[],"move_to":"ccp://proxy/10.0.1.1/p1"})";
+  p.link_frame(2, h, 1);
+  EXPECT_EQ(p->stats().moves_received, 1u);
 }
 
 // Another proxy's attachment of a host, with who lives there.
