@@ -301,7 +301,6 @@ run_result world::run() {
   for (const fault& x : sc_.faults)
     figures_from_ = std::min(figures_from_, x.at);
   run_until(sc_.duration);
-  liveness_start_ = now_;
   heal();
   run_until(sc_.duration + sc_.liveness);
   result_.simulated = now_;

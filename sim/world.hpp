@@ -261,7 +261,6 @@ class world {
   std::unordered_map<std::uint32_t, std::uint64_t> any_got_;  // node -> `any` deliveries
   std::vector<std::uint32_t> any_members_;      // live members at the last fault-phase sample
   std::unordered_set<std::uint32_t> any_gone_;  // members that died while measured
-  micros liveness_start_ = 0;
   // Per-fault figures: the fleet's state is observed from then (the first fault's start,
   // or the heal) until the checker has every figure.
   micros figures_from_ = 0;
