@@ -832,7 +832,6 @@ sim::run_result runner::judge() {
   convergence conv(sc_.topo.hosts, sc_.topo.mgmt, sc_.topo.proxies, url_proxy_);
   bool converged = false;
   const micros liveness = sc_.duration;
-  bool at_liveness = false;
   micros unattached_since = -1;
   auto addr = [](const nlohmann::json& j, const char* key) {
     auto a = core::address::parse(j.value(key, std::string()));
@@ -844,11 +843,6 @@ sim::run_result runner::judge() {
   for (line& l : lines) {
     const nlohmann::json& j = l.j;
     const std::string ev = j.value("ev", std::string());
-    if (!at_liveness && l.t >= liveness) {
-      at_liveness = true;
-      if (sum == sc_.topo.hosts) r.reattach_time = 0;
-      if (converged) r.converge_time = 0;
-    }
     nlohmann::json shown = j;
     shown["t"] = l.t;
     const std::string text = shown.dump();
@@ -940,12 +934,9 @@ sim::run_result runner::judge() {
         unattached_since = l.t;
       }
     }
-    if (at_liveness && r.converge_time < 0 && converged) r.converge_time = l.t - liveness;
-    if (at_liveness && r.reattach_time < 0 && sum == sc_.topo.hosts)
-      r.reattach_time = l.t - liveness;
+    // The per-fault figures (checker::observe); only mgmt nodes trace their directories.
+    if (l.t >= 0) c.observe(l.t, sum == sc_.topo.hosts, converged);
   }
-  if (!at_liveness && sum == sc_.topo.hosts) r.reattach_time = 0;
-  if (!at_liveness && converged) r.converge_time = 0;
   r.trace_hash = hash.hash();
   if (unreadable > 0)
     r.failures.push_back(std::to_string(unreadable) + " trace lines could not be read");

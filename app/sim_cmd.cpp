@@ -45,6 +45,8 @@ constexpr option_spec sim_options[] = {
      .value = "DIR",
      .help = "where a failing swarm run writes its scenario file",
      .fallback = "."},
+    {.name = "faults",
+     .help = "print each fault's figures and its requests by outcome under its run's line"},
     {.name = "marks", .help = "print how often each coverage mark was hit (core/coverage.hpp)"},
     {.name = "require-marks", .help = "fail (exit 1) naming every coverage mark no run hit"},
     {.name = "memory-budget",
@@ -204,6 +206,20 @@ int sim_main(std::span<const std::string_view> args, std::ostream& out, std::ost
     }
     if (sc.expect.violation) out << " expected_violation=" << *sc.expect.violation;
     out << '\n';
+    if (o->on("faults"))
+      for (const sim::fault_figure& g : r.faults) {
+        const bool heal = g.fault == sc.faults.size();
+        out << "    " << (heal ? std::string("heal") : "fault " + std::to_string(g.fault)) << ' '
+            << (heal ? std::string("all") : std::string(sim::to_string(sc.faults[g.fault].kind)))
+            << " at=" << millis(g.start) << " end=" << millis(g.end)
+            << " reattach=" << millis(g.reattach_from_end()) << " ("
+            << millis(g.reattach_from_start())
+            << " from start) converge=" << millis(g.converge_from_end()) << " ("
+            << millis(g.converge_from_start()) << " from start) requests=" << g.requests
+            << " ok=" << g.ok << " timeout=" << g.timeouts << " unreachable=" << g.unreachable
+            << " partial=" << g.partial << " other=" << g.other_errors
+            << " abandoned=" << g.abandoned << '\n';
+      }
     if (r.pass) {
       ++passed;
       return;

@@ -277,7 +277,10 @@ void backbone_node::expire_by(micros t) {
 
 void backbone_node::backbone_tick(micros now) {
   if (now >= next_expire_check_) {
-    dir_.expire(now);
+    // Our own lease lapses too when our heartbeats do not come back (the bus is down), but
+    // the hosts we hold stay ours: put them back, or no announcement ever will.
+    for (const std::string& gone : dir_.expire(now))
+      if (gone == self_text_) dir_.sync(self_text_, own_routes(), now);
     // A sync that got no full answer in idle_timeout is given up, so it can be asked again.
     micros next = dir_.next_expiry();
     for (auto it = sync_requests_.begin(); it != sync_requests_.end();) {

@@ -3,6 +3,7 @@
 #include "sim/checker.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 namespace ccp::sim {
 
@@ -22,14 +23,14 @@ void checker::sent(std::uint64_t key, scope to, micros now) {
   ++result_.requests;
   const bool any = to == scope::any || to == scope::host_any;
   const bool group = to == scope::all || to == scope::host_all;
-  outcomes_[key] = (any ? 2 : 0) | (group ? 4 : 0);
+  outcomes_[key] = {now, static_cast<std::uint8_t>((any ? 2 : 0) | (group ? 4 : 0)), 0};
   if (group) group_sent_[key] = now;
 }
 
 bool checker::abandon(std::uint64_t key) {
   auto it = outcomes_.find(key);
-  if (it == outcomes_.end() || (it->second & 1)) return false;
-  it->second |= 1 | 8;  // ended: abandoned
+  if (it == outcomes_.end() || (it->second.state & 1)) return false;
+  it->second.state |= 1 | 8;  // ended: abandoned
   ++result_.abandoned;
   group_sent_.erase(key);
   return true;
@@ -63,30 +64,29 @@ checker::completed_as checker::completed(const address& self, std::uint64_t key,
     violation("outcome_count", "completion of unknown request " + std::to_string(c.request), now);
     return completed_as::unknown;
   }
-  if (it->second & 1) {
+  request_state& rs = it->second;
+  if (rs.state & 1) {
     violation("outcome_count",
               "request " + std::to_string(c.request) + " of " + self.str() + " completed twice",
               now);
     return completed_as::twice;
   }
-  it->second |= 1;
-  if (c.code == errc{})
-    ++result_.ok;
-  else if (c.code == errc::timeout)
-    ++result_.timeouts;
-  else if (c.code == errc::unreachable)
-    ++result_.unreachable;
-  else if (c.code == errc::partial)
-    ++result_.partial;
-  else
-    ++result_.other_errors;
-  if (it->second & 4) {
+  rs.state |= 1;
+  std::uint64_t* counts[] = {&result_.ok, &result_.timeouts, &result_.unreachable, &result_.partial,
+                             &result_.other_errors};
+  rs.outcome = c.code == errc{}              ? 0
+               : c.code == errc::timeout     ? 1
+               : c.code == errc::unreachable ? 2
+               : c.code == errc::partial     ? 3
+                                             : 4;
+  ++*counts[rs.outcome];
+  if (rs.state & 4) {
     if (auto g = group_sent_.find(key); g != group_sent_.end()) {
       check_group(self, c, g->second, now);
       group_sent_.erase(g);
     }
   }
-  if ((it->second & 2) && c.code == errc::unreachable && !c.replies.empty() &&
+  if ((rs.state & 2) && c.code == errc::unreachable && !c.replies.empty() &&
       c.replies[0].from.type() == role::proxy)
     return completed_as::any_bounced_by_proxy;
   return completed_as::once;
@@ -151,9 +151,106 @@ void checker::check_group(const address& self, const act::complete& c, micros se
   }
 }
 
+void checker::observe(micros now, bool attached, bool converged) {
+  converged = converged && attached;
+  if (!states_.empty() && states_.back().attached == attached &&
+      states_.back().converged == converged)
+    return;
+  if (!states_.empty() && states_.back().t == now)
+    states_.back() = {now, attached, converged};
+  else
+    states_.push_back({now, attached, converged});
+}
+
+bool checker::figures_settled(micros now) const {
+  // The heal (at the end of the fault phase) ends every fault: the last figure to settle.
+  if (states_.empty() || !states_.back().converged) return false;
+  return now - std::max(states_.back().t, sc_.duration) >= settle_window;
+}
+
+namespace {
+
+// The start of the first stretch at or after `from` during which `holds` was true for
+// `window`, among the state changes `states` (each lasting until the next, the last until
+// `now`); -1 if none.
+template <class States, class Holds>
+micros settled_at(const States& states, micros from, micros window, micros now, Holds holds) {
+  for (std::size_t k = 0; k < states.size();) {
+    if (!holds(states[k])) {
+      ++k;
+      continue;
+    }
+    std::size_t next = k + 1;  // the stretch goes on over changes of the other figure
+    while (next < states.size() && holds(states[next]))
+      ++next;
+    const micros until = next < states.size() ? states[next].t : now;
+    const micros begin = std::max(states[k].t, from);
+    if (until > begin && until - begin >= window) return begin;
+    k = next;
+  }
+  return -1;
+}
+
+}  // namespace
+
+void checker::measure_faults(micros now) {
+  std::vector<fault_figure>& figs = result_.faults;
+  figs.clear();
+  // A fault whose start the run never reached did not happen.
+  const bool lasting_kinds[] = {false, false, false, true, false, true,
+                                true,  true,  true,  true, true,  false};
+  static_assert(std::size(lasting_kinds) == static_cast<std::size_t>(fault_kind::kill_mgmt) + 1);
+  for (std::size_t f = 0; f <= sc_.faults.size(); ++f) {
+    fault_figure g;
+    g.fault = f;
+    if (f == sc_.faults.size()) {
+      g.start = g.end = sc_.duration;  // the heal
+    } else {
+      const fault& x = sc_.faults[f];
+      if (x.at > sc_.duration) continue;
+      g.start = x.at;
+      // Without a duration, a partition, latency spike, stall, slow consumer or outage
+      // lasts until the heal (sim/faults.cpp); a restart after 0 s is at once.
+      const bool restarts =
+          x.kind == fault_kind::kill_agent || x.kind == fault_kind::endpoint_churn;
+      g.end = !lasting_kinds[static_cast<std::size_t>(x.kind)] ? x.at
+              : x.duration == 0 && !restarts                   ? sc_.duration
+                                             : std::min(x.at + x.duration, sc_.duration);
+    }
+    g.reattached = settled_at(states_, g.end, settle_window, now,
+                              [](const fleet_state& s) { return s.attached; });
+    g.converged = settled_at(states_, g.end, settle_window, now,
+                             [](const fleet_state& s) { return s.converged; });
+    figs.push_back(g);
+  }
+  // Requests by the fault windows they were sent in: from the start until it converged.
+  for (const auto& [key, rs] : outcomes_) {
+    for (fault_figure& g : figs) {
+      const micros until = g.converged < 0 ? now : g.converged;
+      if (rs.sent < g.start || rs.sent > until) continue;
+      ++g.requests;
+      if (!(rs.state & 1)) continue;  // never completed: a violation of its own
+      if (rs.state & 8) {
+        ++g.abandoned;
+        continue;
+      }
+      std::uint64_t* counts[] = {&g.ok, &g.timeouts, &g.unreachable, &g.partial, &g.other_errors};
+      ++*counts[rs.outcome];
+    }
+  }
+  // The summary's figures: the worst from a fault's end.
+  result_.reattach_time = result_.converge_time = 0;
+  for (const fault_figure& g : figs) {
+    auto worst = [](micros& w, micros v) { w = w < 0 || v < 0 ? -1 : std::max(w, v); };
+    worst(result_.reattach_time, g.reattach_from_end());
+    worst(result_.converge_time, g.converge_from_end());
+  }
+}
+
 void checker::judge(micros now) {
-  for (const auto& [key, state] : outcomes_)
-    if (!(state & 1)) violation("outcome_count", "a request never completed", now);
+  for (const auto& [key, rs] : outcomes_)
+    if (!(rs.state & 1)) violation("outcome_count", "a request never completed", now);
+  measure_faults(now);
 
   auto fail = [&](std::string why) { result_.failures.push_back(std::move(why)); };
   if (sc_.expect.violation) {
@@ -189,12 +286,25 @@ void checker::judge(micros now) {
     fail("a group request whose members all answered took " +
          std::to_string(result_.group_latency_max / ms) + " ms > " +
          std::to_string(*ex.group_complete_within / ms) + " ms");
-  if (ex.reattach_within &&
-      (result_.reattach_time < 0 || result_.reattach_time > *ex.reattach_within))
-    fail("agents not all attached within " + std::to_string(*ex.reattach_within / ms) + " ms");
-  if (ex.converge_within &&
-      (result_.converge_time < 0 || result_.converge_time > *ex.converge_within))
-    fail("directories not converged within " + std::to_string(*ex.converge_within / ms) + " ms");
+  // Per fault, from its end: whole again, for settle_window, within the expectation.
+  for (const fault_figure& g : result_.faults) {
+    const std::string what = g.fault == sc_.faults.size()
+                                 ? std::string("the heal")
+                                 : "fault " + std::to_string(g.fault) + " (" +
+                                       std::string(to_string(sc_.faults[g.fault].kind)) + " at " +
+                                       std::to_string(g.start / ms) + " ms)";
+    auto took = [](micros t) {
+      return t < 0 ? std::string("never") : "took " + std::to_string(t / ms) + " ms";
+    };
+    if (ex.reattach_within &&
+        (g.reattach_from_end() < 0 || g.reattach_from_end() > *ex.reattach_within))
+      fail(what + ": agents not all attached within " + std::to_string(*ex.reattach_within / ms) +
+           " ms of its end (" + took(g.reattach_from_end()) + ")");
+    if (ex.converge_within &&
+        (g.converge_from_end() < 0 || g.converge_from_end() > *ex.converge_within))
+      fail(what + ": directories not converged within " + std::to_string(*ex.converge_within / ms) +
+           " ms of its end (" + took(g.converge_from_end()) + ")");
+  }
   result_.pass = result_.violations.empty() && result_.failures.empty();
 }
 

@@ -23,6 +23,32 @@ namespace ccp::sim {
 // An outcome's name in the trace and in the checker's messages: "ok", or the error code's.
 [[nodiscard]] std::string code_name(core::errc c);
 
+// One fault's figures (issue 24 item 3), from its written start and end (a lasting fault
+// ends at start + duration, or at the heal if that comes first; any other at its start).
+// `reattached`: the start of the first stretch at or after the end during which every
+// agent was attached, held for checker::settle_window; `converged`: the same for "every
+// agent attached and every directory (every live proxy's and mgmt node's) routes each host
+// to the proxy its agent is attached to". Measured on the whole fleet, so an overlapping
+// fault that is still in force delays a figure (it is then an upper bound). -1: never.
+// The requests counted are those sent from the fault's start until `converged` (the run's
+// end if never), by outcome. The heal is an entry of its own, after the faults.
+struct fault_figure {
+  std::size_t fault = 0;  // index in scenario::faults; faults.size(): the heal
+  micros start = 0, end = 0;
+  micros reattached = -1, converged = -1;
+  std::uint64_t requests = 0, ok = 0, timeouts = 0, unreachable = 0, partial = 0, other_errors = 0,
+                abandoned = 0;
+  // From the start and from the end (-1: never).
+  [[nodiscard]] micros reattach_from_start() const {
+    return reattached < 0 ? -1 : reattached - start;
+  }
+  [[nodiscard]] micros reattach_from_end() const { return reattached < 0 ? -1 : reattached - end; }
+  [[nodiscard]] micros converge_from_start() const {
+    return converged < 0 ? -1 : converged - start;
+  }
+  [[nodiscard]] micros converge_from_end() const { return converged < 0 ? -1 : converged - end; }
+};
+
 // What a run measured and whether it passed.
 struct run_result {
   std::string scenario;
@@ -39,8 +65,11 @@ struct run_result {
   std::uint64_t groups_answered = 0;
   micros group_latency_max = -1;
   std::uint64_t notifications = 0, deliveries = 0;
-  micros reattach_time = -1;  // liveness phase: until every agent was attached again
-  micros converge_time = -1;  // liveness phase: until every directory matched the routes
+  // The worst of the per-fault figures (`faults`), from each fault's end: until every
+  // agent was attached, until every directory also agreed (-1: some fault never).
+  micros reattach_time = -1;
+  micros converge_time = -1;
+  std::vector<fault_figure> faults;  // one per fault that started, then the heal
   // Fault phase, once every agent had attached: the longest stretch during which some
   // agent was not attached (sampled every 100 ms; -1: never one), e.g. a killed proxy's
   // agents reattaching elsewhere.
@@ -58,6 +87,9 @@ struct run_result {
 class checker {
  public:
   explicit checker(const scenario& sc) : sc_(sc) { result_.scenario = sc.name; }
+
+  // How long the fleet must stay whole for a fault's figure to count it recovered.
+  static constexpr micros settle_window = 500 * core::ms;
 
   // The request key of request `id` sent by the process whose address text hashes
   // (sim/trace.hpp's fnv) to `sender`. Ids carry a random incarnation in their high bits,
@@ -82,6 +114,13 @@ class checker {
   completed_as completed(const core::address& self, std::uint64_t key, const core::act::complete& c,
                          micros now);
   void violation(const std::string& name, const std::string& detail, micros now);
+  // The fleet's state at `now`, for the per-fault figures: every agent attached, and also
+  // every directory agreeing. Fed at every sample (simulator) or at every change (real
+  // runner); between two calls the state is taken to be the earlier one.
+  void observe(micros now, bool attached, bool converged);
+  // Whether the figures need no more observations: past the heal, and whole since at
+  // least settle_window after it (the caller may stop computing the state).
+  [[nodiscard]] bool figures_settled(micros now) const;
   // At the end of a run (at `now`): the leftover outcomes, then the expectations.
   void judge(micros now);
 
@@ -91,6 +130,8 @@ class checker {
  private:
   void check_group(const core::address& self, const core::act::complete& c, micros sent,
                    micros now);
+  // The per-fault figures and request counts at the end of a run (result_.faults).
+  void measure_faults(micros now);
 
   const scenario& sc_;
   run_result result_;
@@ -107,8 +148,20 @@ class checker {
   };
   std::unordered_set<delivery_key, delivery_hash> delivered_;
   std::unordered_map<std::uint64_t, int> unicast_deliveries_;  // hash(from,id) -> count
-  // request key -> bit 0: completed, 1: to an `any` form, 2: to a group, 3: abandoned
-  std::unordered_map<std::uint64_t, std::uint8_t> outcomes_;
+  // A request: when it was sent, its state (bit 0: completed, 1: to an `any` form, 2: to a
+  // group, 3: abandoned) and its outcome once completed (outcome_of).
+  struct request_state {
+    micros sent = 0;
+    std::uint8_t state = 0;
+    std::uint8_t outcome = 0;
+  };
+  std::unordered_map<std::uint64_t, request_state> outcomes_;
+  // The fleet's state (observe), at each change: time, attached, converged.
+  struct fleet_state {
+    micros t;
+    bool attached, converged;
+  };
+  std::vector<fleet_state> states_;
   std::unordered_map<std::uint64_t, micros> group_sent_;  // request key -> send time
 };
 

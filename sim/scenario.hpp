@@ -101,9 +101,11 @@ struct expectations {
   std::optional<double> max_timeout_ratio;      // requests that ended in timeout
   std::optional<double> min_unreachable_ratio;  // e.g. scenarios that address dead hosts
   std::optional<double> max_unreachable_ratio;  // e.g. 0: a drain makes nothing unreachable
-  std::optional<micros> reattach_within;        // liveness phase: every agent attached by then
-  std::optional<micros> converge_within;        // liveness phase: directories agree by then
-  std::optional<double> max_partial_ratio;      // group requests some members failed
+  // Per fault and for the heal, from its end (sim/checker.hpp, fault_figure): every agent
+  // attached, and also every directory agreeing, held for 500 ms, by then.
+  std::optional<micros> reattach_within;
+  std::optional<micros> converge_within;
+  std::optional<double> max_partial_ratio;  // group requests some members failed
   // Every group request (`all` form) whose members all answered ended within this long of
   // its send: it did not wait out its deadline.
   std::optional<micros> group_complete_within;

@@ -282,7 +282,9 @@ void world::work(std::size_t item) {
   if (w.request) {
     auto id = n->request(*addr, w.type, "{}", w.timeout, now_);
     if (id) {
-      checker_.sent(request_key(from, *id), addr->form(), now_);
+      const std::uint64_t key = request_key(from, *id);
+      checker_.sent(key, addr->form(), now_);
+      if (addr->form() == scope::any || addr->form() == scope::host_any) any_to_[key] = *addr;
       if (trace_.writing()) [[unlikely]]
         trace_send(from, *id, *addr);
     }
@@ -305,8 +307,10 @@ run_result world::run() {
   for (std::size_t f = 0; f < sc_.faults.size(); ++f)
     push(sc_.faults[f].at, ev::fault, 0, f);
   push(0, ev::sample, 0);
+  figures_from_ = sc_.duration;
+  for (const fault& x : sc_.faults)
+    figures_from_ = std::min(figures_from_, x.at);
   run_until(sc_.duration);
-  liveness_start_ = now_;
   heal();
   run_until(sc_.duration + sc_.liveness);
   result_.simulated = now_;

@@ -220,7 +220,10 @@ class world {
   void check_balance();
   void check_any_share();
   [[nodiscard]] bool all_attached() const;
+  [[nodiscard]] int attached_to(std::uint32_t agent) const;  // proxy slot, or -1
   [[nodiscard]] bool directories_converged() const;
+  void name_proxies() const;  // fills proxy_texts_ once
+  [[nodiscard]] bool any_member_reachable(std::uint32_t from, const core::address& to) const;
   [[nodiscard]] bool any_endpoint_alive() const;
 
   scenario sc_;
@@ -287,13 +290,24 @@ class world {
   std::unordered_map<std::uint32_t, std::uint64_t> any_got_;  // node -> `any` deliveries
   std::vector<std::uint32_t> any_members_;      // live members at the last fault-phase sample
   std::unordered_set<std::uint32_t> any_gone_;  // members that died while measured
-  micros liveness_start_ = 0;
   // With --trace: each agent's attachment as last traced (its proxy's name and epoch).
   struct traced_attachment {
     std::string target;
     std::uint64_t epoch = 0;
   };
   std::unordered_map<std::uint32_t, traced_attachment> attachment_traced_;
+  // Per-fault figures: the fleet's state is observed from then (the first fault's start,
+  // or the heal) until the checker has every figure.
+  micros figures_from_ = 0;
+  mutable std::vector<std::string> proxy_texts_;    // each proxy slot's address text
+  mutable std::vector<int> on_scratch_;             // directories_converged: agent -> proxy
+  mutable std::vector<std::size_t> hosts_by_name_;  // host indexes in host name order
+  // directories_converged's memo: the agents' proxies it was computed for, and per node
+  // the directory version it judged and whether it agreed.
+  mutable std::vector<int> on_before_;
+  mutable std::unordered_map<std::uint32_t, std::pair<std::uint64_t, bool>> dir_agreed_;
+  // The `any` requests in flight, by request key: their address (swallowed_any).
+  std::unordered_map<std::uint64_t, core::address> any_to_;
 };
 
 // Runs one scenario with one seed. `trace_path` empty: hash only.

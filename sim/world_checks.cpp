@@ -1,7 +1,7 @@
 // What only the simulated world can check: the periodic samples (fenced ownership,
-// reattachment, convergence) and a proxy that took an `any`; it traces every delivery and
-// outcome and hands it to the checker (sim/checker.hpp), which judges the invariants and
-// the scenario's expectations.
+// reattachment, convergence for the per-fault figures) and a proxy that took an `any`; it traces
+// every delivery and outcome and hands it to the checker (sim/checker.hpp), which judges the
+// invariants and the scenario's expectations.
 #include <algorithm>
 #include <cmath>
 
@@ -11,16 +11,22 @@ namespace ccp::sim {
 
 using namespace ccp::core;
 
+// Also leaves each agent's proxy slot (or -1) in on_scratch_, for directories_converged.
 bool world::all_attached() const {
+  on_scratch_.clear();
+  bool all = true;
   for (std::uint32_t a : agents_) {
-    const core::agent* ag = nodes_[a].agent;
-    if (!nodes_[a].alive || ag->status() != core::agent::link_status::up) return false;
-    auto p = proxy_by_name_.find(ag->proxy_target());
-    if (p == proxy_by_name_.end()) return false;
-    const core::proxy* px = nodes_[proxies_[static_cast<std::size_t>(p->second)]].proxy;
-    if (!px->holds(ag->self().host())) return false;
+    on_scratch_.push_back(attached_to(a));
+    all = all && on_scratch_.back() >= 0;
   }
-  return true;
+  return all;
+}
+
+void world::name_proxies() const {
+  if (proxy_texts_.size() == proxies_.size()) return;
+  proxy_texts_.clear();
+  for (std::uint32_t p : proxies_)
+    proxy_texts_.push_back(nodes_[p].role().self().str());
 }
 
 bool world::any_endpoint_alive() const {
@@ -29,20 +35,98 @@ bool world::any_endpoint_alive() const {
   });
 }
 
+// The proxy slot agent `a` is attached to, or -1: alive, its link up, and that proxy
+// holding its host.
+int world::attached_to(std::uint32_t a) const {
+  const core::agent* ag = nodes_[a].agent;
+  if (!nodes_[a].alive || ag->status() != core::agent::link_status::up) return -1;
+  auto p = proxy_by_name_.find(ag->proxy_target());
+  if (p == proxy_by_name_.end()) return -1;
+  const sim_node& px = nodes_[proxies_[static_cast<std::size_t>(p->second)]];
+  return px.alive && px.proxy->holds(ag->self().host()) ? p->second : -1;
+}
+
+// Every tier that keeps a directory (every live mgmt node and proxy, a stalled or
+// partitioned one too) routes every host to the proxy its agent is attached to, and
+// nothing else. Called right after all_attached() returned true (its on_scratch_).
 bool world::directories_converged() const {
-  for (std::uint32_t m : mgmts_) {
-    const auto& dir = nodes_[m].mgmt->directory();
+  name_proxies();
+  const std::vector<int>& on = on_scratch_;
+  if (hosts_by_name_.size() != agents_.size()) {  // the directories' order, computed once
+    hosts_by_name_.resize(agents_.size());
+    for (std::size_t h = 0; h < agents_.size(); ++h)
+      hosts_by_name_[h] = h;
+    std::sort(hosts_by_name_.begin(), hosts_by_name_.end(),
+              [&](std::size_t a, std::size_t b) { return host_names_[a] < host_names_[b]; });
+  }
+  // One pass over each directory, in its (host name) order: no search per host.
+  auto agrees = [&](const core::route_directory& dir) {
     if (dir.hosts() != agents_.size()) return false;
-    for (std::uint32_t a : agents_) {
-      const core::agent* ag = nodes_[a].agent;
-      const auto* r = dir.find(ag->self().host());
-      auto p = proxy_by_name_.find(ag->proxy_target());
-      if (!r || p == proxy_by_name_.end()) return false;
-      if (r->proxy != nodes_[proxies_[static_cast<std::size_t>(p->second)]].role().self().str())
+    std::size_t k = 0;
+    for (const auto& [host, r] : dir.routes()) {
+      const std::size_t h = hosts_by_name_[k++];
+      if (host != host_names_[h] || r.proxy != proxy_texts_[static_cast<std::size_t>(on[h])])
         return false;
     }
+    return true;
+  };
+  // A directory that agreed and has not changed since (its version) still agrees while
+  // the agents stay where they were: most samples compare nothing.
+  if (on != on_before_) {
+    dir_agreed_.clear();
+    on_before_ = on;
   }
+  auto agrees_now = [&](std::uint32_t i, const core::route_directory& dir) {
+    auto [it, fresh] = dir_agreed_.try_emplace(i, dir.version(), false);
+    if (fresh || it->second.first != dir.version()) it->second = {dir.version(), agrees(dir)};
+    return it->second.second;
+  };
+  for (std::uint32_t m : mgmts_)
+    if (nodes_[m].alive && !agrees_now(m, nodes_[m].mgmt->directory())) return false;
+  for (std::uint32_t p : proxies_)
+    if (nodes_[p].alive && !agrees_now(p, nodes_[p].proxy->directory())) return false;
   return true;
+}
+
+// Whether the `any` request of node `from` to `to` has a member it can reach now: on a
+// host whose agent is attached to a live proxy that runs (not stalled) and that the
+// request can get to: its own entry proxy, or any proxy across the backbone when the bus
+// is up and neither end is partitioned from it. If not, `unreachable` is the truth.
+bool world::any_member_reachable(std::uint32_t from, const address& to) const {
+  const sim_node& s = nodes_[from];
+  int entry = -1;  // the proxy the request enters by (-1: mgmt, straight onto the backbone)
+  if (s.r == role::proxy) {
+    entry = s.host;
+  } else if (s.r != role::mgmt) {
+    entry = attached_to(agents_[static_cast<std::size_t>(s.host)]);
+    if (entry < 0) return false;
+  }
+  auto runs = [&](int p) {
+    const sim_node& px = nodes_[proxies_[static_cast<std::size_t>(p)]];
+    return px.alive && px.stalled_until == 0;
+  };
+  if (entry >= 0 && !runs(entry)) return false;
+  // On the backbone: the bus up, the entry (or mgmt sender) neither partitioned nor cut from
+  // its bus node (kill_bus_node), and the same of the member's proxy.
+  auto on_bus = [&](int p) {
+    return !partitioned_.contains(p) && !bus_cut(proxies_[static_cast<std::size_t>(p)]);
+  };
+  const bool backbone = !bus_down() && (entry < 0 ? !bus_cut(from) : on_bus(entry));
+  auto reaches = [&](int p) { return p >= 0 && runs(p) && (p == entry || (backbone && on_bus(p))); };
+  if (to.type() == role::mgmt) return backbone;
+  if (to.type() == role::proxy) {
+    for (std::size_t p = 0; p < proxies_.size(); ++p)
+      if (reaches(static_cast<int>(p))) return true;
+    return false;
+  }
+  for (std::size_t h = 0; h < agents_.size(); ++h) {
+    if (to.form() == scope::host_any && host_names_[h] != to.host()) continue;
+    if (!reaches(attached_to(agents_[h]))) continue;
+    if (to.type() == role::agent) return true;
+    for (std::uint32_t e : endpoints_[h])
+      if (nodes_[e].alive) return true;
+  }
+  return false;
 }
 
 void world::sample_balance() {
@@ -146,36 +230,46 @@ void world::sample() {
     const sim_node& s = nodes_[proxies_[p]];
     if (s.alive && s.proxy->attached() > 0) proxy_held_ever_[p] = true;
   }
-  // Fenced ownership, every 500 ms: two proxies that both hear the backbone must not
-  // both route a host for longer than the fencing settle time.
+  // Fenced ownership, every 500 ms: a proxy must stop routing a host once it has heard
+  // that a newer attachment of it holds elsewhere (fencing is one backbone announcement
+  // away; a second of overlap is already a fault). Judged by what the proxy knows and
+  // does, not by the world's truth: a proxy that never heard of the move (partitioned, the
+  // announcement lost, stalled) still holds the host in its tables, but the agent reads
+  // only its current link, so nothing is delivered twice; it learns and fences on the next
+  // heartbeat or sync. A stalled proxy does nothing at all.
   if (now_ % (500 * ms) < 100 * ms) {
-    // Fencing is one backbone announcement away; a second of overlap is already a fault.
     constexpr micros settle = 1 * seconds;
+    name_proxies();
     for (std::size_t h = 0; h < agents_.size(); ++h) {
       int holders = 0;
+      bool knowingly = false;  // a holder whose own directory gives the host to another
       for (std::size_t p = 0; p < proxies_.size(); ++p) {
         const sim_node& s = nodes_[proxies_[p]];
-        // A stalled proxy routes nothing: its tables are not what it does (it fences those
-        // hosts on its first events after it resumes).
-        if (s.alive && s.stalled_until == 0 && !partitioned_.contains(static_cast<int>(p)) &&
-            !bus_down() && !bus_cut(proxies_[p]) && s.proxy->holds(host_names_[h]))
-          ++holders;
+        if (!s.alive || s.stalled_until != 0 || !s.proxy->holds(host_names_[h])) continue;
+        ++holders;
+        const auto* r = s.proxy->directory().find(host_names_[h]);
+        knowingly = knowingly || (r && r->proxy != proxy_texts_[p]);
       }
       int hi = static_cast<int>(h);
-      if (holders < 2) {
+      if (holders < 2 || !knowingly) {
         double_owned_since_.erase(hi);
       } else if (auto it = double_owned_since_.find(hi); it == double_owned_since_.end()) {
         double_owned_since_[hi] = now_;
       } else if (now_ - it->second > settle) {
         violation("double_ownership", host_names_[h] + " routed by " + std::to_string(holders) +
                                           " proxies for " +
-                                          std::to_string((now_ - it->second) / ms) + " ms");
+                                          std::to_string((now_ - it->second) / ms) +
+                                          " ms, one of them told of the other");
         it->second = now_;  // report again only after another full window
       }
     }
   }
+  // The per-fault figures (checker::observe): from the first fault's start (or the heal)
+  // until every figure settled.
+  const bool measure = now_ >= figures_from_ && !checker_.figures_settled(now_);
+  const bool all = (!healed_ || measure) && all_attached();
+  if (measure) checker_.observe(now_, all, all && directories_converged());
   if (!healed_) {
-    const bool all = all_attached();
     if (all) {
       if (unattached_since_ >= 0)
         result_.unattached_max = std::max(result_.unattached_max, now_ - unattached_since_);
@@ -184,11 +278,6 @@ void world::sample() {
     } else if (attached_once_ && unattached_since_ < 0) {
       unattached_since_ = now_;
     }
-  }
-  if (healed_) {
-    if (result_.reattach_time < 0 && all_attached()) result_.reattach_time = now_ - liveness_start_;
-    if (result_.converge_time < 0 && directories_converged())
-      result_.converge_time = now_ - liveness_start_;
   }
 }
 
@@ -251,14 +340,19 @@ void world::on_complete(std::uint32_t i, const act::complete& c) {
   // could not serve. Only while the fleet has members of every kind an `any` may name
   // (every agent attached, an endpoint alive): with no endpoint anywhere, a proxy's
   // `unreachable` for an `endpoint/any` is the honest answer.
-  if (checker_.completed(self, checker::request_key(self_hash, c.request), c, now_) ==
-      checker::completed_as::any_bounced_by_proxy) {
+  // And only while some member was within the requester's reach: during a bus outage, a
+  // partition or a stall that cuts every member off, `unreachable` is the truth.
+  const std::uint64_t key = checker::request_key(self_hash, c.request);
+  auto to = any_to_.find(key);
+  if (checker_.completed(self, key, c, now_) == checker::completed_as::any_bounced_by_proxy) {
     for (std::size_t p = 0; p < proxies_.size(); ++p) {
       if (nodes_[proxies_[p]].role().self() == c.replies[0].from && !proxy_held_ever_[p] &&
-          all_attached() && any_endpoint_alive())
+          all_attached() && any_endpoint_alive() &&
+          (to == any_to_.end() || any_member_reachable(i, to->second)))
         violation("swallowed_any", c.replies[0].from.str() + " took an any with no agents");
     }
   }
+  if (to != any_to_.end()) any_to_.erase(to);
 }
 
 }  // namespace ccp::sim

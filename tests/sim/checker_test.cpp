@@ -154,5 +154,93 @@ TEST_F(CheckerTest, ExpectationsAreJudgedFromTheCounts) {
   EXPECT_NE(c.result().failures[1].find("not all attached"), std::string::npos);
 }
 
+// Per-fault figures: from each fault's end until the fleet is whole for settle_window,
+// a stretch shorter than the window not counted; the worst one is the summary's.
+TEST_F(CheckerTest, EachFaultIsMeasuredUntilTheFleetStaysWhole) {
+  using core::ms;
+  sc.duration = 10'000 * ms;
+  sc.liveness = 5'000 * ms;
+  sc.faults = {{.at = 1'000 * ms, .kind = fault_kind::kill_proxy},
+               {.at = 4'000 * ms, .kind = fault_kind::partition_proxy, .duration = 2'000 * ms}};
+  sc.expect.reattach_within = 1'000 * ms;
+  sc.expect.converge_within = 1'000 * ms;
+  checker c(sc);
+  c.observe(0, true, true);
+  c.observe(1'000 * ms, false, false);  // the kill
+  c.observe(1'300 * ms, true, false);   // reattached, for good
+  c.observe(1'600 * ms, true, true);    // converged, but only for 300 ms
+  c.observe(1'900 * ms, true, false);
+  c.observe(2'200 * ms, true, true);   // and for good
+  c.observe(4'500 * ms, true, false);  // the partition: directories disagree
+  c.observe(6'400 * ms, true, true);   // 400 ms after its end
+  c.judge(15'000 * ms);
+  const auto& f = c.result().faults;
+  ASSERT_EQ(f.size(), 3u);  // two faults and the heal
+  EXPECT_EQ(f[0].reattach_from_end(), 300 * ms);
+  EXPECT_EQ(f[0].converge_from_end(), 1'200 * ms);
+  EXPECT_EQ(f[1].end, 6'000 * ms);
+  EXPECT_EQ(f[1].reattach_from_end(), 0);  // attached through it
+  EXPECT_EQ(f[1].converge_from_start(), 2'400 * ms);
+  EXPECT_EQ(f[1].converge_from_end(), 400 * ms);
+  EXPECT_EQ(f[2].converge_from_end(), 0);  // whole at the heal and after
+  EXPECT_EQ(c.result().reattach_time, 300 * ms);
+  EXPECT_EQ(c.result().converge_time, 1'200 * ms);
+  // The kill's convergence took longer than expected; nothing else did.
+  ASSERT_EQ(c.result().failures.size(), 1u);
+  EXPECT_NE(c.result().failures[0].find("fault 0 (kill_proxy at 1000 ms): directories not "
+                                        "converged within 1000 ms of its end (took 1200 ms)"),
+            std::string::npos)
+      << c.result().failures[0];
+}
+
+TEST_F(CheckerTest, AFleetNeverWholeAfterAFaultHasNoFigure) {
+  using core::ms;
+  sc.duration = 10'000 * ms;
+  sc.faults = {{.at = 1'000 * ms, .kind = fault_kind::kill_proxy},
+               {.at = 20'000 * ms, .kind = fault_kind::kill_proxy}};  // never reached
+  checker c(sc);
+  c.observe(0, true, true);
+  c.observe(1'000 * ms, false, false);
+  c.observe(14'800 * ms, true, true);  // whole, but the run ends 200 ms later
+  c.judge(15'000 * ms);
+  ASSERT_EQ(c.result().faults.size(), 2u);
+  EXPECT_EQ(c.result().faults[0].reattached, -1);
+  EXPECT_EQ(c.result().faults[1].fault, 2u);  // the heal
+  EXPECT_EQ(c.result().reattach_time, -1);
+  EXPECT_EQ(c.result().converge_time, -1);
+}
+
+// Requests count by outcome, and by the window of each fault they were sent in: from its
+// start until the fleet converged after it.
+TEST_F(CheckerTest, RequestsCountByTheFaultWindowTheyFellIn) {
+  using core::ms;
+  sc.duration = 10'000 * ms;
+  sc.faults = {{.at = 2'000 * ms, .kind = fault_kind::bus_outage, .duration = 1'000 * ms}};
+  checker c(sc);
+  c.observe(0, true, true);
+  c.observe(2'000 * ms, true, false);
+  c.observe(3'500 * ms, true, true);             // converged 500 ms after the outage
+  c.sent(key(1), core::scope::one, 1'000 * ms);  // before
+  c.sent(key(2), core::scope::one, 2'500 * ms);  // during
+  c.sent(key(3), core::scope::one, 3'200 * ms);  // after its end, before it converged
+  c.sent(key(4), core::scope::one, 3'600 * ms);  // after
+  complete ok{1, core::errc{}, {msg(ep1, mgmt, 9, core::msg_kind::response)}};
+  c.completed(addr(mgmt), key(1), ok, 1'001 * ms);
+  complete lost{2, core::errc::timeout, {}};
+  c.completed(addr(mgmt), key(2), lost, 3'500 * ms);
+  c.abandon(key(3));
+  complete ok4{4, core::errc{}, {msg(ep1, mgmt, 10, core::msg_kind::response)}};
+  c.completed(addr(mgmt), key(4), ok4, 3'601 * ms);
+  c.judge(15'000 * ms);
+  const fault_figure& f = c.result().faults.at(0);
+  EXPECT_EQ(f.converge_from_end(), 500 * ms);
+  EXPECT_EQ(f.requests, 2u);
+  EXPECT_EQ(f.timeouts, 1u);
+  EXPECT_EQ(f.abandoned, 1u);
+  EXPECT_EQ(f.ok, 0u);
+  EXPECT_EQ(c.result().faults.at(1).requests, 0u);  // the heal: nothing sent after it
+  EXPECT_EQ(c.result().ok, 2u);
+}
+
 }  // namespace
 }  // namespace ccp::sim
