@@ -79,14 +79,16 @@ struct member_result {
 //   and `replies` holds the response; otherwise code says why, and `replies` holds the
 //   error message when one came back.
 // - A group (an `all` form) whose members the sender knows (a backbone member: mgmt or
-//   proxy, from its directory): `members` accounts for each member fixed at send time,
+//   proxy, from its directory; an agent, for its own host's groups; an endpoint or an
+//   agent told by its router's ccp.members, core/members.hpp): `members` accounts for each
+//   member fixed when they became known,
 //   once, sorted by address; the request ends as soon as none is left waiting, and code
 //   is ok when every member answered ok, `unreachable` when the group had no member or
 //   none could be reached, `timeout` when members were reachable but none answered, and
 //   `partial` otherwise. `replies` holds every reply that came (errors too, and replies
 //   of members that joined after the send, which are not in `members`).
-// - A group whose members the sender cannot know (sent by an agent or an endpoint, but for
-//   an agent's own host's groups, or to mgmt groups): `members` is empty and the request
+// - A group whose members the sender cannot know (mgmt groups; an agent's or endpoint's
+//   group that its router could not tell): `members` is empty and the request
 //   gathers until its deadline: ok when every reply was ok, `partial` when some were
 //   errors, `timeout` when none came; `unreachable` at once when a proxy answers that the
 //   group has no member anywhere.

@@ -6,6 +6,7 @@
 
 #include "core/control.hpp"
 #include "core/coverage.hpp"
+#include "core/members.hpp"
 #include "core/subject.hpp"
 
 namespace ccp::core {
@@ -350,7 +351,8 @@ void agent::on_link_frame(link_id link, frame_buf f, micros now) {
       ++stats_.malformed;
       return;
     }
-    if (is_control_type(h->type) && h->kind == msg_kind::notification) return;  // its hb
+    if (is_control_type(h->type) && h->kind == msg_kind::notification && h->type != members_type)
+      return;  // its hb
     CCP_MARK(agent_leaving_link_delivered);
     from_proxy(std::move(f), *h, now);
     return;
@@ -387,8 +389,9 @@ void agent::on_link_frame(link_id link, frame_buf f, micros now) {
     return;
   }
   if (status_ != link_status::up) return;
-  if (is_control_type(h->type) && h->kind == msg_kind::notification) {
-    if (!check_deferred(*h)) {  // as any frame that is for us
+  if (is_control_type(h->type) && h->kind == msg_kind::notification &&
+      h->type != members_type) {  // ccp.members is for a sender of this host: routed on
+    if (!check_deferred(*h)) {    // as any frame that is for us
       ++stats_.malformed;
       return;
     }
@@ -503,6 +506,9 @@ void agent::route_from_host(frame_buf&& f, const frame_header& h, micros now) {
     send_up(std::move(f), h, now);
     return;
   }
+  if (to.form == scope::host_all && h.kind == msg_kind::request &&
+      !address_equal::same(h.from, self_.view()))
+    tell_members(h);  // an endpoint's group of this host: we know its members
   if (to.type == role::endpoint) {
     to_endpoints(std::move(f), h, now);
   } else if (is_member(self_.view(), to)) {
@@ -687,6 +693,18 @@ void agent::endpoints_changed(micros /*now*/) {
 
 void agent::control(const frame_header& /*h*/, micros /*now*/) {
   // Control from the proxy is handled on the link; none is addressed to the application.
+}
+
+void agent::tell_members(const frame_header& h) {
+  const endpoint_reg* reg = endpoints_.find(h.from.id);
+  auto members = expected_members(address::from_view(h.to));
+  if (reg == nullptr || !members) return;
+  for (auto& m : members_notices(self_, address::from_view(h.from), h.id, *members)) {
+    m.id = next_id();
+    auto f = std::make_shared<std::string>();
+    if (encode(m, *f))  // before the request: the endpoint reads it first
+      push(act::publish{bus_kind::host, reg->subject, std::move(f)});
+  }
 }
 
 std::optional<std::vector<address>> agent::expected_members(const address& to) const {

@@ -93,6 +93,9 @@ class agent final : public node {
       const address& to) const override;
 
  private:
+  // Tells the endpoint that sent `h`, a request to a group of this host, its members
+  // (core/members.hpp).
+  void tell_members(const frame_header& h);
   struct endpoint_reg {
     std::uint64_t nonce = 0;
     micros last_seen = 0;

@@ -61,6 +61,8 @@ namespace ccp::core::coverage {
     "a frame came on the old link after a move (make-before-break) and was delivered")             \
   X(group_member_unreachable,                                                                      \
     "an agent's error made a group request's members on its host unreachable")                     \
+  X(group_members_told,                                                                            \
+    "a router told an endpoint's or agent's group request its members (ccp.members)")              \
   X(directory_stale_epoch_refused,                                                                 \
     "a directory refused an attachment older than the route it holds")                             \
   X(directory_proxy_expired, "a directory expired a proxy it stopped hearing, with its routes")

@@ -19,6 +19,12 @@ namespace ccp::core {
 // (about a millisecond, a few under load), far below a heartbeat interval.
 inline constexpr micros claim_window = 250 * ms;
 
+// How long a client waits for a first word from any proxy (an answer to the sync of its
+// start, a heartbeat, a route) before it concludes that the backbone has no proxy and
+// fails: as claim_window, far above a bus round trip, far below the heartbeat bound
+// (1.2 s) it would wait for otherwise, only to end `unreachable` then.
+inline constexpr micros no_proxy_window = 250 * ms;
+
 class mgmt final : public backbone_node {
  public:
   enum class status : std::uint8_t { running, claiming, refused };

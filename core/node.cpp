@@ -4,6 +4,7 @@
 
 #include "core/control.hpp"
 #include "core/coverage.hpp"
+#include "core/members.hpp"
 
 namespace ccp::core {
 
@@ -208,6 +209,10 @@ void node::accept(std::string_view frame, const frame_header& h, micros now) {
     on_reply(decode(frame, h), now);
     return;
   }
+  if (h.type == members_type && h.kind == msg_kind::notification) {
+    on_members(h);
+    return;
+  }
   if (is_control_type(h.type)) {
     control(h, now);
     return;
@@ -309,6 +314,47 @@ void node::account(pending& p, const message& m) {
     r.code = m.code;
     --p.waiting;
   }
+}
+
+void node::on_members(const frame_header& h) {
+  // Only the routers on the way tell it: the proxy of our host, or our host's agent.
+  if (h.from.type != role::proxy && h.from.type != role::agent) {
+    ++stats_.dropped;
+    return;
+  }
+  auto n = read_members_notice(h.body);
+  if (!n) {
+    ++stats_.malformed;
+    return;
+  }
+  auto it = pending_.find(n->request);
+  if (it == pending_.end() || !it->second.group || it->second.known ||
+      (it->second.parts != 0 && it->second.parts != n->parts)) {
+    ++stats_.dropped;  // its request ended, or knows its members, or a stray part
+    return;
+  }
+  pending& p = it->second;
+  for (auto& a : n->members) {
+    if (a.type() != p.target) {
+      ++stats_.malformed;
+      return;
+    }
+  }
+  p.parts = n->parts;
+  std::move(n->members.begin(), n->members.end(), std::back_inserter(p.told));
+  if (++p.parts_told < p.parts) return;
+  CCP_MARK(group_members_told);
+  std::sort(p.told.begin(), p.told.end());
+  p.told.erase(std::unique(p.told.begin(), p.told.end()), p.told.end());
+  p.known = true;
+  p.waiting = p.told.size();
+  p.members.reserve(p.told.size());
+  for (auto& a : p.told)
+    p.members.push_back(act::member_result{std::move(a)});
+  p.told = {};
+  for (const auto& r : p.replies)
+    account(p, r);
+  if (p.waiting == 0) finish_group(it->first, p);
 }
 
 void node::finish_group(std::uint64_t id, pending& p) {

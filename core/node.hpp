@@ -159,6 +159,9 @@ class node {
     std::vector<act::member_result> members;  // known groups: sorted by member
     std::size_t waiting = 0;                  // members still silent
     std::vector<message> replies;
+    // Unknown groups: the members a router told so far (ccp.members, core/members.hpp).
+    std::vector<address> told;
+    std::uint64_t parts_told = 0, parts = 0;
   };
   void finish(std::uint64_t id, errc code, std::vector<message> replies,
               std::vector<act::member_result> members = {});
@@ -167,6 +170,9 @@ class node {
   // Accounts a reply to a known group: a member's answer, or a router's word that the
   // members of a host cannot be reached.
   static void account(pending& p, const message& m);
+  // A router told the members of one of our group requests (core/members.hpp): once all
+  // its parts came, the group is known, and the replies that came before are accounted.
+  void on_members(const frame_header& h);
   // `local`: the error of a message of ours that failed at this node (bounce), not an
   // answer that came back, such as this node's own as a member of the group it asked.
   void on_reply(message m, micros now, bool local = false);

@@ -4,6 +4,7 @@
 
 #include "core/control.hpp"
 #include "core/coverage.hpp"
+#include "core/members.hpp"
 #include "core/subject.hpp"
 
 namespace ccp::core {
@@ -625,7 +626,24 @@ void proxy::hello(link_id link, link_state& ls, const frame_header& h, micros no
     return;
   }
   set_hops(*f, static_cast<std::uint8_t>(h.hops + 1));
+  if (h.kind == msg_kind::request && (h.to.form == scope::all || h.to.form == scope::host_all))
+    tell_members(link, h);
   route(std::move(f), h, now);
+}
+
+void proxy::tell_members(link_id link, const frame_header& h) {
+  // Not while our directory may have expired live peers (resumed after a stall). A sync
+  // in progress only refreshes it, as a mgmt node's may be while it sends.
+  if (revalidating_) return;
+  auto to = address::parse(h.to_text);
+  auto from = address::parse(h.from_text);
+  if (!to || !from) return;
+  auto members = expected_members(*to);
+  if (!members) return;  // the group's members are not known here (mgmt, unannounced hosts)
+  for (auto& m : members_notices(self_, *from, h.id, *members)) {
+    m.id = next_id();
+    (void)send_direct(link, std::move(m));  // before the request: it comes first
+  }
 }
 
 void proxy::route_out(frame_buf f, const frame_header& h, micros now) {

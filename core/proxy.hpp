@@ -214,6 +214,8 @@ class proxy final : public backbone_node {
   // endpoint of its host; sets h.from when it is. Malformed senders are not own.
   [[nodiscard]] static bool own_source(const link_state& ls, frame_header& h);
   void route(frame_buf&& f, const frame_header& h, micros now);
+  // Tells the sender of a group request that came on `link` its members (core/members.hpp).
+  void tell_members(link_id link, const frame_header& h);
   // For a header read with its addresses deferred: the route of the attached host that a
   // `to` of an endpoint or agent names, with h.to set from it (the route vouches for the
   // host; the rest is checked). nullptr when there is none: check_to decides then.

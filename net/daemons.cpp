@@ -272,7 +272,22 @@ monitored proxy_service::monitoring() {
 }
 
 monitored endpoint_service::monitoring() {
-  return {"endpoint", host_, {}};
+  // Its role's view of its agent: gone after core::agent_silence without a word from it.
+  return {"endpoint", host_,
+          [self = shared_from_this()](const role_host::snapshot_t&) -> std::string {
+            if (auto why = buses_not_ready(*self->metrics_); !why.empty()) return why;
+            switch (self->role().state()) {
+              case core::endpoint::status::registered:
+                return "";
+              case core::endpoint::status::agent_gone:
+                return "its agent is gone (silent for " +
+                       std::to_string(core::agent_silence / core::ms) + " ms)";
+              case core::endpoint::status::rejected:
+                return "its address is held by another live instance";
+              default:
+                return "not registered with its agent";
+            }
+          }};
 }
 
 monitored agent_service::monitoring() {

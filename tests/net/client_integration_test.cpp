@@ -7,6 +7,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -16,7 +17,9 @@
 #include <thread>
 
 #include "core/endpoint.hpp"
+#include "core/mgmt.hpp"
 #include "net/daemons.hpp"
+#include "net/monitor.hpp"
 #include "testkit/eventually.hpp"
 #include "testkit/nats_server.hpp"
 #include "testkit/port.hpp"
@@ -196,12 +199,22 @@ TEST_F(Clients, AnEndpointWhoseAgentIsKilledFailsItsRequestsUnreachable) {
                        [p](core::act::complete& c) { p->set_value(std::move(c)); });
     return fut;
   };
+  // What /readyz says of the endpoint: its monitor's not_ready, read on its strand.
+  const net::monitored mon = endpoint_->monitoring();
+  auto not_ready = [&] {
+    auto p = std::make_shared<std::promise<std::string>>();
+    auto fut = p->get_future();
+    asio::post(mon.host->executor(),
+               [p, &mon] { p->set_value(mon.not_ready(mon.host->snapshot())); });
+    return fut.get();
+  };
   ASSERT_TRUE(eventually(
       [&] {
         auto f = ask(1 * core::seconds);
         return f.wait_for(5s) == std::future_status::ready && f.get().code == core::errc{};
       },
       10s));
+  EXPECT_EQ(not_ready(), "");
   agent_->kill();
   const auto killed = std::chrono::steady_clock::now();
   // Sent into the silence: it ends unreachable once the endpoint declares its agent gone,
@@ -221,6 +234,9 @@ TEST_F(Clients, AnEndpointWhoseAgentIsKilledFailsItsRequestsUnreachable) {
   EXPECT_EQ(c.code, core::errc::unreachable);
   ASSERT_EQ(c.replies.size(), 1u);
   EXPECT_NE(c.replies[0].text.find("is gone"), std::string::npos) << c.replies[0].text;
+  // /readyz says so: take it out of rotation, do not restart it.
+  EXPECT_EQ(not_ready(), "its agent is gone (silent for " +
+                             std::to_string(core::agent_silence / core::ms) + " ms)");
   // The agent comes back: the endpoint registers again and its requests get through.
   start_agent();
   EXPECT_TRUE(eventually(
@@ -230,6 +246,31 @@ TEST_F(Clients, AnEndpointWhoseAgentIsKilledFailsItsRequestsUnreachable) {
       },
       20s))
       << agent_->output();
+  EXPECT_EQ(not_ready(), "");
+}
+
+// With no proxy on the backbone, a client hears from none and says so within
+// core::no_proxy_window instead of waiting for the heartbeat bound (how long it took is
+// printed, not judged: bench/client/startup.py measures).
+TEST(ClientsWithoutProxy, ARequestSaysAtOnceThatNoProxyAnswered) {
+  nats_server nats;
+  const auto log = std::filesystem::temp_directory_path() /
+                   ("ccp-no-proxy-" + std::to_string(::getpid()) + ".log");
+  const auto t0 = std::chrono::steady_clock::now();
+  process p({CCP_BINARY, "request", "ccp://endpoint/10.0.0.1/e1", "echo", "-t", "5s", "--backbone",
+             nats.url()},
+            log.string());
+  auto status = p.wait(20s);
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  const std::string out = p.output();
+  EXPECT_EQ(status, 1) << out;
+  EXPECT_NE(out.find("ccp request: no proxy answered on the backbone " + nats.url() + " within " +
+                     std::to_string(core::no_proxy_window / core::ms) + " ms"),
+            std::string::npos)
+      << out;
+  std::cout << "ccp request with no proxy ended after " << ms << " ms\n";
+  std::filesystem::remove(log);
 }
 
 }  // namespace
