@@ -62,6 +62,9 @@ namespace ccp::core::coverage {
   X(agent_late_dial_closed, "a link came up for a dial the agent had given up on: closed")         \
   X(agent_leaving_link_delivered,                                                                  \
     "a frame came on the old link after a move (make-before-break) and was delivered")             \
+  X(node_own_frame_failed_as_router,                                                               \
+    "a node's own request came back over the bus and failed at it as a router (a full link): "     \
+    "a router's answer, not a failure before sending")                                             \
   X(group_member_unreachable,                                                                      \
     "an agent's error made a group request's members on its host unreachable")                     \
   X(directory_stale_epoch_refused,                                                                 \
