@@ -274,6 +274,11 @@ void backbone_node::check_ready(micros now) {
   push(act::ready{});
 }
 
+void backbone_node::relearn(micros now) {
+  learnt_ = false;
+  relearn_at_ = now + heartbeat_interval + heartbeat_interval / 5;
+}
+
 void backbone_node::expire_by(micros t) {
   next_expire_check_ = std::min(next_expire_check_, t);
 }
@@ -304,11 +309,15 @@ void backbone_node::backbone_tick(micros now) {
     // every proxy, and with many proxies one lease or another ends all the time).
     next_expire_check_ = next == never ? never : std::max(next, now + expiry_precision);
   }
+  if (now >= relearn_at_) {
+    learnt_ = true;
+    relearn_at_ = never;
+  }
   check_ready(now);
 }
 
 micros backbone_node::backbone_wake() const {
-  return std::min(next_expire_check_, syncing() ? ready_bound_ : ready_at_);
+  return std::min({next_expire_check_, syncing() ? ready_bound_ : ready_at_, relearn_at_});
 }
 
 void backbone_node::route_backbone(frame_buf f, const frame_header& h, micros now) {

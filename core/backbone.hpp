@@ -54,6 +54,10 @@ class backbone_node : public node {
   // Announces that this proxy holds `host` (epoch, and who lives there) to the backbone.
   void announce_attach(std::string_view host, std::uint64_t epoch,
                        const route_directory::members& m, micros now);
+  // The directory missed what the backbone said for a while (we were cut off from it: every
+  // peer's lease ended): it is not learnt again until every proxy's heartbeat can have been
+  // heard once more (the same bound as at the start; the syncs it causes may still run).
+  void relearn(micros now);
   // Whether act::ready may be said now (mgmt: not while it claims its address).
   [[nodiscard]] virtual bool may_be_ready(micros /*now*/) const { return true; }
   void backbone_tick(micros now);
@@ -91,6 +95,7 @@ class backbone_node : public node {
   micros ready_at_ = never;
   micros ready_bound_ = never;
   bool learnt_ = false;
+  micros relearn_at_ = never;  // relearn: learnt again then
   // The answers to sync_fleet's request (id 0: none in flight).
   struct fleet_sync {
     std::uint64_t id = 0;

@@ -849,6 +849,7 @@ void proxy::role_tick(micros now) {
   } else if (heard_self && cut_off_) {
     cut_off_ = false;
     settled_from_ = now;
+    relearn(now);  // every peer expired meanwhile: no `unreachable` until we heard them again
     CCP_MARK(proxy_rejoined);
     ++stats_.rejoins;
     if (!draining_) tell_agents("ccp.stay");  // the reason to move is gone

@@ -434,6 +434,26 @@ TEST_F(ProxyTest, CutOffAsksAgentsToMoveAndSaysStayWhenTheBackboneIsBack) {
   EXPECT_FALSE(p->cut_off());
   EXPECT_TRUE(one_of(acts, want::send{1, {.type = "ccp.stay", .to = std::string(kAgent)}}));
   EXPECT_TRUE(one_of(acts, want::subscribe{bus_kind::backbone, "ccp.agent.any", "ccp.agent"}));
+  // Its directory expired every peer meanwhile: until it could hear them all again, a host
+  // it does not know is left to the bus, not answered `unreachable`; then its word stands.
+  EXPECT_FALSE(p->learnt());
+  auto ask = [](std::uint64_t id) {
+    return make_message(msg_kind::request, id, kEndpoint, "ccp://endpoint/10.0.0.9/e1", "echo",
+                        "{}");
+  };
+  EXPECT_TRUE(actions_are(p.link_frame(1, ask(60), t + 3),
+                          {want::publish{bus_kind::backbone, "ccp.host.10_0_0_9", {.id = 60}}}));
+  const micros relearnt = t + 2 + core::heartbeat_interval + core::heartbeat_interval / 5;
+  EXPECT_LE(p->next_wake(), relearnt);
+  for (int i = 0; i < 10 && !p->learnt(); ++i) {
+    const micros w = p->next_wake();
+    p.link_frame(1, agent_hb, w);
+    p.tick(w);
+  }
+  ASSERT_TRUE(p->learnt());
+  EXPECT_TRUE(one_of(p.link_frame(1, ask(61), relearnt + 1),
+                     want::send{1, {.kind = msg_kind::error, .correlation = 61,
+                                    .code = errc::unreachable}}));
 }
 
 // A proxy that was not run for longer than stall_threshold past its own timer (SIGSTOP, a
