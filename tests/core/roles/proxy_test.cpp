@@ -451,9 +451,9 @@ TEST_F(ProxyTest, CutOffAsksAgentsToMoveAndSaysStayWhenTheBackboneIsBack) {
     p.tick(w);
   }
   ASSERT_TRUE(p->learnt());
-  EXPECT_TRUE(one_of(p.link_frame(1, ask(61), relearnt + 1),
-                     want::send{1, {.kind = msg_kind::error, .correlation = 61,
-                                    .code = errc::unreachable}}));
+  EXPECT_TRUE(one_of(
+      p.link_frame(1, ask(61), relearnt + 1),
+      want::send{1, {.kind = msg_kind::error, .correlation = 61, .code = errc::unreachable}}));
 }
 
 // A proxy that was not run for longer than stall_threshold past its own timer (SIGSTOP, a
