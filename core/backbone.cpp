@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/control.hpp"
+#include "core/coverage.hpp"
 #include "core/subject.hpp"
 
 namespace ccp::core {
@@ -264,11 +265,18 @@ void backbone_node::control_reply(const message& m, micros now) {
 }
 
 void backbone_node::check_ready(micros now) {
-  if (ready_at_ == never || !may_be_ready(now)) return;  // said already, not started, or not yet
+  if (ready_at_ == never) return;  // said already, or not started
   const bool early = fleet_synced() && !syncing();
   if (!early && (now < ready_at_ || (syncing() && now < ready_bound_))) return;
+  learnt_ = true;
+  if (!may_be_ready(now)) return;  // the role's own reason (a claim) holds ready back
   ready_at_ = ready_bound_ = never;
   push(act::ready{});
+}
+
+void backbone_node::relearn(micros now) {
+  learnt_ = false;
+  relearn_at_ = now + heartbeat_interval + heartbeat_interval / 5;
 }
 
 void backbone_node::expire_by(micros t) {
@@ -304,11 +312,15 @@ void backbone_node::backbone_tick(micros now) {
     // every proxy, and with many proxies one lease or another ends all the time).
     next_expire_check_ = next == never ? never : std::max(next, now + expiry_precision);
   }
+  if (now >= relearn_at_) {
+    learnt_ = true;
+    relearn_at_ = never;
+  }
   check_ready(now);
 }
 
 micros backbone_node::backbone_wake() const {
-  return std::min(next_expire_check_, syncing() ? ready_bound_ : ready_at_);
+  return std::min({next_expire_check_, syncing() ? ready_bound_ : ready_at_, relearn_at_});
 }
 
 void backbone_node::route_backbone(frame_buf f, const frame_header& h, micros now) {
@@ -323,7 +335,11 @@ void backbone_node::route_backbone(frame_buf f, const frame_header& h, micros no
       reachable = std::any_of(dir_.routes().begin(), dir_.routes().end(), [](const auto& r) {
         return r.second.on_host.agent.empty() || !r.second.on_host.endpoints.empty();
       });
-    if (!reachable) {
+    if (!reachable && !learnt_) {
+      // Our directory is still empty or partial (just started): the host may well be
+      // attached elsewhere. Its proxy, or the group's, takes it; else the deadline answers.
+      CCP_MARK(backbone_unlearnt_publish);
+    } else if (!reachable) {
       bounce(h, errc::unreachable, "no proxy holds " + to_string(to), now);
       return;
     }
@@ -337,6 +353,7 @@ std::optional<std::vector<address>> backbone_node::expected_members(const addres
   auto add = [&out](std::expected<address, parse_error> a) {
     if (a) out.push_back(std::move(*a));
   };
+  if (!learnt_) return std::nullopt;  // members we have not heard of yet may exist
   switch (to.type()) {
     case role::mgmt:
       return std::nullopt;

@@ -18,6 +18,13 @@ class backbone_node : public node {
   // the routes once it heard every proxy's heartbeat (heartbeat_interval) and its syncs
   // ended; a client that wants `unreachable` to be exact waits for that.
   [[nodiscard]] bool syncing() const noexcept { return !sync_requests_.empty(); }
+  // Whether the directory is learnt: the wait for act::ready is over (every proxy's
+  // heartbeat could be heard and the syncs ended, or the fleet's sync answered in full),
+  // whether or not the role said ready (mgmt: not while it claims its address). Until
+  // then an empty directory proves nothing: route_backbone publishes what it would have
+  // answered `unreachable` and lets the bus decide (the request's deadline bounds it), and
+  // expected_members knows no group (an `all` gathers until its deadline).
+  [[nodiscard]] bool learnt() const noexcept { return learnt_; }
 
  protected:
   backbone_node(address self, std::uint64_t seed);
@@ -47,19 +54,24 @@ class backbone_node : public node {
   // Announces that this proxy holds `host` (epoch, and who lives there) to the backbone.
   void announce_attach(std::string_view host, std::uint64_t epoch,
                        const route_directory::members& m, micros now);
+  // The directory missed what the backbone said for a while (we were cut off from it: every
+  // peer's lease ended): it is not learnt again until every proxy's heartbeat can have been
+  // heard once more (the same bound as at the start; the syncs it causes may still run).
+  void relearn(micros now);
   // Whether act::ready may be said now (mgmt: not while it claims its address).
   [[nodiscard]] virtual bool may_be_ready(micros /*now*/) const { return true; }
   void backbone_tick(micros now);
   [[nodiscard]] micros backbone_wake() const;
 
   // Publishes a frame for `h.to` on the backbone, or bounces `unreachable` when the
-  // directory knows no proxy that could deliver it.
+  // directory, learnt, knows no proxy that could deliver it.
   void route_backbone(frame_buf f, const frame_header& h, micros now);
   // Publishes a control notification to all backbone members.
   void announce(std::string_view subject, std::string_view type, std::string body, micros now);
   // The members of an agent, endpoint or proxy group, from the directory (mgmt groups
   // are not in it: nullopt). A host whose proxy did not announce who lives there (an
-  // older proxy) makes an agent or endpoint group unknown too.
+  // older proxy) makes an agent or endpoint group unknown too, and so does a directory
+  // not yet learnt (every group).
   [[nodiscard]] std::optional<std::vector<address>> expected_members(
       const address& to) const override;
 
@@ -82,6 +94,8 @@ class backbone_node : public node {
   void check_ready(micros now);
   micros ready_at_ = never;
   micros ready_bound_ = never;
+  bool learnt_ = false;
+  micros relearn_at_ = never;  // relearn: learnt again then
   // The answers to sync_fleet's request (id 0: none in flight).
   struct fleet_sync {
     std::uint64_t id = 0;

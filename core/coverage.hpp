@@ -49,6 +49,9 @@ namespace ccp::core::coverage {
   X(proxy_link_timed_out, "a proxy closed a silent or half-open link (idle or handshake timeout)") \
   X(proxy_revalidating_forward,                                                                    \
     "a proxy resumed from a stall forwarded to the backbone rather than answer unreachable")       \
+  X(backbone_unlearnt_publish,                                                                     \
+    "a backbone member whose directory was not yet learnt published a frame for a host it "        \
+    "knew no proxy of, rather than answer unreachable")                                            \
   X(proxy_drained, "a draining proxy saw its last link go and reported drained")                   \
   X(agent_move_refused, "the proxy an agent moved to refused it: the agent stayed where it was")   \
   X(agent_hello_refused, "an agent's hello was refused: it dials again with backoff")              \
@@ -59,6 +62,9 @@ namespace ccp::core::coverage {
   X(agent_late_dial_closed, "a link came up for a dial the agent had given up on: closed")         \
   X(agent_leaving_link_delivered,                                                                  \
     "a frame came on the old link after a move (make-before-break) and was delivered")             \
+  X(node_own_frame_failed_as_router,                                                               \
+    "a node's own request came back over the bus and failed at it as a router (a full link): "     \
+    "a router's answer, not a failure before sending")                                             \
   X(group_member_unreachable,                                                                      \
     "an agent's error made a group request's members on its host unreachable")                     \
   X(group_members_told,                                                                            \

@@ -167,13 +167,14 @@ std::optional<frame_header> node::completed(const frame_header& h) {
   return std::nullopt;
 }
 
-void node::bounce(const frame_header& h, errc code, std::string_view text, micros now) {
+void node::bounce(const frame_header& h, errc code, std::string_view text, micros now,
+                  bool came_back) {
   if (h.kind == msg_kind::response || h.kind == msg_kind::error) {
     ++stats_.dropped;
     return;
   }
   if (!fully_checked(h)) {  // read for forwarding: checked only now
-    if (auto c = completed(h)) bounce(*c, code, text, now);
+    if (auto c = completed(h)) bounce(*c, code, text, now, came_back);
     return;
   }
   message m;
@@ -187,7 +188,10 @@ void node::bounce(const frame_header& h, errc code, std::string_view text, micro
   m.text = text.substr(0, max_text_bytes);
   ++stats_.errors_sent;
   if (address_equal::same(h.from, self_.view())) {
-    on_reply(std::move(m), now, true);  // our own message failed here: the outcome is local
+    // Our own message failed here: the outcome is local. It failed before it left, or at
+    // us as one of its routers (a group's fan-out), which is any router's answer.
+    CCP_MARK_IF(node_own_frame_failed_as_router, came_back);
+    on_reply(std::move(m), now, !came_back);
     return;
   }
   (void)originate(std::move(m), now);

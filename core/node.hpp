@@ -130,8 +130,12 @@ class node {
   // frame as malformed when that fails.
   void accept(std::string_view frame, const frame_header& h, micros now);
   // Answers the sender of `h` with an error (never for a response or an error). When this
-  // node itself sent `h`, the outcome is delivered locally instead.
-  void bounce(const frame_header& h, errc code, std::string_view text, micros now);
+  // node itself sent `h`, the outcome is delivered locally instead: as a failure before the
+  // message left (a group's members are all unreachable), or, with `came_back` (the frame
+  // left and the bus brought it back to us as a router), as the router's answer that any
+  // other node would have sent.
+  void bounce(const frame_header& h, errc code, std::string_view text, micros now,
+              bool came_back = false);
   // A copy of `h` with what read_header deferred checked (addresses parsed, the type
   // checked); nullopt, counted as malformed, when one fails.
   [[nodiscard]] std::optional<frame_header> completed(const frame_header& h);

@@ -341,13 +341,14 @@ bool proxy::refused(link_id link, link_state& ls, micros now) {
 
 // Inlined into both callers: the fan-out to every agent goes through the other overload.
 [[gnu::always_inline]] inline void proxy::send_link(link_id link, link_state* ls, frame_ptr f,
-                                                    const frame_header& h, micros now) {
+                                                    const frame_header& h, micros now,
+                                                    bool from_bus) {
   if (ls == nullptr || !ls->attached) [[unlikely]] {
-    bounce(h, errc::unreachable, "link to host is gone", now);
+    bounce(h, errc::unreachable, "link to host is gone", now, from_bus);
     return;
   }
   if (ls->inflight >= link_queue_frames && !sabotage_.no_link_bound) [[unlikely]] {
-    link_full(*ls, h, now);
+    link_full(*ls, h, now, from_bus);
     return;
   }
   ++ls->inflight;
@@ -356,14 +357,14 @@ bool proxy::refused(link_id link, link_state& ls, micros now) {
   actions().emplace_back(std::in_place_type<act::send>, link, std::move(f));
 }
 
-void proxy::send_link(link_id link, frame_ptr f, const frame_header& h, micros now) {
+void proxy::send_link(link_id link, frame_ptr f, const frame_header& h, micros now, bool from_bus) {
   auto* ls = links_.find(link);
-  send_link(link, ls ? ls->get() : nullptr, std::move(f), h, now);
+  send_link(link, ls ? ls->get() : nullptr, std::move(f), h, now, from_bus);
 }
 
-void proxy::link_full(const link_state& ls, const frame_header& h, micros now) {
+void proxy::link_full(const link_state& ls, const frame_header& h, micros now, bool from_bus) {
   CCP_MARK(proxy_link_full);
-  bounce(h, errc::overloaded, "link queue to " + ls.host + " is full", now);
+  bounce(h, errc::overloaded, "link queue to " + ls.host + " is full", now, from_bus);
 }
 
 void proxy::on_link_flushed(link_id link, std::size_t frames) {
@@ -671,7 +672,7 @@ void proxy::route_out(frame_buf f, const frame_header& h, micros now) {
   }
   if (to.form != scope::any && to.form != scope::all) {
     if (const host_route* r = hosts_.find(to.host)) {
-      send_link(r->link, r->state, std::move(f), h, now);
+      send_link(r->link, r->state, std::move(f), h, now, false);
       return;
     }
   }
@@ -736,12 +737,12 @@ void proxy::on_bus(std::string_view subject, frame_buf f, micros now) {
     return;
   }
   if (h->hops >= max_hops) {
-    bounce(*h, errc::hop_limit, "hop limit reached at " + self_text_, now);
+    bounce(*h, errc::hop_limit, "hop limit reached at " + self_text_, now, true);
     return;
   }
   set_hops(*f, static_cast<std::uint8_t>(h->hops + 1));
   if (route)  // what to_links does for this host, without looking it up again
-    send_link(route->link, route->state, std::move(f), *h, now);
+    send_link(route->link, route->state, std::move(f), *h, now, true);
   else if (to.form == scope::any)
     to_links(std::move(f), *h, now, subject == self_subject_.view());
   else
@@ -755,7 +756,7 @@ void proxy::to_links(frame_buf f, const frame_header& h, micros now, bool direct
     case scope::host_any:
     case scope::host_all:
       if (const host_route* r = hosts_.find(to.host)) {
-        send_link(r->link, r->state, std::move(f), h, now);
+        send_link(r->link, r->state, std::move(f), h, now, true);
       } else if (const auto* held = dir_.find(to.host);
                  revalidating_ || (held && held->proxy != self_text_)) {
         CCP_MARK(proxy_frame_for_moved_host_dropped);
@@ -764,7 +765,8 @@ void proxy::to_links(frame_buf f, const frame_header& h, micros now, bool direct
         // view is stale: nothing from it. Either way `unreachable` would be wrong.
         ++stats_.dropped;
       } else {
-        bounce(h, errc::unreachable, "host " + std::string(to.host) + " is not attached here", now);
+        bounce(h, errc::unreachable, "host " + std::string(to.host) + " is not attached here", now,
+               true);
       }
       return;
     case scope::any: {
@@ -776,13 +778,14 @@ void proxy::to_links(frame_buf f, const frame_header& h, micros now, bool direct
         // another member serves it.
         hand_back(std::move(f), h);
       } else if (s.items.empty()) {
-        bounce(h, errc::unreachable, "no " + std::string(to_string(to.type)) + " here", now);
+        bounce(h, errc::unreachable, "no " + std::string(to_string(to.type)) + " here", now, true);
       } else if (const subject_text* peer = direct ? nullptr : any_elsewhere(to.type)) {
         // Our share of the group's members is smaller than our share of its proxies.
         actions().emplace_back(std::in_place_type<act::publish>, bus_kind::backbone, *peer,
                                std::move(f));
       } else {
-        send_link(to.type == role::agent ? pick(s) : pick_endpoint_link(), std::move(f), h, now);
+        send_link(to.type == role::agent ? pick(s) : pick_endpoint_link(), std::move(f), h, now,
+                  true);
       }
       return;
     }
@@ -790,7 +793,7 @@ void proxy::to_links(frame_buf f, const frame_header& h, micros now, bool direct
       frame_ptr shared = std::move(f);
       const link_set& s = to.type == role::agent ? with_agents_ : with_endpoints_;
       for (link_id l : s.items)
-        send_link(l, shared, h, now);
+        send_link(l, shared, h, now, true);
       return;
     }
   }
@@ -882,6 +885,7 @@ void proxy::role_tick(micros now) {
   } else if (heard_self && cut_off_) {
     cut_off_ = false;
     settled_from_ = now;
+    relearn(now);  // every peer expired meanwhile: no `unreachable` until we heard them again
     CCP_MARK(proxy_rejoined);
     ++stats_.rejoins;
     if (!draining_) tell_agents("ccp.stay");  // the reason to move is gone

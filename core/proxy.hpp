@@ -220,14 +220,19 @@ class proxy final : public backbone_node {
   // `to` of an endpoint or agent names, with h.to set from it (the route vouches for the
   // host; the rest is checked). nullptr when there is none: check_to decides then.
   [[nodiscard]] const host_route* attached_route(frame_header& h) const;
-  // `direct`: it came on our own subject (an `any` another proxy forwarded to us).
+  // A frame that came over the bus. `direct`: on our own subject (an `any` another proxy
+  // forwarded to us).
   void to_links(frame_buf f, const frame_header& h, micros now, bool direct = false);
-  // Queues a frame on a link, or bounces `overloaded` when its queue is full.
-  void send_link(link_id link, frame_ptr f, const frame_header& h, micros now);
+  // Queues a frame on a link, or bounces `overloaded` when its queue is full. `from_bus`:
+  // the frame came over the bus, so a frame of ours has left us and its failure here is
+  // a router's answer (node::bounce's `came_back`), not a failure before sending.
+  void send_link(link_id link, frame_ptr f, const frame_header& h, micros now, bool from_bus);
   // The same for a link whose state the caller has (nullptr: the link is gone).
-  void send_link(link_id link, link_state* ls, frame_ptr f, const frame_header& h, micros now);
+  void send_link(link_id link, link_state* ls, frame_ptr f, const frame_header& h, micros now,
+                 bool from_bus);
   // Bounces `overloaded` for a full link: out of line, off the forwarding path.
-  [[gnu::noinline]] void link_full(const link_state& ls, const frame_header& h, micros now);
+  [[gnu::noinline]] void link_full(const link_state& ls, const frame_header& h, micros now,
+                                   bool from_bus);
   // Sends a message this proxy makes straight on a link (replies during the handshake,
   // errors answering the link's own frames, drain notices). It counts against the link's
   // queue bound like any frame: with the queue full it is dropped, and false returned.

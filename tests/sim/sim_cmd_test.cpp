@@ -131,8 +131,10 @@ TEST_F(SimCmd, SeedsFrom2To63UpReplay) {
 // {host} twice in `to` is replaced by one host both times: the address parses and the
 // requests go out (before, only the first was replaced and nothing was sent).
 TEST_F(SimCmd, APlaceholderWrittenTwiceSends) {
-  auto f = scenario("host-twice",
-                    {{"workload", {{{"to", "ccp://agent/{host}/{host}"}, {"every_ms", 50}}}}});
+  // From 100 ms: before, the mgmt node's directory is not learnt and it asks the bus.
+  auto f = scenario(
+      "host-twice",
+      {{"workload", {{{"to", "ccp://agent/{host}/{host}"}, {"every_ms", 50}, {"start_s", 0.1}}}}});
   auto r = run({f});
   EXPECT_EQ(r.status, 0) << r.out << r.err;
   std::smatch m;
@@ -178,8 +180,11 @@ TEST_F(SimCmd, UsageErrors) {
 
 // --marks reports every mark; --require-marks fails naming each one no run hit.
 TEST_F(SimCmd, MarksAreReportedAndUnhitOnesFail) {
-  // One host, one proxy, no fault: no edge case is reached.
-  auto quiet = scenario("quiet", {{"topology", {{"hosts", 1}, {"proxies", 1}}}});
+  // One host, one proxy, no fault, requests once the fleet is up: no edge case is reached.
+  auto quiet = scenario(
+      "quiet",
+      {{"topology", {{"hosts", 1}, {"proxies", 1}}},
+       {"workload", {{{"to", "ccp://endpoint/{host}/{ep}"}, {"every_ms", 50}, {"start_s", 0.1}}}}});
   auto r = run({quiet, "--marks", "--require-marks"});
   EXPECT_EQ(r.status, 1) << r.out << r.err;
   EXPECT_TRUE(has(r.out, "PASS quiet")) << r.out;

@@ -34,7 +34,16 @@ RC_GTEST_PROP(GroupProps, AccountingIsExactForAnyMembershipAndAnswers, ()) {
   // Up to 6 hosts with 0..4 endpoints each; what each endpoint does; what each agent says.
   const auto hosts = *rc::gen::weightedElement<int>({{1, 0}, {8, *rc::gen::inRange<int>(1, 7)}});
   driver<core::mgmt> m{address_of(kMgmt), 1};
-  m.start(0);
+  // Its directory learnt (the one proxy answered its fleet sync): it knows every group.
+  const std::uint64_t sync = published_message(m.start(0)).id;
+  m.bus(make_reply(msg_kind::response, 800, sync, kProxy, kMgmt, "ccp.sync",
+                   core::flat_json_writer{}
+                       .add("routes", std::vector<std::string>{})
+                       .add("last", 1)
+                       .add("proxies", std::vector<std::string>{std::string(kProxy)})
+                       .finish()),
+        0);
+  RC_ASSERT(m->learnt());
   std::map<std::string, fate> expected;  // member address -> its fate
   std::vector<std::string> host_names;
   std::vector<bool> host_down;

@@ -49,7 +49,20 @@ message heartbeat_of(std::string_view proxy, std::uint64_t hosts) {
 
 class MgmtTest : public ::testing::Test {
  protected:
-  MgmtTest() { m.start(0); }
+  MgmtTest() { sync_ = published_message(m.start(0)).id; }
+
+  // Makes the directory learnt at `now` (ready): the one proxy answers the start's fleet
+  // sync, holding no host yet. Before that the node answers nothing from its directory.
+  void learn(micros now = 0) {
+    message none = make_reply(msg_kind::response, 70, sync_, kProxy1, kMgmt, "ccp.sync",
+                              core::flat_json_writer{}
+                                  .add("routes", std::vector<std::string>{})
+                                  .add("last", 1)
+                                  .add("proxies", std::vector<std::string>{std::string(kProxy1)})
+                                  .finish());
+    ASSERT_TRUE(actions_are(m.bus(none, now), {want::ready{}}));
+    ASSERT_TRUE(m->learnt());
+  }
 
   // Starts a request of the application; returns its id and stores its actions in `acts`.
   std::uint64_t request(std::string_view to, std::string type, micros timeout, micros now) {
@@ -64,6 +77,7 @@ class MgmtTest : public ::testing::Test {
 
   driver<core::mgmt> m{address_of(kMgmt), 1};
   std::vector<action> acts;
+  std::uint64_t sync_ = 0;
 };
 
 TEST(MgmtStart, SubscribesItsBackboneSubjects) {
@@ -206,6 +220,7 @@ TEST(MgmtClaim, AHolderAnswersAClaimOfItsAddress) {
 }
 
 TEST_F(MgmtTest, RequestToAHostNoProxyHoldsCompletesAtOnceUnreachable) {
+  learn();
   std::uint64_t id = request(kEndpoint, "status", 2 * seconds, 0);
   ASSERT_TRUE(actions_are(acts, {want::complete{id, errc::unreachable, 1}}));  // no publish
   const message& why = first_of<act::complete>(acts)->replies[0];
@@ -218,6 +233,36 @@ TEST_F(MgmtTest, RequestToAHostNoProxyHoldsCompletesAtOnceUnreachable) {
                            .text = "no proxy holds ccp://endpoint/10.0.0.7/e1"}),
             "");
   EXPECT_EQ(m->pending_requests(), 0u);
+}
+
+// Before its directory is learnt (act::ready) an empty directory proves nothing: a host
+// may be attached to a proxy not heard from yet. The request is published and the bus
+// decides (the host's proxy answers, or the deadline does); an `all` does not know its
+// members and gathers until its deadline. Once learnt, the directory's word stands.
+TEST_F(MgmtTest, BeforeTheDirectoryIsLearntNothingIsAnsweredFromIt) {
+  ASSERT_FALSE(m->learnt());
+  std::uint64_t id = request(kEndpoint, "status", 2 * seconds, 1 * ms);
+  ASSERT_TRUE(actions_are(
+      acts, {want::publish{
+                bus_kind::backbone, "ccp.host.10_0_0_7", {.kind = msg_kind::request, .id = id}}}));
+  message r = make_reply(msg_kind::response, 50, id, kEndpoint, kMgmt, "status", "{}");
+  EXPECT_TRUE(actions_are(m.bus(r, 20 * ms), {want::complete{id, errc{}, 1}}));
+
+  std::uint64_t all = request("ccp://agent/all", "ping", 500 * ms, 30 * ms);
+  ASSERT_TRUE(actions_are(
+      acts, {want::publish{
+                bus_kind::backbone, "ccp.agent.all", {.kind = msg_kind::request, .id = all}}}));
+  message a = make_reply(msg_kind::response, 70, all, "ccp://agent/10.0.0.7/agent", kMgmt, "ping");
+  EXPECT_TRUE(no_actions(m.bus(a, 40 * ms)));  // members unknown: others may answer yet
+  auto done = m.tick(530 * ms);
+  ASSERT_TRUE(actions_are(done, {want::complete{all, errc{}, 1}}));
+  EXPECT_TRUE(first_of<act::complete>(done)->members.empty());
+
+  learn(600 * ms);
+  id = request(kEndpoint, "status", 2 * seconds, 600 * ms);
+  EXPECT_TRUE(actions_are(acts, {want::complete{id, errc::unreachable, 1}}));
+  all = request("ccp://agent/all", "ping", 2 * seconds, 600 * ms);
+  EXPECT_TRUE(actions_are(acts, {want::complete{all, errc::unreachable, 0}}));
 }
 
 TEST_F(MgmtTest, RouteAnnouncementMakesTheHostReachable) {
@@ -272,6 +317,7 @@ TEST_F(MgmtTest, ErrorReplyCompletesTheRequestWithItsCode) {
 }
 
 TEST_F(MgmtTest, DetachMakesTheHostUnreachableAgain) {
+  learn();
   m.bus(route_of(kProxy1, "attach", kHost, 3), 0);
   EXPECT_TRUE(no_actions(m.bus(route_of(kProxy1, "detach", kHost, 3), 1)));
   std::uint64_t id = request(kEndpoint, "status", 2 * seconds, 2);
@@ -415,6 +461,7 @@ TEST_F(MgmtTest, RequestToItselfIsAnsweredLocally) {
 }
 
 TEST_F(MgmtTest, RequestToAllAgentsEndsWhenEveryKnownHostAnswered) {
+  learn();
   m.bus(attach_with(kProxy1, kHost, 3, {}), 0);
   m.bus(attach_with(kProxy2, "10.0.0.8", 1, {}), 0);
   std::uint64_t id = request("ccp://agent/all", "ping", 2 * seconds, 0);
@@ -438,6 +485,7 @@ TEST_F(MgmtTest, RequestToAllAgentsEndsWhenEveryKnownHostAnswered) {
 }
 
 TEST_F(MgmtTest, RequestToAllAgentsWithNoHostKnownFailsFastAndSendsNothing) {
+  learn();
   std::uint64_t id = request("ccp://agent/all", "ping", 2 * seconds, 0);
   EXPECT_TRUE(actions_are(acts, {want::complete{id, errc::unreachable, 0}}));
   EXPECT_TRUE(first_of<act::complete>(acts)->members.empty());
@@ -446,6 +494,7 @@ TEST_F(MgmtTest, RequestToAllAgentsWithNoHostKnownFailsFastAndSendsNothing) {
 // The members of endpoint/all are every announced endpoint; errors are never success;
 // one silent member makes the whole `partial` at the deadline, listed as silent.
 TEST_F(MgmtTest, EndpointGroupAccountsEachMemberOnceAndErrorsAreNotSuccess) {
+  learn();
   m.bus(attach_with(kProxy1, "10.0.0.7", 3, {"a", "b"}), 0);
   m.bus(attach_with(kProxy2, "10.0.0.8", 1, {"c"}), 0);
   std::uint64_t id = request("ccp://endpoint/all", "echo", 2 * seconds, 0);
@@ -475,6 +524,7 @@ TEST_F(MgmtTest, EndpointGroupAccountsEachMemberOnceAndErrorsAreNotSuccess) {
 }
 
 TEST_F(MgmtTest, EveryMemberAnsweringAnErrorIsPartialNotOk) {
+  learn();
   m.bus(attach_with(kProxy1, kHost, 3, {}), 0);
   std::uint64_t id = request("ccp://agent/all", "echo", 2 * seconds, 0);
   message r = make_reply(msg_kind::error, 70, id, "ccp://agent/10.0.0.7/agent", kMgmt, "echo");
@@ -485,6 +535,7 @@ TEST_F(MgmtTest, EveryMemberAnsweringAnErrorIsPartialNotOk) {
 // An agent that says it has no such endpoints speaks for its host: those members are
 // unreachable, and the request ends once nobody else is waited for.
 TEST_F(MgmtTest, AnAgentsErrorMakesItsHostsMembersUnreachable) {
+  learn();
   m.bus(attach_with(kProxy1, "10.0.0.7", 3, {"a", "b"}), 0);
   std::uint64_t id = request("ccp://endpoint/10.0.0.7/all", "echo", 2 * seconds, 0);
   message r = make_reply(msg_kind::error, 70, id, "ccp://agent/10.0.0.7/agent", kMgmt, "echo");
@@ -496,6 +547,7 @@ TEST_F(MgmtTest, AnAgentsErrorMakesItsHostsMembersUnreachable) {
 }
 
 TEST_F(MgmtTest, NobodyAnsweringIsATimeout) {
+  learn();
   m.bus(attach_with(kProxy1, kHost, 3, {"a"}), 0);
   std::uint64_t id = request("ccp://endpoint/all", "echo", 2 * seconds, 0);
   EXPECT_TRUE(one_of(m.tick(2 * seconds), want::complete{id, errc::timeout, 0}));
@@ -504,6 +556,7 @@ TEST_F(MgmtTest, NobodyAnsweringIsATimeout) {
 // A proxy that does not announce who lives on its hosts (an older one) leaves the group's
 // members unknown: the request gathers until its deadline, and is ok with replies only.
 TEST_F(MgmtTest, UnknownMembersGatherUntilTheDeadline) {
+  learn();
   m.bus(route_of(kProxy1, "attach", kHost, 3), 0);
   std::uint64_t id = request("ccp://agent/all", "ping", 2 * seconds, 0);
   message r = make_reply(msg_kind::response, 70, id, "ccp://agent/10.0.0.7/agent", kMgmt, "ping");

@@ -435,6 +435,26 @@ TEST_F(ProxyTest, CutOffAsksAgentsToMoveAndSaysStayWhenTheBackboneIsBack) {
   EXPECT_FALSE(p->cut_off());
   EXPECT_TRUE(one_of(acts, want::send{1, {.type = "ccp.stay", .to = std::string(kAgent)}}));
   EXPECT_TRUE(one_of(acts, want::subscribe{bus_kind::backbone, "ccp.agent.any", "ccp.agent"}));
+  // Its directory expired every peer meanwhile: until it could hear them all again, a host
+  // it does not know is left to the bus, not answered `unreachable`; then its word stands.
+  EXPECT_FALSE(p->learnt());
+  auto ask = [](std::uint64_t id) {
+    return make_message(msg_kind::request, id, kEndpoint, "ccp://endpoint/10.0.0.9/e1", "echo",
+                        "{}");
+  };
+  EXPECT_TRUE(actions_are(p.link_frame(1, ask(60), t + 3),
+                          {want::publish{bus_kind::backbone, "ccp.host.10_0_0_9", {.id = 60}}}));
+  const micros relearnt = t + 2 + core::heartbeat_interval + core::heartbeat_interval / 5;
+  EXPECT_LE(p->next_wake(), relearnt);
+  for (int i = 0; i < 10 && !p->learnt(); ++i) {
+    const micros w = p->next_wake();
+    p.link_frame(1, agent_hb, w);
+    p.tick(w);
+  }
+  ASSERT_TRUE(p->learnt());
+  EXPECT_TRUE(one_of(
+      p.link_frame(1, ask(61), relearnt + 1),
+      want::send{1, {.kind = msg_kind::error, .correlation = 61, .code = errc::unreachable}}));
 }
 
 // A proxy that was not run for longer than stall_threshold past its own timer (SIGSTOP, a
@@ -499,6 +519,63 @@ TEST_F(ProxyTest, LinkQueueBoundBouncesOverloadedAndFlushingFreesRoom) {
                           {want::publish{bus_kind::backbone,
                                          std::string(kMgmtSubject),
                                          {.correlation = id, .code = errc::overloaded}}}));
+}
+
+// A proxy's own request to a group comes back to it over the bus, and it routes it as any
+// member of the group does. A member it cannot reach there (its link is full) is a
+// router's error like any other proxy's: that member stays silent until the deadline. It
+// is not a failure before the request left, which would make every member unreachable.
+TEST_F(ProxyTest, ItsOwnAllBouncedByItsOwnFullLinkIsARoutersAnswer) {
+  attach(1);
+  ASSERT_TRUE(no_actions(p.flushed(1, 1, 0)));  // the welcome is written
+  for (int i = 0; i < 10 && !p->learnt(); ++i)  // so that it knows the group's members
+    p.tick(p->next_wake());
+  ASSERT_TRUE(p->learnt());
+  const micros t = p->next_wake() - 1;  // before the next link scan: nothing else queues
+  std::uint64_t id = 100;
+  bool full = false;
+  for (std::size_t i = 0; i <= core::link_queue_frames && !full; ++i)
+    full = count_of<act::publish>(p.bus(mgmt_request(++id, kEndpoint), t)) == 1;
+  ASSERT_TRUE(full) << "the link's queue never filled";
+  std::uint64_t all = 0;
+  auto acts = p.app([&](core::proxy& n) {
+    all = *n.request(address_of("ccp://agent/all"), "ping", "{}", 2 * seconds, t);
+  });
+  ASSERT_TRUE(actions_are(
+      acts, {want::publish{
+                bus_kind::backbone, "ccp.agent.all", {.kind = msg_kind::request, .id = all}}}));
+  EXPECT_TRUE(no_actions(p.bus(published_message(acts), t + 1 * ms, "ccp.agent.all")));
+  auto done = p.tick(t + 2 * seconds);
+  ASSERT_TRUE(one_of(done, want::complete{all, errc::timeout, 1}));
+  const act::complete& c = *first_of<act::complete>(done);
+  ASSERT_EQ(c.members.size(), 1u);
+  EXPECT_EQ(c.members[0].member.str(), kAgent);
+  EXPECT_EQ(c.members[0].result, act::member_result::answer::silent);
+  EXPECT_EQ(c.replies[0].code, errc::overloaded);
+}
+
+// Before its directory is learnt (act::ready), a proxy that does not hold a host leaves a
+// frame for it to the bus (the host's proxy takes it, or the deadline answers) instead of
+// answering `unreachable` from a directory that has not heard the other proxies yet.
+TEST_F(ProxyTest, BeforeItsDirectoryIsLearntAHostItDoesNotKnowIsLeftToTheBus) {
+  attach(1);
+  ASSERT_TRUE(no_actions(p.flushed(1, 1, 0)));
+  ASSERT_FALSE(p->learnt());
+  auto ask = [](std::uint64_t id) {
+    return make_message(msg_kind::request, id, kEndpoint, "ccp://endpoint/10.0.0.9/any", "echo",
+                        "{}");
+  };
+  EXPECT_TRUE(actions_are(p.link_frame(1, ask(50), 1 * ms),
+                          {want::publish{bus_kind::backbone, "ccp.host.10_0_0_9", {.id = 50}}}));
+  for (int i = 0; i < 10 && !p->learnt(); ++i)
+    p.tick(p->next_wake());
+  ASSERT_TRUE(p->learnt());
+  const micros t = p->next_wake() - 1;
+  EXPECT_TRUE(actions_are(p.link_frame(1, ask(51), t), {want::send{1,
+                                                                   {.kind = msg_kind::error,
+                                                                    .to = std::string(kEndpoint),
+                                                                    .correlation = 51,
+                                                                    .code = errc::unreachable}}}));
 }
 
 // A client that never reads: the link heartbeat counts against the bound too.
