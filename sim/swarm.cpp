@@ -132,11 +132,6 @@ json swarm_scenario(std::uint64_t seed) {
     while (d.needs_endpoints && eph == 0)
       d = destinations[r.below(destinations.size())];
     std::string_view from = roles[r.below(eph > 0 ? 4 : 3)];
-    // A proxy's own requests to `any` forms are left out until the swallowed_any checker
-    // spares a backbone outage, a partition or a stall (tests/sim/findings/README.md): there
-    // the requesting proxy's `unreachable` is true, and the checker counts it as swallowed.
-    while (from == "proxy" && d.to.ends_with("/any"))
-      from = roles[r.below(eph > 0 ? 4 : 3)];
     const bool request = r.below(5) != 0;
     json w = {
         {"from", std::string(from)},
