@@ -204,6 +204,20 @@ int sim_main(std::span<const std::string_view> args, std::ostream& out, std::ost
       std::snprintf(share, sizeof share, " any_share=%.2f..%.2f", r.any_share_min, r.any_share_max);
       out << share;
     }
+    if (!r.proxy_loads.empty()) {
+      // The processing cost: the busiest proxy's busiest 100 ms, and the longest wait at any.
+      std::size_t busiest = 0;
+      core::micros wait = 0;
+      for (std::size_t p = 0; p < r.proxy_loads.size(); ++p) {
+        if (r.proxy_loads[p].busy_peak > r.proxy_loads[busiest].busy_peak) busiest = p;
+        wait = std::max(wait, r.proxy_loads[p].wait_max);
+      }
+      char load[96];
+      std::snprintf(load, sizeof load, " proxy_busy=%.0f%%@p%zu proxy_wait=%.1fms",
+                    100 * r.proxy_loads[busiest].busy_peak, busiest + 1,
+                    static_cast<double>(wait) / static_cast<double>(core::ms));
+      out << load;
+    }
     if (sc.expect.violation) out << " expected_violation=" << *sc.expect.violation;
     out << '\n';
     if (o->on("faults"))

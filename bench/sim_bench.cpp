@@ -62,7 +62,7 @@ struct bench_probe {
   using queue = decltype(world::queue_);
   static event make_event(micros t, std::size_t kind, std::uint32_t node, std::uint64_t which,
                           core::frame_buf f) {
-    return event{t, static_cast<world::ev>(kind % kinds), node, which, std::move(f)};
+    return event{t, static_cast<world::ev>(kind % kinds), false, node, which, std::move(f)};
   }
 
   // What world::run() pushes before its first run_until: the workload items, the faults

@@ -82,6 +82,13 @@ struct run_result {
   // With expect.max_any_share_skew: the largest and smallest member share of `any`
   // deliveries, as multiples of uniform (-1: not measured).
   double any_share_max = -1, any_share_min = -1;
+  // With the processing cost on (topology.cost), per proxy index (its restarts included):
+  // the busiest 100 ms window's busy share (0 to 1) and the longest an event waited for it.
+  struct proxy_load {
+    double busy_peak = 0;
+    micros wait_max = 0;
+  };
+  std::vector<proxy_load> proxy_loads;
 };
 
 class checker {

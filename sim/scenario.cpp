@@ -41,6 +41,10 @@ constexpr micros max_span = 86400 * core::seconds;  // any time or period: one s
 constexpr micros max_latency = 60 * core::seconds;  // a link slower than this is down
 constexpr double max_factor = 1000;                 // latency x1000 is already a partition
 constexpr std::size_t max_name_bytes = 64;          // names label traces and file names
+// A process that takes a second per event is already a stalled one; and a frame of
+// max_frame_bytes at the largest byte cost stays well inside the arithmetic (~2.6e11 ns).
+constexpr int max_cost_us = 1'000'000;
+constexpr int max_byte_ns = 1'000'000;
 
 constexpr std::array<std::string_view, 3> proxy_orders = {"rotate", "shuffle", "same"};
 constexpr std::array<std::string_view, 4> roles = {"mgmt", "proxy", "agent", "endpoint"};
@@ -331,11 +335,41 @@ std::string address_error(std::string_view to) {
   return e.message();
 }
 
+// The processing cost: false (off), true (the defaults) or an object of costs, each
+// overriding its default.
+void read_cost(std::string& error, const json& j, cost_model& c) {
+  if (!error.empty()) return;
+  if (j.is_boolean()) {
+    c.on = j.get<bool>();
+    return;
+  }
+  if (!j.is_object()) {
+    error = "/topology/cost: expected false, true or an object of costs";
+    return;
+  }
+  c.on = true;  // an object: on, its keys overriding the defaults
+  fields f(error, j, "/topology/cost",
+           {"accept_us", "hello_us", "directory_us", "frame_us", "byte_ns"});
+  const std::string what =
+      "a number of microseconds from 0 to " + std::to_string(max_cost_us) + " (fractions allowed)";
+  auto ns = [&](std::string_view key, std::int64_t& out) {
+    if (auto v = f.number(key, 0, max_cost_us, what)) out = std::llround(*v * 1000);
+  };
+  ns("accept_us", c.accept_ns);
+  ns("hello_us", c.hello_ns);
+  ns("directory_us", c.directory_ns);
+  ns("frame_us", c.frame_ns);
+  if (auto v = f.number("byte_ns", 0, max_byte_ns,
+                        "a number of nanoseconds from 0 to " + std::to_string(max_byte_ns) +
+                            " (fractions allowed)"))
+    c.byte_ns = *v;
+}
+
 void read_topology(std::string& error, const json& j, topology& t) {
   fields f(error, j, "/topology",
            {"mgmt", "proxies", "hosts", "endpoints_per_host", "proxy_order", "link_latency_ms",
             "link_jitter_ms", "backbone_latency_ms", "host_bus_latency_ms", "bus_nodes",
-            "bus_failover_ms", "bus_reconnect_ms"});
+            "bus_failover_ms", "bus_reconnect_ms", "cost"});
   f.integer_into("mgmt", 1, max_mgmt, t.mgmt);
   f.integer_into("proxies", 1, max_proxies, t.proxies);
   f.integer_into("hosts", 1, max_hosts, t.hosts);
@@ -349,6 +383,7 @@ void read_topology(std::string& error, const json& j, topology& t) {
   f.integer_into("bus_nodes", 1, max_bus_nodes, t.bus_nodes);
   f.time_into("bus_failover_ms", core::ms, 0, max_latency, t.bus_failover);
   f.time_into("bus_reconnect_ms", core::ms, 0, max_latency, t.bus_reconnect);
+  if (const json* c = f.find("cost", false, {})) read_cost(error, *c, t.cost);
 }
 
 void read_workload_item(std::string& error, const json& j, std::string path, const scenario& s,

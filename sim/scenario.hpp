@@ -19,6 +19,19 @@ namespace ccp::sim {
 
 using core::micros;
 
+// The processing time a simulated process spends on what it handles (scenarios/README.md,
+// "Processing cost"). Each process is one server: an event that arrives while it is busy
+// waits, in arrival order, until it is free; handling it then keeps it busy for its cost.
+// scenarios/README.md ("topology.cost") says where each default comes from.
+struct cost_model {
+  bool on = false;                    // off (the default): every event is handled when it arrives
+  std::int64_t accept_ns = 50'000;    // a proxy accepts an agent's websocket (link up)
+  std::int64_t hello_ns = 100'000;    // a proxy handles a hello: authenticates, attaches
+  std::int64_t directory_ns = 3'000;  // mgmt or proxy applies a route announcement or sync
+  std::int64_t frame_ns = 1'000;      // any process handles one frame (bus or link)
+  double byte_ns = 0;                 // ... plus this per byte of the frame
+};
+
 struct topology {
   int mgmt = 1;                // mgmt nodes: ccp://mgmt/mgmt-N.sim/mN
   int proxies = 2;             // proxies: ccp://proxy/10.1.0.N/pN
@@ -41,6 +54,7 @@ struct topology {
   // only between passes over the whole list.
   micros bus_failover = 1 * core::ms;
   micros bus_reconnect = 250 * core::ms;
+  cost_model cost;                     // processing time per event
 };
 
 // Who sends what to which address, how often.

@@ -116,6 +116,7 @@ void world::build() {
   for (std::uint32_t a : agents_)
     start_node(a);
   result_.processes = nodes_.size();
+  proxy_load_.resize(static_cast<std::size_t>(t.proxies));
 }
 
 void world::restart_host_agent(int h) {
@@ -137,7 +138,7 @@ void world::restart_host_agent(int h) {
 }
 
 void world::push(micros t, ev kind, std::uint32_t node, std::uint64_t which, frame_buf f) {
-  queue_.push(t, event{t, kind, node, which, std::move(f)});
+  queue_.push(t, event{t, kind, false, node, which, std::move(f)});
 }
 
 void world::run_actions(std::uint32_t i) {
@@ -204,6 +205,12 @@ void world::fire(event& e) {
     deferred_[e.node].push_back(std::move(e));
     return;
   }
+  if (sc_.topo.cost.on) {
+    if (e.charged)
+      --s.waiting;  // its turn, reserved when it arrived
+    else if (wait_turn(s, e))
+      return;
+  }
   host::kernel& k = s.kernel();
   switch (e.kind) {
     case ev::bus:
@@ -239,6 +246,44 @@ void world::fire(event& e) {
     default:
       return;
   }
+}
+
+bool world::wait_turn(sim_node& s, event& e) {
+  work_kind what = work_kind::other;
+  std::string_view frame;
+  switch (e.kind) {
+    case ev::bus:
+      what = work_kind::bus_frame;
+      break;
+    case ev::link_frame:
+      what = work_kind::link_frame;
+      break;
+    case ev::link_up:
+      what = work_kind::link_up;
+      break;
+    default:
+      break;
+  }
+  if (e.frame) frame = *e.frame;
+  const std::int64_t cost = event_cost(sc_.topo.cost, s.r, what, frame);
+  const std::int64_t now_ns = now_ * 1000;
+  load_meter* meter = s.r == role::proxy ? &proxy_load_[static_cast<std::size_t>(s.host)] : nullptr;
+  if (s.waiting == 0 && s.busy_until_ns <= now_ns) {  // free: handled at once
+    s.busy_until_ns = now_ns + cost;
+    if (meter && cost > 0) meter->busy(now_ns, cost, 0);
+    return false;
+  }
+  // Busy: its turn comes once everything before it is done, at a whole microsecond (the
+  // clock's unit), behind every event already waiting (the queue keeps push order).
+  const micros turn = (std::max(s.busy_until_ns, now_ns) + 999) / 1000;
+  const std::int64_t start_ns = turn * 1000;
+  s.busy_until_ns = start_ns + cost;
+  if (meter) meter->busy(start_ns, cost, start_ns - now_ns);
+  ++s.waiting;
+  e.charged = true;
+  e.t = turn;
+  queue_.push(turn, std::move(e));
+  return true;
 }
 
 void world::work(std::size_t item) {
@@ -316,6 +361,9 @@ run_result world::run() {
   result_.simulated = now_;
   result_.events = events_;
   result_.trace_hash = trace_.hash();
+  if (sc_.topo.cost.on)
+    for (const load_meter& m : proxy_load_)
+      result_.proxy_loads.push_back({m.peak_fraction(), m.wait_max_ns() / 1000});
 
   check_balance();
   check_any_share();

@@ -32,6 +32,7 @@
 #include "host/kernel.hpp"
 #include "host/written_frames.hpp"
 #include "sim/checker.hpp"
+#include "sim/cost.hpp"
 #include "sim/event_queue.hpp"
 #include "sim/scenario.hpp"
 #include "sim/stable_vector.hpp"
@@ -73,6 +74,7 @@ class world {
   struct event {
     micros t;
     ev kind;
+    bool charged = false;  // waited for its process: its turn was reserved (wait_turn)
     std::uint32_t node;
     std::uint64_t which;  // what the event is about: a link, a wake, a workload item, a fault
     core::frame_buf frame;
@@ -114,6 +116,9 @@ class world {
     // Stalled (stall_proxy) until then; 0 when it runs. Set until its events held back
     // meanwhile have run (world::resume), even at that very time.
     micros stalled_until = 0;
+    // The processing cost (topology.cost): busy until then, and events waiting their turn.
+    std::int64_t busy_until_ns = 0;
+    std::uint32_t waiting = 0;
     [[nodiscard]] core::node& role() noexcept { return p.k.role(); }
     [[nodiscard]] const core::node& role() const noexcept { return p.k.role(); }
     [[nodiscard]] host::kernel& kernel() noexcept { return p.k; }
@@ -155,6 +160,9 @@ class world {
   void push(micros t, ev kind, std::uint32_t node, std::uint64_t which = 0, core::frame_buf f = {});
   bool step();
   void fire(event& e);
+  // The processing cost: false when `e` may be handled now; else `e` goes back into the
+  // queue for the instant its process is free (FIFO), and true.
+  bool wait_turn(sim_node& s, event& e);
   void run_actions(std::uint32_t i);  // after the simulator called a role's API itself
   void publish(std::uint32_t from, core::bus_kind bus, std::string_view subject,
                core::frame_ptr frame);
@@ -275,6 +283,7 @@ class world {
   // its stall ends (sim_node::stalled_until) or at the heal.
   std::unordered_map<std::uint32_t, std::vector<event>> deferred_;
   bool healed_ = false;
+  std::vector<load_meter> proxy_load_;  // per proxy index, with the processing cost on
   bool injecting_ = true;
 
   // Checker state: the checker (sim/checker.hpp) judges requests, deliveries and outcomes;

@@ -219,6 +219,26 @@ TEST(Scenario, ValuesAtTheLimitsAreAccepted) {
 }
 
 // A json built in C++ holds non-negative integers as signed values: they are accepted too.
+TEST(Scenario, TheProcessingCostIsOnByDefaultAndEachCostOverridesItsDefault) {
+  const cost_model defaults;
+  auto on = parse_text(R"({"name": "c", "description": "d", "topology": {}})");
+  ASSERT_TRUE(on.has_value()) << on.error();
+  EXPECT_TRUE(on->topo.cost.on);
+  EXPECT_GT(on->topo.cost.hello_ns, 0);
+  auto off = parse_text(R"({"name": "c", "description": "d", "topology": {"cost": false}})");
+  ASSERT_TRUE(off.has_value()) << off.error();
+  EXPECT_FALSE(off->topo.cost.on);
+  auto given = parse_text(R"({"name": "c", "description": "d", "topology": {"cost":
+      {"accept_us": 1.5, "hello_us": 0, "directory_us": 1000000, "byte_ns": 0.25}}})");
+  ASSERT_TRUE(given.has_value()) << given.error();
+  EXPECT_TRUE(given->topo.cost.on);
+  EXPECT_EQ(given->topo.cost.accept_ns, 1500);
+  EXPECT_EQ(given->topo.cost.hello_ns, 0);
+  EXPECT_EQ(given->topo.cost.directory_ns, 1'000'000'000);
+  EXPECT_EQ(given->topo.cost.frame_ns, defaults.frame_ns);
+  EXPECT_DOUBLE_EQ(given->topo.cost.byte_ns, 0.25);
+}
+
 TEST(Scenario, AcceptsAValueBuiltInCpp) {
   json j = {
       {"name", "built"}, {"description", "in C++"}, {"seed", 5}, {"topology", {{"hosts", 3}}}};
@@ -314,7 +334,27 @@ INSTANTIATE_TEST_SUITE_P(
                    "/topology/hostz: unknown key, expected one of mgmt, proxies, hosts, "
                    "endpoints_per_host, proxy_order, link_latency_ms, link_jitter_ms, "
                    "backbone_latency_ms, host_bus_latency_ms, bus_nodes, bus_failover_ms, "
-                   "bus_reconnect_ms"},
+                   "bus_reconnect_ms, cost"},
+        // The processing cost.
+        error_case{"CostNotABoolOrObject",
+                   {{"/topology/cost", "1"}},
+                   "/topology/cost: expected false, true or an object of costs"},
+        error_case{"UnknownCostKey",
+                   {{"/topology/cost", R"({"hello_ms": 1})"}},
+                   "/topology/cost/hello_ms: unknown key, expected one of accept_us, hello_us, "
+                   "directory_us, frame_us, byte_ns"},
+        error_case{"NegativeCost",
+                   {{"/topology/cost", R"({"frame_us": -1})"}},
+                   "/topology/cost/frame_us: expected a number of microseconds from 0 to 1000000 "
+                   "(fractions allowed)"},
+        error_case{"CostAboveItsLimit",
+                   {{"/topology/cost", R"({"byte_ns": 1000001})"}},
+                   "/topology/cost/byte_ns: expected a number of nanoseconds from 0 to 1000000 "
+                   "(fractions allowed)"},
+        error_case{"CostAsText",
+                   {{"/topology/cost", R"({"hello_us": "5"})"}},
+                   "/topology/cost/hello_us: expected a number of microseconds from 0 to 1000000 "
+                   "(fractions allowed)"},
         error_case{"UnknownWorkloadKey",
                    {{"/workload/0/every", "1"}},
                    "/workload/0/every: unknown key, expected one of from, to, kind, type, "
@@ -710,7 +750,7 @@ INSTANTIATE_TEST_SUITE_P(
                     ": /topology/name: unknown key, expected one of mgmt, proxies, hosts, "
                     "endpoints_per_host, proxy_order, link_latency_ms, link_jitter_ms, "
                     "backbone_latency_ms, host_bus_latency_ms, bus_nodes, bus_failover_ms, "
-                    "bus_reconnect_ms"}),
+                    "bus_reconnect_ms, cost"}),
     [](const testing::TestParamInfo<syntax_case>& p) { return std::string(p.param.name); });
 
 }  // namespace
