@@ -950,11 +950,12 @@ TEST_F(ProxyTest, HeartbeatSaysNotOpenWhileDraining) {
   auto acts = p.tick(10);
   ASSERT_TRUE(one_of(acts, want::publish{bus_kind::backbone, "ccp.ctl.hb"}));
   for (const action& a : acts)
-    if (const auto* pub = std::get_if<act::publish>(&a); pub && pub->subject == "ccp.ctl.hb")
+    if (const auto* pub = std::get_if<act::publish>(&a); pub && pub->subject == "ccp.ctl.hb") {
       EXPECT_EQ(decoded(pub->frame)->body,
                 R"({"hosts":1,"digest":)" +
                     std::to_string(core::route_directory::route_digest(kHost, 1)) +
                     R"(,"open":0})");
+    }
 }
 
 // A hello that moves for balance names its proxy: another refuses it, the named one takes it.
