@@ -70,7 +70,8 @@ constexpr command_spec real_command = {
         "proxy, hosts many to a process, on 127.0.0.1 and, for partition_proxy and\n"
         "half_open, in network namespaces it makes and removes), with real faults\n"
         "(SIGKILL, SIGTERM, SIGSTOP/SIGCONT, nftables rules), and judges the merged\n"
-        "traces with the simulator's checker. Fault kinds it cannot make real are refused.\n"
+        "traces with the simulator's checker. Fault kinds it cannot make real are\n"
+        "refused.\n"
         "Exit status: 0 all passed, 1 some failed, 2 usage, scenario file or run error.",
     .positionals = real_positionals,
     .options = real_options,

@@ -219,9 +219,12 @@ TEST(Scenario, ValuesAtTheLimitsAreAccepted) {
 }
 
 // A json built in C++ holds non-negative integers as signed values: they are accepted too.
-TEST(Scenario, TheProcessingCostIsOnByDefaultAndEachCostOverridesItsDefault) {
+TEST(Scenario, TheProcessingCostIsOffByDefaultAndEachCostOverridesItsDefault) {
   const cost_model defaults;
-  auto on = parse_text(R"({"name": "c", "description": "d", "topology": {}})");
+  auto unsaid = parse_text(R"({"name": "c", "description": "d", "topology": {}})");
+  ASSERT_TRUE(unsaid.has_value()) << unsaid.error();
+  EXPECT_FALSE(unsaid->topo.cost.on);
+  auto on = parse_text(R"({"name": "c", "description": "d", "topology": {"cost": true}})");
   ASSERT_TRUE(on.has_value()) << on.error();
   EXPECT_TRUE(on->topo.cost.on);
   EXPECT_GT(on->topo.cost.hello_ns, 0);

@@ -42,7 +42,7 @@ scenario small_fleet() {
   workload_item w;
   w.from = "mgmt";
   w.to = "ccp://endpoint/10.0.0.1/all";
-  w.start = 1 * seconds;
+  w.start = 1500 * ms;  // once mgmt's directory is learnt (1.2 s): it knows the members
   w.every = 500 * ms;
   s.workload.push_back(w);
   fault f;
