@@ -442,7 +442,8 @@ void runner::act(const sim::fault& x, bool end) {
         const auto& space = netns_->spaces().at(static_cast<std::size_t>(s.space));
         int& n = partitioned_[p];
         if (!end && n++ == 0)
-          for (int b = 0; b < bus_->nodes(); ++b) netns_->cut(space, bus_->port(b));
+          for (int b = 0; b < bus_->nodes(); ++b)
+            netns_->cut(space, bus_->port(b));
         if (end && n > 0 && --n == 0) netns_->uncut(space);
       }
       break;

@@ -128,6 +128,7 @@ void backbone_node::control(const frame_header& h, micros now) {
     const std::uint64_t* open = body->number("open");
     bool mismatch =
         dir_.heartbeat(proxy, *hosts, now, open == nullptr || *open != 0, body->number("digest"));
+    if (auto l = lapsed_.find(proxy); l != lapsed_.end()) lapsed_.erase(l);  // back
     expire_by(now + idle_timeout + 1);
     bool asked = false;
     for (const auto& [id, r] : sync_requests_)
@@ -179,6 +180,7 @@ void backbone_node::control(const frame_header& h, micros now) {
     } while (i < routes.size());
   } else if (h.type == "ccp.bye") {
     dir_.forget(proxy);
+    if (auto l = lapsed_.find(proxy); l != lapsed_.end()) lapsed_.erase(l);  // it left the groups
   }
 }
 
@@ -287,8 +289,12 @@ void backbone_node::backbone_tick(micros now) {
   if (now >= next_expire_check_) {
     // Our own lease lapses too when our heartbeats do not come back (the bus is down), but
     // the hosts we hold stay ours: put them back, or no announcement ever will.
-    for (const std::string& gone : dir_.expire(now))
-      if (gone == self_text_) dir_.sync(self_text_, own_routes(), now);
+    for (const std::string& gone : dir_.expire(now)) {
+      if (gone == self_text_)
+        dir_.sync(self_text_, own_routes(), now);
+      else
+        lapsed_.insert(gone);  // dead, or stopped and still in the bus's queue groups
+    }
     // A sync that got no full answer in idle_timeout is given up, so it can be asked again.
     micros next = dir_.next_expiry();
     for (auto it = sync_requests_.begin(); it != sync_requests_.end();) {
@@ -344,7 +350,49 @@ void backbone_node::route_backbone(frame_buf f, const frame_header& h, micros no
       return;
     }
   }
+  if (to.form == scope::any && to.type != role::mgmt) {
+    if (const subject_text* proxy = any_target(to.type, now)) {
+      push(act::publish{bus_kind::backbone, *proxy, std::move(f)});
+      return;
+    }
+  }
   push(act::publish{bus_kind::backbone, backbone_subject_text(to), std::move(f)});
+}
+
+const subject_text* backbone_node::any_target(role type, micros now) {
+  if (!learnt_ || sabotage_.any_over_proxies || sabotage_.empty_proxy_takes_any) [[unlikely]]
+    return nullptr;
+  any_choice& c = any_choice_[type == role::agent ? 0 : type == role::endpoint ? 1 : 2];
+  if (c.version != dir_.version() || now >= c.valid_until) {
+    c.version = dir_.version();
+    c.valid_until = never;
+    c.someone_silent = false;
+    c.upto.clear();
+    c.subjects.clear();
+    std::uint64_t sum = 0;
+    dir_.for_each_load([&](const route_directory::proxy_load& p) {
+      const std::uint64_t w = type == role::agent      ? p.hosts
+                              : type == role::endpoint ? p.endpoints
+                                                       : 1;
+      // Silent, with members or not: it stays in whatever queue group it was in.
+      if (now - p.last_seen >= any_fresh_bound) {
+        c.someone_silent = true;
+        return;
+      }
+      c.valid_until = std::min(c.valid_until, p.last_seen + any_fresh_bound);
+      if (!p.open || w == 0) return;
+      auto a = address::parse(p.name);
+      if (!a) return;  // a peer's name that is no address (never: it announced it)
+      sum += w;
+      c.upto.push_back(sum);
+      c.subjects.push_back(backbone_subject_text(a->view()));
+    });
+  }
+  if ((!c.someone_silent && lapsed_.empty()) || c.upto.empty()) return nullptr;
+  CCP_MARK(backbone_any_around_silent_proxy);
+  const std::uint64_t r = rng_.below(c.upto.back());
+  const auto at = std::upper_bound(c.upto.begin(), c.upto.end(), r);
+  return &c.subjects[static_cast<std::size_t>(at - c.upto.begin())];
 }
 
 std::optional<std::vector<address>> backbone_node::expected_members(const address& to) const {

@@ -4,7 +4,9 @@
 // proxy heartbeats, sync), and routing of a frame onto the backbone with an explicit
 // `unreachable` for a host no proxy holds.
 
+#include <array>
 #include <set>
+#include <vector>
 
 #include "core/directory.hpp"
 #include "core/node.hpp"
@@ -66,6 +68,19 @@ class backbone_node : public node {
   // Publishes a frame for `h.to` on the backbone, or bounces `unreachable` when the
   // directory, learnt, knows no proxy that could deliver it.
   void route_backbone(frame_buf f, const frame_header& h, micros now);
+  // Where an `any` to agents, endpoints or proxies goes. While every proxy is heard (a
+  // heartbeat within any_fresh_bound, and none whose lease ended without a goodbye since
+  // it was last heard), nullptr: it is published on the group's
+  // subject and the bus's queue group picks (a dead proxy's subscription goes with its
+  // connection at once). Once one of them is silent that long, the sender picks instead,
+  // among the proxies still heard and open, in proportion to their members (hosts for
+  // agents, endpoints for endpoints, one each for proxies), and publishes on that proxy's
+  // own subject, where it serves the frame from its own links: a proxy that stopped
+  // (SIGSTOP, a long stall) stays in the bus's queue groups for as long as the bus keeps
+  // its connection, however long (README "A hung proxy"). Also nullptr while the
+  // directory is not learnt, when no heard proxy has members, and under the negative
+  // scenarios' sabotages of `any`.
+  [[nodiscard]] const subject_text* any_target(role type, micros now);
   // Publishes a control notification to all backbone members.
   void announce(std::string_view subject, std::string_view type, std::string body, micros now);
   // The members of an agent, endpoint or proxy group, from the directory (mgmt groups
@@ -104,12 +119,29 @@ class backbone_node : public node {
     std::map<std::string, std::vector<route_directory::synced_route>, std::less<>> parts;
   } fleet_;
   [[nodiscard]] bool fleet_synced() const;
+  // any_target's choice for agents, endpoints and proxies, rebuilt when the directory
+  // changes: the proxies' subjects and their cumulative weights.
+  struct any_choice {
+    std::uint64_t version = ~std::uint64_t{0};
+    micros valid_until = 0;  // rebuilt then: the first heard proxy may fall silent
+    bool someone_silent = false;
+    std::vector<std::uint64_t> upto;
+    std::vector<subject_text> subjects;
+  };
+  std::array<any_choice, 3> any_choice_;
+  // Proxies whose lease ended without a goodbye, until heard again: dead, or stopped and
+  // still in the bus's queue groups (any_target routes around them either way).
+  std::set<std::string, std::less<>> lapsed_;
   void fleet_reply(const message& m, micros now);
 };
 
 // A backbone member drops a silent proxy's routes at most this long after its lease
 // (idle_timeout since its last heartbeat) ended.
 inline constexpr micros expiry_precision = heartbeat_interval / 10;
+
+// A proxy not heard for this long (heartbeat_interval is 1 s) is taken for stopped by the
+// senders of `any` (backbone_node::any_target): they route around it.
+inline constexpr micros any_fresh_bound = 2 * heartbeat_interval;
 
 // Bytes of routes in one sync reply frame (keeps it well under max_frame_bytes, whatever
 // the number of endpoints per host).

@@ -49,6 +49,8 @@ namespace ccp::core::coverage {
   X(proxy_link_timed_out, "a proxy closed a silent or half-open link (idle or handshake timeout)") \
   X(proxy_revalidating_forward,                                                                    \
     "a proxy resumed from a stall forwarded to the backbone rather than answer unreachable")       \
+  X(backbone_any_around_silent_proxy,                                                              \
+    "a proxy with members fell silent: a sender picked the proxy of an `any` itself")              \
   X(backbone_unlearnt_publish,                                                                     \
     "a backbone member whose directory was not yet learnt published a frame for a host it "        \
     "knew no proxy of, rather than answer unreachable")                                            \

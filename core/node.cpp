@@ -419,8 +419,21 @@ void node::abort_pending(errc code) {
   for (const auto& [id, p] : pending_)
     ids.push_back(id);
   std::sort(ids.begin(), ids.end());  // in request order, whatever the hashing
-  for (auto id : ids)
-    finish(id, code, {}, std::move(pending_.at(id).members));
+  for (auto id : ids) {
+    pending& p = pending_.at(id);
+    if (p.group && p.known && code == errc::unreachable) {
+      // The members that did not answer cannot be reached now (our way out is gone): the
+      // outcome is what the members make, as at a deadline.
+      for (auto& m : p.members)
+        if (m.result == act::member_result::answer::silent) {
+          m.result = act::member_result::answer::unreachable;
+          m.code = code;
+        }
+      finish_group(id, p);
+    } else {
+      finish(id, code, {}, std::move(p.members));
+    }
+  }
 }
 
 void node::tick(micros now) {

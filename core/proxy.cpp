@@ -660,6 +660,13 @@ void proxy::route_out(frame_buf f, const frame_header& h, micros now) {
   if (to.type == role::mgmt || to.type == role::proxy) {
     // What route_backbone does for these types (the directory only vouches for hosts),
     // with the action built in place and the subject of a group address cached.
+    if (to.form == scope::any && to.type == role::proxy) {
+      if (const subject_text* proxy = any_target(role::proxy, now)) {
+        actions().emplace_back(std::in_place_type<act::publish>, bus_kind::backbone, *proxy,
+                               std::move(f));
+        return;
+      }
+    }
     if (to.form == scope::any || to.form == scope::all) {
       const subject_text& subject = group_subjects_[group_index(to.type, to.form)];
       actions().emplace_back(std::in_place_type<act::publish>, bus_kind::backbone, subject,

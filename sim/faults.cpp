@@ -206,6 +206,9 @@ void world::end_fault(std::size_t f) {
   const fault& x = sc_.faults[f];
   if (healed_) return;  // the heal ended everything already
   trace_fault("fault_end", x);
+  if (x.kind == fault_kind::partition_proxy || x.kind == fault_kind::bus_outage ||
+      x.kind == fault_kind::stall_proxy || x.kind == fault_kind::kill_bus_node)
+    backbone_back_at_ = now_;  // peers hear again who holds what from the next heartbeats
   const int proxies = static_cast<int>(proxies_.size());
   switch (x.kind) {
     case fault_kind::partition_proxy:
@@ -246,6 +249,7 @@ void world::end_fault(std::size_t f) {
 
 void world::resume(std::uint32_t i) {
   nodes_[i].stalled_until = 0;
+  backbone_back_at_ = now_;
   auto it = deferred_.find(i);
   if (it == deferred_.end()) return;
   std::vector<event> held = std::move(it->second);

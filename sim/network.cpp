@@ -107,8 +107,13 @@ void world::publish(std::uint32_t from, bus_kind bus, std::string_view subject, 
   }
   for (const auto& [q, members] : groups)
     receivers_.push_back(members[rng_.below(members.size())]);
-  for (std::size_t k = 0; k < receivers_.size(); ++k)
-    push(now_ + lat, ev::bus, receivers_[k], 0, hand_over(frame, k + 1 == receivers_.size()));
+  // Whether a receiver gets it on its own concrete subject (sim_node::own_subject).
+  for (std::size_t k = 0; k < receivers_.size(); ++k) {
+    const std::string& own = nodes_[receivers_[k]].own_subject;
+    const bool direct = bus == bus_kind::backbone && !own.empty() && subject == own;
+    push(now_ + lat, ev::bus, receivers_[k], direct ? 1 : 0,
+         hand_over(frame, k + 1 == receivers_.size()));
+  }
 }
 
 void world::send_on_link(std::uint32_t from, link_id id, frame_ptr frame) {

@@ -54,7 +54,7 @@ struct topology {
   // only between passes over the whole list.
   micros bus_failover = 1 * core::ms;
   micros bus_reconnect = 250 * core::ms;
-  cost_model cost;                     // processing time per event
+  cost_model cost;  // processing time per event
 };
 
 // Who sends what to which address, how often.

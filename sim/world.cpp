@@ -2,6 +2,8 @@
 // the workload, and the phases of a run.
 #include "sim/world.hpp"
 
+#include "core/subject.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <stdexcept>
@@ -55,6 +57,7 @@ std::uint32_t world::add_node(std::unique_ptr<Role> n, int host, int index) {
   } else if constexpr (std::is_same_v<Role, core::proxy>) {
     s.proxy = typed;
     s.r = role::proxy;
+    s.own_subject = std::string(core::backbone_subject_text(typed->self().view()).view());
   } else if constexpr (std::is_same_v<Role, core::agent>) {
     s.agent = typed;
     s.r = role::agent;
@@ -214,7 +217,9 @@ void world::fire(event& e) {
   host::kernel& k = s.kernel();
   switch (e.kind) {
     case ev::bus:
-      k.handle(in::bus_frame{{}, std::move(e.frame)}, now_);
+      k.handle(in::bus_frame{e.which != 0 ? std::string_view(s.own_subject) : std::string_view{},
+                             std::move(e.frame)},
+               now_);
       return;
     case ev::link_frame:
       k.handle(in::link_frame{e.which, std::move(e.frame)}, now_);

@@ -112,6 +112,9 @@ class world {
     core::role r = core::role::endpoint;
     int host = -1;  // host index for agents and endpoints, proxy index for proxies
     int index = 0;  // index within its role
+    // A proxy's own backbone subject: a frame published there reaches its role with that
+    // subject (a forwarded `any`, or one its sender picked it for), any other with none.
+    std::string own_subject;
     bool alive = true;
     // Stalled (stall_proxy) until then; 0 when it runs. Set until its events held back
     // meanwhile have run (world::resume), even at that very time.
@@ -317,6 +320,10 @@ class world {
   mutable std::unordered_map<std::uint32_t, std::pair<std::uint64_t, bool>> dir_agreed_;
   // The `any` requests in flight, by request key: their address (swallowed_any).
   std::unordered_map<std::uint64_t, core::address> any_to_;
+  // When a stall, partition or bus outage last ended: until a heartbeat round later, a
+  // backbone member may still answer from a directory that expired the proxy concerned
+  // (core/backbone.hpp, relearn), so swallowed_any counts no member across the backbone.
+  micros backbone_back_at_ = -core::seconds * 10;
 };
 
 // Runs one scenario with one seed. `trace_path` empty: hash only.

@@ -91,7 +91,9 @@ bool world::directories_converged() const {
 // Whether the `any` request of node `from` to `to` has a member it can reach now: on a
 // host whose agent is attached to a live proxy that runs (not stalled) and that the
 // request can get to: its own entry proxy, or any proxy across the backbone when the bus
-// is up and neither end is partitioned from it. If not, `unreachable` is the truth.
+// is up and neither end is partitioned from it (and no such fault ended within a
+// heartbeat round, which the requester needs to hear the fleet again). If not,
+// `unreachable` is the truth.
 bool world::any_member_reachable(std::uint32_t from, const address& to) const {
   const sim_node& s = nodes_[from];
   int entry = -1;  // the proxy the request enters by (-1: mgmt, straight onto the backbone)
@@ -111,8 +113,11 @@ bool world::any_member_reachable(std::uint32_t from, const address& to) const {
   auto on_bus = [&](int p) {
     return !partitioned_.contains(p) && !bus_cut(proxies_[static_cast<std::size_t>(p)]);
   };
-  const bool backbone = !bus_down() && (entry < 0 ? !bus_cut(from) : on_bus(entry));
-  auto reaches = [&](int p) { return p >= 0 && runs(p) && (p == entry || (backbone && on_bus(p))); };
+  const bool relearnt = now_ >= backbone_back_at_ + core::heartbeat_interval + 200 * core::ms;
+  const bool backbone = relearnt && !bus_down() && (entry < 0 ? !bus_cut(from) : on_bus(entry));
+  auto reaches = [&](int p) {
+    return p >= 0 && runs(p) && (p == entry || (backbone && on_bus(p)));
+  };
   if (to.type() == role::mgmt) return backbone;
   if (to.type() == role::proxy) {
     for (std::size_t p = 0; p < proxies_.size(); ++p)
