@@ -168,12 +168,19 @@ void backbone_node::control(const frame_header& h, micros now) {
       const bool last = i >= routes.size();
       flat_json_writer w;
       w.add("routes", part).add("last", last ? 1 : 0);
-      if (last) {  // who else a fresh member should hear from (sync_fleet)
-        std::vector<std::string> proxies{self_text_};
-        dir_.for_each_proxy([&](const std::string& p) {
-          if (p != self_text_) proxies.push_back(p);
+      if (last) {
+        // Who else a fresh member should hear from (sync_fleet), and whom it should not
+        // wait for nor send an `any` by: the proxies silent here (any_target).
+        std::vector<std::string> proxies{self_text_}, silent(lapsed_.begin(), lapsed_.end());
+        dir_.for_each_load([&](const route_directory::proxy_load& p) {
+          if (p.name == self_text_) return;
+          if (now - p.last_seen >= any_fresh_bound)
+            silent.emplace_back(p.name);
+          else
+            proxies.emplace_back(p.name);
         });
         w.add("proxies", proxies);
+        if (!silent.empty()) w.add("silent", silent);
       }
       r.body = std::move(w).finish();
       (void)originate(std::move(r), now);
@@ -229,6 +236,11 @@ void backbone_node::fleet_reply(const message& m, micros now) {
   if (const auto* named = body->strings("proxies"))
     for (const auto& p : *named)
       fleet_.named.insert(p);
+  // Silent there (stopped, or dead within its lease): routed around until we hear it.
+  if (const auto* silent = body->strings("silent"))
+    for (const auto& p : *silent)
+      if (p != self_text_ && !fleet_.answered.contains(p) && !dir_.heard(p, now, any_fresh_bound))
+        lapsed_.insert(p);
   check_ready(now);
 }
 

@@ -91,6 +91,11 @@ class route_directory {
     micros last_seen = 0;       // its last heartbeat or announcement
     bool open = true;           // its last heartbeat said it takes new agents
   };
+  // Whether `proxy` was heard from within `within` before `now`.
+  [[nodiscard]] bool heard(std::string_view proxy, micros now, micros within) const {
+    auto it = proxies_.find(proxy);
+    return it != proxies_.end() && now - it->second.last_seen < within;
+  }
   // f(proxy_load) for every proxy heard from, by address text.
   template <class F>
   void for_each_load(F&& f) const {

@@ -6,14 +6,12 @@
 #
 # What README "A hung proxy" states, checked: every request started before the stop
 # succeeds. During the stall the server keeps giving the stopped proxy its share of the
-# `any` queue group (nats-server counts the messages it delivers as the client's activity
-# and never pings a stopped client that peers' heartbeats reach, whatever ping_interval and
-# ping_max say), so a short request fails only as a timeout, never `unreachable`, and at
-# most about that share of them (asserted: under 60%, with 3 proxies; the first seconds also
-# miss the hosts still behind the stopped proxy); a request whose
-# deadline outlives the stall succeeds (the resumed proxy hands back what it took). Every
-# request started after SIGCONT succeeds, none ends `unreachable` (no stale view), and the
-# resumed proxy is ready (/readyz) within 10 s. Prints the figures.
+# `any` queue group (nats-server never pings out a stopped client that peers' heartbeats
+# reach), until the senders route around it (2 s of silence): a short request fails only
+# as a timeout, never `unreachable`, and only if it started within bound_ms of the stop; a
+# request whose deadline outlives the stall succeeds (the resumed proxy hands back what it
+# took). Every request started after SIGCONT succeeds, none ends `unreachable` (no stale
+# view), and the resumed proxy is ready (/readyz) within 10 s. Prints the figures.
 #
 #   bash tests/app/sigstop_test.sh CCP_BINARY
 #
@@ -28,6 +26,9 @@ stall_s=30
 every_ms=200  # short requests (2 s deadline)
 long_every=10  # every 10th start is also a long request (40 s deadline)
 after_s=12     # load after SIGCONT
+# README "A hung proxy": senders route `any` around a proxy silent for 2 s (its last
+# heartbeat up to 1 s before the stop); a request started later than this succeeds.
+bound_ms=3000
 agents=6
 
 tmp=$(mktemp -d)
@@ -176,6 +177,8 @@ for rc_file in "$tmp"/req/*.rc; do
       ((++failed_during))
       [[ $out == *"outcome: timeout"* ]] ||
         bad+=("during the stall: request at $((t - stop_ms)) ms from the stop did not time out: $out")
+      ((t - stop_ms < bound_ms)) ||
+        bad+=("during the stall: request at $((t - stop_ms)) ms from the stop failed, past the ${bound_ms} ms bound: $out")
     fi
   else
     ((++after))
@@ -189,9 +192,15 @@ for rc_file in "$tmp"/long/*.rc; do
   (($(<"$rc_file") == 0)) ||
     bad+=("long request at $((t - stop_ms)) ms from the stop failed: $(tail -n 3 "$tmp/long/$t.out")")
 done
+last_failed=-1
+for rc_file in "$tmp"/req/*.rc; do
+  t=$(basename "$rc_file" .rc)
+  ((t >= stop_ms && t < cont_ms && $(<"$rc_file") != 0 && t - stop_ms > last_failed)) &&
+    last_failed=$((t - stop_ms))
+done
 echo "sigstop_test: short requests: $before before the stop (all ok), $during during the" \
-  "${stall_s} s stall ($failed_during timed out), $after after SIGCONT; long requests started" \
-  "during the stall: $long_n"
+  "${stall_s} s stall ($failed_during timed out, the last started ${last_failed} ms after the" \
+  "stop), $after after SIGCONT; long requests started during the stall: $long_n"
 ((before > 0 && during > 0 && after > 0 && long_n > 0)) || fail "too few requests to judge"
 ((failed_during * 5 < during * 3)) ||
   bad+=("$failed_during of $during requests during the stall failed: more than a stopped proxy's share")

@@ -7,6 +7,7 @@
 
 #include "core/control.hpp"
 #include "core/mgmt.hpp"
+#include "core/subject.hpp"
 #include "tests/core/roles/role_driver.hpp"
 
 namespace ccp::test::roles {
@@ -280,6 +281,84 @@ TEST_F(MgmtTest, RouteAnnouncementMakesTheHostReachable) {
                                                 .body = R"({"q":1})",
                                                 .ttl_ms = 2001}}}));
   EXPECT_EQ(m->pending_requests(), 1u);
+}
+
+// The subject of the one publish among `acts` (empty: none, or several).
+std::string published_subject(const std::vector<action>& acts) {
+  std::string s;
+  int n = 0;
+  for (const action& a : acts)
+    if (const auto* p = std::get_if<act::publish>(&a)) {
+      s = std::string(p->subject.view());
+      ++n;
+    }
+  return n == 1 ? s : std::string();
+}
+
+// An `any` goes to the bus's queue group while every proxy is heard; once one falls
+// silent (SIGSTOP: the bus keeps it in the group), the sender picks a proxy it still
+// hears, by members; heard again, the group picks again.
+TEST_F(MgmtTest, AnAnyGoesAroundAProxyThatFellSilent) {
+  learn(0);
+  m.bus(attach_with(kProxy1, kHost, 3, {"e1"}), 0, "ccp.ctl.route");
+  m.bus(attach_with(kProxy2, "10.0.0.8", 3, {"e1", "e2"}), 0, "ccp.ctl.route");
+  const std::string group =
+      std::string(core::backbone_subject_text(address_of("ccp://endpoint/any").view()).view());
+  const std::string p2 =
+      std::string(core::backbone_subject_text(address_of(kProxy2).view()).view());
+  for (micros t : {500 * ms, 1500 * ms}) {
+    m.bus(heartbeat_of(kProxy1, 1), t, "ccp.ctl.hb");
+    m.bus(heartbeat_of(kProxy2, 1), t, "ccp.ctl.hb");
+  }
+  request("ccp://endpoint/any", "status", 2 * seconds, 1600 * ms);
+  EXPECT_EQ(published_subject(acts), group);
+  // p1 stops: p2 alone is heard from 2.5 s on; p1's last heartbeat was at 1.5 s.
+  for (micros t : {2500 * ms, 3500 * ms})
+    m.bus(heartbeat_of(kProxy2, 1), t, "ccp.ctl.hb");
+  request("ccp://endpoint/any", "status", 2 * seconds, 3400 * ms);
+  EXPECT_EQ(published_subject(acts), group) << "silent for 1.9 s: within any_fresh_bound";
+  for (int k = 0; k < 20; ++k) {
+    request("ccp://endpoint/any", "status", 2 * seconds, 3600 * ms);
+    EXPECT_EQ(published_subject(acts), p2) << "p1 silent for 2.1 s";
+  }
+  // Its lease ends (3 s) and it is dropped; still around it, until it is heard again.
+  m.tick(4600 * ms);
+  ASSERT_EQ(m->directory().find(kHost), nullptr);
+  request("ccp://endpoint/any", "status", 2 * seconds, 4600 * ms);
+  EXPECT_EQ(published_subject(acts), p2);
+  m.bus(heartbeat_of(kProxy1, 0), 4700 * ms, "ccp.ctl.hb");
+  request("ccp://endpoint/any", "status", 2 * seconds, 4700 * ms);
+  EXPECT_EQ(published_subject(acts), group);
+}
+
+// A fresh client hears of a stopped proxy only from the others: their sync answers name
+// it silent. It does not wait for it (ready in one round trip) and sends `any` around it
+// until it hears it again.
+TEST(MgmtStart, AProxyNamedSilentIsNeitherWaitedForNorSentAnAny) {
+  driver<core::mgmt> m{address_of(kMgmt), 1};
+  const std::uint64_t sync = published_message(m.start(0)).id;
+  message answer = make_reply(msg_kind::response, 70, sync, kProxy1, kMgmt, "ccp.sync",
+                              core::flat_json_writer{}
+                                  .add("routes", std::vector<std::string>{"10.0.0.7 3 agent e1"})
+                                  .add("last", 1)
+                                  .add("proxies", std::vector<std::string>{std::string(kProxy1)})
+                                  .add("silent", std::vector<std::string>{std::string(kProxy2)})
+                                  .finish());
+  EXPECT_TRUE(actions_are(m.bus(answer, 2 * ms), {want::ready{}}));
+  const std::string group =
+      std::string(core::backbone_subject_text(address_of("ccp://endpoint/any").view()).view());
+  const std::string p1 =
+      std::string(core::backbone_subject_text(address_of(kProxy1).view()).view());
+  auto any = [&](micros now) {
+    std::vector<action> acts = m.app([&](core::mgmt& n) {
+      ASSERT_TRUE(n.request(address_of("ccp://endpoint/any"), "status", "{}", seconds, now));
+    });
+    return published_subject(acts);
+  };
+  EXPECT_EQ(any(3 * ms), p1);
+  m.bus(heartbeat_of(kProxy2, 0), 500 * ms, "ccp.ctl.hb");  // heard again
+  m.bus(heartbeat_of(kProxy1, 1), 500 * ms, "ccp.ctl.hb");
+  EXPECT_EQ(any(600 * ms), group);
 }
 
 TEST_F(MgmtTest, DeadlinePassesOnTickAndTheRequestTimesOut) {
