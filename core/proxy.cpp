@@ -661,8 +661,8 @@ void proxy::route_out(frame_buf f, const frame_header& h, micros now) {
     // What route_backbone does for these types (the directory only vouches for hosts),
     // with the action built in place and the subject of a group address cached.
     if (to.form == scope::any && to.type == role::proxy) {
-      if (const subject_text* proxy = any_target(role::proxy, now)) {
-        actions().emplace_back(std::in_place_type<act::publish>, bus_kind::backbone, *proxy,
+      if (const subject_text* to_proxy = any_target(role::proxy, now)) {
+        actions().emplace_back(std::in_place_type<act::publish>, bus_kind::backbone, *to_proxy,
                                std::move(f));
         return;
       }
