@@ -5,7 +5,6 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -395,21 +394,19 @@ int as_mgmt_client(const options& o, std::ostream& err, std::string_view cmd,
     asio::post(ioc, [&ioc] { ioc.stop(); });
   };
   finish_now = finish;
-  auto ready = std::make_shared<bool>(false);  // on the node's strand
-  (*m)->when_ready([&, ready] {
-    *ready = true;
+  // Ready once every proxy answered the start's sync, or at the heartbeat bound
+  // (core::no_proxy_window) when one did not. Then, having heard no proxy at all (no
+  // answer, no heartbeat, no route), say so rather than answer `unreachable`.
+  (*m)->when_ready([&] {
+    if ((*m)->role().directory().proxies() == 0) {
+      err << "ccp " << cmd << ": no proxy answered on the backbone "
+          << net::detail::redact_nats_url(*backbone) << " within "
+          << core::no_proxy_window / core::ms << " ms: is a proxy running there?\n"
+          << std::flush;
+      finish(1);
+      return;
+    }
     act(**m, finish);
-  });
-  // No proxy on the backbone: say so now, not after the heartbeat bound.
-  asio::steady_timer no_proxy((*m)->host()->executor(),
-                              std::chrono::microseconds(core::no_proxy_window));
-  no_proxy.async_wait([&, ready](boost::system::error_code ec) {
-    if (ec || *ready || (*m)->role().directory().proxies() != 0) return;
-    err << "ccp " << cmd << ": no proxy answered on the backbone "
-        << net::detail::redact_nats_url(*backbone) << " within " << core::no_proxy_window / core::ms
-        << " ms: is a proxy running there?\n"
-        << std::flush;
-    finish(1);
   });
   run(ioc, 1, [&] { (*m)->shutdown(); });  // pending requests complete with shutting_down
   return status;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "app/net_common.hpp"
+#include "core/mgmt.hpp"
 #include "net/fleet.hpp"
 #include "testkit/io_threads.hpp"
 
@@ -269,9 +270,9 @@ TEST(Cli, AgentsWithoutProxies) {
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(r.out, "");
   // No proxy says a word within core::no_proxy_window: the client gives up then.
-  EXPECT_EQ(r.err,
-            "ccp agents: no proxy answered on the backbone inproc://cli-no-proxies within 250 ms: "
-            "is a proxy running there?\n");
+  EXPECT_EQ(r.err, "ccp agents: no proxy answered on the backbone inproc://cli-no-proxies within " +
+                       std::to_string(core::no_proxy_window / core::ms) +
+                       " ms: is a proxy running there?\n");
 }
 
 TEST(Cli, OpenProxyWarning) {

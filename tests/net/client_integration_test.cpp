@@ -249,9 +249,9 @@ TEST_F(Clients, AnEndpointWhoseAgentIsKilledFailsItsRequestsUnreachable) {
   EXPECT_EQ(not_ready(), "");
 }
 
-// With no proxy on the backbone, a client hears from none and says so within
-// core::no_proxy_window instead of waiting for the heartbeat bound (how long it took is
-// printed, not judged: bench/client/startup.py measures).
+// With no proxy on the backbone, a client hears from none and says so at
+// core::no_proxy_window, the heartbeat bound, rather than answer `unreachable` (how long it
+// took is printed, not judged: bench/client/startup.py measures).
 TEST(ClientsWithoutProxy, ARequestSaysAtOnceThatNoProxyAnswered) {
   nats_server nats;
   const auto log = std::filesystem::temp_directory_path() /
