@@ -229,6 +229,7 @@ class convergence {
         dirs_(static_cast<std::size_t>(mgmts),
               std::vector<int>(static_cast<std::size_t>(hosts), -1)),
         dir_n_(static_cast<std::size_t>(mgmts), 0),
+        dead_(static_cast<std::size_t>(mgmts), false),
         urls_(std::move(urls)) {
     for (int p = 0; p < proxies; ++p)
       proxy_index_[real_proxy_address(p)] = p;
@@ -244,6 +245,7 @@ class convergence {
   }
   // A "directory" line of mgmt node `m`.
   void directory(std::size_t m, const nlohmann::json& j) {
+    dead_.at(m) = false;  // a restarted node writes again
     dir_n_.at(m) = j.value("n", 0);
     const auto& routes = j.at("routes");
     for (std::size_t h = 0; h < routes.size() && h < dirs_.at(m).size(); ++h) {
@@ -255,12 +257,16 @@ class convergence {
     for (int h = first; h < last; ++h)
       at(agent_on_, h) = -1;
   }
+  // A killed mgmt node keeps no directory: it is not judged until it writes one again (as
+  // the simulator judges live nodes only).
   void mgmt_gone(std::size_t m) {
+    dead_.at(m) = true;
     dir_n_.at(m) = 0;
     std::fill(dirs_.at(m).begin(), dirs_.at(m).end(), -1);
   }
   [[nodiscard]] bool converged() const {
     for (std::size_t m = 0; m < dirs_.size(); ++m) {
+      if (dead_[m]) continue;
       if (dir_n_[m] != static_cast<int>(agent_on_.size())) return false;
       for (std::size_t h = 0; h < agent_on_.size(); ++h)
         if (agent_on_[h] < 0 || dirs_[m][h] != agent_on_[h]) return false;
@@ -277,6 +283,7 @@ class convergence {
   std::vector<int> agent_on_;
   std::vector<std::vector<int>> dirs_;
   std::vector<int> dir_n_;
+  std::vector<bool> dead_;  // killed, not yet back
   std::map<std::string, int> urls_;
   std::map<std::string, int> proxy_index_;
 };
