@@ -90,14 +90,15 @@ std::string block_address(int block, int host) {
   return "10.201." + std::to_string(n / 256) + "." + std::to_string(n % 256);
 }
 
-// Whether the runner `pid` is alive: a live process whose name is ccp.
+// Whether the runner `pid` is alive: a live process of ours, `ccp` or one of its test
+// binaries (`ccp_app_tests` makes namespaces too, and its tests run beside each other).
 bool live_runner(long pid) {
   if (pid <= 0) return false;
   if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) return false;
   std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
   std::string name;
   std::getline(comm, name);
-  return name == "ccp";
+  return name == "ccp" || name.starts_with("ccp_");
 }
 
 }  // namespace
